@@ -1,0 +1,71 @@
+/**
+ * The classifier's contract with the rest of the service. Feature extraction is pure and model-independent
+ * (it can run in a worker thread); the model scores a feature list in time proportional to its length.
+ */
+
+export type Label = 'spam' | 'ham';
+
+/** One feature's pull on a verdict: positive toward spam, negative toward ham (log-odds units). */
+export interface FeatureWeight {
+  feature: string;
+  weight: number;
+}
+
+/** What a message yields to the classifier and to the verdict log. */
+export interface MessageFeatures {
+  /** Feature strings (words, bigrams, header and URL features), deduplicated. */
+  tokens: string[];
+  /** Decoded Subject, for the verdict log. */
+  subject: string | null;
+  /** Header From address, for the verdict log. */
+  from: string | null;
+  /** Message-ID header. */
+  messageId: string | null;
+  /** True when the message was longer than the scanned prefix. */
+  truncated: boolean;
+  /** Parse problems worth recording (broken MIME, unknown charset), never fatal. */
+  warnings: string[];
+}
+
+export interface ScoreResult {
+  /** Calibrated spam probability in [0, 1]. */
+  score: number;
+  /** score >= the model's decision threshold (0.5: the score is calibrated for it). */
+  spam: boolean;
+  /** The features that weighed most, strongest first (at most ~10). */
+  topFeatures: FeatureWeight[];
+}
+
+export interface SpamModel {
+  readonly version: string;
+  score(tokens: readonly string[]): ScoreResult;
+  /** Incremental learning (feedback). */
+  learn(tokens: readonly string[], label: Label): void;
+  /** Undo an earlier learn with the same tokens and label (relabel = unlearn + learn). */
+  unlearn(tokens: readonly string[], label: Label): void;
+  /** Versioned artefact; `deserialize(serialize())` scores identically. */
+  serialize(): Buffer;
+}
+
+/** Evaluation figures, as printed by `mailsentra eval` and stored with a model version. */
+export interface Evaluation {
+  messages: number;
+  ham: number;
+  spam: number;
+  threshold: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  falsePositiveRate: number;
+  falsePositives: number;
+  falseNegatives: number;
+  rocAuc: number;
+  recallAtFpr001: number;
+}
+
+/** Holds the model in force; swapped atomically on activation. */
+export interface ActiveModel {
+  current(): SpamModel;
+  set(model: SpamModel): void;
+  onChange(listener: (model: SpamModel) => void): () => void;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * `mailsentra <command>`: each command lives in src/commands/<name>.ts and is imported only when used, so
+ * `mailsentra scan` does not pay for the SMTP server or Fastify at start-up.
+ */
+import { ConfigError } from './config/load.js';
+
+export interface CommandContext {
+  /** `--config FILE` if given. */
+  configFile: string | undefined;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export type Command = (args: string[], ctx: CommandContext) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
+  serve: {
+    summary: 'SMTP proxy + admin API + metrics, until SIGTERM',
+    load: () => import('./commands/serve.js'),
+  },
+  scan: {
+    summary: 'scan [--json] PATH… — score raw RFC822 files (- is stdin)',
+    load: () => import('./commands/scan.js'),
+  },
+  train: {
+    summary: 'train [--corpus DIR…] — train, evaluate, store and activate a model',
+    load: () => import('./commands/train.js'),
+  },
+  eval: {
+    summary: 'eval [--corpus DIR] — evaluate the active model',
+    load: () => import('./commands/eval.js'),
+  },
+  migrate: { summary: 'apply database migrations', load: () => import('./commands/migrate.js') },
+  apikey: {
+    summary: 'apikey create --role admin|analyst — print a new API key',
+    load: () => import('./commands/apikey.js'),
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return `usage: mailsentra [--config FILE] [--print-config] <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = [...argv];
+  let configFile: string | undefined;
+  let printConfig = false;
+  while (args[0]?.startsWith('--')) {
+    const flag = args.shift() as string;
+    if (flag === '--config') configFile = args.shift();
+    else if (flag === '--print-config') printConfig = true;
+    else if (flag === '--help') {
+      process.stdout.write(usage());
+      return 0;
+    } else {
+      process.stderr.write(`mailsentra: unknown option ${flag}\n${usage()}`);
+      return 2;
+    }
+  }
+  const ctx: CommandContext = { configFile, stdout: process.stdout, stderr: process.stderr };
+  if (printConfig) {
+    const { loadConfig, maskSecrets } = await import('./config/load.js');
+    const config = loadConfig(configFile === undefined ? {} : { file: configFile });
+    process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+    return 0;
+  }
+  const name = args.shift();
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    process.stderr.write(name ? `mailsentra: unknown command '${name}'\n${usage()}` : usage());
+    return 2;
+  }
+  const { run } = await command.load();
+  return run(args, ctx);
+}
+
+// Only when executed, not when imported by tests.
+const invokedAs = process.argv[1] ?? '';
+if (invokedAs.endsWith('cli.js') || invokedAs.endsWith('cli.ts') || invokedAs.endsWith('mailsentra')) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      // Bad config is one line naming the key; anything else is a bug worth its stack.
+      if (err instanceof ConfigError) process.stderr.write(`mailsentra: ${err.message}\n`);
+      else
+        process.stderr.write(
+          `mailsentra: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+        );
+      process.exitCode = err instanceof ConfigError ? 78 : 1;
+    },
+  );
+}

@@ -1,0 +1,184 @@
+/**
+ * Builds the one effective configuration: defaults ← YAML file ← environment ← explicit overrides, validated
+ * against the schema once, then frozen. A bad key stops start-up with one line naming it.
+ */
+import { readFileSync } from 'node:fs';
+import type { TObject, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { type Config, ConfigSchema } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`config: ${key}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+export interface LoadOptions {
+  /** YAML file; default `config/mailsentra.yaml` when it exists, or `$MAILSENTRA_CONFIG`. */
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  overrides?: DeepPartial<Config>;
+}
+
+interface EnvBinding {
+  path: string[];
+  env: string;
+  schema: TSchema;
+}
+
+/** Walks the schema for keys that carry an `env` annotation. */
+export function envBindings(schema: TObject = ConfigSchema, prefix: string[] = []): EnvBinding[] {
+  const out: EnvBinding[] = [];
+  for (const [key, sub] of Object.entries(schema.properties)) {
+    const path = [...prefix, key];
+    if (typeof sub.env === 'string') out.push({ path, env: sub.env, schema: sub });
+    if (sub.type === 'object' && sub.properties) out.push(...envBindings(sub as TObject, path));
+  }
+  return out;
+}
+
+function coerceEnv(binding: EnvBinding, raw: string): unknown {
+  const s = binding.schema;
+  const accepts = (type: string) =>
+    s.type === type || (Array.isArray(s.anyOf) && s.anyOf.some((x: TSchema) => x.type === type));
+  if (accepts('boolean')) {
+    if (/^(on|true|1|yes)$/i.test(raw)) return true;
+    if (/^(off|false|0|no)$/i.test(raw)) return false;
+    throw new ConfigError(`${binding.path.join('.')} (env ${binding.env})`, `expected on/off, got '${raw}'`);
+  }
+  if (accepts('integer') || accepts('number')) {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) {
+      throw new ConfigError(
+        `${binding.path.join('.')} (env ${binding.env})`,
+        `expected a number, got '${raw}'`,
+      );
+    }
+    return n;
+  }
+  if (raw === '' && accepts('null')) return null;
+  return raw;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+function deepFreeze<T>(obj: T): T {
+  if (typeof obj === 'object' && obj !== null && !Object.isFrozen(obj)) {
+    Object.freeze(obj);
+    for (const v of Object.values(obj)) deepFreeze(v);
+  }
+  return obj;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(file, `not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isPlainObject(doc)) throw new ConfigError(file, 'the top level must be a mapping');
+  return doc;
+}
+
+function describeError(err: { path: string; message: string; value: unknown }): ConfigError {
+  const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
+  const got = err.value === undefined ? '' : ` (got ${JSON.stringify(err.value)})`;
+  return new ConfigError(key, `${err.message.toLowerCase()}${got}`);
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file === undefined ? (env.MAILSENTRA_CONFIG ?? null) : options.file;
+  let layered: Record<string, unknown> = file ? readConfigFile(file) : {};
+
+  const fromEnv: Record<string, unknown> = {};
+  for (const binding of envBindings()) {
+    const raw = env[binding.env];
+    if (raw !== undefined) setPath(fromEnv, binding.path, coerceEnv(binding, raw));
+  }
+  layered = merge(layered, fromEnv);
+  if (options.overrides) layered = merge(layered, options.overrides as Record<string, unknown>);
+
+  // Unknown keys first: a typo must name itself, not surface as a confusing type error elsewhere.
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(layered));
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) throw describeError(first);
+  const config = withDefaults as Config;
+
+  const t = config.policy.thresholds;
+  if (t.quarantine !== null && t.tag !== null && t.quarantine < t.tag) {
+    throw new ConfigError('policy.thresholds.quarantine', `must be >= policy.thresholds.tag (${t.tag})`);
+  }
+  if ((config.smtp.tlsCert === null) !== (config.smtp.tlsKey === null)) {
+    throw new ConfigError('smtp.tlsKey', 'smtp.tlsCert and smtp.tlsKey must be set together');
+  }
+  return deepFreeze(config);
+}
+
+/** The effective configuration with secrets masked, for `--print-config`. */
+export function maskSecrets(config: Config, schema: TObject = ConfigSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    const sub = schema.properties[key];
+    if (sub?.secret && value !== null) out[key] = maskValue(String(value));
+    else if (sub?.type === 'object' && sub.properties && isPlainObject(value)) {
+      out[key] = maskSecrets(value as Config, sub as TObject);
+    } else out[key] = value;
+  }
+  return out;
+}
+
+function maskValue(value: string): string {
+  // Keep a URL's shape (scheme, host) so an operator can still see where it points.
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '****';
+    return url.toString();
+  } catch {
+    return '****';
+  }
+}
+
+/** Splits `host:port` / `[v6]:port` as validated by the schema. */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(value);
+  if (!m) throw new ConfigError('address', `not host:port: '${value}'`);
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}

@@ -1,0 +1,293 @@
+/**
+ * The configuration schema: every key, its type, default, and (where it has one) the environment variable
+ * that overrides it. The README's configuration reference is generated from this file
+ * (`node scripts/config-doc.mjs`), so the two cannot drift.
+ */
+import { type Static, Type as T } from '@sinclair/typebox';
+
+/** `host:port`, IPv6 in brackets (`[::1]:25`). Port 0 asks the OS for an ephemeral port (tests). */
+const HostPort = (description: string, def: string) =>
+  T.String({ description, default: def, pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' });
+const Probability = (description: string, def: number | null) =>
+  def === null
+    ? T.Union([T.Number({ minimum: 0, maximum: 1 }), T.Null()], { description, default: null })
+    : T.Number({ minimum: 0, maximum: 1, description, default: def });
+const FailureMode = (description: string, def: 'tempfail' | 'pass') =>
+  T.Union([T.Literal('tempfail'), T.Literal('pass')], { description, default: def });
+const Cidrs = (description: string, def: string[]) => T.Array(T.String(), { description, default: def });
+
+export const PolicyThresholds = T.Object(
+  {
+    tag: Probability('score at or above which mail is tagged (X-Spam-Flag: YES, subject prefix)', 0.5),
+    quarantine: Probability('score at or above which mail is quarantined; null = never', 0.95),
+    reject: Probability('score at or above which mail is rejected with 550 5.7.1; null = never', null),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = T.Object(
+  {
+    dataDir: T.String({
+      description: 'embedded database and model files',
+      default: './data',
+      env: 'DATA_DIR',
+    }),
+    log: T.Object(
+      {
+        level: T.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => T.Literal(l)),
+          { description: 'pino log level', default: 'info', env: 'LOG_LEVEL' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    smtp: T.Object(
+      {
+        listen: { ...HostPort('inbound SMTP listener', '127.0.0.1:10025'), env: 'SMTP_LISTEN' },
+        hostname: T.String({ description: 'name in the greeting and EHLO reply', default: 'mailsentra' }),
+        maxMessageSize: T.Integer({
+          minimum: 1024,
+          description: 'SIZE limit in bytes (larger: 552 5.3.4)',
+          default: 26_214_400,
+        }),
+        maxRecipients: T.Integer({
+          minimum: 1,
+          description: 'recipients per message (more: 452 4.5.3)',
+          default: 100,
+        }),
+        maxSessions: T.Integer({
+          minimum: 1,
+          description: 'concurrent inbound sessions (more: 421 4.7.0)',
+          default: 200,
+        }),
+        maxMessagesPerSession: T.Integer({
+          minimum: 1,
+          description: 'messages per SMTP session',
+          default: 1000,
+        }),
+        idleTimeoutMs: T.Integer({ minimum: 100, description: 'socket idle timeout', default: 60_000 }),
+        sessionTimeoutMs: T.Integer({
+          minimum: 1000,
+          description: 'total time one session may last',
+          default: 600_000,
+        }),
+        maxBadCommands: T.Integer({
+          minimum: 1,
+          description: 'unrecognised commands before disconnect',
+          default: 10,
+        }),
+        allowNetworks: Cidrs('client networks allowed to connect (others: 554 5.7.1)', [
+          '127.0.0.0/8',
+          '::1/128',
+        ]),
+        trustedForwarders: Cidrs('clients whose XFORWARD/XCLIENT attributes are believed', [
+          '127.0.0.0/8',
+          '::1/128',
+        ]),
+        tlsCert: T.Union([T.String(), T.Null()], {
+          description: 'PEM certificate file; with tlsKey enables STARTTLS',
+          default: null,
+        }),
+        tlsKey: T.Union([T.String(), T.Null()], { description: 'PEM private key file', default: null }),
+        bareLineEndings: T.Union([T.Literal('reject'), T.Literal('normalize')], {
+          description:
+            'bare LF / bare CR in DATA (SMTP smuggling): reject with 550 5.6.0, or normalise to CRLF',
+          default: 'reject',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    relay: T.Object(
+      {
+        to: {
+          ...HostPort('next hop for passed, tagged and released mail', '127.0.0.1:10026'),
+          env: 'RELAY_TO',
+        },
+        maxConnections: T.Integer({
+          minimum: 1,
+          description: 'pooled connections to the next hop',
+          default: 10,
+        }),
+        timeoutMs: T.Integer({
+          minimum: 100,
+          description: 'connect/greeting/command timeout toward the next hop',
+          default: 30_000,
+        }),
+        requireTls: T.Boolean({ description: 'refuse to relay without STARTTLS', default: false }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    api: T.Object(
+      {
+        listen: { ...HostPort('admin/feedback API, /metrics, /health', '127.0.0.1:8080'), env: 'API_LISTEN' },
+        adminApiKey: T.Union([T.String({ minLength: 16 }), T.Null()], {
+          description: 'bootstrap admin key (at least 16 characters)',
+          default: null,
+          env: 'ADMIN_API_KEY',
+          secret: true,
+        }),
+        rateLimitPerMinute: T.Integer({
+          minimum: 1,
+          description: 'requests per minute per client',
+          default: 600,
+        }),
+        authFailuresPerMinute: T.Integer({
+          minimum: 1,
+          description: 'failed authentications per minute per client',
+          default: 20,
+        }),
+        bodyLimit: T.Integer({
+          minimum: 1024,
+          description: 'largest request body in bytes (larger: 413)',
+          default: 26_214_400,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    database: T.Object(
+      {
+        url: T.Union([T.String({ pattern: '^postgres(ql)?://' }), T.Null()], {
+          description: 'PostgreSQL URL; unset = embedded PGlite under dataDir',
+          default: null,
+          env: 'DATABASE_URL',
+          secret: true,
+        }),
+        poolSize: T.Integer({ minimum: 1, description: 'connections in the pg pool', default: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    redis: T.Object(
+      {
+        url: T.Union([T.String({ pattern: '^rediss?://' }), T.Null()], {
+          description: 'Redis URL; unset = in-process cache only',
+          default: null,
+          env: 'REDIS_URL',
+          secret: true,
+        }),
+        commandTimeoutMs: T.Integer({
+          minimum: 1,
+          description: 'a Redis call slower than this counts as a miss',
+          default: 50,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    cache: T.Object(
+      {
+        enabled: T.Boolean({
+          description: 'verdict cache on/off (env: on/off)',
+          default: true,
+          env: 'VERDICT_CACHE',
+        }),
+        ttlSeconds: T.Integer({ minimum: 1, description: 'verdict cache lifetime', default: 86_400 }),
+        memoryEntries: T.Integer({ minimum: 1, description: 'L1 entries', default: 20_000 }),
+        memoryBytes: T.Integer({
+          minimum: 1024,
+          description: 'L1 size bound in bytes',
+          default: 64 * 1024 * 1024,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    scanner: T.Object(
+      {
+        maxScanBytes: T.Integer({
+          minimum: 1024,
+          description: 'bytes of a message given to the classifier',
+          default: 512_000,
+        }),
+        workers: T.Integer({
+          minimum: 0,
+          description: 'parse/feature worker threads; 0 = on the main thread',
+          default: 2,
+        }),
+        timeoutMs: T.Integer({
+          minimum: 10,
+          description: 'longest a scan may take before the classifier failure mode applies',
+          default: 10_000,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    policy: T.Object(
+      {
+        thresholds: { ...PolicyThresholds, default: {} },
+        subjectPrefix: T.String({
+          description: 'prefix for the subject of tagged mail; empty = none',
+          default: '[SPAM] ',
+        }),
+        domains: T.Record(T.String(), T.Partial(PolicyThresholds), {
+          description: 'per-recipient-domain threshold overrides',
+          default: {},
+        }),
+        allowSenders: T.Array(T.String(), {
+          description: 'sender addresses or @domains always passed',
+          default: [],
+        }),
+        blockSenders: T.Array(T.String(), {
+          description: 'sender addresses or @domains always treated as spam',
+          default: [],
+        }),
+        allowClients: Cidrs('client networks always passed', []),
+        blockClients: Cidrs('client networks always treated as spam', []),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    failure: T.Object(
+      {
+        classifier: FailureMode(
+          'classifier error or timeout: tempfail (451 4.3.0) or pass untagged',
+          'tempfail',
+        ),
+        quarantineStore: FailureMode(
+          'quarantine cannot be stored: tempfail (451 4.3.0) or pass tagged',
+          'tempfail',
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    logBuffer: T.Object(
+      {
+        maxRows: T.Integer({
+          minimum: 1,
+          description: 'verdict-log rows held while the database is slow or down',
+          default: 50_000,
+        }),
+        flushRows: T.Integer({ minimum: 1, description: 'rows per batched insert', default: 500 }),
+        flushIntervalMs: T.Integer({
+          minimum: 10,
+          description: 'longest a row waits before a flush',
+          default: 1000,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    retention: T.Object(
+      {
+        logDays: T.Number({ minimum: 0, description: 'days verdict-log rows are kept', default: 30 }),
+        rawDays: T.Number({
+          minimum: 0,
+          description: 'days raw bytes of logged (non-quarantined) mail are kept',
+          default: 7,
+        }),
+        quarantineDays: T.Number({ minimum: 0, description: 'quarantine lifetime in days', default: 7 }),
+        purgeIntervalMinutes: T.Number({
+          minimum: 0.01,
+          description: 'how often the purge job runs',
+          default: 60,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    shutdownGraceMs: T.Integer({
+      minimum: 0,
+      description: 'SIGTERM: time sessions in flight get to finish',
+      default: 30_000,
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type FailureModeValue = 'tempfail' | 'pass';
+export type Thresholds = Static<typeof PolicyThresholds>;

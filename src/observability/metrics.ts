@@ -1,0 +1,112 @@
+/**
+ * Every series of DESIGN.md, registered on a registry owned by one service instance (no global registry, so
+ * two services in one test process do not collide). Label values are bounded enums.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type MessageAction = 'pass' | 'tag' | 'quarantine' | 'reject' | 'tempfail';
+export type RelayResult = 'ok' | 'tempfail' | 'permfail';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const SCORE_BUCKETS = Array.from({ length: 20 }, (_, i) => Number(((i + 1) * 0.05).toFixed(2)));
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    messages: new Counter({
+      name: 'mailsentra_messages_total',
+      help: 'Messages handled, by final action',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    messageDuration: new Histogram({
+      name: 'mailsentra_message_duration_seconds',
+      help: 'End of DATA to the reply sent upstream',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    scanDuration: new Histogram({
+      name: 'mailsentra_scan_duration_seconds',
+      help: 'Parse + features + score of one message',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    spamScore: new Histogram({
+      name: 'mailsentra_spam_score',
+      help: 'Distribution of spam scores',
+      buckets: SCORE_BUCKETS,
+      registers: [registry],
+    }),
+    smtpSessions: new Gauge({
+      name: 'mailsentra_smtp_sessions',
+      help: 'Open inbound SMTP sessions',
+      registers: [registry],
+    }),
+    relay: new Counter({
+      name: 'mailsentra_relay_total',
+      help: 'Deliveries to the next hop, by result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: 'mailsentra_cache_lookups_total',
+      help: 'Verdict cache lookups by tier and result',
+      labelNames: ['tier', 'result'] as const,
+      registers: [registry],
+    }),
+    cacheErrors: new Counter({
+      name: 'mailsentra_cache_errors_total',
+      help: 'Redis calls that failed or timed out (scoring went on without the cache)',
+      registers: [registry],
+    }),
+    quarantineMessages: new Gauge({
+      name: 'mailsentra_quarantine_messages',
+      help: 'Quarantine rows held now',
+      registers: [registry],
+    }),
+    feedback: new Counter({
+      name: 'mailsentra_feedback_total',
+      help: 'Feedback received, by label',
+      labelNames: ['label'] as const,
+      registers: [registry],
+    }),
+    modelInfo: new Gauge({
+      name: 'mailsentra_model_info',
+      help: 'Active model version (value 1)',
+      labelNames: ['version'] as const,
+      registers: [registry],
+    }),
+    logBufferRows: new Gauge({
+      name: 'mailsentra_log_buffer_rows',
+      help: 'Verdict-log rows waiting to be written',
+      registers: [registry],
+    }),
+    logRowsDropped: new Counter({
+      name: 'mailsentra_log_rows_dropped_total',
+      help: 'Verdict-log rows dropped because the buffer was full',
+      registers: [registry],
+    }),
+    logFlushErrors: new Counter({
+      name: 'mailsentra_log_flush_errors_total',
+      help: 'Batched verdict-log inserts that failed',
+      registers: [registry],
+    }),
+  };
+  for (const action of ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const)
+    m.messages.inc({ action }, 0);
+  for (const result of ['ok', 'tempfail', 'permfail'] as const) m.relay.inc({ result }, 0);
+  for (const tier of ['memory', 'redis'] as const)
+    for (const result of ['hit', 'miss'] as const) m.cacheLookups.inc({ tier, result }, 0);
+  for (const label of ['spam', 'ham'] as const) m.feedback.inc({ label }, 0);
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Marks one model version active in `mailsentra_model_info`. */
+export function setActiveModel(metrics: Metrics, version: string): void {
+  metrics.modelInfo.reset();
+  metrics.modelInfo.set({ version }, 1);
+}

@@ -1,0 +1,217 @@
+/**
+ * The storage contract used by the SMTP path and the API. Implemented over Kysely (pg or PGlite).
+ * Timestamps are `Date`; ids are UUIDs as strings.
+ */
+import type { Evaluation, FeatureWeight, Label } from '../classifier/types.js';
+import type { MessageAction } from '../observability/metrics.js';
+
+/** Final status of a logged message, in the spirit of a tracking center. */
+export type DeliveryStatus = 'delivered' | 'deferred' | 'bounced' | 'quarantined' | 'rejected' | 'partial';
+
+export interface MessageLogEntry {
+  /** Generated when DATA ends; stamped as X-MailSentra-Id; the `ref` in rejects. */
+  id: string;
+  receivedAt: Date;
+  sessionId: string;
+  clientIp: string | null;
+  clientHelo: string | null;
+  /** Envelope sender; '' is the null sender. */
+  mailFrom: string;
+  rcptTo: string[];
+  messageIdHeader: string | null;
+  headerFrom: string | null;
+  subject: string | null;
+  size: number;
+  contentHash: string;
+  /** null when the message was not scored (allow/block list, classifier failure). */
+  score: number | null;
+  action: MessageAction;
+  /** Why this action (e.g. `score 0.973 >= quarantine 0.950`, `sender on block list`). */
+  reason: string;
+  modelVersion: string | null;
+  topFeatures: FeatureWeight[];
+  scanMs: number | null;
+  totalMs: number;
+  status: DeliveryStatus;
+  /** The next hop's reply or our own reply upstream. */
+  response: string | null;
+  /** Raw bytes, kept `retention.rawDays` for learning from history; null when not kept. */
+  raw: Buffer | null;
+}
+
+export interface MessageFilter {
+  action?: MessageAction;
+  status?: DeliveryStatus;
+  sender?: string;
+  recipient?: string;
+  subject?: string;
+  minScore?: number;
+  maxScore?: number;
+  since?: Date;
+  until?: Date;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export type MessageSummary = Omit<MessageLogEntry, 'raw'> & { hasRaw: boolean };
+
+export interface MessageLog {
+  /** Buffered, off the hot path: never blocks, never throws. */
+  record(entry: MessageLogEntry): void;
+  /** Writes everything buffered (shutdown, tests). */
+  flush(): Promise<void>;
+  get(id: string): Promise<MessageSummary | null>;
+  getRaw(id: string): Promise<Buffer | null>;
+  list(filter: MessageFilter): Promise<Page<MessageSummary>>;
+}
+
+export type QuarantineState = 'held' | 'released' | 'deleted';
+
+export interface QuarantineItem {
+  /** One row per recipient. */
+  id: string;
+  messageId: string;
+  recipient: string;
+  mailFrom: string;
+  subject: string | null;
+  headerFrom: string | null;
+  score: number | null;
+  reason: string;
+  size: number;
+  state: QuarantineState;
+  createdAt: Date;
+  expiresAt: Date;
+  actedBy: string | null;
+  actedAt: Date | null;
+}
+
+export interface QuarantineHold {
+  messageId: string;
+  mailFrom: string;
+  recipients: string[];
+  subject: string | null;
+  headerFrom: string | null;
+  score: number | null;
+  reason: string;
+  raw: Buffer;
+  expiresAt: Date;
+}
+
+export interface QuarantineFilter {
+  state?: QuarantineState;
+  sender?: string;
+  recipient?: string;
+  subject?: string;
+  since?: Date;
+  until?: Date;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface QuarantineStore {
+  /** One transaction: the raw message and one row per recipient. Throws on failure (gates the 250). */
+  hold(item: QuarantineHold): Promise<QuarantineItem[]>;
+  get(id: string): Promise<QuarantineItem | null>;
+  /** The stored raw message of a quarantine row. */
+  getRaw(id: string): Promise<Buffer | null>;
+  list(filter: QuarantineFilter): Promise<Page<QuarantineItem>>;
+  /** Moves held rows to released/deleted; returns the rows that changed (a row not held is left alone). */
+  setState(ids: string[], state: 'released' | 'deleted', actor: string): Promise<QuarantineItem[]>;
+  countHeld(): Promise<number>;
+}
+
+export interface FeedbackEntry {
+  id: string;
+  messageId: string | null;
+  contentHash: string;
+  label: Label;
+  actor: string;
+  createdAt: Date;
+}
+
+export interface FeedbackStore {
+  record(entry: Omit<FeedbackEntry, 'id' | 'createdAt'>): Promise<FeedbackEntry>;
+  /** The last label given to this content, to turn a relabel into unlearn + learn. */
+  latestLabel(contentHash: string): Promise<Label | null>;
+}
+
+export interface ModelRecord {
+  version: string;
+  createdAt: Date;
+  trainingSet: string;
+  evaluation: Evaluation | null;
+  active: boolean;
+  sizeBytes: number;
+}
+
+export interface ModelStore {
+  save(record: {
+    version: string;
+    trainingSet: string;
+    evaluation: Evaluation | null;
+    artefact: Buffer;
+  }): Promise<ModelRecord>;
+  list(): Promise<ModelRecord[]>;
+  getArtefact(version: string): Promise<Buffer | null>;
+  getActive(): Promise<ModelRecord | null>;
+  /** Makes `version` the only active one; throws when it does not exist. */
+  activate(version: string): Promise<ModelRecord>;
+  /** Runs `fn` under a Postgres advisory lock; returns null at once when another holder has it. */
+  withTrainingLock<T>(fn: () => Promise<T>): Promise<T | null>;
+}
+
+export type Role = 'admin' | 'analyst';
+
+export interface ApiKeyRecord {
+  id: string;
+  role: Role;
+  label: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface KeyStore {
+  /** Returns the key in clear once; only its hash is stored. */
+  create(role: Role, label?: string | null): Promise<{ record: ApiKeyRecord; key: string }>;
+  /** Ensures a key with this exact value exists as admin (ADMIN_API_KEY bootstrap). */
+  ensure(key: string, role: Role): Promise<ApiKeyRecord>;
+  /** Valid, unrevoked key → its record (and last-used time updated); otherwise null. */
+  verify(key: string): Promise<ApiKeyRecord | null>;
+  revoke(id: string): Promise<boolean>;
+  list(): Promise<ApiKeyRecord[]>;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  write(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<void>;
+  list(limit?: number): Promise<AuditEntry[]>;
+}
+
+/** Everything storage gives the rest of the service. */
+export interface Storage {
+  messages: MessageLog;
+  quarantine: QuarantineStore;
+  feedback: FeedbackStore;
+  models: ModelStore;
+  keys: KeyStore;
+  audit: AuditLog;
+  /** Database reachable (for /ready). */
+  ping(): Promise<boolean>;
+  /** Flushes the log buffer, stops the purge job, closes the pool. */
+  close(): Promise<void>;
+}
