@@ -15,10 +15,6 @@ export interface CommandContext {
 export type Command = (args: string[], ctx: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
-  serve: {
-    summary: 'SMTP proxy + admin API + metrics, until SIGTERM',
-    load: () => import('./commands/serve.js'),
-  },
   scan: {
     summary: 'scan [--json] PATH… — score raw RFC822 files (- is stdin)',
     load: () => import('./commands/scan.js'),
@@ -30,11 +26,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   eval: {
     summary: 'eval [--corpus DIR] — evaluate the active model',
     load: () => import('./commands/eval.js'),
-  },
-  migrate: { summary: 'apply database migrations', load: () => import('./commands/migrate.js') },
-  apikey: {
-    summary: 'apikey create --role admin|analyst — print a new API key',
-    load: () => import('./commands/apikey.js'),
   },
 };
 

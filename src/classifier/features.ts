@@ -1,0 +1,177 @@
+/**
+ * Raw message → the feature strings the model scores. Pure, synchronous, never throws: it runs in worker
+ * threads on every message. Feature families (prefix):
+ *   s:  subject words and OSB pairs        w:  body words and OSB pairs
+ *   n:  From display-name words            u:  URL hosts (full host and registrable-looking domain)
+ *   h:  header facts that mean something in real mail (no relay host names, no recipient addresses:
+ *       those are collection artefacts of a corpus, not signals)
+ */
+
+import { decodeHeaderWords, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
+import { addWordFeatures, DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
+import type { MessageFeatures } from './types.js';
+
+export type FeatureFamily = 'subject' | 'body' | 'osb' | 'name' | 'url' | 'header';
+export const ALL_FAMILIES: readonly FeatureFamily[] = ['subject', 'body', 'osb', 'name', 'url', 'header'];
+
+export interface FeatureOptions {
+  /** Bytes of the message that are scored (the rest is ignored; `truncated` says so). */
+  maxBytes: number;
+  /** For ablation measurements; default all. */
+  families?: readonly FeatureFamily[];
+}
+
+// One normaliser per thread: its stem cache is the point.
+let normaliser: WordNormaliser | null = null;
+
+const URL_IN_TEXT = /\bhttps?:\/\/([^\s/"'<>?#]+)/gi;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** 8-bit header bytes were read as latin1; most such headers are really UTF-8. */
+function repairEightBit(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  const utf8 = Buffer.from(value, 'latin1').toString('utf8');
+  return utf8.includes('\uFFFD') ? value : utf8;
+}
+
+function decodedHeader(headers: Header[], name: string): string | null {
+  const v = headerValue(headers, name);
+  return v === null ? null : repairEightBit(decodeHeaderWords(v));
+}
+
+function addressOf(from: string): string | null {
+  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(from);
+  if (angle) return (angle[1] as string).toLowerCase();
+  const bare = /([^\s<>"',;:]+@[^\s<>"',;:]+)/.exec(from);
+  return bare ? (bare[1] as string).toLowerCase() : null;
+}
+
+function displayName(from: string): string {
+  return from
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\S+@\S+/g, ' ')
+    .replace(/["()]/g, ' ');
+}
+
+function domainFeatures(into: Set<string>, host: string, prefix: string): void {
+  const h = host
+    .toLowerCase()
+    .replace(/^www\./, '')
+    .replace(/[:@].*$/, '');
+  if (!h || h.length > 100) return;
+  if (IPV4.test(h)) {
+    into.add(`${prefix}ip-literal`);
+    return;
+  }
+  into.add(prefix + h);
+  const labels = h.split('.');
+  if (labels.length > 2) into.add(prefix + labels.slice(-2).join('.'));
+}
+
+function bucket(n: number, edges: number[]): string {
+  for (const e of edges) if (n <= e) return `${e}`;
+  return `>${edges[edges.length - 1]}`;
+}
+
+function headerFacts(
+  into: Set<string>,
+  parsed: ParsedMessage,
+  subject: string | null,
+  from: string | null,
+): void {
+  const h = parsed.headers;
+  const root = (headerValue(h, 'content-type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
+  into.add(`h:ct:${root.slice(0, 40)}`);
+  for (const ct of new Set(parsed.contentTypes)) into.add(`h:part:${ct.slice(0, 40)}`);
+  if (parsed.hasHtml && !parsed.hasPlain) into.add('h:html-only');
+  for (const name of parsed.attachmentNames) {
+    const ext = /\.([a-z0-9]{1,8})$/.exec(name)?.[1];
+    into.add(ext ? `h:attach:${ext}` : 'h:attach:none');
+  }
+  for (const cs of new Set(parsed.charsets)) into.add(`h:charset:${cs.slice(0, 30)}`);
+  const mailer = headerValue(h, 'x-mailer') ?? headerValue(h, 'user-agent');
+  if (mailer) into.add(`h:mailer:${(mailer.split(/[\s/(;]/)[0] ?? '').toLowerCase().slice(0, 30)}`);
+  else into.add('h:mailer:none');
+  const received = h.filter((x) => x.name === 'received').length;
+  into.add(`h:hops:${bucket(received, [0, 1, 2, 3, 4, 6, 9])}`);
+  const date = headerValue(h, 'date');
+  if (date === null) into.add('h:date:missing');
+  else if (Number.isNaN(Date.parse(date.replace(/\([^)]*\)/g, '')))) into.add('h:date:unparsable');
+  else {
+    const tz = /([+-])(\d{2})(\d{2})\s*$/.exec(date.replace(/\([^)]*\)/g, '').trim());
+    if (tz && (Number(tz[2]) > 14 || Number(tz[3]) % 15 !== 0)) into.add('h:date:odd-zone');
+  }
+  const msgId = headerValue(h, 'message-id');
+  if (msgId === null) into.add('h:msgid:missing');
+  else if (!/^<[^<>@\s]+@[^<>@\s]+>$/.test(msgId.trim())) into.add('h:msgid:odd');
+  if (subject === null || subject.trim() === '') into.add('h:subject:empty');
+  else {
+    const letters = subject.replace(/[^\p{L}]/gu, '');
+    if (letters.length >= 8 && letters === letters.toUpperCase()) into.add('h:subject:all-caps');
+    if (/!{1,}\s*$|!!/.test(subject)) into.add('h:subject:exclaim');
+    if (/\$\d|\d+%/.test(subject)) into.add('h:subject:money');
+  }
+  const fromAddr = from ? addressOf(from) : null;
+  if (!fromAddr) into.add('h:from:no-address');
+  else {
+    const domain = fromAddr.split('@')[1] ?? '';
+    domainFeatures(into, domain, 'h:from-domain:');
+    if (/\d{3,}/.test(fromAddr.split('@')[0] ?? '')) into.add('h:from:digits');
+  }
+  const replyTo = headerValue(h, 'reply-to');
+  if (replyTo && fromAddr && addressOf(replyTo) !== fromAddr) into.add('h:reply-to:differs');
+  if (!headerValue(h, 'mime-version') && parsed.contentTypes.some((c) => c !== 'text/plain'))
+    into.add('h:mime-version:missing');
+  for (const w of parsed.warnings) into.add(`h:warn:${w.split(' ').slice(0, 2).join('-')}`);
+}
+
+export function extractFeatures(raw: Buffer, options: FeatureOptions): MessageFeatures {
+  const families = new Set(options.families ?? ALL_FAMILIES);
+  const truncated = raw.length > options.maxBytes;
+  const scanned = truncated ? raw.subarray(0, options.maxBytes) : raw;
+  const parsed = parseMessage(scanned);
+  normaliser ??= new WordNormaliser();
+  const norm = normaliser;
+  const osb = families.has('osb') ? DEFAULT_TOKENIZE.osbWindow : 0;
+
+  const subject = decodedHeader(parsed.headers, 'subject');
+  const from = decodedHeader(parsed.headers, 'from');
+  const tokens = new Set<string>();
+
+  if (subject && families.has('subject')) addWordFeatures(tokens, norm.words(subject, 60), 's:', osb);
+  if (from && families.has('name')) addWordFeatures(tokens, norm.words(displayName(from), 10), 'n:', 0);
+  if (families.has('body')) {
+    let budget = DEFAULT_TOKENIZE.maxWords;
+    for (const text of parsed.texts) {
+      if (budget <= 0) break;
+      const words = norm.words(text, budget);
+      budget -= words.length;
+      addWordFeatures(tokens, words, 'w:', osb);
+    }
+  }
+  if (families.has('url')) {
+    let urls = 0;
+    for (const text of parsed.texts) {
+      for (const m of text.matchAll(URL_IN_TEXT)) {
+        if (++urls > 100) break;
+        domainFeatures(tokens, m[1] as string, 'u:');
+      }
+    }
+    for (const href of parsed.hrefs) {
+      const host = /^https?:\/\/([^\s/"'<>?#]+)/i.exec(href)?.[1];
+      if (host) domainFeatures(tokens, host, 'u:');
+      else if (/^mailto:/i.test(href)) tokens.add('u:mailto');
+    }
+  }
+  if (families.has('header')) headerFacts(tokens, parsed, subject, from);
+
+  const messageId = headerValue(parsed.headers, 'message-id');
+  return {
+    tokens: [...tokens],
+    subject,
+    from,
+    messageId,
+    truncated,
+    warnings: parsed.warnings,
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * A lean, synchronous MIME walker for scoring. Written by hand (with libmime for encoded words and header
+ * parameters, libqp for quoted-printable, iconv-lite for charsets) because the classifier runs on every
+ * message: mailparser's streaming machinery costs more than the scoring itself, and scoring only needs the
+ * decoded text, the headers and the shape of the message. Bounded: depth, part count and bytes are capped,
+ * and it never throws on bad input — problems become warnings.
+ */
+import he from 'he';
+import iconv from 'iconv-lite';
+import libmime from 'libmime';
+import libqp from 'libqp';
+
+export interface Header {
+  /** Lower-case name. */
+  name: string;
+  /** Unfolded raw value (encoded words not decoded). */
+  value: string;
+}
+
+export interface ParsedMessage {
+  headers: Header[];
+  /** Decoded text of text/plain and text/html parts (HTML turned into text). */
+  texts: string[];
+  /** Raw hrefs / URLs found in HTML attributes. */
+  hrefs: string[];
+  /** Content types of every leaf part, lower-case. */
+  contentTypes: string[];
+  attachmentNames: string[];
+  charsets: string[];
+  hasHtml: boolean;
+  hasPlain: boolean;
+  warnings: string[];
+}
+
+const MAX_DEPTH = 20;
+const MAX_PARTS = 200;
+
+export function splitHeaderBody(text: string): { head: string; body: string } {
+  // Headers end at the first empty line (CRLF or bare LF, both seen in stored mail).
+  const m = /\r?\n\r?\n/.exec(text);
+  if (!m) return { head: text, body: '' };
+  return { head: text.slice(0, m.index), body: text.slice(m.index + m[0].length) };
+}
+
+export function parseHeaders(head: string): Header[] {
+  const headers: Header[] = [];
+  const lines = head.split(/\r?\n/);
+  let start = 0;
+  // An mbox "From " separator line is not a header.
+  if (lines[0]?.startsWith('From ')) start = 1;
+  for (let i = start; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && headers.length > 0) {
+      const last = headers[headers.length - 1] as Header;
+      if (last.value.length < 16_384) last.value += ` ${line.trim()}`;
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    headers.push({ name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1).trim() });
+  }
+  return headers;
+}
+
+export function headerValue(headers: Header[], name: string): string | null {
+  for (const h of headers) if (h.name === name) return h.value;
+  return null;
+}
+
+export function decodeHeaderWords(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+function decodeCharset(bytes: Buffer, charset: string, warnings: string[]): string {
+  const cs = charset.toLowerCase().replace(/^["']|["']$/g, '');
+  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8')
+    return bytes.toString('utf8');
+  const normalised = libmime.normalizeCharset ? libmime.normalizeCharset(cs) : cs;
+  if (iconv.encodingExists(normalised)) return iconv.decode(bytes, normalised);
+  if (iconv.encodingExists(cs)) return iconv.decode(bytes, cs);
+  warnings.push(`unknown charset ${charset.slice(0, 40)}`);
+  return bytes.toString('latin1');
+}
+
+function decodeTransfer(body: string, encoding: string): Buffer {
+  switch (encoding) {
+    case 'base64':
+      return Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+    case 'quoted-printable':
+      return libqp.decode(body);
+    default:
+      return Buffer.from(body, 'latin1');
+  }
+}
+
+const HREF = /\b(?:href|src)\s*=\s*["']?([^"'\s>]+)/gi;
+
+/** HTML to text for scoring: scripts/styles/comments dropped, tags become spaces, entities decoded. */
+export function htmlToText(html: string, hrefs: string[]): string {
+  for (const m of html.matchAll(HREF)) {
+    if (hrefs.length < 200) hrefs.push(m[1] as string);
+  }
+  const stripped = html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+    .replace(/<!--[\s\S]*?-->/g, ' ')
+    .replace(/<[^>]*>/g, ' ');
+  return he.decode(stripped);
+}
+
+interface PartContext {
+  out: ParsedMessage;
+  parts: number;
+}
+
+function walk(headers: Header[], body: string, depth: number, ctx: PartContext): void {
+  ctx.parts++;
+  const out = ctx.out;
+  const ctRaw = headerValue(headers, 'content-type') ?? 'text/plain';
+  let ct: { value: string; params: Record<string, string> };
+  try {
+    ct = libmime.parseHeaderValue(ctRaw) as { value: string; params: Record<string, string> };
+  } catch {
+    out.warnings.push('unparsable content-type');
+    ct = { value: 'text/plain', params: {} };
+  }
+  const type = (ct.value || 'text/plain').toLowerCase();
+  const encoding = (headerValue(headers, 'content-transfer-encoding') ?? '7bit').toLowerCase().trim();
+  const disposition = headerValue(headers, 'content-disposition') ?? '';
+
+  if (type.startsWith('multipart/')) {
+    const boundary = ct.params.boundary;
+    if (!boundary) {
+      out.warnings.push('multipart without boundary');
+      return;
+    }
+    if (depth >= MAX_DEPTH) {
+      out.warnings.push('nesting too deep');
+      return;
+    }
+    const delimiter = `--${boundary}`;
+    const chunks = body.split(delimiter);
+    // chunks[0] is the preamble; a chunk starting with "--" is the epilogue after the closing delimiter.
+    for (let i = 1; i < chunks.length; i++) {
+      if (ctx.parts >= MAX_PARTS) {
+        out.warnings.push('too many parts');
+        return;
+      }
+      const chunk = chunks[i] as string;
+      if (chunk.startsWith('--')) break;
+      const { head, body: partBody } = splitHeaderBody(chunk.replace(/^[ \t]*\r?\n/, ''));
+      walk(parseHeaders(head), partBody, depth + 1, ctx);
+    }
+    if (chunks.length < 2) out.warnings.push('multipart boundary not found');
+    return;
+  }
+
+  if (type === 'message/rfc822' && depth < MAX_DEPTH) {
+    const { head, body: inner } = splitHeaderBody(body);
+    const innerHeaders = parseHeaders(head);
+    const subject = headerValue(innerHeaders, 'subject');
+    if (subject) out.texts.push(decodeHeaderWords(subject));
+    walk(innerHeaders, inner, depth + 1, ctx);
+    return;
+  }
+
+  out.contentTypes.push(type);
+  const filename = ct.params.name ?? /filename\*?=\s*"?([^";]+)/i.exec(disposition)?.[1];
+  const isAttachment =
+    /^attachment/i.test(disposition) || (filename !== undefined && !type.startsWith('text/'));
+  if (filename) out.attachmentNames.push(decodeHeaderWords(filename).toLowerCase());
+  if (!type.startsWith('text/') || isAttachment) return;
+
+  const charset = (ct.params.charset ?? 'us-ascii').toLowerCase();
+  out.charsets.push(charset);
+  const text = decodeCharset(decodeTransfer(body, encoding), charset, out.warnings);
+  if (type === 'text/html') {
+    out.hasHtml = true;
+    out.texts.push(htmlToText(text, out.hrefs));
+  } else {
+    out.hasPlain = true;
+    out.texts.push(text);
+  }
+}
+
+/** Parses a raw message (already cut to the scanned prefix). Never throws. */
+export function parseMessage(raw: Buffer): ParsedMessage {
+  const out: ParsedMessage = {
+    headers: [],
+    texts: [],
+    hrefs: [],
+    contentTypes: [],
+    attachmentNames: [],
+    charsets: [],
+    hasHtml: false,
+    hasPlain: false,
+    warnings: [],
+  };
+  // latin1 keeps every byte as one char, so 8-bit bodies survive until their charset is known.
+  const text = raw.toString('latin1');
+  const { head, body } = splitHeaderBody(text);
+  out.headers = parseHeaders(head);
+  if (out.headers.length === 0) out.warnings.push('no headers');
+  try {
+    walk(out.headers, body, 0, { out, parts: 0 });
+  } catch (err) {
+    // A defect in a hostile message must not cost the verdict: score what was gathered.
+    out.warnings.push(`mime: ${(err as Error).message.slice(0, 80)}`);
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+/** What every command needs first: the validated config (one line naming a bad key, otherwise). */
+import type { CommandContext } from '../cli.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+export function commandConfig(ctx: CommandContext): Config {
+  return loadConfig(ctx.configFile === undefined ? {} : { file: ctx.configFile });
+}
+
+/** Splits `--flag value` pairs and bare arguments; repeated flags collect. */
+export function parseArgs(
+  args: string[],
+  spec: { booleans?: string[]; values?: string[] },
+): { flags: Map<string, string[]>; bools: Set<string>; rest: string[]; unknown: string[] } {
+  const flags = new Map<string, string[]>();
+  const bools = new Set<string>();
+  const rest: string[] = [];
+  const unknown: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '-' || !a.startsWith('--')) rest.push(a);
+    else if (spec.booleans?.includes(a)) bools.add(a);
+    else if (spec.values?.includes(a) && i + 1 < args.length)
+      flags.set(a, [...(flags.get(a) ?? []), args[++i] as string]);
+    else unknown.push(a);
+  }
+  return { flags, bools, rest, unknown };
+}

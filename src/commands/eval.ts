@@ -1,0 +1,33 @@
+/** `mailsentra eval [--corpus DIR]`: evaluates the active model (default: the SpamAssassin TEST split). */
+
+import { loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
+import { formatEvaluation, summarise } from '../classifier/evaluate.js';
+import { extractFeatures } from '../classifier/features.js';
+import { modelDirectory } from '../classifier/model-source.js';
+import type { Command } from '../cli.js';
+import { commandConfig, parseArgs } from './context.js';
+
+export const run: Command = async (args, ctx) => {
+  const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'], booleans: ['--json'] });
+  const dirs = flags.get('--corpus') ?? [];
+  if (unknown.length > 0 || rest.length > 0 || dirs.length > 1) {
+    ctx.stderr.write('usage: mailsentra eval [--corpus DIR] [--json]\n');
+    return 2;
+  }
+  const config = commandConfig(ctx);
+  const model = modelDirectory(config.dataDir).loadActive();
+  const corpus = dirs[0] ? loadCorpusDir(dirs[0]) : loadSpamAssassin('test');
+  const evaluation = summarise(
+    corpus.map((m) => ({
+      score: model.score(extractFeatures(m.raw, { maxBytes: config.scanner.maxScanBytes }).tokens).score,
+      label: m.label,
+    })),
+  );
+  if (args.includes('--json'))
+    ctx.stdout.write(`${JSON.stringify({ model: model.version, ...evaluation })}\n`);
+  else {
+    ctx.stdout.write(`model ${model.version} on ${dirs[0] ?? 'the SpamAssassin TEST split'}:\n`);
+    ctx.stdout.write(`${formatEvaluation(evaluation)}\n`);
+  }
+  return 0;
+};
