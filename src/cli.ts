@@ -34,7 +34,10 @@ function usage(): string {
   return `usage: mailsentra [--config FILE] [--print-config] <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process,
+): Promise<number> {
   const args = [...argv];
   let configFile: string | undefined;
   let printConfig = false;
@@ -43,24 +46,24 @@ export async function main(argv: string[]): Promise<number> {
     if (flag === '--config') configFile = args.shift();
     else if (flag === '--print-config') printConfig = true;
     else if (flag === '--help') {
-      process.stdout.write(usage());
+      io.stdout.write(usage());
       return 0;
     } else {
-      process.stderr.write(`mailsentra: unknown option ${flag}\n${usage()}`);
+      io.stderr.write(`mailsentra: unknown option ${flag}\n${usage()}`);
       return 2;
     }
   }
-  const ctx: CommandContext = { configFile, stdout: process.stdout, stderr: process.stderr };
+  const ctx: CommandContext = { configFile, stdout: io.stdout, stderr: io.stderr };
   if (printConfig) {
     const { loadConfig, maskSecrets } = await import('./config/load.js');
     const config = loadConfig(configFile === undefined ? {} : { file: configFile });
-    process.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
     return 0;
   }
   const name = args.shift();
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
-    process.stderr.write(name ? `mailsentra: unknown command '${name}'\n${usage()}` : usage());
+    io.stderr.write(name ? `mailsentra: unknown command '${name}'\n${usage()}` : usage());
     return 2;
   }
   const { run } = await command.load();

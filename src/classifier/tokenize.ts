@@ -1,7 +1,7 @@
 /**
  * Text → scoring tokens: words (lower-cased, stemmed, stop words dropped) and orthogonal sparse bigrams
  * (OSB, as Rspamd and OSBF use): each word paired with each of the next few, with the gap in the feature,
- * so "click here now" yields click_here, click__now, here_now. Pure and deterministic.
+ * so "cheap pills online" yields cheap_pill, cheap__onlin, pill_onlin (stemmed). Pure and deterministic.
  */
 import { createWordTokenizer, stemmer, stopWords } from './natural.js';
 

@@ -115,8 +115,8 @@ export function trainFromFeatures(
     .sort((p, q) => q - p);
   const allowed = Math.floor(opts.targetFpr * hamZ.length);
   const bar = hamZ[allowed] ?? 0;
-  // Just above that ham; never below 0, so a message with no evidence either way is not called spam.
-  const t = Math.max(0, bar + 1e-6);
+  // Just above that ham, and never at or below 0, so a message with no evidence either way scores under 0.5.
+  const t = Math.max(0, bar) + 1e-3;
   const { a } = fitLogistic(held.map((h) => ({ z: h.z - t, y: h.label === 'spam' ? 1 : 0 })));
   full.params = { ...params, a: Math.max(1e-4, a), t };
   full.version = versionFor(full, opts.versionPrefix);

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { extractFeatures } from '../../src/classifier/features.js';
+import { htmlToText, parseMessage } from '../../src/classifier/mime.js';
+
+const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'latin1');
+const features = (raw: Buffer) => extractFeatures(raw, { maxBytes: 512_000 });
+
+describe('MIME decoding for scoring', () => {
+  it('decodes RFC 2047 subjects in any charset', () => {
+    const f = features(crlf(['Subject: =?iso-8859-1?q?Caf=E9_gratuit?=', 'From: a@b.example', '', 'body']));
+    expect(f.subject).toBe('Café gratuit');
+    expect(f.tokens).toContain('s:café');
+  });
+
+  it('decodes quoted-printable and base64 bodies with their charsets', () => {
+    const qp = features(
+      crlf([
+        'Subject: x',
+        'Content-Type: text/plain; charset=iso-8859-1',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        'Gr=FC=DFe aus M=FCnchen, sehr g=\r\nroße Freude',
+      ]),
+    );
+    expect(qp.tokens).toContain('w:münchen');
+    expect(qp.tokens).toContain('w:große');
+    const b64 = features(
+      crlf([
+        'Subject: x',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from('Привет мир, viagra', 'utf8').toString('base64'),
+      ]),
+    );
+    expect(b64.tokens).toContain('w:привет');
+    expect(b64.tokens).toContain('w:viagra');
+  });
+
+  it('turns HTML into text: no tags, no scripts, entities decoded, links kept as hosts', () => {
+    const hrefs: string[] = [];
+    const text = htmlToText(
+      '<p>Cheap&nbsp;pills &amp; more<script>var evil=1</script><a href="http://x.example/p">go</a>',
+      hrefs,
+    );
+    expect(text).toContain('Cheap\u00a0pills & more');
+    expect(text).not.toContain('evil');
+    expect(hrefs).toEqual(['http://x.example/p']);
+    const f = features(
+      crlf([
+        'Subject: x',
+        'Content-Type: text/html',
+        '',
+        '<a href="https://www.shop.pills.example/buy">Buy now</a>',
+      ]),
+    );
+    expect(f.tokens).toEqual(
+      expect.arrayContaining(['u:shop.pills.example', 'u:pills.example', 'h:html-only']),
+    );
+  });
+
+  it('walks nested multiparts and notes attachments by type', () => {
+    const raw = crlf([
+      'Subject: nested',
+      'Content-Type: multipart/mixed; boundary="outer"',
+      '',
+      '--outer',
+      'Content-Type: multipart/alternative; boundary="inner"',
+      '',
+      '--inner',
+      'Content-Type: text/plain',
+      '',
+      'plain words here',
+      '--inner',
+      'Content-Type: text/html',
+      '',
+      '<b>html words</b>',
+      '--inner--',
+      '--outer',
+      'Content-Type: application/octet-stream; name="invoice.exe"',
+      'Content-Disposition: attachment; filename="invoice.exe"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'TVqQAAMAAAAEAAAA',
+      '--outer--',
+    ]);
+    const parsed = parseMessage(raw);
+    expect(parsed.texts.map((t) => t.trim())).toEqual(['plain words here', 'html words']);
+    const f = features(raw);
+    expect(f.tokens).toEqual(
+      expect.arrayContaining(['w:plain', 'w:html', 'h:attach:exe', 'h:ct:multipart/mixed']),
+    );
+  });
+
+  it('builds orthogonal sparse bigrams with the gap in the feature', () => {
+    const f = features(crlf(['Subject: s', '', 'cheap pills online']));
+    expect(f.tokens).toEqual(expect.arrayContaining(['w:cheap_pill', 'w:cheap__onlin', 'w:pill_onlin']));
+  });
+
+  it('records header facts that matter and leaves relay hosts and recipients out', () => {
+    const f = features(
+      crlf([
+        'Received: from relay.corp.example by mx.corp.example',
+        'To: victim@corp.example',
+        'From: "Best Deals" <deals12345@promo.example>',
+        'Subject: FREE MONEY NOW!!',
+        '',
+        'hello',
+      ]),
+    );
+    expect(f.tokens).toEqual(
+      expect.arrayContaining([
+        'h:date:missing',
+        'h:msgid:missing',
+        'h:subject:all-caps',
+        'h:subject:exclaim',
+        'h:from-domain:promo.example',
+        'h:from:digits',
+        'n:deal',
+      ]),
+    );
+    expect(f.tokens.some((t) => t.includes('relay.corp') || t.includes('victim'))).toBe(false);
+  });
+
+  it('survives hostile input with warnings instead of exceptions', () => {
+    const unknownCharset = features(
+      crlf(['Subject: x', 'Content-Type: text/plain; charset=x-klingon', '', 'qapla']),
+    );
+    expect(unknownCharset.warnings).toContain('unknown charset x-klingon');
+    const noBoundary = features(crlf(['Content-Type: multipart/mixed', '', 'junk']));
+    expect(noBoundary.warnings).toContain('multipart without boundary');
+    let deep = 'leaf';
+    for (let i = 0; i < 60; i++)
+      deep = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${deep}\r\n--b${i}--`;
+    expect(features(Buffer.from(deep)).warnings).toContain('nesting too deep');
+    const binary = Buffer.alloc(4096, 0);
+    expect(() => features(binary)).not.toThrow();
+  });
+
+  it('scores only the first maxBytes and says so', () => {
+    const big = Buffer.concat([crlf(['Subject: big', '', '']), Buffer.alloc(2_000_000, 'a b c ')]);
+    const f = extractFeatures(big, { maxBytes: 10_000 });
+    expect(f.truncated).toBe(true);
+    expect(features(crlf(['Subject: small', '', 'x'])).truncated).toBe(false);
+  });
+});
