@@ -37,9 +37,12 @@ for (const m of test) {
 const scanSeconds = (performance.now() - t0) / 1000;
 sample();
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number).toFixed(2);
+const pct = (p: number) =>
+  (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number).toFixed(2);
 
-console.log(`model ${model.version}: ${model.vocabularySize} features, artefact ${(artefact.length / 1e6).toFixed(2)} MB`);
+console.log(
+  `model ${model.version}: ${model.vocabularySize} features, artefact ${(artefact.length / 1e6).toFixed(2)} MB`,
+);
 console.log(`training on TRAIN (${train.length} messages, incl. parsing): ${trainSeconds.toFixed(1)} s`);
 console.log(
   `scan over TEST (${test.length} messages, one core, incl. MIME parsing): ${(test.length / scanSeconds).toFixed(0)} msg/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms`,
@@ -50,7 +53,9 @@ console.log(`TEST split, default threshold:\n${formatEvaluation(summarise(scored
 const withoutHard = train.filter((m) => !m.group.startsWith('hard-ham'));
 const shifted = trainFromFeatures(featuresOf(withoutHard, MAX));
 const hardHam = [...train, ...test].filter((m) => m.group.startsWith('hard-ham'));
-const flagged = hardHam.filter((m) => shifted.score(extractFeatures(m.raw, { maxBytes: MAX }).tokens).spam).length;
+const flagged = hardHam.filter(
+  (m) => shifted.score(extractFeatures(m.raw, { maxBytes: MAX }).tokens).spam,
+).length;
 console.log(
   `shift: trained without hard-ham, scored on all ${hardHam.length} hard-ham: FPR ${((100 * flagged) / hardHam.length).toFixed(1)} % (${flagged} flagged)`,
 );

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     summary: 'train [--corpus DIR…] — train, evaluate, store and activate a model',
     load: () => import('./commands/train.js'),
   },
+  migrate: { summary: 'apply database migrations', load: () => import('./commands/migrate.js') },
   eval: {
     summary: 'eval [--corpus DIR] — evaluate the active model',
     load: () => import('./commands/eval.js'),

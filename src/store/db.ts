@@ -1,0 +1,51 @@
+/**
+ * The database handle: Kysely over a `pg` pool when `database.url` is set, else embedded PGlite under
+ * `<dataDir>/pglite` (or in memory for `memory://`). Migrations run through Kysely's Migrator.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config/schema.js';
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface OpenedDb {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+/** `pglite` may be `memory://` (tests) or a directory; default `<dataDir>/pglite`. */
+export async function openDb(config: Config, pglite?: string): Promise<OpenedDb> {
+  if (config.database.url) {
+    const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
+    // An idle client's error (server restart) must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, kind: 'postgres', close: () => db.destroy() };
+  }
+  const dir = pglite ?? path.resolve(config.dataDir, 'pglite');
+  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  // Imported only here: its entry module also loads a code generator we do not need on the Postgres path.
+  const { KyselyPGlite } = await import('kysely-pglite');
+  const { dialect, client } = await KyselyPGlite.create(dir);
+  const db = new Kysely<Database>({ dialect });
+  return {
+    db,
+    kind: 'pglite',
+    close: async () => {
+      await db.destroy();
+      if (!client.closed) await client.close();
+    },
+  };
+}
+
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

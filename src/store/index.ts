@@ -1,0 +1,69 @@
+/** Opens everything MailSentra keeps: migrates, wires the stores, starts the retention job. */
+import { sql } from 'kysely';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createAuditLog } from './audit.js';
+import { type Db, migrate, openDb } from './db.js';
+import { createFeedbackStore } from './feedback.js';
+import { createKeyStore } from './keys.js';
+import { createMessageLog } from './messages.js';
+import { createModelStore } from './models.js';
+import { createQuarantineStore } from './quarantine.js';
+import { startPurgeJob } from './retention.js';
+import type { Storage } from './types.js';
+
+export interface OpenStorageOptions {
+  /** PGlite location when no database URL is configured (`memory://` in tests). */
+  pglite?: string;
+}
+
+export type OpenedStorage = Storage & { db: Db; kind: 'postgres' | 'pglite' };
+
+export async function openStorage(
+  config: Config,
+  deps: { logger: Logger; metrics: Metrics },
+  options: OpenStorageOptions = {},
+): Promise<OpenedStorage> {
+  const opened = await openDb(config, options.pglite);
+  const { db } = opened;
+  try {
+    await migrate(db);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  const messages = createMessageLog(db, config, deps);
+  const refreshQuarantineGauge = () => {
+    quarantine
+      .countHeld()
+      .then((n) => deps.metrics.quarantineMessages.set(n))
+      .catch(() => {});
+  };
+  const quarantine = createQuarantineStore(db, refreshQuarantineGauge);
+  refreshQuarantineGauge();
+  const stopPurge = startPurgeJob(db, config, deps.logger, refreshQuarantineGauge);
+  return {
+    db,
+    kind: opened.kind,
+    messages,
+    quarantine,
+    feedback: createFeedbackStore(db),
+    models: createModelStore(db),
+    keys: createKeyStore(db),
+    audit: createAuditLog(db),
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      stopPurge();
+      await messages.close();
+      await opened.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * API keys: only a SHA-256 of each key is stored (keys are 32 random bytes, so a slow hash adds nothing);
+ * the clear key is shown once, at creation. Revoked keys stay for the audit trail.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from './db.js';
+import type { ApiKeysTable } from './schema.js';
+import type { ApiKeyRecord, KeyStore, Role } from './types.js';
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+type Row = Omit<ApiKeysTable, 'created_at' | 'last_used_at' | 'revoked_at'> & {
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+};
+
+function toRecord(r: Row): ApiKeyRecord {
+  return {
+    id: r.id,
+    role: r.role as Role,
+    label: r.label,
+    createdAt: new Date(r.created_at),
+    lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+    revokedAt: r.revoked_at ? new Date(r.revoked_at) : null,
+  };
+}
+
+export function createKeyStore(db: Db): KeyStore {
+  async function insert(key: string, role: Role, label: string | null): Promise<ApiKeyRecord> {
+    const row = await db
+      .insertInto('api_keys')
+      .values({ id: randomUUID(), key_hash: hashKey(key), role, label, created_at: new Date() })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toRecord(row as unknown as Row);
+  }
+  return {
+    async create(role, label = null) {
+      const key = `ms_${randomBytes(32).toString('base64url')}`;
+      return { record: await insert(key, role, label), key };
+    },
+    async ensure(key, role) {
+      const existing = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('key_hash', '=', hashKey(key))
+        .executeTakeFirst();
+      if (existing) {
+        const row = await db
+          .updateTable('api_keys')
+          .set({ role, revoked_at: null })
+          .where('id', '=', existing.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toRecord(row as unknown as Row);
+      }
+      return insert(key, role, 'bootstrap (ADMIN_API_KEY)');
+    },
+    async verify(key) {
+      const row = await db
+        .updateTable('api_keys')
+        .set({ last_used_at: new Date() })
+        .where('key_hash', '=', hashKey(key))
+        .where('revoked_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toRecord(row as unknown as Row) : null;
+    },
+    async revoke(id) {
+      const row = await db
+        .updateTable('api_keys')
+        .set({ revoked_at: new Date() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async list() {
+      const rows = await db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').execute();
+      return rows.map((r) => toRecord(r as unknown as Row));
+    },
+  };
+}

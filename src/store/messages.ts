@@ -1,0 +1,254 @@
+/**
+ * The verdict log, written off the hot path: `record()` only appends to a bounded buffer; a timer and the
+ * buffer size trigger batched inserts. A slow or absent database never blocks or fails the SMTP path: rows
+ * wait in the buffer, and past its bound new rows are dropped and counted. Each outage is logged once.
+ */
+import { sql } from 'kysely';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
+import type { Db } from './db.js';
+import type { MessagesTable } from './schema.js';
+import type {
+  DeliveryStatus,
+  MessageFilter,
+  MessageLog,
+  MessageLogEntry,
+  MessageSummary,
+  Page,
+} from './types.js';
+
+type Row = Omit<MessagesTable, 'top_features' | 'received_at'> & { received_at: Date; top_features: unknown };
+
+function toSummary(row: Row): MessageSummary {
+  return {
+    id: row.id,
+    receivedAt: new Date(row.received_at),
+    sessionId: row.session_id,
+    clientIp: row.client_ip,
+    clientHelo: row.client_helo,
+    mailFrom: row.mail_from,
+    rcptTo: row.rcpt_to,
+    messageIdHeader: row.message_id_header,
+    headerFrom: row.header_from,
+    subject: row.subject,
+    size: row.size,
+    contentHash: row.content_hash,
+    score: row.score,
+    action: row.action as MessageLogEntry['action'],
+    reason: row.reason,
+    modelVersion: row.model_version,
+    topFeatures: (typeof row.top_features === 'string'
+      ? JSON.parse(row.top_features)
+      : row.top_features) as MessageSummary['topFeatures'],
+    scanMs: row.scan_ms,
+    totalMs: row.total_ms,
+    status: row.status as DeliveryStatus,
+    response: row.response,
+    hasRaw: (row as Row & { has_raw?: boolean }).has_raw ?? row.raw !== null,
+  };
+}
+
+const SUMMARY_COLUMNS = [
+  'id',
+  'received_at',
+  'session_id',
+  'client_ip',
+  'client_helo',
+  'mail_from',
+  'rcpt_to',
+  'message_id_header',
+  'header_from',
+  'subject',
+  'size',
+  'content_hash',
+  'score',
+  'action',
+  'reason',
+  'model_version',
+  'top_features',
+  'scan_ms',
+  'total_ms',
+  'status',
+  'response',
+] as const;
+
+export interface BufferedMessageLog extends MessageLog {
+  /** Rows waiting to be written. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+export function createMessageLog(
+  db: Db,
+  config: Config,
+  deps: { logger: Logger; metrics: Metrics },
+): BufferedMessageLog {
+  const { maxRows, flushRows, flushIntervalMs } = config.logBuffer;
+  let buffer: MessageLogEntry[] = [];
+  let flushing: Promise<void> | null = null;
+  let outage = false;
+  let droppedInOutage = 0;
+  let closed = false;
+
+  const gauge = () => deps.metrics.logBufferRows.set(buffer.length);
+
+  async function writeBatch(batch: MessageLogEntry[]): Promise<void> {
+    await db
+      .insertInto('messages')
+      .values(
+        batch.map((e) => ({
+          id: e.id,
+          received_at: e.receivedAt,
+          session_id: e.sessionId,
+          client_ip: e.clientIp,
+          client_helo: e.clientHelo,
+          mail_from: e.mailFrom,
+          rcpt_to: e.rcptTo,
+          message_id_header: e.messageIdHeader,
+          header_from: e.headerFrom,
+          subject: e.subject,
+          size: e.size,
+          content_hash: e.contentHash,
+          score: e.score,
+          action: e.action,
+          reason: e.reason,
+          model_version: e.modelVersion,
+          top_features: JSON.stringify(e.topFeatures),
+          scan_ms: e.scanMs,
+          total_ms: e.totalMs,
+          status: e.status,
+          response: e.response,
+          raw: e.raw,
+        })),
+      )
+      // A row retried after an ambiguous failure must not fail the whole batch.
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  async function drain(): Promise<void> {
+    while (buffer.length > 0) {
+      const batch = buffer.slice(0, flushRows);
+      try {
+        await writeBatch(batch);
+      } catch (err) {
+        deps.metrics.logFlushErrors.inc();
+        if (!outage) {
+          outage = true;
+          deps.logger.error(
+            { event: 'LOG_FLUSH_FAILED', err: (err as Error).message, pending: buffer.length },
+            'verdict log cannot be written; buffering',
+          );
+        }
+        return;
+      }
+      buffer = buffer.slice(batch.length);
+      gauge();
+      if (outage) {
+        outage = false;
+        deps.logger.info(
+          { event: 'LOG_FLUSH_RECOVERED', dropped: droppedInOutage },
+          'verdict log writes recovered',
+        );
+        droppedInOutage = 0;
+      }
+    }
+  }
+
+  function flush(): Promise<void> {
+    flushing ??= drain().finally(() => {
+      flushing = null;
+    });
+    return flushing;
+  }
+
+  const timer = setInterval(() => {
+    if (buffer.length > 0) void flush();
+  }, flushIntervalMs);
+  timer.unref();
+
+  return {
+    get pending() {
+      return buffer.length;
+    },
+    record(entry) {
+      if (closed || buffer.length >= maxRows) {
+        deps.metrics.logRowsDropped.inc();
+        if (droppedInOutage++ === 0) {
+          deps.logger.error(
+            { event: 'LOG_BUFFER_FULL', messageId: entry.id, maxRows },
+            'verdict log buffer full; dropping rows',
+          );
+        }
+        return;
+      }
+      buffer.push(entry);
+      gauge();
+      if (buffer.length >= flushRows) void flush();
+    },
+    async flush() {
+      // Wait for a flush in progress, then write what arrived meanwhile.
+      if (flushing) await flushing;
+      await flush();
+    },
+    async close() {
+      clearInterval(timer);
+      await this.flush();
+      closed = true;
+    },
+    async get(id) {
+      const row = await db
+        .selectFrom('messages')
+        .select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row ? toSummary(row as unknown as Row) : null;
+    },
+    async getRaw(id) {
+      const row = await db.selectFrom('messages').select('raw').where('id', '=', id).executeTakeFirst();
+      return row?.raw ? Buffer.from(row.raw) : null;
+    },
+    async list(filter: MessageFilter): Promise<Page<MessageSummary>> {
+      const limit = clampLimit(filter.limit);
+      let q = db
+        .selectFrom('messages')
+        .select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')]);
+      if (filter.action) q = q.where('action', '=', filter.action);
+      if (filter.status) q = q.where('status', '=', filter.status);
+      if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
+      if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
+      if (filter.subject)
+        q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
+      if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
+      if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);
+      if (filter.since) q = q.where('received_at', '>=', filter.since);
+      if (filter.until) q = q.where('received_at', '<', filter.until);
+      if (filter.cursor) {
+        const c = decodeCursor(filter.cursor);
+        q = q.where((eb) =>
+          eb.or([
+            eb('received_at', '<', new Date(c.at)),
+            eb.and([eb('received_at', '=', new Date(c.at)), eb('id', '<', c.id)]),
+          ]),
+        );
+      }
+      const rows = (await q
+        .orderBy('received_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute()) as unknown as Row[];
+      const items = rows.slice(0, limit).map(toSummary);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.receivedAt, last.id) : null,
+      };
+    },
+  };
+}
+
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

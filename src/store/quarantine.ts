@@ -1,0 +1,137 @@
+/**
+ * Quarantine: one stored raw message and one row per recipient, written in one transaction that gates the
+ * upstream 250. Rows move from held to released or deleted exactly once (a concurrent second release finds
+ * nothing to change).
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
+import type { Db } from './db.js';
+import { escapeLike } from './messages.js';
+import type { QuarantineTable } from './schema.js';
+import type { Page, QuarantineFilter, QuarantineItem, QuarantineState, QuarantineStore } from './types.js';
+
+type Row = Omit<QuarantineTable, 'created_at' | 'expires_at' | 'acted_at'> & {
+  created_at: Date;
+  expires_at: Date;
+  acted_at: Date | null;
+};
+
+function toItem(r: Row): QuarantineItem {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    recipient: r.recipient,
+    mailFrom: r.mail_from,
+    subject: r.subject,
+    headerFrom: r.header_from,
+    score: r.score,
+    reason: r.reason,
+    size: r.size,
+    state: r.state as QuarantineState,
+    createdAt: new Date(r.created_at),
+    expiresAt: new Date(r.expires_at),
+    actedBy: r.acted_by,
+    actedAt: r.acted_at ? new Date(r.acted_at) : null,
+  };
+}
+
+export function createQuarantineStore(db: Db, onChange: () => void = () => {}): QuarantineStore {
+  return {
+    async hold(item) {
+      const now = new Date();
+      const rows = await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('quarantine_messages')
+          .values({ id: item.messageId, raw: item.raw, created_at: now })
+          .execute();
+        return trx
+          .insertInto('quarantine')
+          .values(
+            item.recipients.map((recipient) => ({
+              id: randomUUID(),
+              message_id: item.messageId,
+              recipient,
+              mail_from: item.mailFrom,
+              subject: item.subject,
+              header_from: item.headerFrom,
+              score: item.score,
+              reason: item.reason,
+              size: item.raw.length,
+              state: 'held',
+              created_at: now,
+              expires_at: item.expiresAt,
+            })),
+          )
+          .returningAll()
+          .execute();
+      });
+      onChange();
+      return (rows as unknown as Row[]).map(toItem);
+    },
+    async get(id) {
+      const row = await db.selectFrom('quarantine').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toItem(row as unknown as Row) : null;
+    },
+    async getRaw(id) {
+      const row = await db
+        .selectFrom('quarantine')
+        .innerJoin('quarantine_messages', 'quarantine_messages.id', 'quarantine.message_id')
+        .select('quarantine_messages.raw')
+        .where('quarantine.id', '=', id)
+        .executeTakeFirst();
+      return row ? Buffer.from(row.raw) : null;
+    },
+    async list(filter: QuarantineFilter): Promise<Page<QuarantineItem>> {
+      const limit = clampLimit(filter.limit);
+      let q = db.selectFrom('quarantine').selectAll();
+      if (filter.state) q = q.where('state', '=', filter.state);
+      if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
+      if (filter.recipient) q = q.where(sql`lower(recipient)`, '=', filter.recipient.toLowerCase());
+      if (filter.subject)
+        q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
+      if (filter.since) q = q.where('created_at', '>=', filter.since);
+      if (filter.until) q = q.where('created_at', '<', filter.until);
+      if (filter.cursor) {
+        const c = decodeCursor(filter.cursor);
+        q = q.where((eb) =>
+          eb.or([
+            eb('created_at', '<', new Date(c.at)),
+            eb.and([eb('created_at', '=', new Date(c.at)), eb('id', '<', c.id)]),
+          ]),
+        );
+      }
+      const rows = (await q
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute()) as unknown as Row[];
+      const items = rows.slice(0, limit).map(toItem);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      };
+    },
+    async setState(ids, state, actor) {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .updateTable('quarantine')
+        .set({ state, acted_by: actor, acted_at: new Date() })
+        .where('id', 'in', ids)
+        .where('state', '=', 'held')
+        .returningAll()
+        .execute();
+      onChange();
+      return (rows as unknown as Row[]).map(toItem);
+    },
+    async countHeld() {
+      const row = await db
+        .selectFrom('quarantine')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('state', '=', 'held')
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/** Table types for Kysely: the one place the database's shape is written down (see migrations/ for DDL). */
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface MessagesTable {
+  id: string;
+  received_at: Timestamp;
+  session_id: string;
+  client_ip: string | null;
+  client_helo: string | null;
+  mail_from: string;
+  rcpt_to: string[];
+  message_id_header: string | null;
+  header_from: string | null;
+  subject: string | null;
+  size: number;
+  content_hash: string;
+  score: number | null;
+  action: string;
+  reason: string;
+  model_version: string | null;
+  top_features: Json<{ feature: string; weight: number }[]>;
+  scan_ms: number | null;
+  total_ms: number;
+  status: string;
+  response: string | null;
+  raw: Buffer | null;
+}
+
+export interface QuarantineMessagesTable {
+  id: string;
+  raw: Buffer;
+  created_at: Timestamp;
+}
+
+export interface QuarantineTable {
+  id: string;
+  message_id: string;
+  recipient: string;
+  mail_from: string;
+  subject: string | null;
+  header_from: string | null;
+  score: number | null;
+  reason: string;
+  size: number;
+  state: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  acted_by: string | null;
+  acted_at: Timestamp | null;
+}
+
+export interface FeedbackTable {
+  id: string;
+  message_id: string | null;
+  content_hash: string;
+  label: string;
+  actor: string;
+  created_at: Timestamp;
+}
+
+export interface ModelsTable {
+  version: string;
+  created_at: Timestamp;
+  training_set: string;
+  evaluation: Json<Record<string, number> | null>;
+  artefact: Buffer;
+  active: Generated<boolean>;
+  size_bytes: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  key_hash: string;
+  role: string;
+  label: string | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: Json<Record<string, unknown>>;
+}
+
+export interface Database {
+  messages: MessagesTable;
+  quarantine_messages: QuarantineMessagesTable;
+  quarantine: QuarantineTable;
+  feedback: FeedbackTable;
+  models: ModelsTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+}

@@ -1,0 +1,32 @@
+/**
+ * Databases for tests: a fresh, uniquely named database on the real Postgres (DATABASE_URL) per test file,
+ * dropped afterwards; and the list of backends a storage suite runs against (PGlite always, Postgres when
+ * DATABASE_URL is set — .ci/run sets it and fails if anything was skipped).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export async function freshDatabaseUrl(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error('DATABASE_URL is not set');
+  const name = `mailsentra_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+export type Backend = 'pglite' | 'postgres';
+
+export const backends: Backend[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];

@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { purgeOnce } from '../../src/store/retention.js';
+import type { MessageLogEntry } from '../../src/store/types.js';
+import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
+
+function entry(overrides: Partial<MessageLogEntry> = {}): MessageLogEntry {
+  return {
+    id: randomUUID(),
+    receivedAt: new Date(),
+    sessionId: 's1',
+    clientIp: '192.0.2.1',
+    clientHelo: 'mx.example',
+    mailFrom: 'alice@example.org',
+    rcptTo: ['bob@example.net'],
+    messageIdHeader: '<1@example.org>',
+    headerFrom: 'Alice <alice@example.org>',
+    subject: 'Quarterly report',
+    size: 1234,
+    contentHash: 'h1',
+    score: 0.1,
+    action: 'pass',
+    reason: 'score 0.100 < tag 0.500',
+    modelVersion: 'v1',
+    topFeatures: [{ feature: 'w:report', weight: -0.5 }],
+    scanMs: 0.4,
+    totalMs: 3,
+    status: 'delivered',
+    response: '250 2.0.0 queued',
+    raw: Buffer.from('Subject: Quarterly report\r\n\r\nhello'),
+    ...overrides,
+  };
+}
+
+describe.each(backends)('storage on %s', (backend: Backend) => {
+  let storage: OpenedStorage;
+  let config: Config;
+  let metrics: Metrics;
+  let drop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    let url: string | undefined;
+    if (backend === 'postgres') ({ url, drop } = await freshDatabaseUrl());
+    config = loadConfig({
+      file: null,
+      env: {},
+      overrides: {
+        database: { url: url ?? null },
+        logBuffer: { flushRows: 3, flushIntervalMs: 50, maxRows: 10 },
+      },
+    });
+    metrics = createMetrics({ defaultMetrics: false });
+    storage = await openStorage(config, { logger: silentLogger(), metrics }, { pglite: 'memory://' });
+    expect(storage.kind).toBe(backend);
+  });
+
+  afterAll(async () => {
+    await storage?.close();
+    await drop?.();
+  });
+
+  it('writes the verdict log in batches and finds messages by every filter', async () => {
+    const spam = entry({
+      action: 'quarantine',
+      status: 'quarantined',
+      score: 0.99,
+      subject: 'WIN 100% money',
+      mailFrom: 'Spammer@bad.example',
+      rcptTo: ['carol@example.net', 'dave@example.net'],
+    });
+    const ham = entry();
+    storage.messages.record(spam);
+    storage.messages.record(ham);
+    await storage.messages.flush();
+    expect(await storage.ping()).toBe(true);
+
+    const one = await storage.messages.get(spam.id);
+    expect(one).toMatchObject({
+      action: 'quarantine',
+      rcptTo: ['carol@example.net', 'dave@example.net'],
+      hasRaw: true,
+    });
+    expect(one?.topFeatures).toEqual(spam.topFeatures);
+    expect((await storage.messages.getRaw(spam.id))?.toString()).toBe(spam.raw?.toString());
+
+    const ids = async (filter: Parameters<typeof storage.messages.list>[0]) =>
+      (await storage.messages.list(filter)).items.map((m) => m.id);
+    expect(await ids({ action: 'quarantine' })).toEqual([spam.id]);
+    expect(await ids({ status: 'delivered' })).toContain(ham.id);
+    expect(await ids({ sender: 'spammer@bad.example' })).toEqual([spam.id]);
+    expect(await ids({ recipient: 'dave@example.net' })).toEqual([spam.id]);
+    expect(await ids({ subject: '100%' })).toEqual([spam.id]);
+    expect(await ids({ minScore: 0.5 })).toEqual([spam.id]);
+    expect(await ids({ until: new Date(Date.now() - 60_000) })).toEqual([]);
+  });
+
+  it('pages with an opaque cursor, newest first, without gaps or repeats', async () => {
+    const base = Date.now() - 3_600_000;
+    const batch = Array.from({ length: 7 }, (_, i) =>
+      entry({ receivedAt: new Date(base + i * 1000), contentHash: 'page' }),
+    );
+    for (const e of batch) storage.messages.record(e);
+    await storage.messages.flush();
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await storage.messages.list({
+        since: new Date(base - 1),
+        until: new Date(base + 10_000),
+        limit: 3,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...page.items.map((m) => m.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(batch.map((e) => e.id).reverse());
+  });
+
+  it('never blocks the caller: a full buffer drops rows and counts them', async () => {
+    const before = (await metrics.logRowsDropped.get()).values[0]?.value ?? 0;
+    const blocked = await openStorage(
+      loadConfig({
+        file: null,
+        env: {},
+        overrides: {
+          database: { url: 'postgres://nobody@127.0.0.1:1/none' },
+          logBuffer: { maxRows: 2, flushRows: 100, flushIntervalMs: 10 },
+        },
+      }),
+      { logger: silentLogger(), metrics },
+    ).catch((err: Error) => err);
+    // An unreachable database fails at open (migrations): the service reports it rather than running blind.
+    expect(blocked).toBeInstanceOf(Error);
+    // The buffer bound itself, on the live store:
+    const live = storage.messages as typeof storage.messages & { pending: number };
+    for (let i = 0; i < 15; i++) live.record(entry());
+    expect(live.pending).toBeLessThanOrEqual(10);
+    const after = (await metrics.logRowsDropped.get()).values[0]?.value ?? 0;
+    expect(after).toBeGreaterThan(before);
+    await storage.messages.flush();
+  });
+
+  it('quarantines one stored message with one row per recipient, released or deleted each alone', async () => {
+    const messageId = randomUUID();
+    const rows = await storage.quarantine.hold({
+      messageId,
+      mailFrom: 'spammer@bad.example',
+      recipients: ['a@example.net', 'b@example.net'],
+      subject: 'cheap pills',
+      headerFrom: 'x@bad.example',
+      score: 0.99,
+      reason: 'score 0.990 >= quarantine 0.950',
+      raw: Buffer.from('Subject: cheap pills\r\n\r\nbuy'),
+      expiresAt: new Date(Date.now() + 7 * 86_400_000),
+    });
+    expect(rows.map((r) => r.recipient).sort()).toEqual(['a@example.net', 'b@example.net']);
+    expect(await storage.quarantine.countHeld()).toBe(2);
+    const [a, b] = rows as [(typeof rows)[0], (typeof rows)[0]];
+    expect((await storage.quarantine.getRaw(a.id))?.toString()).toContain('buy');
+
+    const released = await storage.quarantine.setState([a.id], 'released', 'admin-key-1');
+    expect(released).toHaveLength(1);
+    expect(released[0]).toMatchObject({ state: 'released', actedBy: 'admin-key-1' });
+    // Only held rows change: a second release of the same row does nothing.
+    expect(await storage.quarantine.setState([a.id], 'deleted', 'x')).toEqual([]);
+    expect((await storage.quarantine.get(b.id))?.state).toBe('held');
+    expect(
+      (await storage.quarantine.list({ state: 'held', recipient: 'B@example.net' })).items.map((r) => r.id),
+    ).toEqual([b.id]);
+  });
+
+  it('rolls the whole quarantine write back when any part fails', async () => {
+    const messageId = randomUUID();
+    const hold = {
+      messageId,
+      mailFrom: '',
+      recipients: ['c@example.net'],
+      subject: null,
+      headerFrom: null,
+      score: 0.97,
+      reason: 'r',
+      raw: Buffer.from('x'),
+      expiresAt: new Date(Date.now() + 1000),
+    };
+    await storage.quarantine.hold(hold);
+    const held = await storage.quarantine.countHeld();
+    // Same stored-message id again: the second insert fails, and none of its recipient rows remain.
+    await expect(
+      storage.quarantine.hold({ ...hold, recipients: ['d@example.net', 'e@example.net'] }),
+    ).rejects.toThrow();
+    expect(await storage.quarantine.countHeld()).toBe(held);
+  });
+
+  it('purges by retention in batches: expired quarantine, old logs, old raw bytes', async () => {
+    const old = entry({ receivedAt: new Date(Date.now() - 40 * 86_400_000) });
+    const rawOnly = entry({ receivedAt: new Date(Date.now() - 8 * 86_400_000) });
+    storage.messages.record(old);
+    storage.messages.record(rawOnly);
+    await storage.messages.flush();
+    const result = await purgeOnce(storage.db, config, new Date(Date.now() + 2000));
+    expect(result.messages).toBeGreaterThanOrEqual(1);
+    expect(result.quarantine).toBeGreaterThanOrEqual(1); // the one that expired after 1 s
+    expect(await storage.messages.get(old.id)).toBeNull();
+    expect((await storage.messages.get(rawOnly.id))?.hasRaw).toBe(false);
+  });
+
+  it('keeps feedback, keys (hashed) and an audit trail', async () => {
+    await storage.feedback.record({ messageId: null, contentHash: 'c1', label: 'spam', actor: 'k1' });
+    await new Promise((r) => setTimeout(r, 5));
+    await storage.feedback.record({ messageId: null, contentHash: 'c1', label: 'ham', actor: 'k1' });
+    expect(await storage.feedback.latestLabel('c1')).toBe('ham');
+    expect(await storage.feedback.latestLabel('other')).toBeNull();
+
+    const { key, record } = await storage.keys.create('analyst', 'ci');
+    expect((await storage.keys.verify(key))?.role).toBe('analyst');
+    expect(await storage.keys.verify(`${key}x`)).toBeNull();
+    const stored = await storage.db
+      .selectFrom('api_keys')
+      .select('key_hash')
+      .where('id', '=', record.id)
+      .executeTakeFirstOrThrow();
+    expect(stored.key_hash).not.toContain(key);
+    expect(await storage.keys.revoke(record.id)).toBe(true);
+    expect(await storage.keys.verify(key)).toBeNull();
+    const boot = await storage.keys.ensure('bootstrap-admin-key-0123456789', 'admin');
+    expect((await storage.keys.verify('bootstrap-admin-key-0123456789'))?.id).toBe(boot.id);
+
+    await storage.audit.write({
+      actor: 'k1',
+      action: 'quarantine.release',
+      target: 'q1',
+      details: { recipients: 2 },
+    });
+    expect((await storage.audit.list(1))[0]).toMatchObject({
+      actor: 'k1',
+      action: 'quarantine.release',
+      details: { recipients: 2 },
+    });
+  });
+
+  it('stores model versions with exactly one active, and lets only one training run at a time', async () => {
+    await storage.models.save({
+      version: 'm1',
+      trainingSet: 'sa-train',
+      evaluation: null,
+      artefact: Buffer.from('a1'),
+    });
+    await storage.models.save({
+      version: 'm2',
+      trainingSet: 'sa-train',
+      evaluation: null,
+      artefact: Buffer.from('a2'),
+    });
+    await storage.models.activate('m1');
+    await storage.models.activate('m2');
+    expect((await storage.models.getActive())?.version).toBe('m2');
+    expect((await storage.models.list()).filter((m) => m.active)).toHaveLength(1);
+    expect((await storage.models.getArtefact('m1'))?.toString()).toBe('a1');
+    await expect(storage.models.activate('nope')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+
+    let release: () => void = () => {};
+    const first = storage.models.withTrainingLock(
+      () =>
+        new Promise<string>((r) => {
+          release = () => r('trained');
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await storage.models.withTrainingLock(async () => 'second')).toBeNull();
+    release();
+    expect(await first).toBe('trained');
+    expect(await storage.models.withTrainingLock(async () => 'again')).toBe('again');
+  });
+});
