@@ -1,0 +1,131 @@
+/**
+ * Two-tier verdict cache. L1: an in-process LRU bounded by entries and bytes. L2: Redis, shared by every
+ * instance, when configured. Keys carry the model version, so a model change needs no flush. Redis is
+ * optional at run time: every call has a short timeout, a failure is a counted miss, an outage is logged
+ * once, and ioredis reconnects by itself.
+ */
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CachedVerdict, VerdictCache } from './types.js';
+
+const PREFIX = 'mailsentra:verdict:';
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis: no answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+export interface VerdictCacheOptions {
+  /** Key prefix for Redis (tests isolate themselves with it). */
+  redisPrefix?: string;
+}
+
+export function createVerdictCache(
+  config: Config,
+  deps: { logger: Logger; metrics: Metrics },
+  options: VerdictCacheOptions = {},
+): VerdictCache & { redis: Redis | null } {
+  const { metrics, logger } = deps;
+  const ttlMs = config.cache.ttlSeconds * 1000;
+  const prefix = options.redisPrefix ?? PREFIX;
+  const l1 = new LRUCache<string, CachedVerdict>({
+    max: config.cache.memoryEntries,
+    maxSize: config.cache.memoryBytes,
+    sizeCalculation: (v, k) => k.length + 64 + v.topFeatures.reduce((n, f) => n + f.feature.length + 16, 0),
+    ttl: ttlMs,
+  });
+  const timeout = config.redis.commandTimeoutMs;
+  let redis: Redis | null = null;
+  let down = false;
+
+  if (config.redis.url) {
+    redis = new Redis(config.redis.url, {
+      // Fail fast while disconnected instead of queueing commands behind a dead socket.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: false,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    redis.on('error', () => {}); // reported once per outage below
+    redis.on('ready', () => {
+      if (down) {
+        down = false;
+        logger.info({ event: 'CACHE_REDIS_RECOVERED' }, 'redis verdict cache reachable again');
+      }
+    });
+  }
+
+  function failed(err: unknown): void {
+    metrics.cacheErrors.inc();
+    if (!down) {
+      down = true;
+      logger.warn(
+        { event: 'CACHE_REDIS_DOWN', err: (err as Error).message },
+        'redis verdict cache unavailable; scoring without it',
+      );
+    }
+  }
+
+  const key = (version: string, hash: string) => `${version}:${hash}`;
+
+  return {
+    redis,
+    async get(version, hash) {
+      const k = key(version, hash);
+      const hit = l1.get(k);
+      metrics.cacheLookups.inc({ tier: 'memory', result: hit ? 'hit' : 'miss' });
+      if (hit) return hit;
+      if (!redis) return null;
+      try {
+        const text = await withTimeout(redis.get(prefix + k), timeout);
+        metrics.cacheLookups.inc({ tier: 'redis', result: text ? 'hit' : 'miss' });
+        if (!text) return null;
+        const verdict = JSON.parse(text) as CachedVerdict;
+        l1.set(k, verdict);
+        return verdict;
+      } catch (err) {
+        metrics.cacheLookups.inc({ tier: 'redis', result: 'miss' });
+        failed(err);
+        return null;
+      }
+    },
+    async set(version, hash, verdict) {
+      const k = key(version, hash);
+      l1.set(k, verdict);
+      if (!redis) return;
+      try {
+        await withTimeout(redis.set(prefix + k, JSON.stringify(verdict), 'PX', ttlMs), timeout);
+      } catch (err) {
+        failed(err);
+      }
+    },
+    async invalidate(version, hash) {
+      const k = key(version, hash);
+      l1.delete(k);
+      if (!redis) return;
+      try {
+        await withTimeout(redis.del(prefix + k), timeout);
+      } catch (err) {
+        failed(err);
+      }
+    },
+    async close() {
+      l1.clear();
+      if (redis) redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { contentHash } from '../../src/cache/content-hash.js';
+import { createVerdictCache } from '../../src/cache/verdict-cache.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { PrivateRedis } from '../helpers/redis.js';
+
+const verdict = { score: 0.97, topFeatures: [{ feature: 'w:viagra', weight: 1.2 }] };
+const counter = async (metrics: Metrics, tier: string, result: string) =>
+  (await metrics.cacheLookups.get()).values.find((v) => v.labels.tier === tier && v.labels.result === result)
+    ?.value ?? 0;
+
+describe('content hash', () => {
+  const msg = (received: string, id: string, to: string, body: string) =>
+    Buffer.from(
+      `Received: ${received}\r\n\tby mx\r\nMessage-ID: <${id}>\r\nTo: ${to}\r\nSubject: offer\r\nX-Spam-Flag: YES\r\n\r\n${body}`,
+    );
+
+  it('ignores what changes per delivery and sees any change of content', () => {
+    const a = contentHash(msg('from a', '1@x', 'bob@x', 'buy now'));
+    expect(contentHash(msg('from b', '2@x', 'carol@y', 'buy now'))).toBe(a);
+    expect(contentHash(msg('from a', '1@x', 'bob@x', 'buy later'))).not.toBe(a);
+    expect(contentHash(Buffer.from('Subject: other\r\n\r\nbuy now'))).not.toBe(a);
+    expect(contentHash(Buffer.from('Subject: offer\n\nbuy now'))).toBe(
+      contentHash(Buffer.from('Subject: offer\r\n\r\nbuy now')),
+    );
+  });
+});
+
+describe('in-process tier', () => {
+  it('hits by model version and content hash, and forgets on invalidate', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const cache = createVerdictCache(loadConfig({ file: null, env: {} }), {
+      logger: silentLogger(),
+      metrics,
+    });
+    expect(await cache.get('v1', 'h')).toBeNull();
+    await cache.set('v1', 'h', verdict);
+    expect(await cache.get('v1', 'h')).toEqual(verdict);
+    expect(await cache.get('v2', 'h')).toBeNull(); // a new model version needs no flush
+    await cache.invalidate('v1', 'h');
+    expect(await cache.get('v1', 'h')).toBeNull();
+    expect(await counter(metrics, 'memory', 'hit')).toBe(1);
+    expect(await counter(metrics, 'memory', 'miss')).toBe(3);
+    await cache.close();
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
+  const prefix = `test:${randomBytes(4).toString('hex')}:`;
+  const open = (url: string, metrics = createMetrics({ defaultMetrics: false })) =>
+    createVerdictCache(
+      loadConfig({ file: null, env: {}, overrides: { redis: { url, commandTimeoutMs: 100 } } }),
+      {
+        logger: silentLogger(),
+        metrics,
+      },
+      { redisPrefix: prefix },
+    );
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of closers) await c();
+  });
+
+  it('shares verdicts between instances and invalidates both tiers', async () => {
+    const url = process.env.REDIS_URL as string;
+    const a = open(url);
+    const metricsB = createMetrics({ defaultMetrics: false });
+    const b = open(url, metricsB);
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await a.set('v1', 'shared', verdict);
+    expect(await b.get('v1', 'shared')).toEqual(verdict);
+    expect(await counter(metricsB, 'redis', 'hit')).toBe(1);
+    await b.invalidate('v1', 'shared');
+    const c = open(url);
+    closers.push(() => c.close());
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await c.get('v1', 'shared')).toBeNull();
+  });
+
+  it('scores on without Redis when it goes away, counts the failures, and uses it again when it is back', async () => {
+    const redis = await PrivateRedis.start();
+    closers.push(() => redis.down().catch(() => {}));
+    const metrics = createMetrics({ defaultMetrics: false });
+    const cache = open(redis.url, metrics);
+    closers.push(() => cache.close());
+    await new Promise((r) => setTimeout(r, 100));
+    await cache.set('v1', 'k', verdict);
+
+    await redis.down();
+    const started = Date.now();
+    expect(await cache.get('v1', 'other')).toBeNull();
+    await cache.set('v1', 'other', verdict); // never throws
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await metrics.cacheErrors.get()).values[0]?.value).toBeGreaterThanOrEqual(1);
+
+    await redis.up();
+    const deadline = Date.now() + 5000;
+    let back = false;
+    while (!back && Date.now() < deadline) {
+      await cache.set('v1', 'after', verdict);
+      const fresh = open(redis.url);
+      await new Promise((r) => setTimeout(r, 100));
+      back = (await fresh.get('v1', 'after')) !== null;
+      await fresh.close();
+    }
+    expect(back).toBe(true);
+  });
+});
