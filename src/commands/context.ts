@@ -1,7 +1,13 @@
 /** What every command needs first: the validated config (one line naming a bad key, otherwise). */
+
+import { pino } from 'pino';
 import type { CommandContext } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { createLogger } from '../observability/log.js';
+import { createMetrics } from '../observability/metrics.js';
+import { openStorage } from '../store/index.js';
+import type { Storage } from '../store/types.js';
 
 export function commandConfig(ctx: CommandContext): Config {
   return loadConfig(ctx.configFile === undefined ? {} : { file: ctx.configFile });
@@ -25,4 +31,15 @@ export function parseArgs(
     else unknown.push(a);
   }
   return { flags, bools, rest, unknown };
+}
+
+/** Opens storage for a one-shot command (logs to stderr, so stdout stays machine-readable) and closes it. */
+export async function withStorage<T>(config: Config, fn: (storage: Storage) => Promise<T>): Promise<T> {
+  const logger = createLogger(config.log.level, pino.destination(2));
+  const storage = await openStorage(config, { logger, metrics: createMetrics({ defaultMetrics: false }) });
+  try {
+    return await fn(storage);
+  } finally {
+    await storage.close();
+  }
 }

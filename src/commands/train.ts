@@ -1,25 +1,25 @@
 /**
  * `mailsentra train [--corpus DIR…]`: trains a new model version (default: the SpamAssassin TRAIN split),
- * prints its evaluation (default corpus: on the TEST split; own corpora: k-fold held-out figures), stores it
- * and makes it active.
+ * prints its evaluation (default corpus: on the TEST split; own corpora: 5-fold held-out figures), stores it
+ * and makes it active — all under the training lock, so only one instance trains at a time.
  */
 
 import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
-import { modelDirectory } from '../classifier/model-source.js';
 import { featuresOf, heldOutEvidence, trainFromFeatures } from '../classifier/train.js';
-import type { Command } from '../cli.js';
-import { commandConfig, parseArgs } from './context.js';
+import type { Evaluation } from '../classifier/types.js';
+import type { Command, CommandContext } from '../cli.js';
+import type { Config } from '../config/schema.js';
+import type { Storage } from '../store/types.js';
+import { commandConfig, parseArgs, withStorage } from './context.js';
 
-export const run: Command = async (args, ctx) => {
-  const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'] });
-  if (unknown.length > 0 || rest.length > 0) {
-    ctx.stderr.write('usage: mailsentra train [--corpus DIR…]\n');
-    return 2;
-  }
-  const config = commandConfig(ctx);
-  const dirs = flags.get('--corpus') ?? [];
+async function trainAndStore(
+  dirs: string[],
+  config: Config,
+  storage: Storage,
+  ctx: CommandContext,
+): Promise<void> {
   const started = performance.now();
   const corpus: CorpusMessage[] =
     dirs.length > 0 ? dirs.flatMap((d) => loadCorpusDir(d)) : loadSpamAssassin('train');
@@ -30,15 +30,13 @@ export const run: Command = async (args, ctx) => {
   });
   const seconds = (performance.now() - started) / 1000;
   ctx.stdout.write(
-    `trained ${model.version} on ${corpus.length} messages in ${seconds.toFixed(1)} s ` +
-      `(${model.vocabularySize} features)\n`,
+    `trained ${model.version} on ${corpus.length} messages in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
   );
 
-  let evaluation: ReturnType<typeof summarise>;
+  let evaluation: Evaluation;
   if (dirs.length === 0) {
-    const test = loadSpamAssassin('test');
     evaluation = summarise(
-      test.map((m) => ({
+      loadSpamAssassin('test').map((m) => ({
         score: model.score(extractFeatures(m.raw, { maxBytes: config.scanner.maxScanBytes }).tokens).score,
         label: m.label,
       })),
@@ -56,9 +54,31 @@ export const run: Command = async (args, ctx) => {
   }
   ctx.stdout.write(`${formatEvaluation(evaluation)}\n`);
 
-  const registry = modelDirectory(config.dataDir);
-  registry.save(model);
-  registry.activate(model.version);
-  ctx.stdout.write(`stored and activated ${model.version} in ${registry.dir}\n`);
-  return 0;
+  await storage.models.save({
+    version: model.version,
+    trainingSet: dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train',
+    evaluation,
+    artefact: model.serialize(),
+  });
+  await storage.models.activate(model.version);
+  ctx.stdout.write(`stored and activated ${model.version}\n`);
+}
+
+export const run: Command = async (args, ctx) => {
+  const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'] });
+  if (unknown.length > 0 || rest.length > 0) {
+    ctx.stderr.write('usage: mailsentra train [--corpus DIR…]\n');
+    return 2;
+  }
+  const config = commandConfig(ctx);
+  const dirs = flags.get('--corpus') ?? [];
+  return withStorage(config, async (storage) => {
+    const done = await storage.models.withTrainingLock(async () => {
+      await trainAndStore(dirs, config, storage, ctx);
+      return true;
+    });
+    if (done) return 0;
+    ctx.stderr.write('mailsentra: another instance is training a model now; try again when it is done\n');
+    return 1;
+  });
 };

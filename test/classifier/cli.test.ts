@@ -132,3 +132,33 @@ describe('natural', () => {
     expect(r.stdout.trim()).toBe('unset');
   });
 });
+
+describe('mailsentra train', () => {
+  it('trains on a site corpus, prints held-out figures, and makes the new version the active one', async () => {
+    const corpusDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-corpus-'));
+    const sample = loadSpamAssassin('train');
+    for (const label of ['spam', 'ham'] as const) {
+      mkdirSync(path.join(corpusDir, label, 'deep'), { recursive: true });
+      sample
+        .filter((m) => m.label === label)
+        .slice(0, 60)
+        .forEach((m, i) => {
+          writeFileSync(path.join(corpusDir, label, 'deep', `${i}.eml`), m.raw);
+        });
+    }
+    const { file } = tempConfig();
+    const trained = await runCli(['--config', file, 'train', '--corpus', corpusDir]);
+    expect(trained.code).toBe(0);
+    const version = /stored and activated (site-\S+)/.exec(trained.stdout)?.[1];
+    expect(version).toBeDefined();
+    expect(trained.stdout).toContain('5-fold held-out');
+    const scanned = await runCli(['--config', file, 'scan', '--json', path.join(corpusDir, 'ham')]);
+    const models = new Set(
+      scanned.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Line).model),
+    );
+    expect([...models]).toEqual([version]);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Keeps every instance on the active model version. An activation is announced on a Redis channel and each
+ * instance loads the new artefact from the database; a periodic check of the database covers a missed
+ * message or an instance without Redis.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from '../observability/log.js';
+import type { ModelStore } from './types.js';
+
+export const MODEL_CHANNEL = 'mailsentra:model-activated';
+
+export interface ModelSyncDeps {
+  models: ModelStore;
+  redisUrl: string | null;
+  intervalMs: number;
+  logger: Logger;
+  /** The version this instance runs now. */
+  currentVersion(): string;
+  /** Load and swap in `version` (its artefact). Errors are logged; the old model stays. */
+  onActivate(version: string, artefact: Buffer): void;
+  channel?: string;
+}
+
+export interface ModelSync {
+  announce(version: string): Promise<void>;
+  /** Checks the database now (also done every intervalMs). */
+  check(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startModelSync(deps: ModelSyncDeps): ModelSync {
+  const channel = deps.channel ?? MODEL_CHANNEL;
+  let publisher: Redis | null = null;
+  let subscriber: Redis | null = null;
+  let loading: Promise<void> = Promise.resolve();
+
+  async function load(version: string): Promise<void> {
+    if (version === deps.currentVersion()) return;
+    const artefact = await deps.models.getArtefact(version);
+    if (!artefact) {
+      deps.logger.warn(
+        { event: 'MODEL_SYNC_MISSING', version },
+        'announced model version not in the database',
+      );
+      return;
+    }
+    try {
+      deps.onActivate(version, artefact);
+      deps.logger.info({ event: 'MODEL_ACTIVATED', version }, 'switched to model version');
+    } catch (err) {
+      deps.logger.error(
+        { event: 'MODEL_LOAD_FAILED', version, err: (err as Error).message },
+        'cannot load model',
+      );
+    }
+  }
+
+  // Loads are serialised so two announcements cannot race each other.
+  const enqueue = (version: string) => {
+    loading = loading.then(() => load(version)).catch(() => {});
+    return loading;
+  };
+
+  async function check(): Promise<void> {
+    try {
+      const active = await deps.models.getActive();
+      if (active) await enqueue(active.version);
+    } catch (err) {
+      deps.logger.warn(
+        { event: 'MODEL_SYNC_CHECK_FAILED', err: (err as Error).message },
+        'model check failed',
+      );
+    }
+  }
+
+  if (deps.redisUrl) {
+    const options = { maxRetriesPerRequest: 1, retryStrategy: (n: number) => Math.min(n * 200, 5000) };
+    publisher = new Redis(deps.redisUrl, options);
+    subscriber = new Redis(deps.redisUrl, options);
+    publisher.on('error', () => {});
+    subscriber.on('error', () => {});
+    subscriber.subscribe(channel).catch(() => {});
+    subscriber.on('message', (ch: string, version: string) => {
+      if (ch === channel) void enqueue(version);
+    });
+  }
+  const timer = setInterval(() => void check(), deps.intervalMs);
+  timer.unref();
+
+  return {
+    async announce(version) {
+      if (!publisher) return;
+      try {
+        await publisher.publish(channel, version);
+      } catch (err) {
+        deps.logger.warn(
+          { event: 'MODEL_ANNOUNCE_FAILED', version, err: (err as Error).message },
+          'announce failed; others will see it at their next check',
+        );
+      }
+    },
+    check,
+    async stop() {
+      clearInterval(timer);
+      await loading;
+      publisher?.disconnect();
+      subscriber?.disconnect();
+    },
+  };
+}

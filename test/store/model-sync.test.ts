@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { type ModelSync, startModelSync } from '../../src/store/model-sync.js';
+import { freshDatabaseUrl } from '../helpers/db.js';
+
+describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activation across instances', () => {
+  const channel = `test:model:${randomBytes(4).toString('hex')}`;
+  let drop: () => Promise<void>;
+  const instances: { storage: OpenedStorage; sync: ModelSync; version: string }[] = [];
+
+  beforeAll(async () => {
+    const fresh = await freshDatabaseUrl();
+    drop = fresh.drop;
+    const config = loadConfig({ file: null, env: {}, overrides: { database: { url: fresh.url } } });
+    for (let i = 0; i < 2; i++) {
+      const storage = await openStorage(config, {
+        logger: silentLogger(),
+        metrics: createMetrics({ defaultMetrics: false }),
+      });
+      const instance = { storage, version: 'none', sync: null as unknown as ModelSync };
+      instance.sync = startModelSync({
+        models: storage.models,
+        redisUrl: process.env.REDIS_URL as string,
+        // Long fallback interval: the test proves the Redis announcement, not the periodic check.
+        intervalMs: 60_000,
+        logger: silentLogger(),
+        channel,
+        currentVersion: () => instance.version,
+        onActivate: (version, artefact) => {
+          expect(artefact.toString()).toBe(`artefact of ${version}`);
+          instance.version = version;
+        },
+      });
+      instances.push(instance);
+    }
+    await new Promise((r) => setTimeout(r, 200)); // subscriptions in place
+  });
+
+  afterAll(async () => {
+    for (const i of instances) {
+      await i.sync.stop();
+      await i.storage.close();
+    }
+    await drop?.();
+  });
+
+  it('one instance activates, the other loads that version through the Redis announcement', async () => {
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.storage.models.save({
+      version: 'v-new',
+      trainingSet: 't',
+      evaluation: null,
+      artefact: Buffer.from('artefact of v-new'),
+    });
+    await a.storage.models.activate('v-new');
+    await a.sync.announce('v-new');
+    const deadline = Date.now() + 3000;
+    while (b.version !== 'v-new' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(b.version).toBe('v-new');
+  });
+
+  it('an instance that missed the announcement catches up at its periodic check', async () => {
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    await a.storage.models.save({
+      version: 'v-quiet',
+      trainingSet: 't',
+      evaluation: null,
+      artefact: Buffer.from('artefact of v-quiet'),
+    });
+    await a.storage.models.activate('v-quiet'); // not announced
+    await b.sync.check();
+    expect(b.version).toBe('v-quiet');
+  });
+
+  it('only one of two concurrent trainings on two instances runs', async () => {
+    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    let release: () => void = () => {};
+    const first = a.storage.models.withTrainingLock(
+      () =>
+        new Promise<string>((r) => {
+          release = () => r('a trained');
+        }),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await b.storage.models.withTrainingLock(async () => 'b trained')).toBeNull();
+    release();
+    expect(await first).toBe('a trained');
+  });
+});
