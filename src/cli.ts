@@ -15,6 +15,10 @@ export interface CommandContext {
 export type Command = (args: string[], ctx: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Command }> }> = {
+  serve: {
+    summary: 'the SMTP proxy, until SIGTERM (graceful stop)',
+    load: () => import('./commands/serve.js'),
+  },
   scan: {
     summary: 'scan [--json] PATH… — score raw RFC822 files (- is stdin)',
     load: () => import('./commands/scan.js'),

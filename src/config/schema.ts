@@ -9,9 +9,7 @@ import { type Static, Type as T } from '@sinclair/typebox';
 const HostPort = (description: string, def: string) =>
   T.String({ description, default: def, pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$' });
 const Probability = (description: string, def: number | null) =>
-  def === null
-    ? T.Union([T.Number({ minimum: 0, maximum: 1 }), T.Null()], { description, default: null })
-    : T.Number({ minimum: 0, maximum: 1, description, default: def });
+  T.Union([T.Number({ minimum: 0, maximum: 1 }), T.Null()], { description, default: def });
 const FailureMode = (description: string, def: 'tempfail' | 'pass') =>
   T.Union([T.Literal('tempfail'), T.Literal('pass')], { description, default: def });
 const Cidrs = (description: string, def: string[]) => T.Array(T.String(), { description, default: def });

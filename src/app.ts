@@ -1,0 +1,100 @@
+/**
+ * The composition root: builds every part from the config and wires them. Nothing else constructs
+ * services, so a test builds a whole MailSentra on ephemeral ports with `createApp(config)`.
+ */
+import { createVerdictCache } from './cache/verdict-cache.js';
+import { deserializeModel } from './classifier/model.js';
+import { ensureActiveModel } from './classifier/model-source.js';
+import type { ActiveModel } from './classifier/types.js';
+import type { Config } from './config/schema.js';
+import { createLogger, type Logger } from './observability/log.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createActiveModel } from './pipeline/active-model.js';
+import { createPolicy } from './pipeline/policy.js';
+import { createMessageProcessor } from './pipeline/process-message.js';
+import { createScanner } from './pipeline/scan.js';
+import type { Scanner } from './pipeline/types.js';
+import { createInboundServer } from './smtp/inbound.js';
+import { createRelay } from './smtp/relay.js';
+import type { Relay } from './smtp/types.js';
+import { type OpenedStorage, type OpenStorageOptions, openStorage } from './store/index.js';
+import { type ModelSync, startModelSync } from './store/model-sync.js';
+
+export interface App {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  storage: OpenedStorage;
+  scanner: Scanner;
+  relay: Relay;
+  activeModel: ActiveModel;
+  modelSync: ModelSync;
+  /** Opens the listeners; resolves with the bound ports (useful with port 0). */
+  start(): Promise<{ smtpPort: number }>;
+  /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  storage?: OpenStorageOptions;
+  /** Replaces the relay (fault tests). */
+  relay?: Relay;
+  modelCheckIntervalMs?: number;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const metrics = createMetrics();
+  const storage = await openStorage(config, { logger, metrics }, options.storage);
+  const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  const cache = createVerdictCache(config, { logger, metrics });
+  const scanner = createScanner({ config, activeModel, cache, metrics });
+  const relay = options.relay ?? createRelay(config, metrics);
+  const modelSync = startModelSync({
+    models: storage.models,
+    redisUrl: config.redis.url,
+    intervalMs: options.modelCheckIntervalMs ?? 30_000,
+    logger,
+    currentVersion: () => activeModel.current().version,
+    onActivate: (_version, artefact) => activeModel.set(deserializeModel(artefact)),
+  });
+  const processMessage = createMessageProcessor({
+    config,
+    logger,
+    metrics,
+    scanner,
+    policy: createPolicy(config.policy),
+    relay,
+    storage,
+  });
+  const inbound = createInboundServer({ config, logger, metrics, onMessage: processMessage });
+
+  return {
+    config,
+    logger,
+    metrics,
+    storage,
+    scanner,
+    relay,
+    activeModel,
+    modelSync,
+    async start() {
+      const smtpPort = await inbound.listen();
+      logger.info(
+        { event: 'SMTP_LISTENING', port: smtpPort, model: activeModel.current().version, db: storage.kind },
+        'listening',
+      );
+      return { smtpPort };
+    },
+    async stop() {
+      await inbound.close(config.shutdownGraceMs);
+      await modelSync.stop();
+      await scanner.close();
+      await relay.close();
+      await cache.close();
+      await storage.close();
+      logger.info({ event: 'STOPPED' }, 'stopped');
+    },
+  };
+}

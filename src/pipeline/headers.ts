@@ -1,0 +1,66 @@
+/**
+ * X-Spam-* stamping in SpamAssassin's conventions. Headers are prepended and the original bytes are left
+ * untouched (so DKIM signatures still verify), except the Subject when a tag prefix is configured. Ours come
+ * first, so a sender's forged `X-Spam-Flag: NO` further down is not what filters read first.
+ */
+
+export interface Stamp {
+  spam: boolean;
+  score: number;
+  threshold: number;
+  model: string;
+  logId: string;
+  /** Prefix the Subject (tagged mail), e.g. "[SPAM] "; null or empty = leave the Subject alone. */
+  subjectPrefix: string | null;
+}
+
+export function stampHeaderLines(s: Stamp): string {
+  const score = s.score.toFixed(3);
+  return [
+    `X-Spam-Flag: ${s.spam ? 'YES' : 'NO'}`,
+    `X-Spam-Score: ${score}`,
+    `X-Spam-Status: ${s.spam ? 'Yes' : 'No'}, score=${score} required=${s.threshold.toFixed(3)} model=${s.model}`,
+    `X-MailSentra-Id: ${s.logId}`,
+    '',
+  ].join('\r\n');
+}
+
+/** Inserts `prefix` at the start of the first Subject header's value (unless it is already there). */
+export function prefixSubject(raw: Buffer, prefix: string): Buffer {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  const head = (headEnd === -1 ? raw : raw.subarray(0, headEnd)).toString('latin1');
+  const m = /(^|\r\n)(subject:[ \t]*)/i.exec(head);
+  if (!m) {
+    // No Subject at all: add one carrying just the prefix.
+    return Buffer.concat([Buffer.from(`Subject: ${prefix.trim()}\r\n`, 'latin1'), raw]);
+  }
+  const at = m.index + (m[1] as string).length + (m[2] as string).length;
+  if (head.slice(at, at + prefix.length) === prefix) return raw;
+  return Buffer.concat([raw.subarray(0, at), Buffer.from(prefix, 'utf8'), raw.subarray(at)]);
+}
+
+export function stampMessage(raw: Buffer, s: Stamp): Buffer {
+  const body = s.spam && s.subjectPrefix ? prefixSubject(raw, s.subjectPrefix) : raw;
+  return Buffer.concat([Buffer.from(stampHeaderLines(s), 'latin1'), body]);
+}
+
+/** `failOpen` mail: passed without a verdict, so no X-Spam-Flag; only our id, for tracing. */
+export function stampUnscanned(raw: Buffer, logId: string): Buffer {
+  return Buffer.concat([Buffer.from(`X-MailSentra-Id: ${logId}\r\n`, 'latin1'), raw]);
+}
+
+/** Bare LF or bare CR anywhere in the message (SMTP smuggling, CVE-2023-51764 family). */
+export function hasBareLineEnding(raw: Buffer): boolean {
+  for (let i = raw.indexOf(0x0a); i !== -1; i = raw.indexOf(0x0a, i + 1)) {
+    if (i === 0 || raw[i - 1] !== 0x0d) return true;
+  }
+  for (let i = raw.indexOf(0x0d); i !== -1; i = raw.indexOf(0x0d, i + 1)) {
+    if (raw[i + 1] !== 0x0a) return true;
+  }
+  return false;
+}
+
+/** Every line ending becomes CRLF (the `normalize` choice for bare line endings). */
+export function normaliseLineEndings(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+}

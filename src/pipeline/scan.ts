@@ -1,0 +1,124 @@
+/**
+ * One message's verdict: content hash → verdict cache → features (in worker threads) → score with the
+ * active model (on the main thread: microseconds, and the only copy of the model, so learning and
+ * activation touch one object).
+ */
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { contentHash } from '../cache/content-hash.js';
+import type { VerdictCache } from '../cache/types.js';
+import { extractFeatures } from '../classifier/features.js';
+import type { ActiveModel, Label, MessageFeatures } from '../classifier/types.js';
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { FeatureTask } from './feature-worker.js';
+import type { Scanner } from './types.js';
+
+export class ScanTimeoutError extends Error {
+  readonly code = 'SCAN_TIMEOUT';
+}
+
+export interface FeatureExtractor {
+  extract(raw: Buffer): Promise<MessageFeatures>;
+  close(): Promise<void>;
+}
+
+/** Runs extraction in `workers` threads; 0 = inline on the main thread. */
+export function createFeatureExtractor(config: Config): FeatureExtractor {
+  const maxBytes = config.scanner.maxScanBytes;
+  if (config.scanner.workers === 0) {
+    return { extract: async (raw) => extractFeatures(raw, { maxBytes }), close: async () => {} };
+  }
+  // Next to this module: feature-worker.js when compiled, feature-worker.ts under vitest/tsx (then the
+  // worker needs the tsx loader too).
+  const here = import.meta.url;
+  const ts = here.endsWith('.ts');
+  const filename = fileURLToPath(new URL(`./feature-worker.${ts ? 'ts' : 'js'}`, here));
+  const pool = new Piscina({
+    filename,
+    minThreads: config.scanner.workers,
+    maxThreads: config.scanner.workers,
+    idleTimeout: 60_000,
+    ...(ts
+      ? { execArgv: ['--import', fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', here))] }
+      : {}),
+  });
+  return {
+    extract: (raw) => pool.run({ raw, maxBytes } satisfies FeatureTask) as Promise<MessageFeatures>,
+    close: () => pool.destroy(),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ScanTimeoutError(`scan took longer than ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+export function createScanner(deps: {
+  config: Config;
+  activeModel: ActiveModel;
+  cache: VerdictCache;
+  metrics: Metrics;
+  extractor?: FeatureExtractor;
+}): Scanner {
+  const { config, activeModel, cache, metrics } = deps;
+  const extractor = deps.extractor ?? createFeatureExtractor(config);
+  const useCache = config.cache.enabled;
+
+  return {
+    contentHash,
+    async scan(raw) {
+      const started = performance.now();
+      const hash = contentHash(raw);
+      const model = activeModel.current();
+      if (useCache) {
+        const hit = await cache.get(model.version, hash);
+        if (hit) {
+          const scanMs = performance.now() - started;
+          metrics.scanDuration.observe(scanMs / 1000);
+          metrics.spamScore.observe(hit.score);
+          return {
+            ...hit,
+            spam: hit.score >= 0.5,
+            modelVersion: model.version,
+            contentHash: hash,
+            features: null,
+            cached: true,
+            scanMs,
+          };
+        }
+      }
+      const features = await withTimeout(extractor.extract(raw), config.scanner.timeoutMs);
+      const result = model.score(features.tokens);
+      if (useCache)
+        await cache.set(model.version, hash, { score: result.score, topFeatures: result.topFeatures });
+      const scanMs = performance.now() - started;
+      metrics.scanDuration.observe(scanMs / 1000);
+      metrics.spamScore.observe(result.score);
+      return { ...result, modelVersion: model.version, contentHash: hash, features, cached: false, scanMs };
+    },
+    async learn(raw, label: Label, previous: Label | null) {
+      const hash = contentHash(raw);
+      const features = await extractor.extract(raw);
+      const model = activeModel.current();
+      if (previous !== label) {
+        if (previous) model.unlearn(features.tokens, previous);
+        model.learn(features.tokens, label);
+      }
+      await cache.invalidate(model.version, hash);
+      return { contentHash: hash };
+    },
+    close: () => extractor.close(),
+  };
+}

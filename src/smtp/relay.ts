@@ -1,0 +1,107 @@
+/**
+ * Delivery to the next hop with nodemailer's pooled SMTP client, with the original envelope (the null
+ * sender too) and the raw bytes as they are. The next hop's own answer decides what upstream is told.
+ * nodemailer sets TCP_NODELAY on its sockets and streams the body in large writes.
+ */
+import nodemailer from 'nodemailer';
+import { parseHostPort } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Envelope, RecipientResult, Relay, RelayOutcome } from './types.js';
+
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  rejectedErrors?: SmtpError[];
+  recipient?: string;
+}
+
+interface SentInfo {
+  accepted: (string | { address: string })[];
+  rejected: (string | { address: string })[];
+  rejectedErrors?: SmtpError[];
+  response: string;
+}
+
+const address = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address);
+
+/** Maps a next-hop failure to what we tell upstream: its own 4xx/5xx, or 451 for local trouble. */
+export function outcomeOfError(err: SmtpError, recipients: string[]): RelayOutcome {
+  const code = err.responseCode;
+  if (code !== undefined && code >= 500) {
+    return {
+      result: 'permfail',
+      code,
+      response: err.response ?? err.message,
+      recipients: recipients.map((r) => ({ recipient: r, code, response: err.response ?? err.message })),
+    };
+  }
+  const response =
+    code !== undefined
+      ? (err.response ?? err.message)
+      : `next hop unavailable (${err.code ?? 'error'}: ${err.message})`;
+  return {
+    result: 'tempfail',
+    code: 451,
+    response,
+    recipients: recipients.map((r) => ({ recipient: r, code: code ?? 451, response })),
+  };
+}
+
+export function createRelay(config: Config, metrics: Metrics): Relay {
+  const { host, port } = parseHostPort(config.relay.to);
+  const t = config.relay.timeoutMs;
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host,
+    port,
+    secure: false,
+    requireTLS: config.relay.requireTls,
+    ignoreTLS: !config.relay.requireTls && (host === '127.0.0.1' || host === '::1' || host === 'localhost'),
+    maxConnections: config.relay.maxConnections,
+    maxMessages: 1000,
+    connectionTimeout: t,
+    greetingTimeout: t,
+    socketTimeout: t,
+    name: config.smtp.hostname,
+    logger: false,
+  });
+
+  return {
+    async send(envelope: Envelope, raw: Buffer): Promise<RelayOutcome> {
+      let outcome: RelayOutcome;
+      try {
+        const info = (await transport.sendMail({
+          envelope: { from: envelope.mailFrom, to: envelope.rcptTo },
+          raw,
+        })) as unknown as SentInfo;
+        const rejected = new Map<string, SmtpError>();
+        for (const e of info.rejectedErrors ?? []) if (e.recipient) rejected.set(e.recipient, e);
+        const recipients: RecipientResult[] = envelope.rcptTo.map((r) => {
+          const e = rejected.get(r);
+          return e
+            ? { recipient: r, code: e.responseCode ?? 450, response: e.response ?? e.message }
+            : { recipient: r, code: 250, response: info.response };
+        });
+        const refused = info.rejected.map(address);
+        outcome = {
+          result: refused.length === 0 ? 'ok' : 'partial',
+          code: 250,
+          response: info.response,
+          recipients,
+        };
+      } catch (err) {
+        outcome = outcomeOfError(err as SmtpError, envelope.rcptTo);
+      }
+      metrics.relay.inc({
+        result:
+          outcome.result === 'permfail' ? 'permfail' : outcome.result === 'tempfail' ? 'tempfail' : 'ok',
+      });
+      return outcome;
+    },
+    async close() {
+      transport.close();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * A whole MailSentra on ephemeral ports, against a fresh database (a new database on the real Postgres when
+ * DATABASE_URL is set, else in-memory PGlite) and the real Redis when REDIS_URL is set, relaying to a
+ * recording sink. Tests build one in a line and stop it in another.
+ */
+import { type App, createApp } from '../../src/app.js';
+import { type DeepPartial, loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { freshDatabaseUrl } from './db.js';
+import { type Sink, startSink } from './sink.js';
+
+export interface TestService {
+  app: App;
+  config: Config;
+  smtpPort: number;
+  sink: Sink;
+  stop(): Promise<void>;
+}
+
+function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
+  if (!over) return base;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    const cur = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object'
+        ? merge(cur, v as never)
+        : v;
+  }
+  return out as T;
+}
+
+export async function startTestService(
+  options: { config?: DeepPartial<Config>; sink?: Sink } = {},
+): Promise<TestService> {
+  const sink = options.sink ?? (await startSink());
+  const db = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
+  const config = loadConfig({
+    file: null,
+    env: {},
+    overrides: merge<DeepPartial<Config>>(
+      {
+        smtp: { listen: '127.0.0.1:0' },
+        relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
+        database: { url: db?.url ?? null },
+        redis: { url: process.env.REDIS_URL ?? null },
+        scanner: { workers: 1 },
+        shutdownGraceMs: 2000,
+        logBuffer: { flushIntervalMs: 20 },
+      },
+      options.config,
+    ),
+  });
+  const app = await createApp(config, { logger: silentLogger(), storage: { pglite: 'memory://' } });
+  const { smtpPort } = await app.start();
+  return {
+    app,
+    config,
+    smtpPort,
+    sink,
+    async stop() {
+      await app.stop();
+      if (!options.sink) await sink.close();
+      await db?.drop();
+    },
+  };
+}

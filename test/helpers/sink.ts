@@ -1,0 +1,65 @@
+/**
+ * A next hop built with smtp-server: records every envelope and the exact bytes, and can be told to answer
+ * like a real MTA in trouble (4xx, 5xx, refuse some recipients, stall).
+ */
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface Received {
+  mailFrom: string;
+  rcptTo: string[];
+  raw: Buffer;
+}
+
+export type SinkBehaviour =
+  | { kind: 'accept' }
+  | { kind: 'data-reply'; code: number; text: string }
+  | { kind: 'refuse-rcpt'; recipients: Record<string, { code: number; text: string }> }
+  | { kind: 'stall-ms'; ms: number };
+
+export interface Sink {
+  port: number;
+  messages: Received[];
+  behaviour: SinkBehaviour;
+  close(): Promise<void>;
+}
+
+const err = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
+
+export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): Promise<Sink> {
+  const sink = { messages: [] as Received[], behaviour } as Sink;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    size: 64 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      const b = sink.behaviour;
+      const refusal = b.kind === 'refuse-rcpt' ? b.recipients[address.address] : undefined;
+      if (refusal) return callback(err(refusal.code, refusal.text));
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const b = sink.behaviour;
+        const finish = () => {
+          if (b.kind === 'data-reply') return callback(err(b.code, b.text));
+          sink.messages.push({
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+            raw: Buffer.concat(chunks),
+          });
+          callback(null, 'Ok: queued by sink');
+        };
+        if (b.kind === 'stall-ms') setTimeout(finish, b.ms);
+        else finish();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  sink.port = (server.server.address() as AddressInfo).port;
+  sink.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return sink;
+}

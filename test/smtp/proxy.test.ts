@@ -1,0 +1,246 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { type Sink, startSink } from '../helpers/sink.js';
+import { rawSession, send } from '../helpers/smtp-client.js';
+
+const corpus = loadSpamAssassin('test');
+const ham = corpus.find((m) => m.label === 'ham' && m.raw.length < 4000 && !m.raw.includes('\n\n\n'))!.raw;
+const spam = corpus.find((m) => m.label === 'spam' && m.raw.length < 6000)!.raw;
+const crlf = (b: Buffer) => Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+const HAM = crlf(ham);
+const SPAM = crlf(spam);
+const env = (to: string[] = ['bob@example.net']) => ({ from: 'alice@example.org', to });
+
+async function logged(svc: TestService) {
+  await svc.app.storage.messages.flush();
+  return (await svc.app.storage.messages.list({ limit: 50 })).items;
+}
+
+describe('the SMTP proxy', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => {
+    await svc.stop();
+  });
+  afterEach(() => {
+    svc.sink.messages.length = 0;
+    svc.sink.behaviour = { kind: 'accept' };
+  });
+
+  it('passes ham to the next hop with X-Spam headers on top and the original bytes untouched', async () => {
+    const r = await send(svc.smtpPort, env(), HAM);
+    expect(r.code).toBe(250);
+    expect(svc.sink.messages).toHaveLength(1);
+    const got = svc.sink.messages[0]!;
+    expect(got.mailFrom).toBe('alice@example.org');
+    expect(got.rcptTo).toEqual(['bob@example.net']);
+    const text = got.raw.toString('latin1');
+    expect(text).toMatch(
+      /^X-Spam-Flag: NO\r\nX-Spam-Score: 0\.\d{3}\r\nX-Spam-Status: No, score=0\.\d{3} required=0\.500 model=\S+\r\nX-MailSentra-Id: [0-9a-f-]{36}\r\n/,
+    );
+    expect(got.raw.subarray(got.raw.length - HAM.length).equals(HAM)).toBe(true);
+    const id = /X-MailSentra-Id: (\S+)/.exec(text)![1];
+    const row = (await logged(svc)).find((m) => m.id === id);
+    expect(row).toMatchObject({ action: 'pass', status: 'delivered', mailFrom: 'alice@example.org' });
+  });
+
+  it('quarantines spam (one row per recipient) and answers 250 only after it is stored', async () => {
+    const r = await send(svc.smtpPort, env(['x@example.net', 'y@example.net']), SPAM);
+    expect(r.code).toBe(250);
+    expect(r.response).toContain('held in quarantine');
+    expect(svc.sink.messages).toHaveLength(0);
+    const held = await svc.app.storage.quarantine.list({ state: 'held' });
+    expect(held.items.map((q) => q.recipient).sort()).toEqual(['x@example.net', 'y@example.net']);
+    expect((await svc.app.storage.quarantine.getRaw(held.items[0]!.id))?.equals(SPAM)).toBe(true);
+  });
+
+  it('passes the null sender, every recipient, 8-bit bodies and UTF-8 addresses', async () => {
+    const body = Buffer.from(
+      'From: x@example.org\r\nSubject: Grüße\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSchöne Grüße aus München\r\n',
+      'utf8',
+    );
+    const r = await send(svc.smtpPort, { from: '', to: ['bob@example.net', 'jörg@bücher.example'] }, body);
+    expect(r.code).toBe(250);
+    const got = svc.sink.messages[0]!;
+    expect(got.mailFrom).toBe('');
+    expect(got.rcptTo).toEqual(['bob@example.net', 'jörg@bücher.example']);
+    expect(got.raw.subarray(got.raw.length - body.length).equals(body)).toBe(true);
+  });
+
+  it('answers 451 when the next hop is down, and records the message as deferred, not delivered', async () => {
+    const down = await startTestService({ config: { relay: { to: '127.0.0.1:1', timeoutMs: 1000 } } });
+    try {
+      const r = await send(down.smtpPort, env(), HAM);
+      expect(r.code).toBe(451);
+      const rows = await logged(down);
+      expect(rows[0]).toMatchObject({ action: 'tempfail', status: 'deferred' });
+    } finally {
+      await down.stop();
+    }
+  });
+
+  it("passes the next hop's 5xx through with its text, and its 4xx as 451", async () => {
+    svc.sink.behaviour = { kind: 'data-reply', code: 554, text: '5.7.0 Content refused by policy' };
+    const perm = await send(svc.smtpPort, env(), HAM);
+    expect(perm.code).toBe(554);
+    expect(perm.response).toContain('5.7.0 Content refused by policy');
+    svc.sink.behaviour = { kind: 'data-reply', code: 452, text: '4.3.1 Insufficient system storage' };
+    const temp = await send(svc.smtpPort, env(), HAM);
+    expect(temp.code).toBe(451);
+    expect(temp.response).toContain('Insufficient system storage');
+  });
+
+  it('loses nobody when the next hop refuses some recipients', async () => {
+    // Permanent refusal of one: the others are delivered, the sender gets a DSN naming the refused one.
+    svc.sink.behaviour = {
+      kind: 'refuse-rcpt',
+      recipients: { 'gone@example.net': { code: 550, text: '5.1.1 No such user' } },
+    };
+    const r = await send(svc.smtpPort, env(['bob@example.net', 'gone@example.net']), HAM);
+    expect(r.code).toBe(250);
+    const [delivered, dsn] = svc.sink.messages;
+    expect(delivered?.rcptTo).toEqual(['bob@example.net']);
+    expect(dsn?.mailFrom).toBe('');
+    expect(dsn?.rcptTo).toEqual(['alice@example.org']);
+    expect(dsn?.raw.toString()).toMatch(/Final-Recipient: rfc822; gone@example\.net[\s\S]*Status: 5\.1\.1/);
+
+    // A temporary refusal: upstream must retry, so the whole message gets 451 (a duplicate for bob, no loss).
+    svc.sink.messages.length = 0;
+    svc.sink.behaviour = {
+      kind: 'refuse-rcpt',
+      recipients: { 'busy@example.net': { code: 450, text: '4.2.1 Mailbox busy' } },
+    };
+    const t = await send(svc.smtpPort, env(['bob@example.net', 'busy@example.net']), HAM);
+    expect(t.code).toBe(451);
+  });
+
+  it('refuses oversize mail with 552 and too many recipients with 452', async () => {
+    const small = await startTestService({ config: { smtp: { maxMessageSize: 10_000, maxRecipients: 3 } } });
+    try {
+      const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(20_000, 'a')]);
+      const r = await send(small.smtpPort, env(), big);
+      expect(r.code).toBe(552);
+      const replies = await rawSession(small.smtpPort, [
+        'EHLO t\r\n',
+        'MAIL FROM:<a@example.org>\r\n',
+        'RCPT TO:<1@example.net>\r\n',
+        'RCPT TO:<2@example.net>\r\n',
+        'RCPT TO:<3@example.net>\r\n',
+        'RCPT TO:<4@example.net>\r\n',
+        'QUIT\r\n',
+      ]);
+      expect(replies[6]).toMatch(/^452 4\.5\.3/);
+      expect(small.sink.messages).toHaveLength(0);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it.each([
+    ['bare LF dot bare LF', 'Subject: a\r\n\r\nhello\n.\nMAIL FROM:<evil@example.org>\r\n'],
+    ['bare LF dot CRLF', 'Subject: a\r\n\r\nhello\n.\r\nRCPT TO:<x@example.net>\r\n'],
+    ['CRLF dot bare LF', 'Subject: a\r\n\r\nhello\r\n.\nDATA\r\n'],
+    ['bare CR dot bare CR', 'Subject: a\r\n\r\nhello\r.\rQUIT\r\n'],
+  ])('never lets a smuggled end-of-data through (%s)', async (_name, payload) => {
+    const replies = await rawSession(svc.smtpPort, [
+      'EHLO t\r\n',
+      'MAIL FROM:<a@example.org>\r\n',
+      'RCPT TO:<b@example.net>\r\n',
+      'DATA\r\n',
+      `${payload}\r\n.\r\n`,
+      'QUIT\r\n',
+    ]);
+    expect(replies[5]).toMatch(/^550 5\.6\.0/);
+    // One reply for the whole DATA: nothing after the fake terminator ran as a command.
+    expect(replies[6]).toMatch(/^221/);
+    expect(svc.sink.messages).toHaveLength(0);
+  });
+
+  it('handles 50 concurrent sessions, each message delivered once with its own id', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        send(
+          svc.smtpPort,
+          env([`user${i}@example.net`]),
+          Buffer.concat([Buffer.from(`X-Seq: ${i}\r\n`), HAM]),
+        ),
+      ),
+    );
+    expect(results.every((r) => r.code === 250)).toBe(true);
+    expect(svc.sink.messages).toHaveLength(50);
+    const seqs = svc.sink.messages
+      .map((m) => Number(/X-Seq: (\d+)/.exec(m.raw.toString())![1]))
+      .sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const ids = new Set(svc.sink.messages.map((m) => /X-MailSentra-Id: (\S+)/.exec(m.raw.toString())![1]));
+    expect(ids.size).toBe(50);
+  });
+
+  // --helo: without it swaks looks up this host's name in DNS, and tests make no DNS lookups.
+  // execFile, not spawnSync: the service runs in this process and must keep answering. execFile rejects on a
+  // non-zero exit, so a failed swaks run fails the test.
+  it('works with swaks, a real SMTP client', async () => {
+    const r = await promisify(execFile)(
+      'swaks',
+      [
+        '--server',
+        `127.0.0.1:${svc.smtpPort}`,
+        '--from',
+        'alice@example.org',
+        '--to',
+        'bob@example.net',
+        '--header',
+        'Subject: swaks test',
+        '--body',
+        'hello from swaks',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stdout).toMatch(/<- {1,2}250 2\.0\.0 Ok: [0-9a-f-]{36} delivered/);
+    expect(svc.sink.messages[0]?.raw.toString()).toContain('hello from swaks');
+  });
+});
+
+describe('policy outcomes at SMTP time', () => {
+  let svc: TestService;
+  let sink: Sink;
+  beforeAll(async () => {
+    sink = await startSink();
+  });
+  afterAll(async () => {
+    await sink.close();
+  });
+
+  it('tags spam with a subject prefix when quarantine is off', async () => {
+    svc = await startTestService({ sink, config: { policy: { thresholds: { quarantine: null } } } });
+    try {
+      expect((await send(svc.smtpPort, env(), SPAM)).code).toBe(250);
+      const text = sink.messages.at(-1)!.raw.toString('latin1');
+      expect(text).toMatch(/^X-Spam-Flag: YES\r\n/);
+      expect(text).toMatch(/\r\nSubject: \[SPAM\] /);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('rejects with 550 5.7.1, the score and the log id when reject is on', async () => {
+    svc = await startTestService({ sink, config: { policy: { thresholds: { reject: 0.9 } } } });
+    try {
+      const before = sink.messages.length;
+      const r = await send(svc.smtpPort, env(), SPAM);
+      expect(r.code).toBe(550);
+      expect(r.response).toMatch(/5\.7\.1 Message rejected as spam \(score [01]\.\d{3}, ref [0-9a-f-]{36}\)/);
+      const ref = /ref ([0-9a-f-]{36})/.exec(r.response)![1]!;
+      await svc.app.storage.messages.flush();
+      expect(await svc.app.storage.messages.get(ref)).toMatchObject({ action: 'reject', status: 'rejected' });
+      expect(sink.messages.length).toBe(before);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
