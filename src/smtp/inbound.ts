@@ -162,9 +162,10 @@ export function createInboundServer(deps: {
     listen() {
       const { host, port } = parseHostPort(c.listen);
       return new Promise((resolve, reject) => {
-        server.once('error', reject);
+        // A bind failure (port in use) is emitted on the underlying net.Server.
+        server.server.once('error', reject);
         server.listen(port, host, () => {
-          server.removeListener('error', reject);
+          server.server.removeListener('error', reject);
           resolve((server.server.address() as AddressInfo).port);
         });
       });
