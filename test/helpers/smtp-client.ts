@@ -48,9 +48,10 @@ export async function rawSession(
     }, timeoutMs);
     socket.on('data', (d) => {
       buffer += d.toString('latin1');
-      let m: RegExpExecArray | null;
       // A complete reply ends with a line "NNN text" (space, not dash).
-      while ((m = /^((?:\d{3}-[^\r\n]*\r\n)*\d{3} [^\r\n]*\r\n)/.exec(buffer))) {
+      for (;;) {
+        const m = /^((?:\d{3}-[^\r\n]*\r\n)*\d{3} [^\r\n]*\r\n)/.exec(buffer);
+        if (!m) break;
         replies.push((m[1] as string).trim());
         buffer = buffer.slice((m[1] as string).length);
         const next = steps[i++];
