@@ -3,8 +3,8 @@
  * services, so a test builds a whole MailSentra on ephemeral ports with `createApp(config)`.
  */
 import { createVerdictCache } from './cache/verdict-cache.js';
-import { deserializeModel } from './classifier/model.js';
-import { ensureActiveModel } from './classifier/model-source.js';
+import { type CountModel, deserializeModel } from './classifier/model.js';
+import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -48,6 +48,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const metrics = createMetrics();
   const storage = await openStorage(config, { logger, metrics }, options.storage);
   const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  if (config.database.url === null) {
+    // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts).
+    writeActiveMirror(config.dataDir, activeModel.current() as CountModel);
+    activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
+  }
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   const relay = options.relay ?? createRelay(config, metrics);

@@ -55,3 +55,20 @@ export async function ensureActiveModel(models: ModelStore): Promise<CountModel>
   await models.activate(model.version);
   return model;
 }
+
+/**
+ * With the embedded database (one process, one instance) the active artefact is mirrored to a file, so
+ * one-shot commands such as `scan` need not start the embedded Postgres (several hundred MB of memory).
+ */
+export function activeMirrorPath(dataDir: string): string {
+  return path.resolve(dataDir, 'models', 'active.model');
+}
+
+export function writeActiveMirror(dataDir: string, model: CountModel): void {
+  writeAtomically(activeMirrorPath(dataDir), model.serialize());
+}
+
+export function readActiveMirror(dataDir: string): CountModel | null {
+  const file = activeMirrorPath(dataDir);
+  return existsSync(file) ? deserializeModel(readFileSync(file)) : null;
+}

@@ -1,6 +1,8 @@
 /** What every command needs first: the validated config (one line naming a bad key, otherwise). */
 
 import { pino } from 'pino';
+import type { CountModel } from '../classifier/model.js';
+import { ensureActiveModel, readActiveMirror, writeActiveMirror } from '../classifier/model-source.js';
 import type { CommandContext } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -42,4 +44,18 @@ export async function withStorage<T>(config: Config, fn: (storage: Storage) => P
   } finally {
     await storage.close();
   }
+}
+
+/**
+ * The active model for one-shot commands. With Postgres: from the registry. With the embedded database:
+ * from its file mirror when there is one, so the embedded Postgres is not started just to read a model.
+ */
+export async function activeModelFor(config: Config): Promise<CountModel> {
+  if (config.database.url === null) {
+    const mirrored = readActiveMirror(config.dataDir);
+    if (mirrored) return mirrored;
+  }
+  const model = await withStorage(config, (storage) => ensureActiveModel(storage.models));
+  if (config.database.url === null) writeActiveMirror(config.dataDir, model);
+  return model;
 }

@@ -3,9 +3,8 @@
 import { loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
-import { ensureActiveModel } from '../classifier/model-source.js';
 import type { Command } from '../cli.js';
-import { commandConfig, parseArgs, withStorage } from './context.js';
+import { activeModelFor, commandConfig, parseArgs } from './context.js';
 
 export const run: Command = async (args, ctx) => {
   const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'], booleans: ['--json'] });
@@ -15,7 +14,7 @@ export const run: Command = async (args, ctx) => {
     return 2;
   }
   const config = commandConfig(ctx);
-  const model = await withStorage(config, (storage) => ensureActiveModel(storage.models));
+  const model = await activeModelFor(config);
   const corpus = dirs[0] ? loadCorpusDir(dirs[0]) : loadSpamAssassin('test');
   const evaluation = summarise(
     corpus.map((m) => ({

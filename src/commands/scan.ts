@@ -6,12 +6,11 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { extractFeatures } from '../classifier/features.js';
-import { ensureActiveModel } from '../classifier/model-source.js';
 import type { SpamModel } from '../classifier/types.js';
 import type { Command } from '../cli.js';
 import type { Config } from '../config/schema.js';
 import { actionForScore } from '../pipeline/policy.js';
-import { commandConfig, parseArgs, withStorage } from './context.js';
+import { activeModelFor, commandConfig, parseArgs } from './context.js';
 
 export interface ScanLine {
   path: string;
@@ -110,7 +109,7 @@ export const run: Command = async (args, ctx) => {
     return 2;
   }
   const config = commandConfig(ctx);
-  const model = await withStorage(config, (storage) => ensureActiveModel(storage.models));
+  const model = await activeModelFor(config);
   const json = bools.has('--json');
   let scored = 0;
   for (const target of rest) {

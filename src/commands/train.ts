@@ -7,6 +7,7 @@
 import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
+import { writeActiveMirror } from '../classifier/model-source.js';
 import { featuresOf, heldOutEvidence, trainFromFeatures } from '../classifier/train.js';
 import type { Evaluation } from '../classifier/types.js';
 import type { Command, CommandContext } from '../cli.js';
@@ -61,6 +62,7 @@ async function trainAndStore(
     artefact: model.serialize(),
   });
   await storage.models.activate(model.version);
+  if (config.database.url === null) writeActiveMirror(config.dataDir, model);
   ctx.stdout.write(`stored and activated ${model.version}\n`);
 }
 
