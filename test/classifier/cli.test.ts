@@ -3,19 +3,37 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { summarise } from '../../src/classifier/evaluate.js';
 import { extractFeatures } from '../../src/classifier/features.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
 import { runCli, tempConfig } from '../helpers/cli.js';
+import { freshDatabaseUrl } from '../helpers/db.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let inputs: string;
 let config: string;
 
-beforeAll(() => {
+// Commands read DATABASE_URL from the environment: with a real Postgres, each part of this file gets a
+// database of its own, so model activations never leak between tests or runs.
+const dropDatabases: (() => Promise<void>)[] = [];
+async function isolatedDatabase(): Promise<void> {
+  if (!process.env.DATABASE_URL) return;
+  const fresh = await freshDatabaseUrl(baseDatabaseUrl);
+  dropDatabases.push(fresh.drop);
+  process.env.DATABASE_URL = fresh.url;
+}
+const baseDatabaseUrl = process.env.DATABASE_URL;
+
+afterAll(async () => {
+  process.env.DATABASE_URL = baseDatabaseUrl;
+  for (const drop of dropDatabases) await drop();
+});
+
+beforeAll(async () => {
+  await isolatedDatabase();
   loadDefaultModel(); // trained at install; trains here once if missing
   ({ file: config } = tempConfig());
   inputs = mkdtempSync(path.join(tmpdir(), 'mailsentra-scan-'));
@@ -147,6 +165,7 @@ describe('mailsentra train', () => {
         });
     }
     const { file } = tempConfig();
+    await isolatedDatabase();
     const trained = await runCli(['--config', file, 'train', '--corpus', corpusDir]);
     expect(trained.code).toBe(0);
     const version = /stored and activated (site-\S+)/.exec(trained.stdout)?.[1];

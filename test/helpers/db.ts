@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export async function freshDatabaseUrl(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.DATABASE_URL;
+export async function freshDatabaseUrl(
+  base = process.env.DATABASE_URL,
+): Promise<{ url: string; drop(): Promise<void> }> {
   if (!base) throw new Error('DATABASE_URL is not set');
   const name = `mailsentra_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
