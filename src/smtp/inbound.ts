@@ -6,13 +6,14 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { BlockList, isIPv4 } from 'node:net';
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServerSession } from 'smtp-server';
 import { parseHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SmtpError, smtpErrors } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Delivery, Reply } from '../pipeline/process-message.js';
+import { TrustingSMTPServer } from './greet-pause.js';
 
 export interface InboundServer {
   listen(): Promise<number>;
@@ -51,87 +52,93 @@ export function createInboundServer(deps: {
   let sessions = 0;
   const tls = c.tlsCert && c.tlsKey ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey) } : null;
 
-  const server = new SMTPServer({
-    name: c.hostname,
-    banner: 'MailSentra ESMTP',
-    size: c.maxMessageSize,
-    maxClients: c.maxSessions,
-    socketTimeout: c.idleTimeoutMs,
-    closeTimeout: 5000,
-    authOptional: true,
-    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
-    ...(tls ?? {}),
-    disableReverseLookup: true,
-    useXForward: true,
-    logger: false,
-    onConnect(session, callback) {
-      const ip = session.remoteAddress;
-      if (!allowed(ip)) {
-        logger.warn(
-          { event: 'SMTP_CLIENT_REFUSED', sessionId: session.id, ip },
-          'client not in allowed networks',
-        );
-        const e = smtpErrors.clientNotAllowed();
-        return callback(toError(e.responseCode, e.message));
-      }
-      origin.set(session.id, { ip, messages: 0 });
-      sessions++;
-      metrics.smtpSessions.set(sessions);
-      callback();
-    },
-    onClose(session) {
-      if (origin.delete(session.id)) {
-        sessions--;
-        metrics.smtpSessions.set(sessions);
-      }
-    },
-    onMailFrom(_address, session, callback) {
-      const o = origin.get(session.id);
-      if (o && o.messages >= c.maxMessagesPerSession) {
-        return callback(toError(421, '4.7.0 Too many messages in this session, reconnect to send more'));
-      }
-      callback();
-    },
-    onRcptTo(_address, session, callback) {
-      if (session.envelope.rcptTo.length >= c.maxRecipients) {
-        const e = smtpErrors.tooManyRecipients();
-        return callback(toError(e.responseCode, e.message));
-      }
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      // Always drain the stream: the client is still sending, and the reply must wait for the final dot.
-      stream.on('data', (chunk: Buffer) => {
-        if (size <= c.maxMessageSize) chunks.push(chunk);
-        size += chunk.length;
-      });
-      stream.once('error', (err) => callback(toError(451, `4.3.0 Error reading message: ${err.message}`)));
-      stream.once('end', () => {
-        if ((stream as typeof stream & { sizeExceeded?: boolean }).sizeExceeded || size > c.maxMessageSize) {
-          const e = smtpErrors.messageTooBig(c.maxMessageSize);
+  const server = new TrustingSMTPServer(
+    {
+      name: c.hostname,
+      banner: 'MailSentra ESMTP',
+      size: c.maxMessageSize,
+      maxClients: c.maxSessions,
+      socketTimeout: c.idleTimeoutMs,
+      closeTimeout: 5000,
+      authOptional: true,
+      disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+      ...(tls ?? {}),
+      disableReverseLookup: true,
+      useXForward: true,
+      logger: false,
+      onConnect(session, callback) {
+        const ip = session.remoteAddress;
+        if (!allowed(ip)) {
+          logger.warn(
+            { event: 'SMTP_CLIENT_REFUSED', sessionId: session.id, ip },
+            'client not in allowed networks',
+          );
+          const e = smtpErrors.clientNotAllowed();
           return callback(toError(e.responseCode, e.message));
         }
+        origin.set(session.id, { ip, messages: 0 });
+        sessions++;
+        metrics.smtpSessions.set(sessions);
+        callback();
+      },
+      onClose(session) {
+        if (origin.delete(session.id)) {
+          sessions--;
+          metrics.smtpSessions.set(sessions);
+        }
+      },
+      onMailFrom(_address, session, callback) {
         const o = origin.get(session.id);
-        if (o) o.messages++;
-        deps
-          .onMessage(deliveryOf(session, Buffer.concat(chunks, size)))
-          .then((reply) =>
-            reply.code === 250 ? callback(null, reply.text) : callback(toError(reply.code, reply.text)),
-          )
-          .catch((err: unknown) => {
-            // A defect must not lose mail: the client keeps it and retries.
-            logger.error(
-              { event: 'MESSAGE_FAILED', sessionId: session.id, err: (err as Error).message },
-              'unexpected failure',
-            );
-            const e = err instanceof SmtpError ? err : smtpErrors.localTempfail();
-            callback(toError(e.responseCode, e.message));
-          });
-      });
+        if (o && o.messages >= c.maxMessagesPerSession) {
+          return callback(toError(421, '4.7.0 Too many messages in this session, reconnect to send more'));
+        }
+        callback();
+      },
+      onRcptTo(_address, session, callback) {
+        if (session.envelope.rcptTo.length >= c.maxRecipients) {
+          const e = smtpErrors.tooManyRecipients();
+          return callback(toError(e.responseCode, e.message));
+        }
+        callback();
+      },
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        // Always drain the stream: the client is still sending, and the reply must wait for the final dot.
+        stream.on('data', (chunk: Buffer) => {
+          if (size <= c.maxMessageSize) chunks.push(chunk);
+          size += chunk.length;
+        });
+        stream.once('error', (err) => callback(toError(451, `4.3.0 Error reading message: ${err.message}`)));
+        stream.once('end', () => {
+          if (
+            (stream as typeof stream & { sizeExceeded?: boolean }).sizeExceeded ||
+            size > c.maxMessageSize
+          ) {
+            const e = smtpErrors.messageTooBig(c.maxMessageSize);
+            return callback(toError(e.responseCode, e.message));
+          }
+          const o = origin.get(session.id);
+          if (o) o.messages++;
+          deps
+            .onMessage(deliveryOf(session, Buffer.concat(chunks, size)))
+            .then((reply) =>
+              reply.code === 250 ? callback(null, reply.text) : callback(toError(reply.code, reply.text)),
+            )
+            .catch((err: unknown) => {
+              // A defect must not lose mail: the client keeps it and retries.
+              logger.error(
+                { event: 'MESSAGE_FAILED', sessionId: session.id, err: (err as Error).message },
+                'unexpected failure',
+              );
+              const e = err instanceof SmtpError ? err : smtpErrors.localTempfail();
+              callback(toError(e.responseCode, e.message));
+            });
+        });
+      },
     },
-  });
+    trusted,
+  );
   server.on('error', (err) =>
     logger.warn({ event: 'SMTP_SERVER_ERROR', err: err.message }, 'smtp server error'),
   );

@@ -1,0 +1,105 @@
+/**
+ * SMTP throughput and added latency, measured the team's way: the shared harness in ../shared/bench
+ * (Postfix's smtp-source → smtp-sink), direct vs through MailSentra, interleaved in one run. MailSentra runs
+ * as its own process (`node dist/cli.js serve`) with the verdict cache off (smtp-source sends the same
+ * message every time), then once more with the cache on. Prints the harness's tables and the service's RSS.
+ * Needs `npm run build` first and Debian's postfix (smtp-source, smtp-sink).
+ * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
+const count = process.env.BENCH_COUNT ?? '1000';
+const reps = process.env.BENCH_REPS ?? '1';
+
+if (!existsSync(harness) || spawnSync('which', ['smtp-source']).status !== 0) {
+  console.log('skipped: needs ../shared/bench/smtp-bench.sh and smtp-source (Debian postfix)');
+  process.exit(0);
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const open = await new Promise<boolean>((r) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        r(true);
+      });
+      c.on('error', () => r(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} never opened`);
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function startService(
+  sinkPort: number,
+  cache: 'on' | 'off',
+): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+    env: {
+      ...process.env,
+      SMTP_LISTEN: `127.0.0.1:${port}`,
+      RELAY_TO: `127.0.0.1:${sinkPort}`,
+      VERDICT_CACHE: cache,
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: '',
+      REDIS_URL: '',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(port);
+  return { port, child };
+}
+
+const sinkPort = await freePort();
+spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+try {
+  for (const cache of ['off', 'on'] as const) {
+    const svc = await startService(sinkPort, cache);
+    console.log(`\n--- MailSentra (pid ${svc.child.pid}), verdict cache ${cache} ---`);
+    const args = [
+      'compare',
+      '--proxy',
+      `mailsentra=127.0.0.1:${svc.port}`,
+      '--sink-port',
+      String(sinkPort),
+      '--count',
+      count,
+      '--reps',
+      reps,
+    ];
+    if (cache === 'off') args.push('--latency');
+    else args.push('--sizes', '5120', '--conc', '10,50');
+    spawnSync('bash', [harness, ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, SMTP_TOOLS_DIR: root },
+    });
+    console.log(`MailSentra peak RSS (cache ${cache}): ${rssMb(svc.child.pid as number).toFixed(0)} MB`);
+    svc.child.kill('SIGTERM');
+    await new Promise((r) => svc.child.once('exit', r));
+  }
+} finally {
+  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+}

@@ -1,0 +1,60 @@
+/**
+ * smtp-server holds every new session 100 ms before its greeting, to catch clients that talk too soon (as
+ * Postfix's postscreen greet pause does). MailSentra sits behind an MTA: for a trusted forwarder that pause
+ * is pure latency and caps throughput at ten messages per second per concurrent session. This server skips
+ * it for trusted clients and keeps it for everyone else. It reaches into two internals of smtp-server
+ * (`SMTPConnection`, `_setListeners`), so a test pins the behaviour: the greeting of a trusted client must
+ * arrive well under 100 ms, and an untrusted one must still wait.
+ */
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+interface Connection {
+  _server: { options: SMTPServerOptions; connections: Set<unknown> };
+  name: string;
+  _setListeners(callback: () => void): void;
+  connectionReady(): void;
+  send(code: number, text: string, context?: unknown): void;
+  init(): void;
+  on(event: string, listener: (data: unknown) => void): void;
+}
+
+const require = createRequire(import.meta.url);
+const { SMTPConnection } = require('smtp-server/lib/smtp-connection.js') as {
+  SMTPConnection: new (server: SMTPServer, socket: Socket, options: unknown) => Connection;
+};
+
+export class TrustingSMTPServer extends SMTPServer {
+  constructor(
+    options: SMTPServerOptions,
+    private readonly trusted: (ip: string) => boolean,
+  ) {
+    super(options);
+  }
+
+  override connect(socket: Socket, socketOptions: unknown): void {
+    // The same steps as SMTPServer#connect, with init() minus the pause for trusted clients.
+    const self = this as unknown as {
+      connections: Set<unknown>;
+      _onError(err: unknown): void;
+      _onClientConnect(data: unknown): void;
+    };
+    const connection = new SMTPConnection(this, socket, socketOptions);
+    self.connections.add(connection);
+    connection.on('error', (err) => self._onError(err));
+    connection.on('connect', (data) => self._onClientConnect(data));
+    if (!this.trusted(socket.remoteAddress ?? '')) {
+      connection.init();
+      return;
+    }
+    connection._setListeners(() => {
+      const { maxClients } = connection._server.options;
+      if (maxClients && connection._server.connections.size > maxClients) {
+        connection.send(421, `${connection.name} Too many connected clients, try again in a moment`, false);
+        return;
+      }
+      connection.connectionReady();
+    });
+  }
+}
