@@ -4,7 +4,7 @@
  * as its own process (`node dist/cli.js serve`) with the verdict cache off (smtp-source sends the same
  * message every time), then once more with the cache on. Prints the harness's tables and the service's RSS.
  * Needs `npm run build` first and Debian's postfix (smtp-source, smtp-sink).
- * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1).
+ * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), DATABASE_URL (default: embedded PGlite).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -64,7 +64,8 @@ async function startService(
       VERDICT_CACHE: cache,
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
       LOG_LEVEL: 'warn',
-      DATABASE_URL: '',
+      // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
+      DATABASE_URL: process.env.DATABASE_URL ?? '',
       REDIS_URL: '',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/observability/log.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import { openStorage } from '../src/store/index.js';
+import { toRow } from '../src/store/messages.js';
 import type { MessageLogEntry } from '../src/store/types.js';
 
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -67,34 +68,7 @@ try {
   const single = 500;
   t0 = performance.now();
   for (let i = 0; i < single; i++) {
-    const e = entry();
-    await storage.db
-      .insertInto('messages')
-      .values({
-        id: e.id,
-        received_at: e.receivedAt,
-        session_id: e.sessionId,
-        client_ip: e.clientIp,
-        client_helo: e.clientHelo,
-        mail_from: e.mailFrom,
-        rcpt_to: e.rcptTo,
-        message_id_header: e.messageIdHeader,
-        header_from: e.headerFrom,
-        subject: e.subject,
-        size: e.size,
-        content_hash: e.contentHash,
-        score: e.score,
-        action: e.action,
-        reason: e.reason,
-        model_version: e.modelVersion,
-        top_features: JSON.stringify(e.topFeatures),
-        scan_ms: e.scanMs,
-        total_ms: e.totalMs,
-        status: e.status,
-        response: e.response,
-        raw: e.raw,
-      })
-      .execute();
+    await storage.db.insertInto('messages').values(toRow(entry())).execute();
   }
   const perRow = single / ((performance.now() - t0) / 1000);
   console.log(

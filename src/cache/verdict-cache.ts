@@ -9,25 +9,13 @@ import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import { withTimeout as timeout } from '../util/timeout.js';
 import type { CachedVerdict, VerdictCache } from './types.js';
 
-const PREFIX = 'mailsentra:verdict:';
+const withTimeout = <T>(promise: Promise<T>, ms: number) =>
+  timeout(promise, ms, () => new Error(`redis: no answer within ${ms} ms`));
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
+const PREFIX = 'mailsentra:verdict:';
 
 export interface VerdictCacheOptions {
   /** Key prefix for Redis (tests isolate themselves with it). */

@@ -4,8 +4,8 @@
  * them asks for wins — a mail administrator's per-domain "quarantine at 0.8" must hold even when the
  * message also went to a laxer domain. Every decision carries its reason.
  */
-import { BlockList, isIPv4 } from 'node:net';
 import type { Config, Thresholds } from '../config/schema.js';
+import { networkMatcher } from '../util/networks.js';
 
 export type ScoreAction = 'pass' | 'tag' | 'quarantine' | 'reject';
 
@@ -33,17 +33,6 @@ export interface PolicyInput {
   clientIp: string | null;
 }
 
-function networks(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [addr, bits] = cidr.split('/') as [string, string | undefined];
-    const type = isIPv4(addr) ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(bits), type);
-  }
-  return list;
-}
-
 function addressMatches(address: string, entries: readonly string[]): string | null {
   const a = address.toLowerCase();
   const domain = a.slice(a.lastIndexOf('@') + 1);
@@ -65,11 +54,8 @@ export interface Policy {
 }
 
 export function createPolicy(config: Config['policy']): Policy {
-  const allowNets = networks(config.allowClients);
-  const blockNets = networks(config.blockClients);
-  const inNet = (list: BlockList, ip: string | null) =>
-    ip !== null &&
-    list.check(ip.replace(/^::ffff:/, ''), isIPv4(ip.replace(/^::ffff:/, '')) ? 'ipv4' : 'ipv6');
+  const allowNet = networkMatcher(config.allowClients);
+  const blockNet = networkMatcher(config.blockClients);
   const tagRequired = config.thresholds.tag ?? 1;
 
   function thresholdsFor(recipient: string): Thresholds {
@@ -80,7 +66,7 @@ export function createPolicy(config: Config['policy']): Policy {
 
   return {
     preDecide(input) {
-      if (inNet(blockNets, input.clientIp)) {
+      if (blockNet(input.clientIp)) {
         return {
           action: 'quarantine',
           reason: `client ${input.clientIp} on block list`,
@@ -96,7 +82,7 @@ export function createPolicy(config: Config['policy']): Policy {
           required: tagRequired,
           scored: false,
         };
-      if (inNet(allowNets, input.clientIp)) {
+      if (allowNet(input.clientIp)) {
         return {
           action: 'pass',
           reason: `client ${input.clientIp} on allow list`,

@@ -11,6 +11,7 @@ import { extractFeatures } from '../classifier/features.js';
 import type { ActiveModel, Label, MessageFeatures } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
+import { withTimeout } from '../util/timeout.js';
 import type { FeatureTask } from './feature-worker.js';
 import type { Scanner } from './types.js';
 
@@ -49,22 +50,6 @@ export function createFeatureExtractor(config: Config): FeatureExtractor {
   };
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ScanTimeoutError(`scan took longer than ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
 export function createScanner(deps: {
   config: Config;
   activeModel: ActiveModel;
@@ -99,7 +84,12 @@ export function createScanner(deps: {
           };
         }
       }
-      const features = await withTimeout(extractor.extract(raw), config.scanner.timeoutMs);
+      const ms = config.scanner.timeoutMs;
+      const features = await withTimeout(
+        extractor.extract(raw),
+        ms,
+        () => new ScanTimeoutError(`scan took longer than ${ms} ms`),
+      );
       const result = model.score(features.tokens);
       if (useCache)
         await cache.set(model.version, hash, { score: result.score, topFeatures: result.topFeatures });

@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { BlockList, isIPv4 } from 'node:net';
 import type { SMTPServerSession } from 'smtp-server';
 import { parseHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -13,6 +12,7 @@ import { SmtpError, smtpErrors } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Delivery, Reply } from '../pipeline/process-message.js';
+import { networkMatcher } from '../util/networks.js';
 import { TrustingSMTPServer } from './greet-pause.js';
 
 export interface InboundServer {
@@ -20,20 +20,6 @@ export interface InboundServer {
   /** Stops accepting; sessions in flight get `graceMs` to finish, then are cut. */
   close(graceMs: number): Promise<void>;
   readonly openSessions: number;
-}
-
-function cidrList(cidrs: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/') as [string, string | undefined];
-    const type = isIPv4(addr) ? 'ipv4' : 'ipv6';
-    if (bits === undefined) list.addAddress(addr, type);
-    else list.addSubnet(addr, Number(bits), type);
-  }
-  return (ip) => {
-    const plain = ip.replace(/^::ffff:/, '');
-    return list.check(plain, isIPv4(plain) ? 'ipv4' : 'ipv6');
-  };
 }
 
 const toError = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
@@ -46,8 +32,8 @@ export function createInboundServer(deps: {
 }): InboundServer {
   const { config, logger, metrics } = deps;
   const c = config.smtp;
-  const allowed = cidrList(c.allowNetworks);
-  const trusted = cidrList(c.trustedForwarders);
+  const allowed = networkMatcher(c.allowNetworks);
+  const trusted = networkMatcher(c.trustedForwarders);
   const origin = new Map<string, { ip: string; messages: number }>();
   let sessions = 0;
   const tls = c.tlsCert && c.tlsKey ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey) } : null;

@@ -74,6 +74,34 @@ const SUMMARY_COLUMNS = [
   'response',
 ] as const;
 
+/** A log entry as a `messages` row. */
+export function toRow(e: MessageLogEntry) {
+  return {
+    id: e.id,
+    received_at: e.receivedAt,
+    session_id: e.sessionId,
+    client_ip: e.clientIp,
+    client_helo: e.clientHelo,
+    mail_from: e.mailFrom,
+    rcpt_to: e.rcptTo,
+    message_id_header: e.messageIdHeader,
+    header_from: e.headerFrom,
+    subject: e.subject,
+    size: e.size,
+    content_hash: e.contentHash,
+    score: e.score,
+    action: e.action,
+    reason: e.reason,
+    model_version: e.modelVersion,
+    top_features: JSON.stringify(e.topFeatures),
+    scan_ms: e.scanMs,
+    total_ms: e.totalMs,
+    status: e.status,
+    response: e.response,
+    raw: e.raw,
+  };
+}
+
 export interface BufferedMessageLog extends MessageLog {
   /** Rows waiting to be written. */
   readonly pending: number;
@@ -97,32 +125,7 @@ export function createMessageLog(
   async function writeBatch(batch: MessageLogEntry[]): Promise<void> {
     await db
       .insertInto('messages')
-      .values(
-        batch.map((e) => ({
-          id: e.id,
-          received_at: e.receivedAt,
-          session_id: e.sessionId,
-          client_ip: e.clientIp,
-          client_helo: e.clientHelo,
-          mail_from: e.mailFrom,
-          rcpt_to: e.rcptTo,
-          message_id_header: e.messageIdHeader,
-          header_from: e.headerFrom,
-          subject: e.subject,
-          size: e.size,
-          content_hash: e.contentHash,
-          score: e.score,
-          action: e.action,
-          reason: e.reason,
-          model_version: e.modelVersion,
-          top_features: JSON.stringify(e.topFeatures),
-          scan_ms: e.scanMs,
-          total_ms: e.totalMs,
-          status: e.status,
-          response: e.response,
-          raw: e.raw,
-        })),
-      )
+      .values(batch.map(toRow))
       // A row retried after an ambiguous failure must not fail the whole batch.
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
