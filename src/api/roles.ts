@@ -1,0 +1,33 @@
+/** Who may do what: one table, consulted by every route (DESIGN.md: admin everything; analyst read + feedback). */
+import type { Role } from '../store/types.js';
+
+export type Action =
+  | 'messages:read'
+  | 'quarantine:read'
+  | 'quarantine:release'
+  | 'quarantine:delete'
+  | 'feedback:write'
+  | 'models:read'
+  | 'models:activate'
+  | 'keys:read'
+  | 'keys:write'
+  | 'scan'
+  | 'audit:read';
+
+export const PERMISSIONS: Readonly<Record<Action, readonly Role[]>> = {
+  'messages:read': ['admin', 'analyst'],
+  'quarantine:read': ['admin', 'analyst'],
+  'quarantine:release': ['admin'],
+  'quarantine:delete': ['admin'],
+  'feedback:write': ['admin', 'analyst'],
+  'models:read': ['admin', 'analyst'],
+  'models:activate': ['admin'],
+  'keys:read': ['admin'],
+  'keys:write': ['admin'],
+  scan: ['admin', 'analyst'],
+  'audit:read': ['admin'],
+};
+
+export function mayDo(role: Role, action: Action): boolean {
+  return PERMISSIONS[action].includes(role);
+}

@@ -1,0 +1,62 @@
+/** Feedback: teach the active model that a message (by log id, while its raw is kept, or given raw) is spam or ham. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type as T } from '@sinclair/typebox';
+import { httpErrors } from '../../errors.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { Scanner } from '../../pipeline/types.js';
+import type { Storage } from '../../store/types.js';
+import { actorOf } from '../auth.js';
+import { Errors } from '../schemas.js';
+
+const Body = T.Object({
+  messageId: T.Optional(T.String({ minLength: 1 })),
+  raw: T.Optional(T.String({ minLength: 1, description: 'the raw RFC822 message as text' })),
+  label: T.Union([T.Literal('spam'), T.Literal('ham')]),
+});
+
+export const feedbackRoutes: FastifyPluginAsyncTypebox<{
+  storage: Storage;
+  scanner: Scanner;
+  metrics: Metrics;
+}> = async (app, { storage, scanner, metrics }) => {
+  app.post(
+    '/api/v1/feedback',
+    {
+      config: { action: 'feedback:write' },
+      schema: {
+        body: Body,
+        response: {
+          200: T.Object({
+            id: T.String(),
+            contentHash: T.String(),
+            label: T.String(),
+            previous: T.Union([T.String(), T.Null()]),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => {
+      const { messageId, label } = request.body;
+      if ((messageId === undefined) === (request.body.raw === undefined)) {
+        throw httpErrors.badRequest('give exactly one of messageId or raw');
+      }
+      let raw: Buffer | null;
+      if (messageId !== undefined) {
+        raw = await storage.messages.getRaw(messageId);
+        if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
+      } else raw = Buffer.from(request.body.raw as string, 'utf8');
+      const hash = scanner.contentHash(raw);
+      const previous = await storage.feedback.latestLabel(hash);
+      await scanner.learn(raw, label, previous);
+      const entry = await storage.feedback.record({
+        messageId: messageId ?? null,
+        contentHash: hash,
+        label,
+        actor: actorOf(request),
+      });
+      metrics.feedback.inc({ label });
+      return { id: entry.id, contentHash: hash, label, previous };
+    },
+  );
+};

@@ -1,0 +1,164 @@
+/**
+ * Model versions: list, activate (also rollback: activate an older version), and training as a background
+ * job (202 + jobId; one at a time across instances through the storage training lock). A trained version is
+ * stored but not activated: an admin activates it after reading its evaluation.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type as T } from '@sinclair/typebox';
+import { loadSpamAssassin } from '../../classifier/corpus.js';
+import { summarise } from '../../classifier/evaluate.js';
+import { extractFeatures } from '../../classifier/features.js';
+import { deserializeModel } from '../../classifier/model.js';
+import { featuresOf, trainFromFeatures } from '../../classifier/train.js';
+import type { ActiveModel } from '../../classifier/types.js';
+import type { Config } from '../../config/schema.js';
+import { httpErrors } from '../../errors.js';
+import type { Logger } from '../../observability/log.js';
+import { type Metrics, setActiveModel } from '../../observability/metrics.js';
+import type { Storage } from '../../store/types.js';
+import { actorOf } from '../auth.js';
+import { Errors, Row } from '../schemas.js';
+
+export interface ModelDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  storage: Storage;
+  activeModel: ActiveModel;
+  modelSync: { announce(version: string): Promise<void> } | null;
+}
+
+interface Job {
+  id: string;
+  state: 'running' | 'done' | 'failed' | 'busy';
+  startedAt: string;
+  finishedAt: string | null;
+  version: string | null;
+  error: string | null;
+}
+
+const JobBody = T.Object({
+  id: T.String(),
+  state: T.String(),
+  startedAt: T.String(),
+  finishedAt: T.Union([T.String(), T.Null()]),
+  version: T.Union([T.String(), T.Null()]),
+  error: T.Union([T.String(), T.Null()]),
+});
+
+/** Trains on the SpamAssassin TRAIN split, evaluates on TEST, stores the version (not active). */
+async function trainOnce(deps: ModelDeps): Promise<string> {
+  const maxBytes = deps.config.scanner.maxScanBytes;
+  const model = trainFromFeatures(featuresOf(loadSpamAssassin('train'), maxBytes), {
+    maxBytes,
+    versionPrefix: 'sa',
+  });
+  const evaluation = summarise(
+    loadSpamAssassin('test').map((m) => ({
+      score: model.score(extractFeatures(m.raw, { maxBytes }).tokens).score,
+      label: m.label,
+    })),
+  );
+  await deps.storage.models.save({
+    version: model.version,
+    trainingSet: 'spamassassin-train',
+    evaluation,
+    artefact: model.serialize(),
+  });
+  return model.version;
+}
+
+export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, deps) => {
+  const { storage } = deps;
+  const jobs = new Map<string, Job>();
+
+  app.get(
+    '/api/v1/models',
+    { config: { action: 'models:read' }, schema: { response: { 200: T.Array(Row), ...Errors } } },
+    async () => storage.models.list(),
+  );
+
+  app.post(
+    '/api/v1/models/:version/activate',
+    {
+      config: { action: 'models:activate' },
+      schema: {
+        params: T.Object({ version: T.String({ minLength: 1 }) }),
+        response: { 200: Row, ...Errors },
+      },
+    },
+    async (request) => {
+      const { version } = request.params;
+      const artefact = await storage.models.getArtefact(version);
+      if (!artefact) throw httpErrors.notFound('model version');
+      const model = deserializeModel(artefact);
+      const record = await storage.models.activate(version);
+      deps.activeModel.set(model);
+      setActiveModel(deps.metrics, version);
+      await deps.modelSync?.announce(version);
+      await storage.audit.write({
+        actor: actorOf(request),
+        action: 'model.activate',
+        target: version,
+        details: {},
+      });
+      return record;
+    },
+  );
+
+  app.post(
+    '/api/v1/models/train',
+    {
+      config: { action: 'models:activate' },
+      schema: { response: { 202: T.Object({ jobId: T.String() }), ...Errors } },
+    },
+    async (request, reply) => {
+      const job: Job = {
+        id: randomUUID(),
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        version: null,
+        error: null,
+      };
+      jobs.set(job.id, job);
+      const actor = actorOf(request);
+      await storage.audit.write({ actor, action: 'model.train', target: job.id, details: {} });
+      // Background: the request answers at once; the job's outcome is read from /models/jobs/:id.
+      void storage.models
+        .withTrainingLock(() => trainOnce(deps))
+        .then((version) => {
+          if (version === null) {
+            job.state = 'busy';
+            job.error = 'another instance is training';
+          } else {
+            job.state = 'done';
+            job.version = version;
+          }
+        })
+        .catch((err: unknown) => {
+          job.state = 'failed';
+          job.error = err instanceof Error ? err.message : String(err);
+          deps.logger.error({ event: 'TRAIN_FAILED', err }, 'training job failed');
+        })
+        .finally(() => {
+          job.finishedAt = new Date().toISOString();
+        });
+      return reply.code(202).send({ jobId: job.id });
+    },
+  );
+
+  app.get(
+    '/api/v1/models/jobs/:id',
+    {
+      config: { action: 'models:read' },
+      schema: { params: T.Object({ id: T.String() }), response: { 200: JobBody, ...Errors } },
+    },
+    async (request) => {
+      const job = jobs.get(request.params.id);
+      if (!job) throw httpErrors.notFound('training job');
+      return job;
+    },
+  );
+};

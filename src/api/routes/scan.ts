@@ -1,0 +1,37 @@
+/** Scan a raw message on demand: the verdict and the features that weighed most. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type as T } from '@sinclair/typebox';
+import { httpErrors } from '../../errors.js';
+import type { Scanner } from '../../pipeline/types.js';
+import { Errors, Row } from '../schemas.js';
+
+export const scanRoutes: FastifyPluginAsyncTypebox<{ scanner: Scanner }> = async (app, { scanner }) => {
+  app.post(
+    '/api/v1/scan',
+    {
+      config: { action: 'scan' },
+      schema: {
+        consumes: ['message/rfc822'],
+        response: {
+          200: T.Object({
+            score: T.Number(),
+            spam: T.Boolean(),
+            modelVersion: T.String(),
+            contentHash: T.String(),
+            cached: T.Boolean(),
+            scanMs: T.Number(),
+            topFeatures: T.Array(Row),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => {
+      if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
+        throw httpErrors.badRequest('body must be a raw message sent as message/rfc822');
+      }
+      const { features: _features, ...verdict } = await scanner.scan(request.body);
+      return verdict;
+    },
+  );
+};

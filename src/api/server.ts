@@ -1,0 +1,142 @@
+/**
+ * The admin and feedback API (Fastify 5, TypeBox schemas for every request and response, OpenAPI at /docs).
+ * Built, not listening: app.ts listens. One error handler turns everything into `{ error, message }`.
+ */
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type as T } from '@sinclair/typebox';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { ActiveModel } from '../classifier/types.js';
+import type { Config } from '../config/schema.js';
+import { HttpError } from '../errors.js';
+import type { Logger } from '../observability/log.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Scanner } from '../pipeline/types.js';
+import type { Relay } from '../smtp/types.js';
+import type { Storage } from '../store/types.js';
+import { authPlugin } from './auth.js';
+import { feedbackRoutes } from './routes/feedback.js';
+import { keyRoutes } from './routes/keys.js';
+import { messageRoutes } from './routes/messages.js';
+import { modelRoutes } from './routes/models.js';
+import { quarantineRoutes } from './routes/quarantine.js';
+import { scanRoutes } from './routes/scan.js';
+
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  storage: Storage;
+  scanner: Scanner;
+  relay: Relay;
+  activeModel: ActiveModel;
+  modelSync: { announce(version: string): Promise<void> } | null;
+}
+
+/** Maps any thrown error to a status and the public `{ error, message }` body. */
+export function errorBody(err: FastifyError | Error): { status: number; error: string; message: string } {
+  if (err instanceof HttpError) return { status: err.statusCode, error: err.code, message: err.message };
+  const fe = err as FastifyError;
+  if (fe.validation)
+    return {
+      status: 400,
+      error: 'VALIDATION_FAILED',
+      message: `${fe.validationContext ?? 'request'}${fe.validation[0]?.instancePath ?? ''} ${fe.validation[0]?.message ?? 'is invalid'}`,
+    };
+  if (fe.statusCode === 413) return { status: 413, error: 'BODY_TOO_LARGE', message: fe.message };
+  if (fe.statusCode === 429) return { status: 429, error: 'RATE_LIMITED', message: fe.message };
+  if (fe.statusCode === 415) return { status: 415, error: 'UNSUPPORTED_MEDIA_TYPE', message: fe.message };
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
+    return { status: fe.statusCode, error: fe.code ?? 'BAD_REQUEST', message: fe.message };
+  return { status: 500, error: 'INTERNAL', message: 'internal error' };
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const { config, storage } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: config.api.bodyLimit,
+    disableRequestLogging: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (config.api.adminApiKey) await storage.keys.ensure(config.api.adminApiKey, 'admin');
+
+  app.addContentTypeParser(
+    ['message/rfc822', 'application/octet-stream', 'text/plain'],
+    { parseAs: 'buffer' },
+    (_req, body, done) => done(null, body),
+  );
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const body = errorBody(err);
+    if (body.status >= 500) request.log.error({ err, event: 'API_ERROR' }, 'request failed');
+    return reply.code(body.status).send({ error: body.error, message: body.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'NOT_FOUND', message: `${request.method} ${request.url} not found` }),
+  );
+
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(rateLimit, {
+    max: config.api.rateLimitPerMinute,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_req, ctx) => ({
+      statusCode: 429,
+      error: 'RATE_LIMITED',
+      message: `more than ${ctx.max} requests per minute`,
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'MailSentra admin and feedback API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, { keys: storage.keys, failuresPerMinute: config.api.authFailuresPerMinute });
+
+  app.get('/health', { schema: { response: { 200: T.Object({ status: T.Literal('ok') }) } } }, async () => ({
+    status: 'ok' as const,
+  }));
+  app.get(
+    '/ready',
+    {
+      schema: {
+        response: {
+          200: T.Object({ database: T.Boolean(), model: T.Union([T.String(), T.Null()]) }),
+          503: T.Object({ database: T.Boolean(), model: T.Union([T.String(), T.Null()]) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const database = await storage.ping().catch(() => false);
+      let model: string | null = null;
+      try {
+        model = deps.activeModel.current().version;
+      } catch {
+        model = null;
+      }
+      return reply.code(database && model ? 200 : 503).send({ database, model });
+    },
+  );
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+
+  await app.register(messageRoutes, { storage });
+  await app.register(quarantineRoutes, {
+    storage,
+    relay: deps.relay,
+    scanner: deps.scanner,
+    metrics: deps.metrics,
+  });
+  await app.register(feedbackRoutes, { storage, scanner: deps.scanner, metrics: deps.metrics });
+  await app.register(scanRoutes, { scanner: deps.scanner });
+  await app.register(keyRoutes, { storage });
+  await app.register(modelRoutes, deps);
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,26 @@
+/** `mailsentra apikey create --role admin|analyst [--label TEXT]`: prints a new API key (shown only once). */
+import type { Command } from '../cli.js';
+import { commandConfig, parseArgs, withStorage } from './context.js';
+
+export const run: Command = async (args, ctx) => {
+  const [sub, ...rest] = args;
+  const { flags, unknown } = parseArgs(rest, { values: ['--role', '--label'] });
+  const role = flags.get('--role')?.[0];
+  if (sub !== 'create' || unknown.length > 0 || (role !== 'admin' && role !== 'analyst')) {
+    ctx.stderr.write('usage: mailsentra apikey create --role admin|analyst [--label TEXT]\n');
+    return 2;
+  }
+  const config = commandConfig(ctx);
+  const key = await withStorage(config, async (storage) => {
+    const created = await storage.keys.create(role, flags.get('--label')?.[0] ?? null);
+    await storage.audit.write({
+      actor: 'cli',
+      action: 'key.create',
+      target: created.record.id,
+      details: { role },
+    });
+    return created.key;
+  });
+  ctx.stdout.write(`${key}\n`);
+  return 0;
+};

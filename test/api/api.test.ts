@@ -1,0 +1,300 @@
+/**
+ * The admin and feedback API against real parts: embedded PGlite storage, the real scanner and model, the
+ * real relay delivering to a recording SMTP sink on 127.0.0.1.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERMISSIONS } from '../../src/api/roles.js';
+import { buildApi } from '../../src/api/server.js';
+import { createVerdictCache } from '../../src/cache/verdict-cache.js';
+import { loadDefaultModel } from '../../src/classifier/model-source.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { createActiveModel } from '../../src/pipeline/active-model.js';
+import { createScanner } from '../../src/pipeline/scan.js';
+import { createRelay } from '../../src/smtp/relay.js';
+import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { type Sink, startSink } from '../helpers/sink.js';
+
+const ADMIN = 'admin-bootstrap-key-0123456789';
+const raw = (subject: string, body: string) =>
+  Buffer.from(
+    `From: Sender <s@example.org>\r\nTo: r@example.net\r\nSubject: ${subject}\r\nMessage-ID: <${subject.length}@x>\r\n\r\n${body}\r\n`,
+  );
+
+let app: FastifyInstance;
+let storage: OpenedStorage;
+let sink: Sink;
+let analystKey: string;
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  sink = await startSink();
+  const config = loadConfig({
+    file: null,
+    env: {},
+    overrides: {
+      api: { adminApiKey: ADMIN, authFailuresPerMinute: 5, bodyLimit: 4096 },
+      relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
+      database: { url: null },
+      redis: { url: null },
+    },
+  });
+  const logger = silentLogger();
+  const metrics = createMetrics({ defaultMetrics: false });
+  storage = await openStorage(config, { logger, metrics }, { pglite: 'memory://' });
+  const activeModel = createActiveModel(loadDefaultModel(), metrics);
+  const cache = createVerdictCache(config, { logger, metrics });
+  const scanner = createScanner({ config, activeModel, cache, metrics });
+  const relay = createRelay(config, metrics);
+  app = await buildApi({ config, logger, metrics, storage, scanner, relay, activeModel, modelSync: null });
+  analystKey = (await storage.keys.create('analyst', 'test')).key;
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await storage?.close();
+  await sink?.close();
+});
+
+async function hold(recipients: string[], subject = 'Cheap pills') {
+  const [first] = await storage.quarantine.hold({
+    messageId: crypto.randomUUID(),
+    mailFrom: 'bounce@example.org',
+    recipients,
+    subject,
+    headerFrom: 's@example.org',
+    score: 0.99,
+    reason: 'score 0.990 >= quarantine 0.950',
+    raw: Buffer.concat([raw(subject, 'Buy now <b>cheap</b>')]),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
+  return first as NonNullable<typeof first>;
+}
+
+describe('authentication', () => {
+  it('answers 401 with the error shape without a key or with a wrong one', async () => {
+    const none = await app.inject({ method: 'GET', url: '/api/v1/messages' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toEqual({ error: 'UNAUTHORIZED', message: expect.any(String) });
+  });
+
+  it('bootstraps ADMIN_API_KEY as an admin key', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/keys', headers: auth(ADMIN) });
+    expect(res.statusCode).toBe(200);
+  });
+});
+
+describe('roles, as a table: analyst reads and gives feedback; admin does everything', () => {
+  const routes: { action: keyof typeof PERMISSIONS; method: 'GET' | 'POST' | 'DELETE'; url: string }[] = [
+    { action: 'messages:read', method: 'GET', url: '/api/v1/messages' },
+    { action: 'quarantine:read', method: 'GET', url: '/api/v1/quarantine' },
+    {
+      action: 'quarantine:release',
+      method: 'POST',
+      url: '/api/v1/quarantine/00000000-0000-0000-0000-000000000000/release',
+    },
+    {
+      action: 'quarantine:delete',
+      method: 'DELETE',
+      url: '/api/v1/quarantine/00000000-0000-0000-0000-000000000000',
+    },
+    { action: 'models:read', method: 'GET', url: '/api/v1/models' },
+    { action: 'models:activate', method: 'POST', url: '/api/v1/models/nope/activate' },
+    { action: 'keys:read', method: 'GET', url: '/api/v1/keys' },
+    { action: 'keys:write', method: 'DELETE', url: '/api/v1/keys/00000000-0000-0000-0000-000000000000' },
+    { action: 'audit:read', method: 'GET', url: '/api/v1/audit' },
+  ];
+  for (const r of routes) {
+    for (const role of ['admin', 'analyst'] as const) {
+      const allowed = PERMISSIONS[r.action].includes(role);
+      it(`${role} ${allowed ? 'may' : 'may not'} ${r.method} ${r.url}`, async () => {
+        const res = await app.inject({
+          method: r.method,
+          url: r.url,
+          headers: auth(role === 'admin' ? ADMIN : analystKey),
+        });
+        if (allowed) expect(res.statusCode).not.toBe(403);
+        else expect(res.json()).toMatchObject({ error: 'FORBIDDEN' });
+      });
+    }
+  }
+  it('gives the analyst no release, delete or train', () => {
+    expect(PERMISSIONS['quarantine:release']).toEqual(['admin']);
+    expect(PERMISSIONS['quarantine:delete']).toEqual(['admin']);
+    expect(PERMISSIONS['models:activate']).toEqual(['admin']);
+  });
+});
+
+describe('quarantine', () => {
+  it('shows headers, the text body and never unescaped HTML', async () => {
+    const item = await hold(['a@example.net']);
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/quarantine/${item.id}`,
+      headers: auth(analystKey),
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.headers.subject).toBe('Cheap pills');
+    expect(body.text).toContain('Buy now');
+    expect(body.item.id).toBe(item.id);
+  });
+
+  it('release delivers the stored bytes to the next hop with the original envelope, and audits who did it', async () => {
+    const item = await hold(['b@example.net', 'c@example.net'], 'Release me');
+    const before = sink.messages.length;
+    const res = await app.inject({
+      method: 'POST',
+      url: `/api/v1/quarantine/${item.id}/release`,
+      headers: auth(ADMIN),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().state).toBe('released');
+    const got = sink.messages.slice(before);
+    expect(got).toHaveLength(1);
+    expect(got[0]?.mailFrom).toBe('bounce@example.org');
+    expect(got[0]?.rcptTo).toEqual([item.recipient]);
+    // Not re-scanned: the bytes arrive without any X-Spam stamp added on the way.
+    expect(got[0]?.raw.toString()).not.toMatch(/X-Spam/i);
+    const audit = await storage.audit.list(50);
+    const adminKey = (await storage.keys.list()).find((k) => k.role === 'admin');
+    expect(audit.find((a) => a.action === 'quarantine.release' && a.target === item.id)?.actor).toBe(
+      `key:${adminKey?.id}`,
+    );
+    const again = await app.inject({
+      method: 'POST',
+      url: `/api/v1/quarantine/${item.id}/release`,
+      headers: auth(ADMIN),
+    });
+    expect(again.json()).toMatchObject({ error: 'CONFLICT' });
+  });
+
+  it('a refused release answers 502 RELAY_FAILED and leaves the row held', async () => {
+    const item = await hold(['refused@example.net']);
+    sink.behaviour = {
+      kind: 'refuse-rcpt',
+      recipients: { 'refused@example.net': { code: 550, text: 'no such user' } },
+    };
+    try {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/api/v1/quarantine/${item.id}/release`,
+        headers: auth(ADMIN),
+      });
+      expect(res.statusCode).toBe(502);
+      expect(res.json()).toMatchObject({ error: 'RELAY_FAILED' });
+      expect((await storage.quarantine.get(item.id))?.state).toBe('held');
+    } finally {
+      sink.behaviour = { kind: 'accept' };
+    }
+  });
+
+  it('deletes by id and in bulk', async () => {
+    const a = await hold(['d1@example.net']);
+    const b = await hold(['d2@example.net']);
+    expect(
+      (await app.inject({ method: 'DELETE', url: `/api/v1/quarantine/${a.id}`, headers: auth(ADMIN) })).json()
+        .state,
+    ).toBe('deleted');
+    const bulk = await app.inject({
+      method: 'POST',
+      url: '/api/v1/quarantine/delete',
+      headers: auth(ADMIN),
+      payload: { ids: [a.id, b.id] },
+    });
+    expect(bulk.json()).toEqual({ deleted: [b.id] });
+  });
+});
+
+describe('feedback and scan', () => {
+  it('feedback changes the score of the same message on the next scan', async () => {
+    const msg = raw('Quarterly figures', 'Please find the quarterly figures attached, regards, Tom');
+    const scan = async () =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/scan',
+          headers: { ...auth(analystKey), 'content-type': 'message/rfc822' },
+          payload: msg,
+        })
+      ).json().score as number;
+    const before = await scan();
+    const fb = await app.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: auth(analystKey),
+      payload: { raw: msg.toString(), label: 'spam' },
+    });
+    expect(fb.statusCode).toBe(200);
+    expect(fb.json().previous).toBeNull();
+    expect(await scan()).toBeGreaterThan(before);
+  });
+
+  it('names the bad field in a validation error', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: auth(analystKey),
+      payload: { raw: 'x', label: 'maybe' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toContain('label');
+  });
+
+  it('refuses a body over api.bodyLimit with 413', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/scan',
+      headers: { ...auth(analystKey), 'content-type': 'message/rfc822' },
+      payload: Buffer.alloc(8192, 97),
+    });
+    expect(res.statusCode).toBe(413);
+  });
+});
+
+describe('keys', () => {
+  it('mints a key that works, and revoking it locks it out', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: auth(ADMIN),
+      payload: { role: 'analyst' },
+    });
+    expect(res.statusCode).toBe(201);
+    const { key, record } = res.json();
+    expect((await app.inject({ method: 'GET', url: '/api/v1/models', headers: auth(key) })).statusCode).toBe(
+      200,
+    );
+    await app.inject({ method: 'DELETE', url: `/api/v1/keys/${record.id}`, headers: auth(ADMIN) });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/models', headers: auth(key) })).statusCode).toBe(
+      401,
+    );
+  });
+});
+
+describe('operations', () => {
+  it('serves health, ready, metrics and the OpenAPI document over real HTTP', async () => {
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    expect((await fetch(`${address}/health`)).status).toBe(200);
+    const ready = await fetch(`${address}/ready`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { database: boolean }).database).toBe(true);
+    expect(await (await fetch(`${address}/metrics`)).text()).toContain('mailsentra_feedback_total');
+    const doc = (await (await fetch(`${address}/docs/json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain('/api/v1/quarantine/{id}/release');
+  });
+
+  it('blocks a client after api.authFailuresPerMinute failed attempts', async () => {
+    const bad = () =>
+      app.inject({
+        method: 'GET',
+        url: '/api/v1/messages',
+        headers: auth('wrong'),
+        remoteAddress: '10.9.9.9',
+      });
+    for (let i = 0; i < 5; i++) expect((await bad()).statusCode).toBe(401);
+    expect((await bad()).statusCode).toBe(429);
+  });
+});
