@@ -298,3 +298,35 @@ describe('operations', () => {
     expect((await bad()).statusCode).toBe(429);
   });
 });
+
+describe('models', () => {
+  it('trains in the background, then activation (and rollback) switches the model and is audited', async () => {
+    const previous = (await app.inject({ method: 'GET', url: '/ready' })).json().model as string;
+    const started = await app.inject({ method: 'POST', url: '/api/v1/models/train', headers: auth(ADMIN) });
+    expect(started.statusCode).toBe(202);
+    const { jobId } = started.json() as { jobId: string };
+    let job = { state: 'running', version: null as string | null };
+    for (let i = 0; i < 600 && job.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = (
+        await app.inject({ method: 'GET', url: `/api/v1/models/jobs/${jobId}`, headers: auth(analystKey) })
+      ).json();
+    }
+    expect(job.state).toBe('done');
+    const listed = (
+      await app.inject({ method: 'GET', url: '/api/v1/models', headers: auth(analystKey) })
+    ).json() as { version: string }[];
+    expect(listed.map((m) => m.version)).toContain(job.version);
+    const act = await app.inject({
+      method: 'POST',
+      url: `/api/v1/models/${job.version}/activate`,
+      headers: auth(ADMIN),
+    });
+    expect(act.json()).toMatchObject({ version: job.version, active: true });
+    expect((await app.inject({ method: 'GET', url: '/ready' })).json().model).toBe(job.version);
+    const audit = await storage.audit.list(100);
+    expect(audit.some((a) => a.action === 'model.activate' && a.target === job.version)).toBe(true);
+    expect(audit.some((a) => a.action === 'model.train' && a.target === jobId)).toBe(true);
+    expect(previous).toBeTruthy();
+  }, 90_000);
+});
