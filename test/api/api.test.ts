@@ -232,6 +232,59 @@ describe('feedback and scan', () => {
     expect(await scan()).toBeGreaterThan(before);
   });
 
+  it('feedback by message-log id learns from the kept raw bytes and counts in metrics', async () => {
+    const id = crypto.randomUUID();
+    const msg = raw('Logged one', 'an ordinary logged message body');
+    storage.messages.record({
+      id,
+      receivedAt: new Date(),
+      sessionId: 's',
+      clientIp: null,
+      clientHelo: null,
+      mailFrom: 'a@example.org',
+      rcptTo: ['b@example.net'],
+      messageIdHeader: null,
+      headerFrom: null,
+      subject: 'Logged one',
+      size: msg.length,
+      contentHash: 'h',
+      score: 0.1,
+      action: 'pass',
+      reason: 'score',
+      modelVersion: null,
+      topFeatures: [],
+      scanMs: 1,
+      totalMs: 2,
+      status: 'delivered',
+      response: '250 ok',
+      raw: msg,
+    });
+    await storage.messages.flush();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: auth(analystKey),
+      payload: { messageId: id, label: 'ham' },
+    });
+    expect(res.statusCode).toBe(200);
+    const again = await app.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: auth(analystKey),
+      payload: { messageId: id, label: 'spam' },
+    });
+    expect(again.json().previous).toBe('ham');
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/mailsentra_feedback_total\{label="ham"\} [1-9]/);
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: auth(analystKey),
+      payload: { messageId: crypto.randomUUID(), label: 'ham' },
+    });
+    expect(unknown.statusCode).toBe(404);
+  });
+
   it('names the bad field in a validation error', async () => {
     const res = await app.inject({
       method: 'POST',
