@@ -199,6 +199,11 @@ export const ConfigSchema = T.Object(
           description: 'parse/feature worker threads; 0 = on the main thread',
           default: 2,
         }),
+        workerMinBytes: T.Integer({
+          minimum: 0,
+          description: 'messages smaller than this are parsed on the main thread (cheaper than the hand-off)',
+          default: 32_768,
+        }),
         timeoutMs: T.Integer({
           minimum: 10,
           description: 'longest a scan may take before the classifier failure mode applies',

@@ -24,12 +24,16 @@ export interface FeatureExtractor {
   close(): Promise<void>;
 }
 
-/** Runs extraction in `workers` threads; 0 = inline on the main thread. */
+/**
+ * Runs extraction in `workers` threads (0 = always inline). Messages under `workerMinBytes` are parsed
+ * inline: for them the parse costs less than the hand-off to a thread (measured: 5 KiB mail, 459 vs 402
+ * msg/s at concurrency 10), while large ones, whose parse can take milliseconds, never stall the event loop.
+ */
 export function createFeatureExtractor(config: Config): FeatureExtractor {
   const maxBytes = config.scanner.maxScanBytes;
-  if (config.scanner.workers === 0) {
-    return { extract: async (raw) => extractFeatures(raw, { maxBytes }), close: async () => {} };
-  }
+  const inline = async (raw: Buffer) => extractFeatures(raw, { maxBytes });
+  if (config.scanner.workers === 0) return { extract: inline, close: async () => {} };
+  const workerMinBytes = config.scanner.workerMinBytes;
   // Next to this module: feature-worker.js when compiled, feature-worker.ts under vitest/tsx (then the
   // worker needs the tsx loader too).
   const here = import.meta.url;
@@ -45,7 +49,10 @@ export function createFeatureExtractor(config: Config): FeatureExtractor {
       : {}),
   });
   return {
-    extract: (raw) => pool.run({ raw, maxBytes } satisfies FeatureTask) as Promise<MessageFeatures>,
+    extract: (raw) =>
+      raw.length < workerMinBytes
+        ? inline(raw)
+        : (pool.run({ raw, maxBytes } satisfies FeatureTask) as Promise<MessageFeatures>),
     close: () => pool.destroy(),
   };
 }

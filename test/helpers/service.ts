@@ -45,7 +45,8 @@ export async function startTestService(
         relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
         database: { url: db?.url ?? null },
         redis: { url: process.env.REDIS_URL ?? null },
-        scanner: { workers: 1 },
+        // Every message through a worker thread, so the tests exercise the worker path too.
+        scanner: { workers: 1, workerMinBytes: 0 },
         shutdownGraceMs: 2000,
         logBuffer: { flushIntervalMs: 20 },
       },

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { createVerdictCache } from '../../src/cache/verdict-cache.js';
+import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import { loadDefaultModel } from '../../src/classifier/model-source.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { createActiveModel } from '../../src/pipeline/active-model.js';
+import { createScanner } from '../../src/pipeline/scan.js';
+
+const spam = loadSpamAssassin('test').find((m) => m.label === 'spam')!.raw;
+
+function scanner(scannerConfig: { workers: number; workerMinBytes: number }, cache = true) {
+  const config = loadConfig({
+    file: null,
+    env: {},
+    overrides: { scanner: scannerConfig, cache: { enabled: cache } },
+  });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const activeModel = createActiveModel(loadDefaultModel(), metrics);
+  return {
+    scanner: createScanner({
+      config,
+      activeModel,
+      cache: createVerdictCache(config, { logger: silentLogger(), metrics }),
+      metrics,
+    }),
+    activeModel,
+  };
+}
+
+describe('scanner', () => {
+  it('scores the same in a worker thread and on the main thread', async () => {
+    const inline = scanner({ workers: 0, workerMinBytes: 0 }, false);
+    const threaded = scanner({ workers: 1, workerMinBytes: 0 }, false);
+    try {
+      const a = await inline.scanner.scan(spam);
+      const b = await threaded.scanner.scan(spam);
+      expect(b.score).toBe(a.score);
+      expect(b.topFeatures).toEqual(a.topFeatures);
+      expect(a.spam).toBe(true);
+    } finally {
+      await inline.scanner.close();
+      await threaded.scanner.close();
+    }
+  });
+
+  it('serves a repeated message from the cache, and learning drops that entry and moves the score', async () => {
+    const { scanner: s } = scanner({ workers: 0, workerMinBytes: 0 });
+    const first = await s.scan(spam);
+    const again = await s.scan(spam);
+    expect(first.cached).toBe(false);
+    expect(again.cached).toBe(true);
+    expect(again.score).toBe(first.score);
+    await s.learn(spam, 'ham', null);
+    const after = await s.scan(spam);
+    expect(after.cached).toBe(false);
+    expect(after.score).toBeLessThan(first.score);
+    // Relabelling as spam un-learns the ham label first, then learns spam.
+    await s.learn(spam, 'spam', 'ham');
+    expect((await s.scan(spam)).score).toBeGreaterThan(after.score);
+    await s.close();
+  });
+});
