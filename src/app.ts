@@ -2,10 +2,13 @@
  * The composition root: builds every part from the config and wires them. Nothing else constructs
  * services, so a test builds a whole MailSentra on ephemeral ports with `createApp(config)`.
  */
+import type { AddressInfo } from 'node:net';
+import { buildApi } from './api/server.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
 import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
+import { parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -30,7 +33,7 @@ export interface App {
   activeModel: ActiveModel;
   modelSync: ModelSync;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
-  start(): Promise<{ smtpPort: number }>;
+  start(): Promise<{ smtpPort: number; apiPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
   stop(): Promise<void>;
 }
@@ -74,6 +77,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     storage,
   });
   const inbound = createInboundServer({ config, logger, metrics, onMessage: processMessage });
+  const api = await buildApi({ config, logger, metrics, storage, scanner, relay, activeModel, modelSync });
 
   return {
     config,
@@ -86,14 +90,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     modelSync,
     async start() {
       const smtpPort = await inbound.listen();
+      const { host, port } = parseHostPort(config.api.listen);
+      await api.listen({ host, port });
+      const apiPort = (api.server.address() as AddressInfo).port;
       logger.info(
-        { event: 'SMTP_LISTENING', port: smtpPort, model: activeModel.current().version, db: storage.kind },
+        { event: 'LISTENING', smtpPort, apiPort, model: activeModel.current().version, db: storage.kind },
         'listening',
       );
-      return { smtpPort };
+      return { smtpPort, apiPort };
     },
     async stop() {
       await inbound.close(config.shutdownGraceMs);
+      await api.close();
       await modelSync.stop();
       await scanner.close();
       await relay.close();

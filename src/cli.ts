@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
     load: () => import('./commands/train.js'),
   },
   migrate: { summary: 'apply database migrations', load: () => import('./commands/migrate.js') },
+  apikey: {
+    summary: 'apikey create --role admin|analyst — print a new API key',
+    load: () => import('./commands/apikey.js'),
+  },
   eval: {
     summary: 'eval [--corpus DIR] — evaluate the active model',
     load: () => import('./commands/eval.js'),

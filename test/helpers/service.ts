@@ -14,6 +14,7 @@ export interface TestService {
   app: App;
   config: Config;
   smtpPort: number;
+  apiPort: number;
   sink: Sink;
   stop(): Promise<void>;
 }
@@ -42,6 +43,7 @@ export async function startTestService(
     overrides: merge<DeepPartial<Config>>(
       {
         smtp: { listen: '127.0.0.1:0' },
+        api: { listen: '127.0.0.1:0' },
         relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
         database: { url: db?.url ?? null },
         redis: { url: process.env.REDIS_URL ?? null },
@@ -54,11 +56,12 @@ export async function startTestService(
     ),
   });
   const app = await createApp(config, { logger: silentLogger(), storage: { pglite: 'memory://' } });
-  const { smtpPort } = await app.start();
+  const { smtpPort, apiPort } = await app.start();
   return {
     app,
     config,
     smtpPort,
+    apiPort,
     sink,
     async stop() {
       await app.stop();
