@@ -9,6 +9,7 @@ import { summarise } from '../../src/classifier/evaluate.js';
 import { extractFeatures } from '../../src/classifier/features.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
+import type { ScanLine } from '../../src/commands/scan.js';
 import { runCli, tempConfig } from '../helpers/cli.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 
@@ -56,15 +57,7 @@ beforeAll(async () => {
   );
 });
 
-interface Line {
-  path: string;
-  score?: number;
-  spam?: boolean;
-  action?: string;
-  model?: string;
-  truncated?: boolean;
-  error?: string;
-}
+type Line = ScanLine;
 
 describe('mailsentra scan --json', () => {
   it('prints one line per file, a score or a clear per-file error, and goes on after bad files', async () => {
