@@ -123,12 +123,31 @@ export function createMessageLog(
   const gauge = () => deps.metrics.logBufferRows.set(buffer.length);
 
   async function writeBatch(batch: MessageLogEntry[]): Promise<void> {
-    await db
-      .insertInto('messages')
-      .values(batch.map(toRow))
-      // A row retried after an ambiguous failure must not fail the whole batch.
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+    // One statement with one array parameter per column (unnest), not one parameter per value: a
+    // 500-row batch is 22 parameters instead of 11 000, which is what the insert rate was spent on.
+    const rows = batch.map(toRow);
+    const col = <K extends keyof ReturnType<typeof toRow>>(key: K) => rows.map((r) => r[key]);
+    await sql`
+      insert into messages (id, received_at, session_id, client_ip, client_helo, mail_from, rcpt_to,
+        message_id_header, header_from, subject, size, content_hash, score, action, reason, model_version,
+        top_features, scan_ms, total_ms, status, response, raw)
+      select id, received_at, session_id, client_ip, client_helo, mail_from,
+        array(select jsonb_array_elements_text(rcpt)), message_id_header, header_from, subject, size,
+        content_hash, score, action, reason, model_version, top_features, scan_ms, total_ms, status, response, raw
+      from unnest(
+        ${col('id')}::uuid[], ${col('received_at')}::timestamptz[], ${col('session_id')}::text[],
+        ${col('client_ip')}::text[], ${col('client_helo')}::text[], ${col('mail_from')}::text[],
+        ${rows.map((r) => JSON.stringify(r.rcpt_to))}::jsonb[], ${col('message_id_header')}::text[],
+        ${col('header_from')}::text[], ${col('subject')}::text[], ${col('size')}::integer[],
+        ${col('content_hash')}::text[], ${col('score')}::double precision[], ${col('action')}::text[],
+        ${col('reason')}::text[], ${col('model_version')}::text[], ${col('top_features')}::jsonb[],
+        ${col('scan_ms')}::double precision[], ${col('total_ms')}::double precision[], ${col('status')}::text[],
+        ${col('response')}::text[], ${col('raw')}::bytea[]
+      ) as t(id, received_at, session_id, client_ip, client_helo, mail_from, rcpt, message_id_header,
+        header_from, subject, size, content_hash, score, action, reason, model_version, top_features, scan_ms,
+        total_ms, status, response, raw)
+      -- A row retried after an ambiguous failure must not fail the whole batch.
+      on conflict (id) do nothing`.execute(db);
   }
 
   async function drain(): Promise<void> {
