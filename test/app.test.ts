@@ -39,5 +39,11 @@ describe('the whole service', () => {
     const body = (await res.json()) as { items: { mailFrom: string; status: string }[] };
     expect(body.items[0]).toMatchObject({ mailFrom: 'a@example.org', status: 'delivered' });
     expect((await http('/api/v1/messages')).status).toBe(401);
+    const id = (body.items[0] as unknown as { id: string }).id;
+    const raw = await http(`/api/v1/messages/${id}/raw`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(raw.headers.get('content-type')).toContain('message/rfc822');
+    expect(await raw.text()).toBe('Subject: hi\r\n\r\nlunch at noon?\r\n');
   });
 });

@@ -1,4 +1,4 @@
-/** Message log: search and one message. */
+/** Message log: search, one message, and its raw bytes while kept. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
@@ -43,6 +43,22 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = as
       const found = await storage.messages.get(request.params.id);
       if (!found) throw httpErrors.notFound('message');
       return found;
+    },
+  );
+  // The raw bytes while `retention.rawDays` keeps them (for learning from history, or a second look).
+  app.get(
+    '/api/v1/messages/:id/raw',
+    {
+      config: { action: 'messages:read' },
+      schema: {
+        params: IdParams,
+        response: { 200: T.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      const raw = await storage.messages.getRaw(request.params.id);
+      if (!raw) throw httpErrors.notFound('raw bytes of that message (never logged, or past retention)');
+      return reply.type('message/rfc822').send(raw);
     },
   );
 };
