@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/redis.js';
+import { type Sink, startSink } from '../helpers/sink.js';
+import { send } from '../helpers/smtp-client.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('service did not start');
+}
+
+describe('SIGTERM', () => {
+  let sink: Sink;
+  beforeAll(async () => {
+    // The next hop takes a while to answer, so the message is still in flight when the signal arrives.
+    sink = await startSink({ kind: 'stall-ms', ms: 1500 });
+  });
+  afterAll(async () => {
+    await sink.close();
+  });
+
+  it('stops accepting, lets the message in flight finish with 250, and exits 0', async () => {
+    const smtpPort = await freePort();
+    const apiPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+        path.join(root, 'src/cli.ts'),
+        'serve',
+      ],
+      {
+        env: {
+          ...process.env,
+          SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+          API_LISTEN: `127.0.0.1:${apiPort}`,
+          RELAY_TO: `127.0.0.1:${sink.port}`,
+          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-sigterm-')),
+          DATABASE_URL: '',
+          REDIS_URL: '',
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let log = '';
+    child.stdout.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitForPort(smtpPort);
+
+    const inFlight = send(
+      smtpPort,
+      { from: 'a@example.org', to: ['b@example.net'] },
+      'Subject: hi\r\n\r\nlunch?\r\n',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    // No new sessions once stopping.
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(smtpPort, '127.0.0.1', () => {
+        s.destroy();
+        resolve(false);
+      });
+      s.on('error', () => resolve(true));
+    });
+
+    expect((await inFlight).code).toBe(250);
+    expect(await exited).toBe(0);
+    expect(refused).toBe(true);
+    expect(sink.messages).toHaveLength(1);
+    expect(log).toContain('"event":"SHUTDOWN"');
+    expect(log).toContain('"event":"STOPPED"');
+  }, 60_000);
+});
