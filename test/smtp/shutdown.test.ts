@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabaseUrl } from '../helpers/db.js';
 import { freePort } from '../helpers/redis.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
@@ -12,7 +13,8 @@ import { send } from '../helpers/smtp-client.js';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+  // Generous: under CI's parallel load the child compiles TypeScript and opens its database first.
+  for (let i = 0; i < 1200; i++) {
     const open = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -28,12 +30,15 @@ async function waitForPort(port: number): Promise<void> {
 
 describe('SIGTERM', () => {
   let sink: Sink;
+  let db: { url: string; drop(): Promise<void> } | null = null;
   beforeAll(async () => {
+    db = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
     // The next hop takes a while to answer, so the message is still in flight when the signal arrives.
     sink = await startSink({ kind: 'stall-ms', ms: 1500 });
   });
   afterAll(async () => {
     await sink.close();
+    await db?.drop();
   });
 
   it('stops accepting, lets the message in flight finish with 250, and exits 0', async () => {
@@ -54,7 +59,7 @@ describe('SIGTERM', () => {
           API_LISTEN: `127.0.0.1:${apiPort}`,
           RELAY_TO: `127.0.0.1:${sink.port}`,
           DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-sigterm-')),
-          DATABASE_URL: '',
+          DATABASE_URL: db?.url ?? '',
           REDIS_URL: '',
           LOG_LEVEL: 'info',
         },
@@ -91,5 +96,5 @@ describe('SIGTERM', () => {
     expect(sink.messages).toHaveLength(1);
     expect(log).toContain('"event":"SHUTDOWN"');
     expect(log).toContain('"event":"STOPPED"');
-  }, 60_000);
+  }, 120_000);
 });
