@@ -31,12 +31,15 @@ async function waitForPort(port: number): Promise<void> {
 describe('SIGTERM', () => {
   let sink: Sink;
   let db: { url: string; drop(): Promise<void> } | null = null;
+  let child: ReturnType<typeof spawn> | null = null;
   beforeAll(async () => {
     db = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
     // The next hop takes a while to answer, so the message is still in flight when the signal arrives.
     sink = await startSink({ kind: 'stall-ms', ms: 1500 });
   });
   afterAll(async () => {
+    // Whatever happened in the test, no service outlives it.
+    if (child && child.exitCode === null) child.kill('SIGKILL');
     await sink.close();
     await db?.drop();
   });
@@ -44,7 +47,7 @@ describe('SIGTERM', () => {
   it('stops accepting, lets the message in flight finish with 250, and exits 0', async () => {
     const smtpPort = await freePort();
     const apiPort = await freePort();
-    const child = spawn(
+    const proc = spawn(
       process.execPath,
       [
         '--import',
@@ -66,11 +69,12 @@ describe('SIGTERM', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
     );
+    child = proc;
     let log = '';
-    child.stdout.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       log += d.toString();
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     await waitForPort(smtpPort);
 
     const inFlight = send(
@@ -79,7 +83,7 @@ describe('SIGTERM', () => {
       'Subject: hi\r\n\r\nlunch?\r\n',
     );
     await new Promise((r) => setTimeout(r, 500));
-    child.kill('SIGTERM');
+    proc.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     // No new sessions once stopping.
     const refused = await new Promise<boolean>((resolve) => {
