@@ -12,10 +12,12 @@ export async function send(
   port: number,
   envelope: { from: string; to: string[] },
   raw: Buffer | string,
+  options: { helo?: string } = {},
 ): Promise<SendResult> {
   const transport = nodemailer.createTransport({
     host: '127.0.0.1',
     port,
+    ...(options.helo ? { name: options.helo } : {}),
     secure: false,
     ignoreTLS: true,
     logger: false,

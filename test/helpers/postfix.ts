@@ -1,0 +1,160 @@
+/**
+ * A real Postfix (Debian's package) started for one test: its own config, queue and data directories under a
+ * temporary folder, listening on loopback only, relaying everything to a given next hop. The MailSentra part
+ * of master.cf is read from `config/postfix/` — the very files the README tells administrators to use — with
+ * only the ports rewritten, so the documented configuration is the tested one.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const POSTFIX = '/usr/sbin/postfix';
+
+export type PostfixMode = 'after-queue' | 'before-queue';
+
+export interface PostfixInstance {
+  /** Postfix's public smtpd (what the sending MTA or client talks to). */
+  port: number;
+  /** Postfix's own log (maillog_file), for diagnostics and assertions. */
+  log(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+// The services every Postfix needs, unchrooted: a temporary queue directory has no /etc inside it.
+const BASE_MASTER_CF = `
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+`;
+
+/** The documented master.cf snippet with test ports, every service unchrooted. */
+export function adaptSnippet(
+  snippet: string,
+  ports: { smtpd: number; filter: number; reinject: number },
+): string {
+  return snippet
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('#') || /^\s/.test(line) || line.trim() === '') return line;
+      const fields = line.split(/\s+/);
+      if (fields[0] === 'smtp' && fields[1] === 'inet') fields[0] = `127.0.0.1:${ports.smtpd}`;
+      fields[4] = 'n';
+      return fields.join(' ');
+    })
+    .join('\n')
+    .replaceAll('127.0.0.1:10025', `127.0.0.1:${ports.filter}`)
+    .replaceAll('127.0.0.1]:10025', `127.0.0.1]:${ports.filter}`)
+    .replaceAll('127.0.0.1:10026', `127.0.0.1:${ports.reinject}`);
+}
+
+async function waitForListener(port: number, deadline: number): Promise<void> {
+  while (true) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`postfix did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startPostfix(options: {
+  mode: PostfixMode;
+  smtpdPort: number;
+  filterPort: number;
+  reinjectPort: number;
+  nextHopPort: number;
+}): Promise<PostfixInstance> {
+  const root = await mkdtemp(path.join(tmpdir(), 'mailsentra-postfix-'));
+  // mkdtemp makes it 0700; Postfix's unprivileged daemons must reach their data directory inside.
+  await chmod(root, 0o755);
+  const conf = path.join(root, 'conf');
+  const data = path.join(root, 'data');
+  const maillog = path.join(root, 'maillog');
+  await mkdir(conf);
+  await mkdir(data);
+  await mkdir(path.join(root, 'queue'));
+  const { stdout: uid } = await run('id', ['-u', 'postfix']);
+  await chown(data, Number(uid.trim()), -1);
+  const mainCf = [
+    'compatibility_level = 3.6',
+    `queue_directory = ${root}/queue`,
+    `data_directory = ${data}`,
+    'mail_owner = postfix',
+    'setgid_group = postdrop',
+    'myhostname = postfix-test.localdomain',
+    'mydomain = localdomain',
+    'mydestination =',
+    'inet_interfaces = 127.0.0.1',
+    'inet_protocols = ipv4',
+    'mynetworks = 127.0.0.0/8',
+    // Everything leaves through the test's next hop; no DNS is ever asked.
+    `relayhost = [127.0.0.1]:${options.nextHopPort}`,
+    'smtp_dns_support_level = disabled',
+    'smtpd_peername_lookup = no',
+    'smtpd_relay_restrictions = permit_mynetworks, reject',
+    'alias_maps =',
+    'alias_database =',
+    'local_recipient_maps =',
+    `maillog_file_prefixes = ${root}`,
+    `maillog_file = ${maillog}`,
+    // A deferred message is retried within seconds, not the production minutes.
+    'queue_run_delay = 1s',
+    'minimal_backoff_time = 1s',
+    'maximal_backoff_time = 2s',
+    '',
+  ].join('\n');
+  const snippet = await readFile(
+    new URL(`../../config/postfix/master.cf.${options.mode}`, import.meta.url),
+    'utf8',
+  );
+  const masterCf = `${BASE_MASTER_CF}\n${adaptSnippet(snippet, {
+    smtpd: options.smtpdPort,
+    filter: options.filterPort,
+    reinject: options.reinjectPort,
+  })}\n`;
+  await writeFile(path.join(conf, 'main.cf'), mainCf);
+  await writeFile(path.join(conf, 'master.cf'), masterCf);
+  const log = () => readFile(maillog, 'utf8').catch(() => '');
+  try {
+    await run(POSTFIX, ['-c', conf, 'start']);
+    await waitForListener(options.smtpdPort, Date.now() + 15_000);
+  } catch (err) {
+    await run(POSTFIX, ['-c', conf, 'abort']).catch(() => undefined);
+    throw new Error(`postfix failed to start: ${(err as Error).message}\n${await log()}`);
+  }
+  return {
+    port: options.smtpdPort,
+    log,
+    async stop() {
+      await run(POSTFIX, ['-c', conf, 'stop']).catch(() => run(POSTFIX, ['-c', conf, 'abort']));
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
