@@ -1,7 +1,7 @@
 /**
  * The configuration schema: every key, its type, default, and (where it has one) the environment variable
  * that overrides it. The README's configuration reference is generated from this file
- * (`node scripts/config-doc.mjs`), so the two cannot drift.
+ * (`npm run docs:config`), so the two cannot drift.
  */
 import { type Static, Type as T } from '@sinclair/typebox';
 
