@@ -32,3 +32,10 @@ describe('the configuration reference', () => {
     expect(config.policy.domains['finance.example.net']).toEqual({ quarantine: 0.8, reject: 0.99 });
   });
 });
+
+describe('the Postfix integration in the README', () => {
+  it.each(['after-queue', 'before-queue'])('shows the tested %s master.cf lines verbatim', (mode) => {
+    const snippet = readFileSync(new URL(`../config/postfix/master.cf.${mode}`, import.meta.url), 'utf8');
+    expect(readme).toContain(snippet.trimEnd());
+  });
+});
