@@ -20,8 +20,10 @@ describe('configuration', () => {
         VERDICT_CACHE: 'off',
         LOG_LEVEL: 'debug',
         DATABASE_URL: 'postgres://u:pw@h/db',
+        SMTP_ALLOW_NETWORKS: '127.0.0.0/8, 10.0.0.0/8,172.16.0.0/12',
       },
     });
+    expect(config.smtp.allowNetworks).toEqual(['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12']);
     expect(config.smtp.listen).toBe('[::1]:2525');
     expect(config.cache.enabled).toBe(false);
     expect(config.log.level).toBe('debug');
@@ -33,6 +35,7 @@ describe('configuration', () => {
     [{ SMTP_LISTEN: 'nowhere' }, 'smtp.listen'],
     [{ REDIS_URL: 'http://x' }, 'redis.url'],
     [{ LOG_LEVEL: 'loud' }, 'log.level'],
+    [{ SMTP_ALLOW_NETWORKS: '10.0.0.0/8,not-a-net' }, 'smtp.allowNetworks'],
   ])('names the bad key in one line: %j', (env, key) => {
     let error: unknown;
     try {

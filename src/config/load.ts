@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { networkMatcher } from '../util/networks.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -22,7 +23,7 @@ export class ConfigError extends Error {
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 export interface LoadOptions {
-  /** YAML file; default `config/mailsentra.yaml` when it exists, or `$MAILSENTRA_CONFIG`. */
+  /** YAML file (`--config`); default `$MAILSENTRA_CONFIG`, else none. */
   file?: string | null;
   env?: NodeJS.ProcessEnv;
   overrides?: DeepPartial<Config>;
@@ -64,6 +65,8 @@ function coerceEnv(binding: EnvBinding, raw: string): unknown {
     }
     return n;
   }
+  // Lists (network ranges) come as one comma- or space-separated value.
+  if (s.type === 'array') return raw.split(/[\s,]+/).filter((x) => x !== '');
   if (raw === '' && accepts('null')) return null;
   return raw;
 }
@@ -145,6 +148,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const t = config.policy.thresholds;
   if (t.quarantine !== null && t.tag !== null && t.quarantine < t.tag) {
     throw new ConfigError('policy.thresholds.quarantine', `must be >= policy.thresholds.tag (${t.tag})`);
+  }
+  const networkLists: [string, readonly string[]][] = [
+    ['smtp.allowNetworks', config.smtp.allowNetworks],
+    ['smtp.trustedForwarders', config.smtp.trustedForwarders],
+    ['policy.allowClients', config.policy.allowClients],
+    ['policy.blockClients', config.policy.blockClients],
+  ];
+  for (const [key, list] of networkLists) {
+    for (const cidr of list) {
+      try {
+        networkMatcher([cidr]);
+      } catch {
+        throw new ConfigError(key, `'${cidr}' is not an IP address or CIDR network`);
+      }
+    }
   }
   if ((config.smtp.tlsCert === null) !== (config.smtp.tlsKey === null)) {
     throw new ConfigError('smtp.tlsKey', 'smtp.tlsCert and smtp.tlsKey must be set together');

@@ -74,10 +74,13 @@ export const ConfigSchema = T.Object(
           description: 'unrecognised commands before disconnect',
           default: 10,
         }),
-        allowNetworks: Cidrs('client networks allowed to connect (others: 554 5.7.1)', [
-          '127.0.0.0/8',
-          '::1/128',
-        ]),
+        allowNetworks: {
+          ...Cidrs('client networks allowed to connect (others: 554 5.7.1); env: comma-separated', [
+            '127.0.0.0/8',
+            '::1/128',
+          ]),
+          env: 'SMTP_ALLOW_NETWORKS',
+        },
         trustedForwarders: Cidrs('clients whose XFORWARD/XCLIENT attributes are believed', [
           '127.0.0.0/8',
           '::1/128',
