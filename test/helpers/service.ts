@@ -36,7 +36,9 @@ export async function startTestService(
   options: { config?: DeepPartial<Config>; sink?: Sink } = {},
 ): Promise<TestService> {
   const sink = options.sink ?? (await startSink());
-  const db = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
+  // A test that brings its own database URL (e.g. through a proxy it can cut) gets no fresh one.
+  const ownDatabase = options.config?.database?.url !== undefined;
+  const db = process.env.DATABASE_URL && !ownDatabase ? await freshDatabaseUrl() : null;
   const config = loadConfig({
     file: null,
     env: {},

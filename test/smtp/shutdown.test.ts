@@ -1,37 +1,15 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildService, startChildService } from '../helpers/child-service.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 import { freePort } from '../helpers/redis.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-
-async function waitForPort(port: number): Promise<void> {
-  // Generous: under CI's parallel load the child compiles TypeScript and opens its database first.
-  for (let i = 0; i < 1200; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('service did not start');
-}
-
 describe('SIGTERM', () => {
   let sink: Sink;
   let db: { url: string; drop(): Promise<void> } | null = null;
-  let child: ReturnType<typeof spawn> | null = null;
+  let child: ChildService | null = null;
   beforeAll(async () => {
     db = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
     // The next hop takes a while to answer, so the message is still in flight when the signal arrives.
@@ -39,7 +17,7 @@ describe('SIGTERM', () => {
   });
   afterAll(async () => {
     // Whatever happened in the test, no service outlives it.
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
     await sink.close();
     await db?.drop();
   });
@@ -47,35 +25,13 @@ describe('SIGTERM', () => {
   it('stops accepting, lets the message in flight finish with 250, and exits 0', async () => {
     const smtpPort = await freePort();
     const apiPort = await freePort();
-    const proc = spawn(
-      process.execPath,
-      [
-        '--import',
-        pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
-        path.join(root, 'src/cli.ts'),
-        'serve',
-      ],
-      {
-        env: {
-          ...process.env,
-          SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-          API_LISTEN: `127.0.0.1:${apiPort}`,
-          RELAY_TO: `127.0.0.1:${sink.port}`,
-          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-sigterm-')),
-          DATABASE_URL: db?.url ?? '',
-          REDIS_URL: '',
-          LOG_LEVEL: 'info',
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    child = proc;
-    let log = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      log += d.toString();
+    child = await startChildService({
+      smtpPort,
+      apiPort,
+      relayPort: sink.port,
+      databaseUrl: db?.url ?? null,
     });
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    await waitForPort(smtpPort);
+    const { proc, exited } = child;
 
     const inFlight = send(
       smtpPort,
@@ -98,7 +54,7 @@ describe('SIGTERM', () => {
     expect(await exited).toBe(0);
     expect(refused).toBe(true);
     expect(sink.messages).toHaveLength(1);
-    expect(log).toContain('"event":"SHUTDOWN"');
-    expect(log).toContain('"event":"STOPPED"');
+    expect(child.output()).toContain('"event":"SHUTDOWN"');
+    expect(child.output()).toContain('"event":"STOPPED"');
   }, 120_000);
 });

@@ -1,0 +1,78 @@
+/**
+ * `mailsentra serve` as a child process (through tsx, so it runs the sources under test), for tests about
+ * what only a real process can show: signals, SIGKILL and restart.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ChildService {
+  proc: ChildProcess;
+  smtpPort: number;
+  apiPort: number;
+  /** Everything the service wrote to stdout (pino JSON lines). */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+export async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
+  // Generous: under CI's parallel load the child compiles TypeScript and opens its database first.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`service did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startChildService(options: {
+  smtpPort: number;
+  apiPort: number;
+  relayPort: number;
+  databaseUrl: string | null;
+  dataDir?: string;
+  env?: Record<string, string>;
+}): Promise<ChildService> {
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+      path.join(root, 'src/cli.ts'),
+      'serve',
+    ],
+    {
+      env: {
+        ...process.env,
+        SMTP_LISTEN: `127.0.0.1:${options.smtpPort}`,
+        API_LISTEN: `127.0.0.1:${options.apiPort}`,
+        RELAY_TO: `127.0.0.1:${options.relayPort}`,
+        DATA_DIR: options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'mailsentra-child-')),
+        DATABASE_URL: options.databaseUrl ?? '',
+        REDIS_URL: '',
+        LOG_LEVEL: 'info',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let log = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    log += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  await waitForPort(options.smtpPort);
+  return { proc, smtpPort: options.smtpPort, apiPort: options.apiPort, output: () => log, exited };
+}
