@@ -1,9 +1,11 @@
 /** Migrations are imported statically (no directory scan), so they work the same from src/ and dist/. */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as lz4Raw from './0002-lz4-raw.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-lz4-raw': lz4Raw,
 };
 
 export const migrationProvider: MigrationProvider = {
