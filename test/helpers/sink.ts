@@ -20,6 +20,8 @@ export type SinkBehaviour =
 export interface Sink {
   port: number;
   messages: Received[];
+  /** Messages whose DATA has begun (counted before any stall), to know one is in flight. */
+  receiving: number;
   behaviour: SinkBehaviour;
   close(): Promise<void>;
 }
@@ -27,7 +29,7 @@ export interface Sink {
 const err = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
 
 export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): Promise<Sink> {
-  const sink = { messages: [] as Received[], behaviour } as Sink;
+  const sink = { messages: [] as Received[], receiving: 0, behaviour } as Sink;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -40,6 +42,7 @@ export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): 
       callback();
     },
     onData(stream, session, callback) {
+      sink.receiving++;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
