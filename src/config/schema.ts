@@ -55,7 +55,7 @@ export const ConfigSchema = T.Object(
         }),
         maxSessions: T.Integer({
           minimum: 1,
-          description: 'concurrent inbound sessions (more: 421 4.7.0)',
+          description: 'concurrent inbound sessions (more: 421 and disconnect)',
           default: 200,
         }),
         maxMessagesPerSession: T.Integer({
@@ -68,11 +68,6 @@ export const ConfigSchema = T.Object(
           minimum: 1000,
           description: 'total time one session may last',
           default: 600_000,
-        }),
-        maxBadCommands: T.Integer({
-          minimum: 1,
-          description: 'unrecognised commands before disconnect',
-          default: 10,
         }),
         allowNetworks: {
           ...Cidrs('client networks allowed to connect (others: 554 5.7.1); env: comma-separated', [

@@ -34,7 +34,10 @@ export function createInboundServer(deps: {
   const c = config.smtp;
   const allowed = networkMatcher(c.allowNetworks);
   const trusted = networkMatcher(c.trustedForwarders);
-  const origin = new Map<string, { ip: string; messages: number }>();
+  const origin = new Map<
+    string,
+    { ip: string; messages: number; deciding: boolean; deadline: ReturnType<typeof setTimeout> }
+  >();
   let sessions = 0;
   const tls = c.tlsCert && c.tlsKey ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey) } : null;
 
@@ -62,12 +65,14 @@ export function createInboundServer(deps: {
           const e = smtpErrors.clientNotAllowed();
           return callback(toError(e.responseCode, e.message));
         }
-        origin.set(session.id, { ip, messages: 0 });
+        const deadline = setTimeout(() => expire(session.id), c.sessionTimeoutMs).unref();
+        origin.set(session.id, { ip, messages: 0, deciding: false, deadline });
         sessions++;
         metrics.smtpSessions.set(sessions);
         callback();
       },
       onClose(session) {
+        clearTimeout(origin.get(session.id)?.deadline);
         if (origin.delete(session.id)) {
           sessions--;
           metrics.smtpSessions.set(sessions);
@@ -105,9 +110,15 @@ export function createInboundServer(deps: {
             return callback(toError(e.responseCode, e.message));
           }
           const o = origin.get(session.id);
-          if (o) o.messages++;
+          if (o) {
+            o.messages++;
+            o.deciding = true;
+          }
           deps
             .onMessage(deliveryOf(session, Buffer.concat(chunks, size)))
+            .finally(() => {
+              if (o) o.deciding = false;
+            })
             .then((reply) =>
               reply.code === 250 ? callback(null, reply.text) : callback(toError(reply.code, reply.text)),
             )
@@ -128,6 +139,29 @@ export function createInboundServer(deps: {
   server.on('error', (err) =>
     logger.warn({ event: 'SMTP_SERVER_ERROR', err: err.message }, 'smtp server error'),
   );
+
+  /**
+   * `smtp.sessionTimeoutMs`: the idle timeout alone does not bound a session, since every byte resets it (a
+   * client trickling a byte a second holds a slot forever). At the deadline the session gets 421 and is
+   * closed, unless a message it sent is waiting for its verdict: that one is answered first.
+   */
+  function expire(sessionId: string): void {
+    const o = origin.get(sessionId);
+    if (!o) return;
+    if (o.deciding) {
+      o.deadline = setTimeout(() => expire(sessionId), 1000).unref();
+      return;
+    }
+    logger.info({ event: 'SMTP_SESSION_EXPIRED', sessionId, ip: o.ip }, 'session time limit reached');
+    // smtp-server keeps its connections in an internal set (greet-pause.ts relies on it too); send(421) closes.
+    const { connections } = server as unknown as {
+      connections: Set<{ id: string; send(code: number, text: string): void }>;
+    };
+    for (const connection of connections) {
+      if (connection.id === sessionId)
+        connection.send(421, '4.4.2 Session time limit exceeded, closing connection');
+    }
+  }
 
   function deliveryOf(session: SMTPServerSession, raw: Buffer): Delivery {
     const o = origin.get(session.id);
