@@ -37,6 +37,8 @@ export const smtpErrors = {
       `Message size exceeds fixed maximum message size (${limit} bytes)`,
     ),
   tooManyRecipients: () => new SmtpError('TOO_MANY_RECIPIENTS', 452, '4.5.3', 'Too many recipients'),
+  tooManySessions: () =>
+    new SmtpError('TOO_MANY_SESSIONS', 421, '4.7.0', 'Too many connections, try again later'),
   clientNotAllowed: () => new SmtpError('CLIENT_NOT_ALLOWED', 554, '5.7.1', 'Client host not allowed'),
   bareLineEnding: () =>
     new SmtpError('BARE_LINE_ENDING', 550, '5.6.0', 'Bare LF or CR in message; lines must end with CRLF'),

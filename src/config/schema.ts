@@ -55,7 +55,7 @@ export const ConfigSchema = T.Object(
         }),
         maxSessions: T.Integer({
           minimum: 1,
-          description: 'concurrent inbound sessions (more: 421 and disconnect)',
+          description: 'concurrent inbound sessions (more: 421 4.7.0 and disconnect)',
           default: 200,
         }),
         maxMessagesPerSession: T.Integer({

@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { smtpErrors } from '../errors.js';
 
 interface Connection {
   _server: { options: SMTPServerOptions; connections: Set<unknown> };
@@ -16,7 +17,6 @@ interface Connection {
   _setListeners(callback: () => void): void;
   connectionReady(): void;
   send(code: number, text: string, context?: unknown): void;
-  init(): void;
   on(event: string, listener: (data: unknown) => void): void;
 }
 
@@ -34,7 +34,7 @@ export class TrustingSMTPServer extends SMTPServer {
   }
 
   override connect(socket: Socket, socketOptions: unknown): void {
-    // The same steps as SMTPServer#connect, with init() minus the pause for trusted clients.
+    // The same steps as SMTPServer#connect and SMTPConnection#init, minus the pause for trusted clients.
     const self = this as unknown as {
       connections: Set<unknown>;
       _onError(err: unknown): void;
@@ -44,17 +44,17 @@ export class TrustingSMTPServer extends SMTPServer {
     self.connections.add(connection);
     connection.on('error', (err) => self._onError(err));
     connection.on('connect', (data) => self._onClientConnect(data));
-    if (!this.trusted(socket.remoteAddress ?? '')) {
-      connection.init();
-      return;
-    }
+    const trusted = this.trusted(socket.remoteAddress ?? '');
     connection._setListeners(() => {
+      // smtp-server's own session-limit reply has no enhanced status code; this one is 421 4.7.0.
       const { maxClients } = connection._server.options;
       if (maxClients && connection._server.connections.size > maxClients) {
-        connection.send(421, `${connection.name} Too many connected clients, try again in a moment`, false);
+        const e = smtpErrors.tooManySessions();
+        connection.send(e.responseCode, e.message, false);
         return;
       }
-      connection.connectionReady();
+      if (trusted) connection.connectionReady();
+      else setTimeout(() => connection.connectionReady(), 100).unref();
     });
   }
 }
