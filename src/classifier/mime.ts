@@ -104,11 +104,38 @@ export function htmlToText(html: string, hrefs: string[]): string {
   for (const m of html.matchAll(HREF)) {
     if (hrefs.length < 200) hrefs.push(m[1] as string);
   }
-  const stripped = html
-    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<[^>]*>/g, ' ');
+  const stripped = dropBlocks(html).replace(/<[^<>]*>/g, ' ');
   return he.decode(stripped);
+}
+
+const BLOCK_START = /<!--|<(script|style)\b/gi;
+const BLOCK_END: Record<string, RegExp> = {
+  comment: /-->/g,
+  script: /<\/script\s*>/gi,
+  style: /<\/style\s*>/gi,
+};
+
+/**
+ * Comments, scripts and styles removed by searching forward for each block's end. A lazy regex such as
+ * `<!--[\s\S]*?-->` rescans to the end of the document from every unclosed opening, which is quadratic on
+ * hostile HTML; this is linear. An unclosed block runs to the end of the document, as in a browser.
+ */
+function dropBlocks(html: string): string {
+  let out = '';
+  let from = 0;
+  BLOCK_START.lastIndex = 0;
+  for (;;) {
+    const m = BLOCK_START.exec(html);
+    if (!m) break;
+    out += `${html.slice(from, m.index)} `;
+    const end = BLOCK_END[m[1] ? m[1].toLowerCase() : 'comment'] as RegExp;
+    end.lastIndex = m.index + m[0].length;
+    const close = end.exec(html);
+    if (!close) return out;
+    from = close.index + close[0].length;
+    BLOCK_START.lastIndex = from;
+  }
+  return out + html.slice(from);
 }
 
 interface PartContext {
