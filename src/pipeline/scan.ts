@@ -20,7 +20,8 @@ export class ScanTimeoutError extends Error {
 }
 
 export interface FeatureExtractor {
-  extract(raw: Buffer): Promise<MessageFeatures>;
+  /** `signal` aborts a worker's task: the worker is terminated and replaced, so a runaway parse frees it. */
+  extract(raw: Buffer, signal?: AbortSignal): Promise<MessageFeatures>;
   close(): Promise<void>;
 }
 
@@ -49,10 +50,13 @@ export function createFeatureExtractor(config: Config): FeatureExtractor {
       : {}),
   });
   return {
-    extract: (raw) =>
+    extract: (raw, signal) =>
       raw.length < workerMinBytes
         ? inline(raw)
-        : (pool.run({ raw, maxBytes } satisfies FeatureTask) as Promise<MessageFeatures>),
+        : (pool.run(
+            { raw, maxBytes } satisfies FeatureTask,
+            signal ? { signal } : {},
+          ) as Promise<MessageFeatures>),
     close: () => pool.destroy(),
   };
 }
@@ -92,11 +96,11 @@ export function createScanner(deps: {
         }
       }
       const ms = config.scanner.timeoutMs;
-      const features = await withTimeout(
-        extractor.extract(raw),
-        ms,
-        () => new ScanTimeoutError(`scan took longer than ${ms} ms`),
-      );
+      const abort = new AbortController();
+      const features = await withTimeout(extractor.extract(raw, abort.signal), ms, () => {
+        abort.abort();
+        return new ScanTimeoutError(`scan took longer than ${ms} ms`);
+      });
       const result = model.score(features.tokens);
       if (useCache)
         await cache.set(model.version, hash, { score: result.score, topFeatures: result.topFeatures });
