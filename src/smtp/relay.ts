@@ -11,6 +11,7 @@ import type { Envelope, RecipientResult, Relay, RelayOutcome } from './types.js'
 
 interface SmtpError extends Error {
   code?: string;
+  command?: string;
   responseCode?: number;
   response?: string;
   rejectedErrors?: SmtpError[];
@@ -28,7 +29,10 @@ const address = (a: string | { address: string }) => (typeof a === 'string' ? a 
 
 /** Maps a next-hop failure to what we tell upstream: its own 4xx/5xx, or 451 for local trouble. */
 export function outcomeOfError(err: SmtpError, recipients: string[]): RelayOutcome {
-  const code = err.responseCode;
+  // A next hop that cannot encrypt (relay.requireTls) is our configuration or network problem, not the
+  // message's: the sender must retry, not bounce, whatever code the next hop gave to STARTTLS.
+  const tlsFailure = err.code === 'ETLS' || err.command === 'STARTTLS';
+  const code = tlsFailure ? undefined : err.responseCode;
   if (code !== undefined && code >= 500) {
     return {
       result: 'permfail',
