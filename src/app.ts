@@ -7,7 +7,7 @@ import { buildApi } from './api/server.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
 import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
-import type { ActiveModel } from './classifier/types.js';
+import type { ActiveModel, Label } from './classifier/types.js';
 import { parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -40,6 +40,17 @@ export interface App {
 
 export interface AppOptions {
   logger?: Logger;
+  /**
+   * Which listeners this process runs (default both). With `smtp.processes` > 1 the cluster primary runs the
+   * API and the workers run SMTP (src/cluster/).
+   */
+  roles?: { smtp: boolean; api: boolean };
+  /** Told after feedback changed this process's model, so other processes can learn the same. */
+  onLearned?: (raw: Buffer, label: Label, previous: Label | null) => void;
+  /** Told after an activation through the API, so other processes load it now. */
+  onActivated?: (version: string) => void;
+  /** Replaces this process's /metrics text (the cluster primary aggregates its workers'). */
+  metricsText?: () => Promise<string>;
   storage?: OpenStorageOptions;
   /** Replaces the relay (fault tests). */
   relay?: Relay;
@@ -76,8 +87,38 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     relay,
     storage,
   });
-  const inbound = createInboundServer({ config, logger, metrics, onMessage: processMessage });
-  const api = await buildApi({ config, logger, metrics, storage, scanner, relay, activeModel, modelSync });
+  const roles = options.roles ?? { smtp: true, api: true };
+  const inbound = roles.smtp
+    ? createInboundServer({ config, logger, metrics, onMessage: processMessage })
+    : null;
+  const { onLearned, onActivated } = options;
+  const api = roles.api
+    ? await buildApi({
+        config,
+        logger,
+        metrics,
+        storage,
+        scanner: onLearned
+          ? {
+              ...scanner,
+              async learn(raw, label, previous) {
+                const result = await scanner.learn(raw, label, previous);
+                onLearned(raw, label, previous);
+                return result;
+              },
+            }
+          : scanner,
+        relay,
+        activeModel,
+        modelSync: {
+          async announce(version) {
+            await modelSync.announce(version);
+            onActivated?.(version);
+          },
+        },
+        ...(options.metricsText ? { metricsText: options.metricsText } : {}),
+      })
+    : null;
 
   return {
     config,
@@ -89,10 +130,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     activeModel,
     modelSync,
     async start() {
-      const smtpPort = await inbound.listen();
-      const { host, port } = parseHostPort(config.api.listen);
-      await api.listen({ host, port });
-      const apiPort = (api.server.address() as AddressInfo).port;
+      const smtpPort = inbound ? await inbound.listen() : 0;
+      let apiPort = 0;
+      if (api) {
+        const { host, port } = parseHostPort(config.api.listen);
+        await api.listen({ host, port });
+        apiPort = (api.server.address() as AddressInfo).port;
+      }
       logger.info(
         { event: 'LISTENING', smtpPort, apiPort, model: activeModel.current().version, db: storage.kind },
         'listening',
@@ -100,8 +144,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return { smtpPort, apiPort };
     },
     async stop() {
-      await inbound.close(config.shutdownGraceMs);
-      await api.close();
+      await inbound?.close(config.shutdownGraceMs);
+      await api?.close();
       await modelSync.stop();
       await scanner.close();
       await relay.close();

@@ -36,6 +36,7 @@ describe('configuration', () => {
     [{ REDIS_URL: 'http://x' }, 'redis.url'],
     [{ LOG_LEVEL: 'loud' }, 'log.level'],
     [{ SMTP_ALLOW_NETWORKS: '10.0.0.0/8,not-a-net' }, 'smtp.allowNetworks'],
+    [{ SMTP_PROCESSES: '2' }, 'smtp.processes'],
   ])('names the bad key in one line: %j', (env, key) => {
     let error: unknown;
     try {

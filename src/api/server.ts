@@ -34,6 +34,8 @@ export interface ApiDeps {
   relay: Relay;
   activeModel: ActiveModel;
   modelSync: { announce(version: string): Promise<void> } | null;
+  /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
+  metricsText?: () => Promise<string>;
 }
 
 /** Maps any thrown error to a status and the public `{ error, message }` body. */
@@ -124,7 +126,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+    reply
+      .type(deps.metrics.registry.contentType)
+      .send(await (deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics())),
   );
 
   await app.register(messageRoutes, { storage });

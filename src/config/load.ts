@@ -164,6 +164,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
       }
     }
   }
+  if (config.smtp.processes > 1 && config.database.url === null) {
+    throw new ConfigError(
+      'smtp.processes (env SMTP_PROCESSES)',
+      'more than 1 needs DATABASE_URL: the embedded database belongs to one process',
+    );
+  }
   if ((config.smtp.tlsCert === null) !== (config.smtp.tlsKey === null)) {
     throw new ConfigError('smtp.tlsKey', 'smtp.tlsCert and smtp.tlsKey must be set together');
   }

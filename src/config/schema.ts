@@ -63,6 +63,14 @@ export const ConfigSchema = T.Object(
           description: 'messages per SMTP session',
           default: 1000,
         }),
+        processes: T.Integer({
+          minimum: 1,
+          maximum: 64,
+          description:
+            'SMTP processes sharing the listener (node:cluster), for a machine with several cores; above 1 needs DATABASE_URL',
+          default: 1,
+          env: 'SMTP_PROCESSES',
+        }),
         idleTimeoutMs: T.Integer({ minimum: 100, description: 'socket idle timeout', default: 60_000 }),
         sessionTimeoutMs: T.Integer({
           minimum: 1000,

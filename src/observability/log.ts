@@ -10,7 +10,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino(
     {
       level,
-      base: { service: 'mailsentra' },
+      // pid tells the processes of a cluster (smtp.processes) apart.
+      base: { service: 'mailsentra', pid: process.pid },
       redact: {
         paths: [
           'key',

@@ -64,6 +64,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     quarantineMessages: new Gauge({
       name: 'mailsentra_quarantine_messages',
       help: 'Quarantine rows held now',
+      // Every process of a cluster reads the same database: aggregate to one value, not a sum.
+      aggregator: 'max',
       registers: [registry],
     }),
     feedback: new Counter({
@@ -76,6 +78,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'mailsentra_model_info',
       help: 'Active model version (value 1)',
       labelNames: ['version'] as const,
+      aggregator: 'max',
       registers: [registry],
     }),
     logBufferRows: new Gauge({

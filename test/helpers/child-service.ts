@@ -73,6 +73,11 @@ export async function startChildService(options: {
     log += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  await waitForPort(options.smtpPort);
+  try {
+    await waitForPort(options.smtpPort);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}; its output:\n${log.slice(-3000)}`);
+  }
   return { proc, smtpPort: options.smtpPort, apiPort: options.apiPort, output: () => log, exited };
 }

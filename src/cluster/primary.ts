@@ -1,0 +1,97 @@
+/**
+ * `serve` with `smtp.processes` > 1: this process forks that many SMTP workers sharing the listener
+ * (node:cluster) so every core scores and relays mail, and itself runs the API, serving /metrics aggregated
+ * over all processes. A worker that dies is replaced; SIGTERM drains the workers (each finishes its sessions
+ * in flight, bounded by shutdownGraceMs) before the primary stops.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { createApp } from '../app.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../observability/log.js';
+import { isToPrimary, type ToWorker } from './messages.js';
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+export async function runPrimary(config: Config): Promise<number> {
+  const logger = createLogger(config.log.level).child({ role: 'primary' });
+  const workers = new Set<Worker>();
+  const pending = new Map<number, (metrics: MetricsJson) => void>();
+  let nextRequest = 0;
+  let stopping = false;
+
+  const fork = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const worker = cluster.fork();
+      workers.add(worker);
+      worker.on('message', (m: unknown) => {
+        if (isToPrimary(m)) pending.get(m.id)?.(m.metrics);
+      });
+      worker.once('listening', () => resolve());
+      worker.once('exit', (code, signal) => {
+        workers.delete(worker);
+        if (stopping) return;
+        logger.error({ event: 'WORKER_EXITED', pid: worker.process.pid, code, signal }, 'smtp worker exited');
+        reject(new Error(`smtp worker exited before listening (code ${code})`));
+        // Replace it; a worker that cannot start at all fails the next fork's start too and stops here.
+        setTimeout(() => void fork().catch(() => undefined), 1000).unref();
+      });
+    });
+
+  const broadcast = (message: ToWorker) => {
+    for (const w of workers) if (w.isConnected()) w.send(message);
+  };
+
+  const metricsText = async (): Promise<string> => {
+    const fromWorkers = [...workers].map(
+      (w) =>
+        new Promise<MetricsJson | null>((resolve) => {
+          const id = nextRequest++;
+          const timer = setTimeout(() => {
+            pending.delete(id);
+            resolve(null);
+          }, 2000);
+          pending.set(id, (metrics) => {
+            clearTimeout(timer);
+            pending.delete(id);
+            resolve(metrics);
+          });
+          w.send({ kind: 'metrics', id } satisfies ToWorker);
+        }),
+    );
+    const parts = [await app.metrics.registry.getMetricsAsJSON(), ...(await Promise.all(fromWorkers))];
+    return AggregatorRegistry.aggregate(parts.filter((p): p is MetricsJson => p !== null)).metrics();
+  };
+
+  const app = await createApp(config, {
+    logger,
+    roles: { smtp: false, api: true },
+    onLearned: (raw, label, previous) =>
+      broadcast({ kind: 'learn', raw: raw.toString('base64'), label, previous }),
+    onActivated: () => broadcast({ kind: 'check-model' }),
+    metricsText,
+  });
+  // Workers migrate nothing and find the active model ready: the primary opened the database first.
+  await Promise.all(Array.from({ length: config.smtp.processes }, fork));
+  const { apiPort } = await app.start();
+  logger.info(
+    { event: 'CLUSTER_READY', processes: config.smtp.processes, apiPort },
+    'smtp workers listening',
+  );
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  stopping = true;
+  logger.info({ event: 'SHUTDOWN', signal }, 'stopping: workers finish the sessions in flight');
+  const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+  for (const w of workers) w.process.kill('SIGTERM');
+  const deadline = setTimeout(() => {
+    for (const w of workers) w.process.kill('SIGKILL');
+  }, config.shutdownGraceMs + 5000);
+  await Promise.all(exited);
+  clearTimeout(deadline);
+  await app.stop();
+  return 0;
+}

@@ -1,0 +1,43 @@
+/**
+ * An SMTP worker of the cluster: the whole message pipeline (scanner, policy, relay, quarantine, verdict log)
+ * on the listener it shares with its siblings, without the API. It follows the primary's feedback and
+ * activations, and hands its metrics to the primary, which serves /metrics for all.
+ */
+import { createApp } from '../app.js';
+import type { Config } from '../config/schema.js';
+import { isToWorker } from './messages.js';
+
+export async function runWorker(config: Config): Promise<number> {
+  const app = await createApp(config, { roles: { smtp: true, api: false } });
+  process.on('message', (message: unknown) => {
+    if (!isToWorker(message)) return;
+    const handle = async () => {
+      if (message.kind === 'learn')
+        await app.scanner.learn(Buffer.from(message.raw, 'base64'), message.label, message.previous);
+      else if (message.kind === 'check-model') await app.modelSync.check();
+      else if (message.kind === 'metrics')
+        process.send?.({
+          kind: 'metrics',
+          id: message.id,
+          metrics: await app.metrics.registry.getMetricsAsJSON(),
+        });
+    };
+    handle().catch((err: unknown) =>
+      app.logger.error(
+        { event: 'CLUSTER_MESSAGE_FAILED', kind: message.kind, err: (err as Error).message },
+        'cluster message failed',
+      ),
+    );
+  });
+  await app.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+    // The primary gone means nobody will ever signal this worker: stop as if told to.
+    process.once('disconnect', () => resolve());
+  });
+  app.logger.info({ event: 'SHUTDOWN', role: 'smtp-worker' }, 'stopping: finishing sessions in flight');
+  await app.stop();
+  if (process.connected) process.disconnect();
+  return 0;
+}
