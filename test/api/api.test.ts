@@ -381,5 +381,5 @@ describe('models', () => {
     expect(audit.some((a) => a.action === 'model.activate' && a.target === job.version)).toBe(true);
     expect(audit.some((a) => a.action === 'model.train' && a.target === jobId)).toBe(true);
     expect(previous).toBeTruthy();
-  }, 90_000);
+  }, 240_000);
 });

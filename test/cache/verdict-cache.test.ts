@@ -50,9 +50,11 @@ describe('in-process tier', () => {
 
 describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
   const prefix = `test:${randomBytes(4).toString('hex')}:`;
-  const open = (url: string, metrics = createMetrics({ defaultMetrics: false })) =>
+  // Generous by default (a loaded CI machine must not turn a shared verdict into a timed-out miss); the
+  // outage test uses a short one, as production does.
+  const open = (url: string, metrics = createMetrics({ defaultMetrics: false }), commandTimeoutMs = 2000) =>
     createVerdictCache(
-      loadConfig({ file: null, env: {}, overrides: { redis: { url, commandTimeoutMs: 100 } } }),
+      loadConfig({ file: null, env: {}, overrides: { redis: { url, commandTimeoutMs } } }),
       {
         logger: silentLogger(),
         metrics,
@@ -88,7 +90,7 @@ describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
     const redis = await PrivateRedis.start();
     closers.push(() => redis.down().catch(() => {}));
     const metrics = createMetrics({ defaultMetrics: false });
-    const cache = open(redis.url, metrics);
+    const cache = open(redis.url, metrics, 100);
     closers.push(() => cache.close());
     await new Promise((r) => setTimeout(r, 100));
     await cache.set('v1', 'k', verdict);
