@@ -48,8 +48,21 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`port ${port} never opened`);
 }
 
-const procKb = (pid: number, field: 'VmRSS' | 'VmHWM') =>
-  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+/** RSS of the service: the process and, with smtp.processes > 1, its cluster workers. */
+const procKb = (pid: number, field: 'VmRSS' | 'VmHWM') => {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return [String(pid), ...children].reduce((sum, p) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return sum + Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+};
 
 interface Scrape {
   buckets: Map<number, number>;

@@ -2,7 +2,7 @@
  * SMTP throughput and added latency, measured the team's way: the shared harness in ../shared/bench
  * (Postfix's smtp-source → smtp-sink), direct vs through MailSentra, interleaved in one run. MailSentra runs
  * as its own process (`node dist/cli.js serve`) with the verdict cache off (smtp-source sends the same
- * message every time), then once more with the cache on. Prints the harness's tables and the service's RSS.
+ * message every time) — one SMTP process, then two (`smtp.processes`, with Postgres) — then with the cache on. Prints the harness's tables and the service's RSS.
  * Needs `npm run build` first and Debian's postfix (smtp-source, smtp-sink).
  * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), DATABASE_URL (default: embedded PGlite).
  */
@@ -46,14 +46,25 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`port ${port} never opened`);
 }
 
+/** Peak RSS of the service: the process and, with smtp.processes > 1, its cluster workers. */
 function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return [String(pid), ...children].reduce((sum, p) => {
+    try {
+      return sum + Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    } catch {
+      return sum;
+    }
+  }, 0);
 }
 
 async function startService(
   sinkPort: number,
   cache: 'on' | 'off',
+  processes: number,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
@@ -62,6 +73,7 @@ async function startService(
       SMTP_LISTEN: `127.0.0.1:${port}`,
       RELAY_TO: `127.0.0.1:${sinkPort}`,
       VERDICT_CACHE: cache,
+      SMTP_PROCESSES: String(processes),
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
       LOG_LEVEL: 'warn',
       // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
@@ -77,13 +89,23 @@ async function startService(
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
 try {
-  for (const cache of ['off', 'on'] as const) {
-    const svc = await startService(sinkPort, cache);
-    console.log(`\n--- MailSentra (pid ${svc.child.pid}), verdict cache ${cache} ---`);
+  // One process, then (with Postgres) two SMTP processes for this machine's two cores; cache on last.
+  const multi = process.env.DATABASE_URL ? 2 : 1;
+  const runs: { cache: 'on' | 'off'; processes: number }[] = [
+    { cache: 'off', processes: 1 },
+    ...(multi > 1 ? [{ cache: 'off' as const, processes: multi }] : []),
+    { cache: 'on', processes: multi },
+  ];
+  for (const { cache, processes } of runs) {
+    const svc = await startService(sinkPort, cache, processes);
+    const label = `verdict cache ${cache}, smtp.processes ${processes}`;
+    console.log(`\n--- MailSentra (pid ${svc.child.pid}), ${label} ---`);
     const args = [
       'compare',
       '--proxy',
       `mailsentra=127.0.0.1:${svc.port}`,
+      '--proxy-pid',
+      `mailsentra=${svc.child.pid}`,
       '--sink-port',
       String(sinkPort),
       '--count',
@@ -97,7 +119,7 @@ try {
       stdio: 'inherit',
       env: { ...process.env, SMTP_TOOLS_DIR: root },
     });
-    console.log(`MailSentra peak RSS (cache ${cache}): ${rssMb(svc.child.pid as number).toFixed(0)} MB`);
+    console.log(`MailSentra peak RSS (${label}): ${rssMb(svc.child.pid as number).toFixed(0)} MB`);
     svc.child.kill('SIGTERM');
     await new Promise((r) => svc.child.once('exit', r));
   }
