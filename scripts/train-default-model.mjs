@@ -1,12 +1,14 @@
 // Runs at install (npm's prepare, after tsc): trains the default model from the SpamAssassin corpus's TRAIN
-// split into models/default.model, so `npx mailsentra scan` scores well from the first message.
-import { existsSync } from 'node:fs';
+// split into models/default.model, so `npx mailsentra scan` scores well from the first message. A file written
+// by an earlier release (MSM1 count model) is replaced.
+import { existsSync, statSync } from 'node:fs';
 import { defaultModelPath, loadDefaultModel } from '../dist/classifier/model-source.js';
 
 const file = defaultModelPath();
 const started = performance.now();
-const existed = existsSync(file);
+const before = existsSync(file) ? statSync(file).mtimeMs : null;
 const model = loadDefaultModel(file);
+const existed = before !== null && statSync(file).mtimeMs === before;
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
   existed

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelStore } from '../store/types.js';
 import { loadSpamAssassin } from './corpus.js';
-import { type CountModel, deserializeModel } from './model.js';
+import { deserializeModel, LinearModel, type StoredModel } from './model.js';
 import { trainModel } from './train.js';
 
 /** `models/default.model` at the package root (next to dist/ and src/). */
@@ -24,12 +24,16 @@ function writeAtomically(file: string, data: Buffer | string): void {
   renameSync(tmp, file);
 }
 
-export function trainDefaultModel(): CountModel {
+export function trainDefaultModel(): LinearModel {
   return trainModel(loadSpamAssassin('train'), { versionPrefix: 'sa' });
 }
 
-export function loadDefaultModel(file = defaultModelPath()): CountModel {
-  if (existsSync(file)) return deserializeModel(readFileSync(file));
+/** The default model file, trained when it is missing or was written by an earlier release (MSM1). */
+export function loadDefaultModel(file = defaultModelPath()): StoredModel {
+  if (existsSync(file)) {
+    const stored = deserializeModel(readFileSync(file));
+    if (stored instanceof LinearModel) return stored;
+  }
   const model = trainDefaultModel();
   writeAtomically(file, model.serialize());
   return model;
@@ -39,7 +43,7 @@ export function loadDefaultModel(file = defaultModelPath()): CountModel {
  * The model in force: the active version in the model store, or — on a fresh database — the default model,
  * stored and activated so every instance agrees on it.
  */
-export async function ensureActiveModel(models: ModelStore): Promise<CountModel> {
+export async function ensureActiveModel(models: ModelStore): Promise<StoredModel> {
   const active = await models.getActive();
   if (active) {
     const artefact = await models.getArtefact(active.version);
@@ -64,11 +68,11 @@ export function activeMirrorPath(dataDir: string): string {
   return path.resolve(dataDir, 'models', 'active.model');
 }
 
-export function writeActiveMirror(dataDir: string, model: CountModel): void {
+export function writeActiveMirror(dataDir: string, model: StoredModel): void {
   writeAtomically(activeMirrorPath(dataDir), model.serialize());
 }
 
-export function readActiveMirror(dataDir: string): CountModel | null {
+export function readActiveMirror(dataDir: string): StoredModel | null {
   const file = activeMirrorPath(dataDir);
   return existsSync(file) ? deserializeModel(readFileSync(file)) : null;
 }

@@ -44,6 +44,8 @@ export class WordNormaliser {
   }
 }
 
+const GAPS = ['', '_', '__', '___'];
+
 /** Adds `prefix + word` and OSB pairs of `words` to `into`. */
 export function addWordFeatures(
   into: Set<string>,
@@ -51,11 +53,12 @@ export function addWordFeatures(
   prefix: string,
   osbWindow: number,
 ): void {
+  const gaps =
+    GAPS.length > osbWindow ? GAPS : Array.from({ length: osbWindow + 1 }, (_, d) => '_'.repeat(d));
   for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    into.add(prefix + w);
-    for (let d = 1; d <= osbWindow && i + d < words.length; d++) {
-      into.add(`${prefix}${w}${'_'.repeat(d)}${words[i + d]}`);
-    }
+    const head = prefix + (words[i] as string);
+    into.add(head);
+    const last = Math.min(osbWindow, words.length - 1 - i);
+    for (let d = 1; d <= last; d++) into.add(head + (gaps[d] as string) + (words[i + d] as string));
   }
 }

@@ -1,12 +1,14 @@
 /**
- * Training: count features over the labelled set, then calibrate on held-out data from the same set
- * (k-fold: each fold is scored by the counts of the other folds, obtained exactly by subtraction). The
+ * Training: logistic regression (Adagrad) over the hashed features of the labelled set, then calibration on
+ * held-out data from the same set (k-fold: each fold is scored by a model trained on the other folds). The
  * decision point is chosen on those held-out scores to keep the false-positive rate under a target, and the
  * logistic slope is fitted on them — so thresholds are never chosen on the data a figure is reported on.
  */
 
+import { fnv1a } from './common.js';
 import { extractFeatures } from './features.js';
-import { CountModel, DEFAULT_PARAMS, type ModelParams, versionFor } from './model.js';
+import { DEFAULT_LINEAR_PARAMS, FeatureTable, LinearModel, type LinearParams } from './linear-model.js';
+import { versionFor } from './model.js';
 import type { Label } from './types.js';
 
 export interface LabelledMessage {
@@ -24,9 +26,7 @@ export interface TrainOptions {
   folds?: number;
   /** Held-out false-positive rate the decision point must respect. */
   targetFpr?: number;
-  /** Drop features seen fewer times than this in all (artefact size, noise). */
-  minCount?: number;
-  params?: Partial<ModelParams>;
+  params?: Partial<LinearParams>;
   versionPrefix?: string;
 }
 
@@ -34,15 +34,8 @@ export const DEFAULT_TRAIN: Required<Omit<TrainOptions, 'params'>> = {
   maxBytes: 512_000,
   folds: 5,
   targetFpr: 0.002,
-  minCount: 2,
   versionPrefix: 'sa',
 };
-
-function countModel(items: readonly LabelledFeatures[], params: ModelParams): CountModel {
-  const model = new CountModel(params);
-  for (const item of items) model.learn(item.tokens, item.label);
-  return model;
-}
 
 /** Fits score = sigmoid(a * z + b) by Newton's method on (evidence, label) pairs, with a small L2 penalty so
  * nearly separable held-out data cannot drive the slope to infinity (which would make scores 0/1 steps). */
@@ -75,52 +68,147 @@ export function fitLogistic(points: readonly { z: number; y: number }[], l2 = 1)
   return { a, b };
 }
 
+/** A message as table slots (one per feature string) and its feature count n. */
+interface Row {
+  slots: Int32Array;
+  n: number;
+  y: 0 | 1;
+}
+
+/** Inserts every feature of every item into `table` and returns the items as slot rows. */
+function toRows(items: readonly LabelledFeatures[], table: FeatureTable): Row[] {
+  const hashed = items.map((item) => Uint32Array.from(item.tokens, fnv1a));
+  // Insert everything first: growing the table moves slots.
+  for (const hashes of hashed) for (const h of hashes) table.insert(h);
+  return hashed.map((hashes, k) => {
+    const slots = new Int32Array(hashes.length);
+    for (let j = 0; j < hashes.length; j++) slots[j] = table.find(hashes[j] as number);
+    return { slots, n: hashes.length, y: (items[k] as LabelledFeatures).label === 'spam' ? 1 : 0 };
+  });
+}
+
+interface Fitted {
+  weights: Float64Array;
+  accum: Float64Array;
+  bias: number;
+}
+
+/** Adagrad on the logistic loss over `rows` (presence features scaled by 1/sqrt(n)); deterministic. */
+function fitWeights(rows: readonly Row[], capacity: number, params: LinearParams): Fitted {
+  const weights = new Float64Array(capacity);
+  const accum = new Float64Array(capacity).fill(1e-8);
+  let bias = 0;
+  let biasAccum = 1e-8;
+  const { eta, epochs } = params;
+  const order = rows.map((_, i) => i);
+  let seed = params.seed >>> 0 || 1;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
+  for (let e = 0; e < epochs; e++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const tmp = order[i] as number;
+      order[i] = order[j] as number;
+      order[j] = tmp;
+    }
+    for (const r of order) {
+      const row = rows[r] as Row;
+      const scale = row.n === 0 ? 0 : 1 / Math.sqrt(row.n);
+      let sum = 0;
+      for (const i of row.slots) sum += weights[i] as number;
+      const z = bias + sum * scale;
+      const err = 1 / (1 + Math.exp(-z)) - row.y;
+      const g = err * scale;
+      if (g !== 0) {
+        const gg = g * g;
+        for (const i of row.slots) {
+          const acc = (accum[i] as number) + gg;
+          accum[i] = acc;
+          weights[i] = (weights[i] as number) - (eta * g) / Math.sqrt(acc);
+        }
+      }
+      if (params.fitBias) {
+        biasAccum += err * err;
+        bias -= (eta * err) / Math.sqrt(biasAccum);
+      }
+    }
+  }
+  return { weights, accum, bias };
+}
+
+function rowMargin(row: Row, weights: Float64Array | Float32Array, bias: number): number {
+  let sum = 0;
+  for (const i of row.slots) sum += weights[i] as number;
+  return row.n === 0 ? bias : bias + sum / Math.sqrt(row.n);
+}
+
 export interface HeldOut {
   z: number;
   label: Label;
 }
 
-/** Evidence of every item as scored by a model that never saw it (k-fold). */
-export function heldOutEvidence(
-  items: readonly LabelledFeatures[],
-  full: CountModel,
-  folds: number,
-): HeldOut[] {
-  const out: HeldOut[] = new Array(items.length);
+function heldOutRows(rows: readonly Row[], capacity: number, params: LinearParams, folds: number): HeldOut[] {
+  const out: HeldOut[] = new Array(rows.length);
   for (let k = 0; k < folds; k++) {
-    const inFold = items.filter((_, i) => i % folds === k);
-    const without = full.clone();
-    without.subtract(countModel(inFold, full.params));
-    items.forEach((item, i) => {
-      if (i % folds === k) out[i] = { z: without.evidence(item.tokens).evidence, label: item.label };
+    const fitted = fitWeights(
+      rows.filter((_, i) => i % folds !== k),
+      capacity,
+      params,
+    );
+    const w32 = Float32Array.from(fitted.weights);
+    rows.forEach((row, i) => {
+      if (i % folds === k) out[i] = { z: rowMargin(row, w32, fitted.bias), label: row.y ? 'spam' : 'ham' };
     });
   }
   return out;
 }
 
+/** Margin of every item as scored by a model that never saw it (k-fold, the model's training parameters). */
+export function heldOutEvidence(
+  items: readonly LabelledFeatures[],
+  model: LinearModel,
+  folds: number,
+): HeldOut[] {
+  const table = new FeatureTable(model.vocabularySize);
+  const rows = toRows(items, table);
+  return heldOutRows(rows, table.capacity, model.params, folds);
+}
+
 export function trainFromFeatures(
   items: readonly LabelledFeatures[],
   options: TrainOptions = {},
-): CountModel {
+): LinearModel {
   const opts = { ...DEFAULT_TRAIN, ...options };
-  const params: ModelParams = { ...DEFAULT_PARAMS, ...options.params };
-  const full = countModel(items, params);
-  full.prune(opts.minCount);
+  const params: LinearParams = { ...DEFAULT_LINEAR_PARAMS, ...options.params };
+  const table = new FeatureTable(1 << 16);
+  const rows = toRows(items, table);
 
-  const held = heldOutEvidence(items, full, opts.folds);
-  // Decision point: the lowest evidence that keeps held-out ham false positives within the target.
+  const fitted = fitWeights(rows, table.capacity, params);
+  for (let i = 0; i < table.capacity; i++) {
+    if (table.key(i) === 0) continue;
+    table.setWeight(i, fitted.weights[i] as number);
+    table.accum[i] = fitted.accum[i] as number;
+  }
+  const model = new LinearModel(params, 'untrained', table);
+  model.bias = fitted.bias;
+  for (const row of rows) row.y ? model.nSpam++ : model.nHam++;
+
+  const held = heldOutRows(rows, table.capacity, params, opts.folds);
+  // Decision point: the lowest margin that keeps held-out ham false positives within the target.
   const hamZ = held
     .filter((h) => h.label === 'ham')
     .map((h) => h.z)
     .sort((p, q) => q - p);
   const allowed = Math.floor(opts.targetFpr * hamZ.length);
-  const bar = hamZ[allowed] ?? 0;
-  // Just above that ham, and never at or below 0, so a message with no evidence either way scores under 0.5.
-  const t = Math.max(0, bar) + 1e-3;
+  const bar = hamZ[allowed] ?? model.bias;
+  // Just above that ham, and never at or below the bias, so a message with no known feature scores under 0.5.
+  const t = Math.max(model.bias, bar) + 1e-3;
   const { a } = fitLogistic(held.map((h) => ({ z: h.z - t, y: h.label === 'spam' ? 1 : 0 })));
-  full.params = { ...params, a: Math.max(1e-4, a), t };
-  full.version = versionFor(full, opts.versionPrefix);
-  return full;
+  model.params = { ...params, a: Math.max(1e-4, a), t };
+  model.version = versionFor(model, opts.versionPrefix);
+  return model;
 }
 
 export function featuresOf(
@@ -132,6 +220,6 @@ export function featuresOf(
   return out;
 }
 
-export function trainModel(messages: Iterable<LabelledMessage>, options: TrainOptions = {}): CountModel {
+export function trainModel(messages: Iterable<LabelledMessage>, options: TrainOptions = {}): LinearModel {
   return trainFromFeatures(featuresOf(messages, options.maxBytes), options);
 }

@@ -1,26 +1,33 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { type CountModel, deserializeModel, ModelError } from '../../src/classifier/model.js';
-import { trainFromFeatures } from '../../src/classifier/train.js';
+import { LegacyCountModel } from '../../src/classifier/count-model.js';
+import { FeatureTable, LinearModel } from '../../src/classifier/linear-model.js';
+import { deserializeModel, ModelError } from '../../src/classifier/model.js';
+import { heldOutEvidence, trainFromFeatures } from '../../src/classifier/train.js';
 
 const spammy = ['w:viagra', 'w:free', 'w:money', 'u:pills.example', 'w:click'];
 const hammy = ['w:meeting', 'w:agenda', 'w:patch', 'w:review', 'w:thanks'];
 
-function smallModel(): CountModel {
-  const items = [];
+function items() {
+  const out = [];
   for (let i = 0; i < 40; i++) {
-    items.push({ tokens: [...spammy, `w:noise${i}`], label: 'spam' as const });
-    items.push({ tokens: [...hammy, `w:noise${i}`], label: 'ham' as const });
+    out.push({ tokens: [...spammy, `w:noise${i}`], label: 'spam' as const });
+    out.push({ tokens: [...hammy, `w:noise${i}`], label: 'ham' as const });
   }
-  return trainFromFeatures(items, { minCount: 1 });
+  return out;
 }
 
-describe('count model', () => {
-  it('separates what it was taught and calls unfamiliar mail neutral', () => {
+function smallModel(): LinearModel {
+  return trainFromFeatures(items());
+}
+
+describe('linear model', () => {
+  it('separates what it was taught and keeps unfamiliar mail under the decision point', () => {
     const model = smallModel();
     expect(model.score(spammy).score).toBeGreaterThan(0.9);
     expect(model.score(hammy).score).toBeLessThan(0.1);
     const unfamiliar = model.score(['w:quarterly', 'w:budget', 'w:spreadsheet']);
-    expect(unfamiliar.score).toBeGreaterThan(0.3);
+    expect(unfamiliar.spam).toBe(false);
     expect(unfamiliar.score).toBeLessThan(0.5);
     expect(unfamiliar.topFeatures).toEqual([]);
   });
@@ -34,34 +41,87 @@ describe('count model', () => {
     expect(result.topFeatures.find((f) => f.feature === 'w:thanks')?.weight).toBeLessThan(0);
   });
 
-  it('learning moves a score toward the label, and un-learning takes it back exactly', () => {
+  it('learning moves a score toward the label, and un-learning takes it back (to float32 rounding)', () => {
     const model = smallModel();
-    const message = ['w:invoice', 'w:overdue', 'w:wire', 'w:transfer'];
+    const message = ['w:invoice', 'w:overdue', 'w:wire', 'w:transfer', 'w:meeting'];
     const before = model.score(message).score;
     for (let i = 0; i < 5; i++) model.learn(message, 'spam');
     const after = model.score(message).score;
     expect(after).toBeGreaterThan(before);
     for (let i = 0; i < 5; i++) model.unlearn(message, 'spam');
-    expect(model.score(message).score).toBe(before);
+    expect(model.score(message).score).toBeCloseTo(before, 6);
     // A relabel (unlearn spam, learn ham) moves it the other way.
     model.learn(message, 'spam');
     model.unlearn(message, 'spam');
     model.learn(message, 'ham');
     expect(model.score(message).score).toBeLessThan(before);
+    // Learning ham on a spammy message lowers its score; un-learning restores it.
+    const spamBefore = model.score(spammy).score;
+    model.learn(spammy, 'ham');
+    expect(model.score(spammy).score).toBeLessThan(spamBefore);
+    model.unlearn(spammy, 'ham');
+    expect(model.score(spammy).score).toBeCloseTo(spamBefore, 6);
   });
 
-  it('round-trips through its artefact with identical scores', () => {
+  it('un-learning what was never learned is a no-op', () => {
+    const model = new LinearModel();
+    model.unlearn(spammy, 'spam');
+    expect(model.nSpam).toBe(0);
+    expect(model.score(spammy).topFeatures).toEqual([]);
+  });
+
+  it('round-trips through its MSM2 artefact with identical scores, and keeps learning the same way', () => {
     const model = smallModel();
-    const copy = deserializeModel(model.serialize());
+    const copy = deserializeModel(model.serialize()) as LinearModel;
+    expect(copy).toBeInstanceOf(LinearModel);
     expect(copy.version).toBe(model.version);
-    for (const tokens of [spammy, hammy, ['w:other'], [...spammy, ...hammy]]) {
-      expect(copy.score(tokens)).toEqual(model.score(tokens));
-    }
+    expect(copy.params).toEqual(model.params);
+    const probes = [spammy, hammy, ['w:other'], [...spammy, ...hammy], []];
+    for (const tokens of probes) expect(copy.score(tokens)).toEqual(model.score(tokens));
+    model.learn(hammy, 'spam');
+    copy.learn(hammy, 'spam');
+    for (const tokens of probes) expect(copy.score(tokens)).toEqual(model.score(tokens));
+    expect(deserializeModel(copy.serialize()).score(hammy)).toEqual(model.score(hammy));
+  });
+
+  it('holds many features in its hash table without losing any', () => {
+    const table = new FeatureTable(4);
+    const slots = new Map<number, number>();
+    for (let h = 0; h < 5000; h++) slots.set(h, table.insert(h * 2654435761));
+    for (let h = 0; h < 5000; h++) expect(table.find(h * 2654435761)).toBe(table.insert(h * 2654435761));
+    expect(table.size).toBe(5000);
+    expect(table.find(123)).toBe(-1);
+  });
+
+  it('is calibrated on held-out folds: the decision point keeps held-out ham false positives in check', () => {
+    const data = items();
+    const model = trainFromFeatures(data);
+    const held = heldOutEvidence(data, model, 5);
+    expect(held).toHaveLength(data.length);
+    const fp = held.filter((h) => h.label === 'ham' && h.z >= model.params.t).length;
+    expect(fp).toBe(0);
+    expect(model.params.t).toBeGreaterThan(0);
   });
 
   it('refuses a damaged artefact with a coded error', () => {
     expect(() => deserializeModel(Buffer.from('not a model'))).toThrow(ModelError);
+    expect(() => deserializeModel(gzipSync(Buffer.from('MSM9xxxxxxxx')))).toThrow(/unknown format/);
     const artefact = smallModel().serialize();
     expect(() => deserializeModel(artefact.subarray(0, artefact.length - 20))).toThrow(ModelError);
+  });
+});
+
+describe('MSM1 artefacts of earlier releases', () => {
+  it('still load and score exactly as the count model did', () => {
+    const legacy = new LegacyCountModel(undefined, 'sa-old');
+    for (let i = 0; i < 20; i++) {
+      legacy.learn([...spammy, `w:noise${i}`], 'spam');
+      legacy.learn([...hammy, `w:noise${i}`], 'ham');
+    }
+    const loaded = deserializeModel(legacy.serialize());
+    expect(loaded).toBeInstanceOf(LegacyCountModel);
+    expect(loaded.version).toBe('sa-old');
+    for (const tokens of [spammy, hammy, ['w:other']])
+      expect(loaded.score(tokens)).toEqual(legacy.score(tokens));
   });
 });
