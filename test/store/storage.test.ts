@@ -5,6 +5,7 @@ import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { MAX_BATCH_RAW_BYTES, nextBatch } from '../../src/store/messages.js';
 import { purgeOnce } from '../../src/store/retention.js';
 import type { MessageLogEntry } from '../../src/store/types.js';
 import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
@@ -36,6 +37,20 @@ function entry(overrides: Partial<MessageLogEntry> = {}): MessageLogEntry {
     ...overrides,
   };
 }
+
+describe('verdict-log batches', () => {
+  it('stop at flushRows rows or MAX_BATCH_RAW_BYTES of raw bytes, always taking at least one row', () => {
+    const small = Array.from({ length: 5 }, () => entry());
+    expect(nextBatch(small, 3)).toEqual(small.slice(0, 3));
+    const big = (n: number) => entry({ raw: Buffer.alloc(n) });
+    const half = MAX_BATCH_RAW_BYTES / 2;
+    const rows = [big(half), big(half), big(1), big(MAX_BATCH_RAW_BYTES * 2)];
+    expect(nextBatch(rows, 500)).toHaveLength(2);
+    expect(nextBatch(rows.slice(2), 500)).toHaveLength(1);
+    expect(nextBatch(rows.slice(3), 500)).toHaveLength(1);
+    expect(nextBatch([], 500)).toEqual([]);
+  });
+});
 
 describe.each(backends)('storage on %s', (backend: Backend) => {
   let storage: OpenedStorage;
@@ -97,6 +112,27 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     expect(await ids({ subject: '100%' })).toEqual([spam.id]);
     expect(await ids({ minScore: 0.5 })).toEqual([spam.id]);
     expect(await ids({ until: new Date(Date.now() - 60_000) })).toEqual([]);
+  });
+
+  it('keeps every raw byte of a batch exactly: binary, empty and absent raw side by side, retry-safe', async () => {
+    // flushRows is 3 here: one batch of three with raw bytes at different offsets of one parameter.
+    const binary = entry({ raw: Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 256)) });
+    const empty = entry({ raw: Buffer.alloc(0) });
+    const none = entry({ raw: null });
+    const quoted = entry({ raw: Buffer.from('\\x41 "{,}" \0 NULL\r\n\u00e9') });
+    for (const e of [binary, none, empty, quoted]) storage.messages.record(e);
+    await storage.messages.flush();
+    expect((await storage.messages.getRaw(binary.id))?.equals(binary.raw as Buffer)).toBe(true);
+    expect((await storage.messages.getRaw(quoted.id))?.equals(quoted.raw as Buffer)).toBe(true);
+    expect(await storage.messages.getRaw(none.id)).toBeNull();
+    expect((await storage.messages.get(none.id))?.hasRaw).toBe(false);
+    expect((await storage.messages.get(empty.id))?.hasRaw).toBe(true);
+    // A batch written again (a retry after an ambiguous failure) changes nothing and does not fail.
+    storage.messages.record(binary);
+    storage.messages.record(entry({ raw: Buffer.from('after retry') }));
+    await storage.messages.flush();
+    expect((storage.messages as typeof storage.messages & { pending: number }).pending).toBe(0);
+    expect((await storage.messages.getRaw(binary.id))?.equals(binary.raw as Buffer)).toBe(true);
   });
 
   it('pages with an opaque cursor, newest first, without gaps or repeats', async () => {
