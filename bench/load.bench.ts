@@ -15,6 +15,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBenchDatabase } from './fresh-database.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
@@ -113,7 +114,7 @@ async function startService(sinkPort: number) {
       VERDICT_CACHE: 'off',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
-      DATABASE_URL: process.env.DATABASE_URL ?? '',
+      DATABASE_URL: benchDb?.url ?? '',
       REDIS_URL: '',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -123,6 +124,8 @@ async function startService(sinkPort: number) {
   return { smtpPort, apiPort, child, dataDir };
 }
 
+// A fresh database per run: the current default model, an empty log.
+const benchDb = await freshBenchDatabase();
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'ignore' });
 const svc = await startService(sinkPort);
@@ -203,4 +206,5 @@ try {
   svc.child.kill('SIGTERM');
   await new Promise((r) => svc.child.once('exit', r));
   spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'ignore' });
+  await benchDb?.drop();
 }

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freshBenchDatabase } from './fresh-database.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
@@ -77,7 +78,7 @@ async function startService(
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
       LOG_LEVEL: 'warn',
       // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
-      DATABASE_URL: process.env.DATABASE_URL ?? '',
+      DATABASE_URL: benchDb?.url ?? '',
       REDIS_URL: '',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -86,6 +87,8 @@ async function startService(
   return { port, child };
 }
 
+// A fresh database per run: the current default model, an empty log.
+const benchDb = await freshBenchDatabase();
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
 try {
@@ -125,4 +128,5 @@ try {
   }
 } finally {
   spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+  await benchDb?.drop();
 }

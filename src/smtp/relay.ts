@@ -27,6 +27,30 @@ interface SentInfo {
 
 const address = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address);
 
+function hasEightBit(raw: Buffer): boolean {
+  for (let i = 0; i < raw.length; i++) if ((raw[i] as number) > 0x7f) return true;
+  return false;
+}
+
+/**
+ * What nodemailer's pool transporter reads of a message (smtp-pool/: `mail.message.getEnvelope`,
+ * `messageId`, `getHeader`, `createReadStream`, `mail.data.dsn|signal|requireTLSExtensionEnabled`): its
+ * envelope and its bytes. The relay tests pin this against the installed nodemailer.
+ */
+interface PreparedMail {
+  data: Record<string, never>;
+  message: {
+    getEnvelope(): { from: string; to: string[]; size: number; use8BitMime: boolean };
+    messageId(): string;
+    getHeader(name: string): string;
+    createReadStream(): Buffer;
+  };
+}
+
+interface PoolTransporter {
+  send(mail: PreparedMail, callback: (err: Error | null, info?: SentInfo) => void): void;
+}
+
 /** Maps a next-hop failure to what we tell upstream: its own 4xx/5xx, or 451 for local trouble. */
 export function outcomeOfError(err: SmtpError, recipients: string[]): RelayOutcome {
   // A next hop that cannot encrypt (relay.requireTls) is our configuration or network problem, not the
@@ -72,14 +96,37 @@ export function createRelay(config: Config, metrics: Metrics): Relay {
     logger: false,
   });
 
+  // Mail#sendMail would compile a MIME tree around the raw bytes (MailComposer, a generated Message-ID,
+  // stream plumbing): measured at ~7 % of the service's CPU per message. The pool's transporter takes the
+  // envelope and the bytes directly, which is all a relay needs; SIZE and BODY=8BITMIME are declared.
+  const pool = (transport as unknown as { transporter: PoolTransporter }).transporter;
+  const sendPrepared = (envelope: Envelope, raw: Buffer) =>
+    new Promise<SentInfo>((resolve, reject) => {
+      const env = {
+        from: envelope.mailFrom,
+        to: envelope.rcptTo,
+        size: raw.length,
+        use8BitMime: hasEightBit(raw),
+      };
+      pool.send(
+        {
+          data: {},
+          message: {
+            getEnvelope: () => env,
+            messageId: () => '',
+            getHeader: () => '',
+            createReadStream: () => raw,
+          },
+        },
+        (err, info) => (err || !info ? reject(err ?? new Error('no reply from next hop')) : resolve(info)),
+      );
+    });
+
   return {
     async send(envelope: Envelope, raw: Buffer): Promise<RelayOutcome> {
       let outcome: RelayOutcome;
       try {
-        const info = (await transport.sendMail({
-          envelope: { from: envelope.mailFrom, to: envelope.rcptTo },
-          raw,
-        })) as unknown as SentInfo;
+        const info = await sendPrepared(envelope, raw);
         const rejected = new Map<string, SmtpError>();
         for (const e of info.rejectedErrors ?? []) if (e.recipient) rejected.set(e.recipient, e);
         const recipients: RecipientResult[] = envelope.rcptTo.map((r) => {

@@ -7,6 +7,8 @@ import { SMTPServer } from 'smtp-server';
 
 export interface Received {
   mailFrom: string;
+  /** MAIL FROM parameters (SIZE, BODY, SMTPUTF8), upper-case names. */
+  mailFromArgs: Record<string, string | boolean>;
   rcptTo: string[];
   raw: Buffer;
 }
@@ -51,6 +53,7 @@ export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): 
           if (b.kind === 'data-reply') return callback(err(b.code, b.text));
           sink.messages.push({
             mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            mailFromArgs: session.envelope.mailFrom?.args || {},
             rcptTo: session.envelope.rcptTo.map((r) => r.address),
             raw: Buffer.concat(chunks),
           });

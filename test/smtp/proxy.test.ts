@@ -69,6 +69,9 @@ describe('the SMTP proxy', () => {
     const got = svc.sink.messages[0]!;
     expect(got.mailFrom).toBe('');
     expect(got.rcptTo).toEqual(['bob@example.net', 'jörg@bücher.example']);
+    // The next hop is told what it receives: 8-bit body, its size, UTF-8 addresses.
+    expect(got.mailFromArgs).toMatchObject({ BODY: '8BITMIME', SMTPUTF8: true });
+    expect(Number(got.mailFromArgs.SIZE)).toBe(got.raw.length);
     expect(got.raw.subarray(got.raw.length - body.length).equals(body)).toBe(true);
   });
 
