@@ -53,7 +53,7 @@ export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): 
           if (b.kind === 'data-reply') return callback(err(b.code, b.text));
           sink.messages.push({
             mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            mailFromArgs: session.envelope.mailFrom?.args || {},
+            mailFromArgs: (session.envelope.mailFrom ? session.envelope.mailFrom.args : null) || {},
             rcptTo: session.envelope.rcptTo.map((r) => r.address),
             raw: Buffer.concat(chunks),
           });
