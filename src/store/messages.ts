@@ -106,19 +106,22 @@ export function toRow(e: MessageLogEntry) {
  * message limit, and 500 rows of large mail could otherwise exceed it and block the log on one batch. */
 export const MAX_BATCH_RAW_BYTES = 64 * 1024 * 1024;
 
-/** The head of the buffer to write next: up to `flushRows` rows and `MAX_BATCH_RAW_BYTES` of raw bytes
+/** The rows to write next from `start`: up to `flushRows` rows and `MAX_BATCH_RAW_BYTES` of raw bytes
  * (always at least one row). */
-export function nextBatch(buffer: MessageLogEntry[], flushRows: number): MessageLogEntry[] {
+export function nextBatch(buffer: MessageLogEntry[], flushRows: number, start = 0): MessageLogEntry[] {
   let bytes = 0;
   let n = 0;
-  for (const e of buffer) {
+  for (let i = start; i < buffer.length; i++) {
     if (n >= flushRows) break;
-    bytes += e.raw?.length ?? 0;
+    bytes += (buffer[i] as MessageLogEntry).raw?.length ?? 0;
     if (n > 0 && bytes > MAX_BATCH_RAW_BYTES) break;
     n++;
   }
-  return buffer.slice(0, n);
+  return buffer.slice(start, start + n);
 }
+
+/** Batches written at once, each on its own pooled connection: Postgres inserts them in parallel. */
+const CONCURRENT_BATCHES = 2;
 
 export interface BufferedMessageLog extends MessageLog {
   /** Rows waiting to be written. */
@@ -189,22 +192,32 @@ export function createMessageLog(
 
   async function drain(): Promise<void> {
     while (buffer.length > 0) {
-      const batch = nextBatch(buffer, flushRows);
-      try {
-        await writeBatch(batch);
-      } catch (err) {
+      const batches: MessageLogEntry[][] = [];
+      for (let taken = 0; batches.length < CONCURRENT_BATCHES && taken < buffer.length; ) {
+        const batch = nextBatch(buffer, flushRows, taken);
+        batches.push(batch);
+        taken += batch.length;
+      }
+      const results = await Promise.allSettled(batches.map((batch) => writeBatch(batch)));
+      // Rows recorded meanwhile stay at the end; a failed batch stays at the front for the next attempt.
+      const written = new Set<MessageLogEntry>();
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') for (const e of batches[i] as MessageLogEntry[]) written.add(e);
+      });
+      if (written.size > 0) buffer = buffer.filter((e) => !written.has(e));
+      gauge();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
         deps.metrics.logFlushErrors.inc();
         if (!outage) {
           outage = true;
           deps.logger.error(
-            { event: 'LOG_FLUSH_FAILED', err: (err as Error).message, pending: buffer.length },
+            { event: 'LOG_FLUSH_FAILED', err: (failed.reason as Error).message, pending: buffer.length },
             'verdict log cannot be written; buffering',
           );
         }
         return;
       }
-      buffer = buffer.slice(batch.length);
-      gauge();
       if (outage) {
         outage = false;
         deps.logger.info(
