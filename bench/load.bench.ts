@@ -10,60 +10,22 @@
  * Env: DATABASE_URL (default: embedded PGlite), BENCH_SCALE (message counts multiplier, default 1).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freshBenchDatabase } from './fresh-database.js';
+import {
+  freePort,
+  freshDatabaseUrl,
+  harness,
+  processTreeKb,
+  requireHarness,
+  root,
+  waitForPort,
+} from './harness.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
 const scale = Number(process.env.BENCH_SCALE ?? '1');
 
-if (!existsSync(harness) || spawnSync('which', ['smtp-source']).status !== 0) {
-  console.log('skipped: needs ../shared/bench/smtp-bench.sh and smtp-source (Debian postfix)');
-  process.exit(0);
-}
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const open = await new Promise<boolean>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.on('error', () => r(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-/** RSS of the service: the process and, with smtp.processes > 1, its cluster workers. */
-const procKb = (pid: number, field: 'VmRSS' | 'VmHWM') => {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
-  return [String(pid), ...children].reduce((sum, p) => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      return sum + Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    } catch {
-      return sum;
-    }
-  }, 0);
-};
+requireHarness();
 
 interface Scrape {
   buckets: Map<number, number>;
@@ -125,7 +87,7 @@ async function startService(sinkPort: number) {
 }
 
 // A fresh database per run: the current default model, an empty log.
-const benchDb = await freshBenchDatabase();
+const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'ignore' });
 const svc = await startService(sinkPort);
@@ -167,8 +129,8 @@ async function cell(label: string, size: number, conc: number, count: number) {
     ms(quantile(before, after, 0.99)),
     ms(after.eldP99),
     r.proxy_cpu_s && r.wall_s ? (r.proxy_cpu_s / r.wall_s).toFixed(2) : '?',
-    (procKb(pid, 'VmRSS') / 1024).toFixed(0),
-    (procKb(pid, 'VmHWM') / 1024).toFixed(0),
+    (processTreeKb(pid, 'VmRSS') / 1024).toFixed(0),
+    (processTreeKb(pid, 'VmHWM') / 1024).toFixed(0),
     r.ok ? 'ok' : `FAILED (delivered ${r.delivered})`,
   ].join(' | ');
   rows.push(`| ${line} |`);
@@ -192,13 +154,13 @@ try {
   }
   for (const conc of [1, 10, 50, 100, 200])
     await cell('concurrency curve', 5120, conc, n(conc === 1 ? 500 : 2000));
-  const rssBefore = procKb(pid, 'VmRSS') / 1024;
+  const rssBefore = processTreeKb(pid, 'VmRSS') / 1024;
   await cell('sustained', 5120, 120, n(6000));
   await new Promise((r) => setTimeout(r, 2000));
-  const rssAfter = procKb(pid, 'VmRSS') / 1024;
+  const rssAfter = processTreeKb(pid, 'VmRSS') / 1024;
   await cell('sustained again', 5120, 120, n(6000));
   await new Promise((r) => setTimeout(r, 2000));
-  const rssAfter2 = procKb(pid, 'VmRSS') / 1024;
+  const rssAfter2 = processTreeKb(pid, 'VmRSS') / 1024;
   console.log(
     `sustained 120 sessions: RSS ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after one run, ${rssAfter2.toFixed(0)} MB after a second (growth between runs ${(rssAfter2 - rssAfter).toFixed(0)} MB)`,
   );

@@ -15,6 +15,8 @@ const benches = readdirSync(dir)
 
 for (const file of benches) {
   process.stdout.write(`\n=== ${file} ===\n`);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `${dir}${file}`], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `${dir}${file}`], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) process.stdout.write(`(${file} did not complete: exit ${r.status})\n`);
 }

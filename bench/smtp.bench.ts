@@ -7,60 +7,26 @@
  * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), DATABASE_URL (default: embedded PGlite).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freshBenchDatabase } from './fresh-database.js';
+import {
+  freePort,
+  freshDatabaseUrl,
+  harness,
+  processTreeKb,
+  requireHarness,
+  root,
+  waitForPort,
+} from './harness.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
 const count = process.env.BENCH_COUNT ?? '1000';
 const reps = process.env.BENCH_REPS ?? '1';
 
-if (!existsSync(harness) || spawnSync('which', ['smtp-source']).status !== 0) {
-  console.log('skipped: needs ../shared/bench/smtp-bench.sh and smtp-source (Debian postfix)');
-  process.exit(0);
-}
+requireHarness();
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const open = await new Promise<boolean>((r) => {
-      const c = net.connect(port, '127.0.0.1', () => {
-        c.destroy();
-        r(true);
-      });
-      c.on('error', () => r(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
-/** Peak RSS of the service: the process and, with smtp.processes > 1, its cluster workers. */
-function rssMb(pid: number): number {
-  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
-  return [String(pid), ...children].reduce((sum, p) => {
-    try {
-      return sum + Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-    } catch {
-      return sum;
-    }
-  }, 0);
-}
+/** Peak RSS of the service (the process and its cluster workers: a sum of peaks). */
+const rssMb = (pid: number) => processTreeKb(pid, 'VmHWM') / 1024;
 
 async function startService(
   sinkPort: number,
@@ -88,7 +54,7 @@ async function startService(
 }
 
 // A fresh database per run: the current default model, an empty log.
-const benchDb = await freshBenchDatabase();
+const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
 try {

@@ -6,10 +6,10 @@
  */
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitForPort } from './child-service.js';
 
 const run = promisify(execFile);
 export const POSTFIX = '/usr/sbin/postfix';
@@ -66,22 +66,6 @@ export function adaptSnippet(
     .replaceAll('127.0.0.1:10025', `127.0.0.1:${ports.filter}`)
     .replaceAll('127.0.0.1]:10025', `127.0.0.1]:${ports.filter}`)
     .replaceAll('127.0.0.1:10026', `127.0.0.1:${ports.reinject}`);
-}
-
-async function waitForListener(port: number, deadline: number): Promise<void> {
-  while (true) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`postfix did not listen on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export async function startPostfix(options: {
@@ -144,7 +128,7 @@ export async function startPostfix(options: {
   const log = () => readFile(maillog, 'utf8').catch(() => '');
   try {
     await run(POSTFIX, ['-c', conf, 'start']);
-    await waitForListener(options.smtpdPort, Date.now() + 15_000);
+    await waitForPort(options.smtpdPort, 15_000);
   } catch (err) {
     await run(POSTFIX, ['-c', conf, 'abort']).catch(() => undefined);
     throw new Error(`postfix failed to start: ${(err as Error).message}\n${await log()}`);

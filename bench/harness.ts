@@ -1,0 +1,40 @@
+/**
+ * What the SMTP benches share: the team's harness (../shared/bench/smtp-bench.sh, smtp-source/smtp-sink),
+ * free ports, waiting for the service, and its memory read from /proc (the process and, with
+ * smtp.processes > 1, its cluster workers). Ports and databases come from the test helpers.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export { waitForPort } from '../test/helpers/child-service.js';
+export { freshDatabaseUrl } from '../test/helpers/db.js';
+export { freePort } from '../test/helpers/redis.js';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+export const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
+
+/** Exits the bench with a note when the harness or Postfix's smtp-source is missing. */
+export function requireHarness(): void {
+  if (!existsSync(harness) || spawnSync('which', ['smtp-source']).status !== 0) {
+    console.log('skipped: needs ../shared/bench/smtp-bench.sh and smtp-source (Debian postfix)');
+    process.exit(0);
+  }
+}
+
+/** VmRSS or VmHWM in KiB, summed over the process and its children (a sum of peaks for VmHWM). */
+export function processTreeKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return [String(pid), ...children].reduce((sum, p) => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      return sum + Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
