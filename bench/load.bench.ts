@@ -143,6 +143,10 @@ console.log(
 try {
   const n = (x: number) => Math.max(20, Math.round(x * scale));
   await cell('warm-up', 5120, 10, n(300));
+  // Concurrency first, so its peak RSS (VmHWM only grows) is that of 5 KiB traffic, not of the 1 MiB
+  // messages of the size curve.
+  for (const conc of [1, 10, 50, 100, 200])
+    await cell('concurrency curve', 5120, conc, n(conc === 1 ? 500 : 2000));
   for (const [size, count] of [
     [1024, 1000],
     [5120, 1000],
@@ -152,18 +156,19 @@ try {
   ] as const) {
     await cell('size curve', size, 10, n(count));
   }
-  for (const conc of [1, 10, 50, 100, 200])
-    await cell('concurrency curve', 5120, conc, n(conc === 1 ? 500 : 2000));
-  const rssBefore = processTreeKb(pid, 'VmRSS') / 1024;
-  await cell('sustained', 5120, 120, n(6000));
-  await new Promise((r) => setTimeout(r, 2000));
-  const rssAfter = processTreeKb(pid, 'VmRSS') / 1024;
-  await cell('sustained again', 5120, 120, n(6000));
-  await new Promise((r) => setTimeout(r, 2000));
-  const rssAfter2 = processTreeKb(pid, 'VmRSS') / 1024;
-  console.log(
-    `sustained 120 sessions: RSS ${rssBefore.toFixed(0)} MB before, ${rssAfter.toFixed(0)} MB after one run, ${rssAfter2.toFixed(0)} MB after a second (growth between runs ${(rssAfter2 - rssAfter).toFixed(0)} MB)`,
-  );
+  // Memory growth: five identical sustained rounds; after each, RSS and the V8 heap in use. A leak shows as
+  // a climb across rounds; GC timing alone moves the heap figure up and down.
+  const heapUsedMb = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${svc.apiPort}/metrics`)).text();
+    return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? 0) / 1048576;
+  };
+  const rounds: string[] = [];
+  for (let round = 1; round <= 5; round++) {
+    await cell(`sustained ${round}`, 5120, 120, n(6000));
+    await new Promise((r) => setTimeout(r, 2000));
+    rounds.push(`${(processTreeKb(pid, 'VmRSS') / 1024).toFixed(0)}/${(await heapUsedMb()).toFixed(0)}`);
+  }
+  console.log(`sustained 120 sessions, RSS/heap used MB after each round: ${rounds.join(', ')}`);
 } finally {
   svc.child.kill('SIGTERM');
   await new Promise((r) => svc.child.once('exit', r));
