@@ -63,7 +63,9 @@ export async function runPrimary(config: Config): Promise<number> {
     return AggregatorRegistry.aggregate(parts.filter((p): p is MetricsJson => p !== null)).metrics();
   };
 
-  const app = await createApp(config, {
+  // The primary scores only what the API is given (scan, feedback): inline, without a thread pool of its own
+  // beside the workers'.
+  const app = await createApp({ ...config, scanner: { ...config.scanner, workers: 0 } }, {
     logger,
     roles: { smtp: false, api: true },
     onLearned: (raw, label, previous) =>

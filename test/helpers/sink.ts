@@ -64,6 +64,9 @@ export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): 
       });
     },
   });
+  // A sending peer that dies (the SIGKILL tests kill the service mid-session) resets its connections; a
+  // real next hop shrugs that off, and an 'error' without a listener would crash the test process.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   sink.port = (server.server.address() as AddressInfo).port;
   sink.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
