@@ -65,14 +65,17 @@ export async function runPrimary(config: Config): Promise<number> {
 
   // The primary scores only what the API is given (scan, feedback): inline, without a thread pool of its own
   // beside the workers'.
-  const app = await createApp({ ...config, scanner: { ...config.scanner, workers: 0 } }, {
-    logger,
-    roles: { smtp: false, api: true },
-    onLearned: (raw, label, previous) =>
-      broadcast({ kind: 'learn', raw: raw.toString('base64'), label, previous }),
-    onActivated: () => broadcast({ kind: 'check-model' }),
-    metricsText,
-  });
+  const app = await createApp(
+    { ...config, scanner: { ...config.scanner, workers: 0 } },
+    {
+      logger,
+      roles: { smtp: false, api: true },
+      onLearned: (raw, label, previous) =>
+        broadcast({ kind: 'learn', raw: raw.toString('base64'), label, previous }),
+      onActivated: () => broadcast({ kind: 'check-model' }),
+      metricsText,
+    },
+  );
   // Workers migrate nothing and find the active model ready: the primary opened the database first.
   await Promise.all(Array.from({ length: config.smtp.processes }, fork));
   const { apiPort } = await app.start();
