@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 import { HttpError, httpErrors } from '../errors.js';
 import type { ApiKeyRecord, KeyStore } from '../store/types.js';
 import { type Action, mayDo } from './roles.js';
@@ -18,9 +19,13 @@ declare module 'fastify' {
   }
 }
 
-/** Counts failures per client in fixed one-minute windows. */
+/**
+ * Counts failures per client in fixed one-minute windows. A window is forgotten when it ends, and at most
+ * 100 000 clients are tracked (least recently seen dropped first), so guessing from many addresses cannot
+ * grow this without bound.
+ */
 export function failureCounter(limit: number, now: () => number = Date.now) {
-  const windows = new Map<string, { start: number; count: number }>();
+  const windows = new LRUCache<string, { start: number; count: number }>({ max: 100_000, ttl: 60_000 });
   return {
     blocked(client: string): boolean {
       const w = windows.get(client);
