@@ -136,12 +136,17 @@ export function createMessageLog(
 ): BufferedMessageLog {
   const { maxRows, flushRows, flushIntervalMs } = config.logBuffer;
   let buffer: MessageLogEntry[] = [];
-  let flushing: Promise<void> | null = null;
+  // Rows taken by a writer but not yet written: still pending, and still counted against `maxRows`.
+  let inFlight = 0;
+  let writers = 0;
+  // Set by a failed batch: writers stop after their current batch until the next timer tick or flush().
+  let halted = false;
+  const idle: (() => void)[] = [];
   let outage = false;
   let droppedInOutage = 0;
   let closed = false;
 
-  const gauge = () => deps.metrics.logBufferRows.set(buffer.length);
+  const gauge = () => deps.metrics.logBufferRows.set(buffer.length + inFlight);
 
   async function writeBatch(batch: MessageLogEntry[]): Promise<void> {
     // One statement with one array parameter per column (unnest), not one parameter per value: a
@@ -190,50 +195,74 @@ export function createMessageLog(
       on conflict (id) do nothing`.execute(db);
   }
 
-  async function drain(): Promise<void> {
-    while (buffer.length > 0) {
-      const batches: MessageLogEntry[][] = [];
-      for (let taken = 0; batches.length < CONCURRENT_BATCHES && taken < buffer.length; ) {
-        const batch = nextBatch(buffer, flushRows, taken);
-        batches.push(batch);
-        taken += batch.length;
+  function failed(err: unknown): void {
+    deps.metrics.logFlushErrors.inc();
+    if (outage) return;
+    outage = true;
+    deps.logger.error(
+      { event: 'LOG_FLUSH_FAILED', err: (err as Error).message, pending: buffer.length + inFlight },
+      'verdict log cannot be written; buffering',
+    );
+  }
+
+  function recovered(): void {
+    if (!outage) return;
+    outage = false;
+    deps.logger.info(
+      { event: 'LOG_FLUSH_RECOVERED', dropped: droppedInOutage },
+      'verdict log writes recovered',
+    );
+    droppedInOutage = 0;
+  }
+
+  // A writer takes the next batch off the front of the buffer, writes it, and goes on while rows wait.
+  // Up to CONCURRENT_BATCHES writers run side by side, each on its own pooled connection, and each starts
+  // its next batch as soon as its last one is written. (Batches started in pairs and awaited together
+  // left Postgres idle while Node built the next pair, and one connection idle while the other finished.)
+  async function writer(): Promise<void> {
+    while (buffer.length > 0 && !halted) {
+      const batch = nextBatch(buffer, flushRows);
+      buffer = buffer.slice(batch.length);
+      inFlight += batch.length;
+      try {
+        await writeBatch(batch);
+        inFlight -= batch.length;
+        recovered();
+      } catch (err) {
+        inFlight -= batch.length;
+        // Back to the front, so the next attempt writes it first.
+        buffer = batch.concat(buffer);
+        halted = true;
+        failed(err);
       }
-      const results = await Promise.allSettled(batches.map((batch) => writeBatch(batch)));
-      // Rows recorded meanwhile stay at the end; a failed batch stays at the front for the next attempt.
-      const written = new Set<MessageLogEntry>();
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') for (const e of batches[i] as MessageLogEntry[]) written.add(e);
-      });
-      if (written.size > 0) buffer = buffer.filter((e) => !written.has(e));
       gauge();
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        deps.metrics.logFlushErrors.inc();
-        if (!outage) {
-          outage = true;
-          deps.logger.error(
-            { event: 'LOG_FLUSH_FAILED', err: (failed.reason as Error).message, pending: buffer.length },
-            'verdict log cannot be written; buffering',
-          );
-        }
-        return;
-      }
-      if (outage) {
-        outage = false;
-        deps.logger.info(
-          { event: 'LOG_FLUSH_RECOVERED', dropped: droppedInOutage },
-          'verdict log writes recovered',
-        );
-        droppedInOutage = 0;
-      }
     }
   }
 
+  /** Starts writers for the rows waiting: one for any rows, more only while a full batch waits for each
+   * (a second writer taking the few rows left would only split batches). */
+  function startWriters(): void {
+    while (
+      writers < CONCURRENT_BATCHES &&
+      !halted &&
+      buffer.length > 0 &&
+      (writers === 0 || buffer.length >= flushRows)
+    ) {
+      writers++;
+      void writer().finally(() => {
+        writers--;
+        if (writers === 0) for (const resolve of idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  /** Writes what waits now and what arrives meanwhile; resolves once no writer runs (all written, or a
+   * batch failed and the rest waits for the next attempt). */
   function flush(): Promise<void> {
-    flushing ??= drain().finally(() => {
-      flushing = null;
-    });
-    return flushing;
+    halted = false;
+    startWriters();
+    if (writers === 0) return Promise.resolve();
+    return new Promise((resolve) => idle.push(resolve));
   }
 
   const timer = setInterval(() => {
@@ -243,10 +272,10 @@ export function createMessageLog(
 
   return {
     get pending() {
-      return buffer.length;
+      return buffer.length + inFlight;
     },
     record(entry) {
-      if (closed || buffer.length >= maxRows) {
+      if (closed || buffer.length + inFlight >= maxRows) {
         deps.metrics.logRowsDropped.inc();
         if (droppedInOutage++ === 0) {
           deps.logger.error(
@@ -258,13 +287,10 @@ export function createMessageLog(
       }
       buffer.push(entry);
       gauge();
-      if (buffer.length >= flushRows) void flush();
+      // A full batch is written at once (the timer writes the rest); after a failure, only the timer retries.
+      if (buffer.length >= flushRows) startWriters();
     },
-    async flush() {
-      // Wait for a flush in progress, then write what arrived meanwhile.
-      if (flushing) await flushing;
-      await flush();
-    },
+    flush,
     async close() {
       clearInterval(timer);
       await this.flush();

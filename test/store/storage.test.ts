@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
-import { MAX_BATCH_RAW_BYTES, nextBatch } from '../../src/store/messages.js';
+import { createMessageLog, MAX_BATCH_RAW_BYTES, nextBatch } from '../../src/store/messages.js';
 import { purgeOnce } from '../../src/store/retention.js';
 import type { MessageLogEntry } from '../../src/store/types.js';
 import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
@@ -133,6 +134,46 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     await storage.messages.flush();
     expect((storage.messages as typeof storage.messages & { pending: number }).pending).toBe(0);
     expect((await storage.messages.getRaw(binary.id))?.equals(binary.raw as Buffer)).toBe(true);
+  });
+
+  it('loses no row and writes none twice when batches written side by side fail', async () => {
+    // Every other insert fails: half of them before reaching the database, half after Postgres committed
+    // (the connection "dropped" on the way back, so the retry meets rows already there).
+    let inserts = 0;
+    const flaky: KyselyPlugin = {
+      transformQuery: (args) => {
+        if (args.node.kind === 'InsertQueryNode' || args.node.kind === 'RawNode') {
+          inserts++;
+          if (inserts % 4 === 1) throw new Error('connection lost before the insert');
+        }
+        return args.node;
+      },
+      transformResult: async (args) => {
+        if (inserts % 4 === 3) throw new Error('connection lost after the commit');
+        return args.result;
+      },
+    };
+    const errorCount = async () => (await metrics.logFlushErrors.get()).values[0]?.value ?? 0;
+    const errorsBefore = await errorCount();
+    const log = createMessageLog(
+      storage.db.withPlugin(flaky),
+      { ...config, logBuffer: { flushRows: 4, flushIntervalMs: 60_000, maxRows: 1000 } },
+      { logger: silentLogger(), metrics },
+    );
+    const tag = `flaky-${randomUUID()}`;
+    const rows = Array.from({ length: 40 }, () => entry({ contentHash: tag }));
+    for (const e of rows) log.record(e);
+    // A failed batch halts this flush; what is left waits for the next one (the timer's, in the service).
+    for (let i = 0; i < 40 && log.pending > 0; i++) await log.flush();
+    expect(log.pending).toBe(0);
+    const stored = await storage.db
+      .selectFrom('messages')
+      .select('id')
+      .where('content_hash', '=', tag)
+      .execute();
+    expect(stored.map((r) => r.id).sort()).toEqual(rows.map((e) => e.id).sort());
+    expect(await errorCount()).toBeGreaterThanOrEqual(errorsBefore + 5);
+    await log.close();
   });
 
   it('pages with an opaque cursor, newest first, without gaps or repeats', async () => {
