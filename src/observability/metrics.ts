@@ -88,7 +88,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     logRowsDropped: new Counter({
       name: 'mailsentra_log_rows_dropped_total',
-      help: 'Verdict-log rows dropped because the buffer was full',
+      help: 'Verdict-log rows dropped: the buffer was full, or Postgres refused the row for its content',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     logFlushErrors: new Counter({
@@ -103,6 +104,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   for (const tier of ['memory', 'redis'] as const)
     for (const result of ['hit', 'miss'] as const) m.cacheLookups.inc({ tier, result }, 0);
   for (const label of ['spam', 'ham'] as const) m.feedback.inc({ label }, 0);
+  for (const reason of ['buffer_full', 'refused'] as const) m.logRowsDropped.inc({ reason }, 0);
   return m;
 }
 

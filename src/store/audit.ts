@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
+import { storableJson, storableText, storableTextOrNull } from './text.js';
 import type { AuditLog } from './types.js';
 
 export function createAuditLog(db: Db): AuditLog {
@@ -10,10 +11,10 @@ export function createAuditLog(db: Db): AuditLog {
         .values({
           id: randomUUID(),
           at: new Date(),
-          actor: entry.actor,
+          actor: storableText(entry.actor),
           action: entry.action,
-          target: entry.target,
-          details: JSON.stringify(entry.details),
+          target: storableTextOrNull(entry.target),
+          details: storableJson(entry.details),
         })
         .execute();
     },

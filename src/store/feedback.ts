@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Label } from '../classifier/types.js';
 import type { Db } from './db.js';
+import { storableText } from './text.js';
 import type { FeedbackStore } from './types.js';
 
 export function createFeedbackStore(db: Db): FeedbackStore {
@@ -14,7 +15,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
           message_id: entry.messageId,
           content_hash: entry.contentHash,
           label: entry.label,
-          actor: entry.actor,
+          actor: storableText(entry.actor),
           created_at: row.created_at,
         })
         .execute();

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import type { ApiKeysTable } from './schema.js';
+import { storableTextOrNull } from './text.js';
 import type { ApiKeyRecord, KeyStore, Role } from './types.js';
 
 export function hashKey(key: string): string {
@@ -32,7 +33,13 @@ export function createKeyStore(db: Db): KeyStore {
   async function insert(key: string, role: Role, label: string | null): Promise<ApiKeyRecord> {
     const row = await db
       .insertInto('api_keys')
-      .values({ id: randomUUID(), key_hash: hashKey(key), role, label, created_at: new Date() })
+      .values({
+        id: randomUUID(),
+        key_hash: hashKey(key),
+        role,
+        label: storableTextOrNull(label),
+        created_at: new Date(),
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
     return toRecord(row as unknown as Row);

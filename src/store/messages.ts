@@ -10,6 +10,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
 import type { Db } from './db.js';
 import type { MessagesTable } from './schema.js';
+import { storableJson, storableText, storableTextOrNull } from './text.js';
 import type {
   DeliveryStatus,
   MessageFilter,
@@ -79,25 +80,25 @@ export function toRow(e: MessageLogEntry) {
   return {
     id: e.id,
     received_at: e.receivedAt,
-    session_id: e.sessionId,
-    client_ip: e.clientIp,
-    client_helo: e.clientHelo,
-    mail_from: e.mailFrom,
-    rcpt_to: e.rcptTo,
-    message_id_header: e.messageIdHeader,
-    header_from: e.headerFrom,
-    subject: e.subject,
+    session_id: storableText(e.sessionId),
+    client_ip: storableTextOrNull(e.clientIp),
+    client_helo: storableTextOrNull(e.clientHelo),
+    mail_from: storableText(e.mailFrom),
+    rcpt_to: e.rcptTo.map(storableText),
+    message_id_header: storableTextOrNull(e.messageIdHeader),
+    header_from: storableTextOrNull(e.headerFrom),
+    subject: storableTextOrNull(e.subject),
     size: e.size,
     content_hash: e.contentHash,
     score: e.score,
     action: e.action,
-    reason: e.reason,
+    reason: storableText(e.reason),
     model_version: e.modelVersion,
-    top_features: JSON.stringify(e.topFeatures),
+    top_features: storableJson(e.topFeatures),
     scan_ms: e.scanMs,
     total_ms: e.totalMs,
     status: e.status,
-    response: e.response,
+    response: storableTextOrNull(e.response),
     raw: e.raw,
   };
 }
@@ -118,6 +119,14 @@ export function nextBatch(buffer: MessageLogEntry[], flushRows: number, start = 
     n++;
   }
   return buffer.slice(start, start + n);
+}
+
+/** Whether Postgres refused a statement for what is in its rows (SQLSTATE classes 22 data exception, 23
+ * integrity violation, 54 program limit such as an index row too large), so that writing the same rows again
+ * fails again, as opposed to the database being unreachable or busy. */
+export function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
 }
 
 /** Batches written at once, each on its own pooled connection: Postgres inserts them in parallel. */
@@ -215,6 +224,29 @@ export function createMessageLog(
     droppedInOutage = 0;
   }
 
+  /** Writes a batch; when Postgres refuses rows for their content, writes the halves apart down to the row
+   * at fault, which is dropped, counted and logged with its id: one bad row must not hold back the log
+   * forever (the whole batch would fail again at every retry, and the buffer fill up behind it). */
+  async function writeIsolating(batch: MessageLogEntry[]): Promise<void> {
+    try {
+      await writeBatch(batch);
+    } catch (err) {
+      if (!isRowError(err)) throw err;
+      const only = batch[0];
+      if (batch.length === 1 && only) {
+        deps.metrics.logRowsDropped.inc({ reason: 'refused' });
+        deps.logger.error(
+          { event: 'LOG_ROW_REFUSED', messageId: only.id, err: (err as Error).message },
+          'verdict log row refused by the database; dropped',
+        );
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await writeIsolating(batch.slice(0, half));
+      await writeIsolating(batch.slice(half));
+    }
+  }
+
   // A writer takes the next batch off the front of the buffer, writes it, and goes on while rows wait.
   // Up to CONCURRENT_BATCHES writers run side by side, each on its own pooled connection, and each starts
   // its next batch as soon as its last one is written. (Batches started in pairs and awaited together
@@ -225,7 +257,7 @@ export function createMessageLog(
       buffer = buffer.slice(batch.length);
       inFlight += batch.length;
       try {
-        await writeBatch(batch);
+        await writeIsolating(batch);
         inFlight -= batch.length;
         recovered();
       } catch (err) {
@@ -276,7 +308,7 @@ export function createMessageLog(
     },
     record(entry) {
       if (closed || buffer.length + inFlight >= maxRows) {
-        deps.metrics.logRowsDropped.inc();
+        deps.metrics.logRowsDropped.inc({ reason: 'buffer_full' });
         if (droppedInOutage++ === 0) {
           deps.logger.error(
             { event: 'LOG_BUFFER_FULL', messageId: entry.id, maxRows },

@@ -9,6 +9,7 @@ import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
 import type { Db } from './db.js';
 import { escapeLike } from './messages.js';
 import type { QuarantineTable } from './schema.js';
+import { storableText, storableTextOrNull } from './text.js';
 import type { Page, QuarantineFilter, QuarantineItem, QuarantineState, QuarantineStore } from './types.js';
 
 type Row = Omit<QuarantineTable, 'created_at' | 'expires_at' | 'acted_at'> & {
@@ -51,12 +52,12 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
             item.recipients.map((recipient) => ({
               id: randomUUID(),
               message_id: item.messageId,
-              recipient,
-              mail_from: item.mailFrom,
-              subject: item.subject,
-              header_from: item.headerFrom,
+              recipient: storableText(recipient),
+              mail_from: storableText(item.mailFrom),
+              subject: storableTextOrNull(item.subject),
+              header_from: storableTextOrNull(item.headerFrom),
               score: item.score,
-              reason: item.reason,
+              reason: storableText(item.reason),
               size: item.raw.length,
               state: 'held',
               created_at: now,

@@ -60,6 +60,8 @@ describe('hostile corpus over SMTP', () => {
   const timings: { name: string; ms: number; reply: string }[] = [];
   /** Fixtures whose delivered bytes were compared with what was sent. */
   const exact: string[] = [];
+  /** The verdict-log id each reply named. */
+  const logged: { name: string; id: string }[] = [];
 
   beforeAll(async () => {
     // No verdict cache: Redis outlives the run, and a verdict cached by an earlier run would skip the scan —
@@ -105,6 +107,8 @@ describe('hostile corpus over SMTP', () => {
       rss.sample();
       const reply = replies[5] ?? '(no reply)';
       timings.push({ name, ms, reply: reply.slice(0, 60) });
+      const logId = /\b([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b/.exec(reply)?.[1];
+      if (logId) logged.push({ name, id: logId });
 
       expect(replies[4], name).toMatch(/^354 /);
       // The BACKTRACKING_REGRESSIONS fixtures once got "451 4.3.0 Message could not be scanned" after burning a
@@ -131,6 +135,13 @@ describe('hostile corpus over SMTP', () => {
     },
     PER_MESSAGE_MS * 4,
   );
+
+  it('logs a verdict for every fixture: hostile header text (NUL bytes, long subjects) holds up no row', async () => {
+    expect(logged.length).toBeGreaterThan(ordered.length / 2);
+    await svc.app.storage.messages.flush();
+    expect((svc.app.storage.messages as { pending?: number }).pending ?? 0).toBe(0);
+    for (const { name, id } of logged) expect(await svc.app.storage.messages.get(id), name).not.toBeNull();
+  });
 
   it('keeps answering afterwards: a normal message is scored and reaches the sink', async () => {
     const after = `after-${randomUUID()}`;

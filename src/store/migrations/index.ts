@@ -2,10 +2,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as lz4Raw from './0002-lz4-raw.js';
+import * as dropSubjectBtree from './0003-drop-subject-btree.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-lz4-raw': lz4Raw,
+  '0003-drop-subject-btree': dropSubjectBtree,
 };
 
 export const migrationProvider: MigrationProvider = {

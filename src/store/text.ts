@@ -1,0 +1,29 @@
+/**
+ * Text as Postgres can store it. Mail can carry U+0000 (in a Subject, a HELO name, an encoded word), and
+ * Postgres `text` and `jsonb` cannot hold it: one such row made a whole verdict-log batch, or a quarantine
+ * write, fail again at every retry. It is kept as U+FFFD, the mark mail decoders already use for bytes they
+ * cannot represent.
+ */
+const NUL = /\u0000/g;
+
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replace(NUL, '\uFFFD') : text;
+}
+
+export function storableTextOrNull(text: string | null): string | null {
+  return text === null ? null : storableText(text);
+}
+
+/** JSON for a `jsonb` column: its strings (keys too) as `storableText`. */
+export function storableJson(value: unknown): string {
+  return JSON.stringify(value, function (this: unknown, _key, v: unknown) {
+    if (typeof v === 'string') return storableText(v);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v);
+      if (keys.some((k) => k.includes('\u0000'))) {
+        return Object.fromEntries(keys.map((k) => [storableText(k), (v as Record<string, unknown>)[k]]));
+      }
+    }
+    return v;
+  });
+}
