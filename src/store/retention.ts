@@ -52,14 +52,37 @@ export async function purgeOnce(db: Db, config: Config, now = new Date()): Promi
   return { messages, raw, quarantine };
 }
 
+/** Arbitrary, fixed: the advisory-lock key for "a retention purge is running". */
+export const PURGE_LOCK = 0x6d73_7072; // "mspr"
+
+/**
+ * `purgeOnce` unless another process holds the purge lock (then null): every process of a cluster and every
+ * instance runs the job, and without the lock they all scanned for the same rows at the same moment and
+ * queued on each other's row locks. The lock is a session lock, so the purge runs on the connection that
+ * holds it.
+ */
+export async function purgeIfFree(db: Db, config: Config, now = new Date()): Promise<PurgeResult | null> {
+  return db.connection().execute(async (conn) => {
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_lock(${PURGE_LOCK}) as locked`.execute(conn);
+    if (!rows[0]?.locked) return null;
+    try {
+      return await purgeOnce(conn, config, now);
+    } finally {
+      await sql`select pg_advisory_unlock(${PURGE_LOCK})`.execute(conn);
+    }
+  });
+}
+
 export function startPurgeJob(db: Db, config: Config, logger: Logger, afterRun: () => void): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    purgeOnce(db, config)
+    purgeIfFree(db, config)
       .then((r) => {
-        if (r.messages + r.raw + r.quarantine > 0)
+        if (r && r.messages + r.raw + r.quarantine > 0)
           logger.info({ event: 'RETENTION_PURGED', ...r }, 'retention purge');
         afterRun();
       })

@@ -1,0 +1,81 @@
+/**
+ * The retention purge across processes: every process of a cluster (and every instance) runs the job, and
+ * only one purges at a time — the others skip their turn rather than queue on the same rows.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { PURGE_LOCK, purgeIfFree } from '../../src/store/retention.js';
+import { freshDatabaseUrl } from '../helpers/db.js';
+
+describe.skipIf(!process.env.DATABASE_URL)('retention purge on a shared Postgres', () => {
+  let db: { url: string; drop(): Promise<void> };
+  let config: Config;
+  let storage: OpenedStorage;
+  let other: pg.Client;
+
+  beforeAll(async () => {
+    db = await freshDatabaseUrl();
+    config = loadConfig({ file: null, env: {}, overrides: { database: { url: db.url } } });
+    storage = await openStorage(config, {
+      logger: silentLogger(),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+  });
+  afterAll(async () => {
+    await other?.end();
+    await storage?.close();
+    await db?.drop();
+  });
+
+  const oldRow = () => ({
+    id: randomUUID(),
+    receivedAt: new Date(Date.now() - 400 * 86_400_000),
+    sessionId: 's',
+    clientIp: null,
+    clientHelo: null,
+    mailFrom: 'a@example.org',
+    rcptTo: ['b@example.net'],
+    messageIdHeader: null,
+    headerFrom: null,
+    subject: 'old',
+    size: 1,
+    contentHash: 'h',
+    score: 0,
+    action: 'pass' as const,
+    reason: 'r',
+    modelVersion: null,
+    topFeatures: [],
+    scanMs: 0,
+    totalMs: 1,
+    status: 'delivered' as const,
+    response: null,
+    raw: null,
+  });
+
+  it('skips while another process purges, and purges once the lock is free', async () => {
+    const row = oldRow();
+    storage.messages.record(row);
+    await storage.messages.flush();
+    // Another process (here: another connection) is purging: it holds the purge lock.
+    const key = PURGE_LOCK;
+    await other.query('select pg_advisory_lock($1)', [key]);
+    expect(await purgeIfFree(storage.db, config)).toBeNull();
+    expect(await storage.messages.get(row.id)).not.toBeNull();
+
+    await other.query('select pg_advisory_unlock($1)', [key]);
+    const result = await purgeIfFree(storage.db, config);
+    expect(result?.messages).toBe(1);
+    expect(await storage.messages.get(row.id)).toBeNull();
+    // The lock is given back after the run: the other process can take it at once.
+    expect((await other.query('select pg_try_advisory_lock($1) as ok', [key])).rows[0].ok).toBe(true);
+    await other.query('select pg_advisory_unlock($1)', [key]);
+  });
+});
