@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import { HttpError } from '../errors.js';
@@ -61,7 +61,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.api.bodyLimit,
-    disableRequestLogging: true,
+    // Per-request lines off (errors are logged once by the error handler); the logController form, since the
+    // top-level option is deprecated (FSTDEP023).
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (config.api.adminApiKey) await storage.keys.ensure(config.api.adminApiKey, 'admin');
