@@ -13,6 +13,7 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActiveModel } from './pipeline/active-model.js';
+import { withFeedback } from './pipeline/feedback-replay.js';
 import { createPolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
@@ -62,13 +63,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const metrics = createMetrics();
   const storage = await openStorage(config, { logger, metrics }, options.storage);
   const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  const cache = createVerdictCache(config, { logger, metrics });
+  const scanner = createScanner({ config, activeModel, cache, metrics });
+  // Learned feedback lives in memory: teach it again to every version this process loads (nothing scores yet).
+  const replay = { storage, scanner, logger };
+  await withFeedback(replay, activeModel.current());
   if (config.database.url === null) {
     // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts).
     writeActiveMirror(config.dataDir, activeModel.current() as CountModel);
     activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
   }
-  const cache = createVerdictCache(config, { logger, metrics });
-  const scanner = createScanner({ config, activeModel, cache, metrics });
   const relay = options.relay ?? createRelay(config, metrics);
   const modelSync = startModelSync({
     models: storage.models,
@@ -76,7 +80,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     intervalMs: options.modelCheckIntervalMs ?? 30_000,
     logger,
     currentVersion: () => activeModel.current().version,
-    onActivate: (_version, artefact) => activeModel.set(deserializeModel(artefact)),
+    onActivate: async (_version, artefact) =>
+      activeModel.set(await withFeedback(replay, deserializeModel(artefact))),
   });
   const processMessage = createMessageProcessor({
     config,

@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import { contentHash } from '../cache/content-hash.js';
 import type { VerdictCache } from '../cache/types.js';
 import { extractFeatures } from '../classifier/features.js';
-import type { ActiveModel, Label, MessageFeatures } from '../classifier/types.js';
+import type { ActiveModel, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
@@ -71,6 +71,22 @@ export function createScanner(deps: {
   const { config, activeModel, cache, metrics } = deps;
   const extractor = deps.extractor ?? createFeatureExtractor(config);
   const useCache = config.cache.enabled;
+  const maxScanBytes = config.scanner.maxScanBytes;
+
+  /** `modelOf` is read once the features are ready: live feedback teaches the model active by then. */
+  async function teach(
+    modelOf: () => SpamModel,
+    lesson: { raw: Buffer; label: Label; previous: Label | null; contentHash: string },
+  ): Promise<void> {
+    const { label, previous } = lesson;
+    const features = await extractor.extract(lesson.raw);
+    const model = modelOf();
+    if (previous !== label) {
+      if (previous) model.unlearn(features.tokens, previous);
+      model.learn(features.tokens, label);
+    }
+    await cache.invalidate(model.version, lesson.contentHash);
+  }
 
   return {
     contentHash,
@@ -111,15 +127,12 @@ export function createScanner(deps: {
     },
     async learn(raw, label: Label, previous: Label | null) {
       const hash = contentHash(raw);
-      const features = await extractor.extract(raw);
-      const model = activeModel.current();
-      if (previous !== label) {
-        if (previous) model.unlearn(features.tokens, previous);
-        model.learn(features.tokens, label);
-      }
-      await cache.invalidate(model.version, hash);
-      return { contentHash: hash };
+      // Features come from this prefix only (extractFeatures), so it teaches exactly what `raw` does.
+      const scanned = raw.length > maxScanBytes ? raw.subarray(0, maxScanBytes) : raw;
+      await teach(activeModel.current, { raw: scanned, label, previous, contentHash: hash });
+      return { contentHash: hash, scanned };
     },
+    learnInto: (model, lesson) => teach(() => model, lesson),
     close: () => extractor.close(),
   };
 }

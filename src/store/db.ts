@@ -31,7 +31,9 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
   // Imported only here: its entry module also loads a code generator we do not need on the Postgres path.
   const { KyselyPGlite } = await import('kysely-pglite');
-  const { dialect, client } = await KyselyPGlite.create(dir);
+  // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
+  const { dialect, client } = await KyselyPGlite.create(dir, { extensions: { pg_trgm } });
   const db = new Kysely<Database>({ dialect });
   return {
     db,

@@ -1,35 +1,181 @@
+/**
+ * Feedback: who labelled which content spam or ham, and the bytes the model learned from, so the lesson can
+ * be replayed onto the active model after a restart or an activation, and included in training.
+ */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Label } from '../classifier/types.js';
 import type { Db } from './db.js';
 import { storableText } from './text.js';
-import type { FeedbackStore } from './types.js';
+import type { FeedbackStore, ReplayableFeedback, TrainingFeedback } from './types.js';
+
+/** Rows (each with up to scanner.maxScanBytes of raw) read per query: bounds the memory of a replay. */
+const PAGE = 100;
+
+interface Position {
+  createdAt: Date;
+  id: string;
+}
 
 export function createFeedbackStore(db: Db): FeedbackStore {
+  /** The (created_at, id) of the oldest of the `limit` most recent replayable rows after `after`; null
+   * when there are fewer (then the replay starts at `after`). */
+  async function capStart(after: Date | null, limit: number): Promise<Position | null> {
+    let query = db
+      .selectFrom('feedback')
+      .select(['created_at', 'id'])
+      .where('raw', 'is not', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .offset(Math.max(0, limit - 1))
+      .limit(1);
+    if (after) query = query.where('created_at', '>', after);
+    const row = await query.executeTakeFirst();
+    return row ? { createdAt: new Date(row.created_at), id: row.id } : null;
+  }
+
   return {
     async record(entry) {
-      const row = { id: randomUUID(), created_at: new Date(), ...entry };
+      const id = randomUUID();
+      const createdAt = new Date();
       await db
         .insertInto('feedback')
         .values({
-          id: row.id,
+          id,
           message_id: entry.messageId,
           content_hash: entry.contentHash,
           label: entry.label,
           actor: storableText(entry.actor),
-          created_at: row.created_at,
+          created_at: createdAt,
+          raw: entry.raw,
         })
         .execute();
-      return { id: row.id, createdAt: row.created_at, ...entry };
+      return {
+        id,
+        createdAt,
+        messageId: entry.messageId,
+        contentHash: entry.contentHash,
+        label: entry.label,
+        actor: entry.actor,
+      };
     },
+
     async latestLabel(contentHash) {
       const row = await db
         .selectFrom('feedback')
         .select('label')
         .where('content_hash', '=', contentHash)
         .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc') // the order replay reads rows in
         .limit(1)
         .executeTakeFirst();
       return (row?.label as Label | undefined) ?? null;
+    },
+
+    async *replayable(after, limit) {
+      if (limit <= 0) return;
+      const start = await capStart(after, limit);
+      // Keyset paging on (created_at, id); the first page includes `start` itself.
+      let from: Position | null = start;
+      let inclusive = true;
+      for (;;) {
+        let query = db
+          .selectFrom('feedback as f')
+          .select(['f.id', 'f.content_hash', 'f.label', 'f.raw', 'f.created_at'])
+          // What live feedback un-learned: the label just before this row for the same content, at any time
+          // (also before `after`: a version trained with feedback learned that label in training).
+          .select((eb) =>
+            eb
+              .selectFrom('feedback as p')
+              .select('p.label')
+              .whereRef('p.content_hash', '=', 'f.content_hash')
+              .where(sql<boolean>`(p.created_at, p.id) < (f.created_at, f.id)`)
+              .orderBy('p.created_at', 'desc')
+              .orderBy('p.id', 'desc')
+              .limit(1)
+              .as('previous'),
+          )
+          .where('f.raw', 'is not', null)
+          .orderBy('f.created_at')
+          .orderBy('f.id')
+          .limit(PAGE);
+        if (from) {
+          const { createdAt, id } = from;
+          query = query.where(
+            inclusive
+              ? sql<boolean>`(f.created_at, f.id) >= (${createdAt}::timestamptz, ${id}::uuid)`
+              : sql<boolean>`(f.created_at, f.id) > (${createdAt}::timestamptz, ${id}::uuid)`,
+          );
+        } else if (after) query = query.where('f.created_at', '>', after);
+        const rows = await query.execute();
+        for (const r of rows) {
+          yield {
+            id: r.id,
+            contentHash: r.content_hash,
+            label: r.label as Label,
+            previous: (r.previous as Label | null) ?? null,
+            raw: Buffer.from(r.raw as Buffer),
+            createdAt: new Date(r.created_at),
+          } satisfies ReplayableFeedback;
+        }
+        const last = rows.at(-1);
+        if (!last || rows.length < PAGE) return;
+        from = { createdAt: new Date(last.created_at), id: last.id };
+        inclusive = false;
+      }
+    },
+
+    async *forTraining(until, limit) {
+      if (limit <= 0) return;
+      // The latest row of each hash (small: no raw), the `limit` most recent of them, oldest first.
+      const latest = await db
+        .selectFrom(
+          db
+            .selectFrom('feedback')
+            .distinctOn('content_hash')
+            .select(['content_hash', 'label', 'created_at', 'id'])
+            .where('created_at', '<=', until)
+            .orderBy('content_hash')
+            .orderBy('created_at', 'desc')
+            .orderBy('id', 'desc')
+            .as('l'),
+        )
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      latest.reverse();
+      for (let i = 0; i < latest.length; i += PAGE) {
+        const page = latest.slice(i, i + PAGE);
+        // The newest bytes kept for each hash: the label's own row, or an earlier row of the same content
+        // when that one has none.
+        const raws = await db
+          .selectFrom('feedback')
+          .distinctOn('content_hash')
+          .select(['content_hash', 'raw'])
+          .where(
+            'content_hash',
+            'in',
+            page.map((l) => l.content_hash),
+          )
+          .where('raw', 'is not', null)
+          .where('created_at', '<=', until)
+          .orderBy('content_hash')
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .execute();
+        const byHash = new Map(raws.map((r) => [r.content_hash, r.raw]));
+        for (const l of page) {
+          const raw = byHash.get(l.content_hash);
+          if (!raw) continue;
+          yield {
+            contentHash: l.content_hash,
+            label: l.label as Label,
+            raw: Buffer.from(raw),
+          } satisfies TrainingFeedback;
+        }
+      }
     },
   };
 }

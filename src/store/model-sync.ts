@@ -17,7 +17,7 @@ export interface ModelSyncDeps {
   /** The version this instance runs now. */
   currentVersion(): string;
   /** Load and swap in `version` (its artefact). Errors are logged; the old model stays. */
-  onActivate(version: string, artefact: Buffer): void;
+  onActivate(version: string, artefact: Buffer): void | Promise<void>;
   channel?: string;
 }
 
@@ -45,7 +45,7 @@ export function startModelSync(deps: ModelSyncDeps): ModelSync {
       return;
     }
     try {
-      deps.onActivate(version, artefact);
+      await deps.onActivate(version, artefact);
       deps.logger.info({ event: 'MODEL_ACTIVATED', version }, 'switched to model version');
     } catch (err) {
       deps.logger.error(

@@ -48,7 +48,7 @@ export function createModelStore(db: Db): ModelStore {
         .insertInto('models')
         .values({
           version: record.version,
-          created_at: new Date(),
+          created_at: record.createdAt ?? new Date(),
           training_set: record.trainingSet,
           evaluation: JSON.stringify(record.evaluation),
           artefact: record.artefact,
@@ -68,6 +68,14 @@ export function createModelStore(db: Db): ModelStore {
     async list() {
       const rows = await db.selectFrom('models').select(COLUMNS).orderBy('created_at', 'desc').execute();
       return rows.map((r) => toRecord(r as unknown as Row));
+    },
+    async get(version) {
+      const row = await db
+        .selectFrom('models')
+        .select(COLUMNS)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      return row ? toRecord(row as unknown as Row) : null;
     },
     async getArtefact(version) {
       const row = await db

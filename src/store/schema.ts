@@ -59,6 +59,8 @@ export interface FeedbackTable {
   label: string;
   actor: string;
   created_at: Timestamp;
+  /** The bytes the model learned from (at most scanner.maxScanBytes); null in rows older than 0004. */
+  raw: Buffer | null;
 }
 
 export interface ModelsTable {

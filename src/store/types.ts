@@ -135,10 +135,42 @@ export interface FeedbackEntry {
   createdAt: Date;
 }
 
+/** A feedback row as it is replayed onto a model: the bytes learned from, the label, and what it replaced. */
+export interface ReplayableFeedback {
+  id: string;
+  contentHash: string;
+  label: Label;
+  /** The label recorded for the same content just before this row (null: none), i.e. what live feedback
+   * un-learned when this row was given. */
+  previous: Label | null;
+  raw: Buffer;
+  createdAt: Date;
+}
+
+/** One training example from feedback: the latest label of a content hash, with its bytes. */
+export interface TrainingFeedback {
+  contentHash: string;
+  label: Label;
+  raw: Buffer;
+}
+
 export interface FeedbackStore {
-  record(entry: Omit<FeedbackEntry, 'id' | 'createdAt'>): Promise<FeedbackEntry>;
+  /** `raw`: the bytes the model learned from (the caller caps them at scanner.maxScanBytes); null when
+   * there are none to keep. */
+  record(entry: Omit<FeedbackEntry, 'id' | 'createdAt'> & { raw: Buffer | null }): Promise<FeedbackEntry>;
   /** The last label given to this content, to turn a relabel into unlearn + learn. */
   latestLabel(contentHash: string): Promise<Label | null>;
+  /**
+   * Feedback with raw bytes recorded after `after` (everything when null), oldest first by (created_at, id):
+   * only the `limit` most recent such rows. Read in pages, so at most one page of raw bytes is in memory.
+   */
+  replayable(after: Date | null, limit: number): AsyncIterable<ReplayableFeedback>;
+  /**
+   * For training: the latest label of each content hash as of `until` (rows after it are left out), with
+   * raw bytes of that content; the `limit` most recently labelled hashes, oldest first. Paged like
+   * `replayable`. A hash whose rows all lack raw bytes (older than migration 0004) is skipped.
+   */
+  forTraining(until: Date, limit: number): AsyncIterable<TrainingFeedback>;
 }
 
 export interface ModelRecord {
@@ -156,8 +188,12 @@ export interface ModelStore {
     trainingSet: string;
     evaluation: Evaluation | null;
     artefact: Buffer;
+    /** Default now. A version trained with feedback passes the time its feedback was read: replay onto it
+     * starts there (see pipeline/feedback-replay.ts). */
+    createdAt?: Date;
   }): Promise<ModelRecord>;
   list(): Promise<ModelRecord[]>;
+  get(version: string): Promise<ModelRecord | null>;
   getArtefact(version: string): Promise<Buffer | null>;
   getActive(): Promise<ModelRecord | null>;
   /** Makes `version` the only active one; throws when it does not exist. */

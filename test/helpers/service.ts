@@ -33,7 +33,13 @@ function merge<T>(base: T, over: DeepPartial<T> | undefined): T {
 }
 
 export async function startTestService(
-  options: { config?: DeepPartial<Config>; sink?: Sink } = {},
+  options: {
+    config?: DeepPartial<Config>;
+    sink?: Sink;
+    /** Embedded database location when the config has no database URL (default in memory); a directory
+     * lets a second service open the same database (restart tests). */
+    pglite?: string;
+  } = {},
 ): Promise<TestService> {
   const sink = options.sink ?? (await startSink());
   // A test that brings its own database URL (e.g. through a proxy it can cut) gets no fresh one.
@@ -57,7 +63,10 @@ export async function startTestService(
       options.config,
     ),
   });
-  const app = await createApp(config, { logger: silentLogger(), storage: { pglite: 'memory://' } });
+  const app = await createApp(config, {
+    logger: silentLogger(),
+    storage: { pglite: options.pglite ?? 'memory://' },
+  });
   const { smtpPort, apiPort } = await app.start();
   return {
     app,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KyselyPlugin } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -343,9 +343,21 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
   });
 
   it('keeps feedback, keys (hashed) and an audit trail', async () => {
-    await storage.feedback.record({ messageId: null, contentHash: 'c1', label: 'spam', actor: 'k1' });
+    await storage.feedback.record({
+      messageId: null,
+      contentHash: 'c1',
+      label: 'spam',
+      actor: 'k1',
+      raw: null,
+    });
     await new Promise((r) => setTimeout(r, 5));
-    await storage.feedback.record({ messageId: null, contentHash: 'c1', label: 'ham', actor: 'k1' });
+    await storage.feedback.record({
+      messageId: null,
+      contentHash: 'c1',
+      label: 'ham',
+      actor: 'k1',
+      raw: null,
+    });
     expect(await storage.feedback.latestLabel('c1')).toBe('ham');
     expect(await storage.feedback.latestLabel('other')).toBeNull();
 
@@ -376,6 +388,65 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     });
   });
 
+  it('keeps feedback with its raw bytes: replayed oldest first with the label each replaced, the most recent N', async () => {
+    const give = async (contentHash: string, label: 'spam' | 'ham', raw: string | null) => {
+      await new Promise((r) => setTimeout(r, 3)); // distinct created_at, as feedback given by hand has
+      return storage.feedback.record({
+        messageId: null,
+        contentHash,
+        label,
+        actor: 'k1',
+        raw: raw === null ? null : Buffer.from(raw),
+      });
+    };
+    await give('r1', 'ham', null); // before migration 0004: no bytes, yet live feedback unlearned it
+    const after = new Date();
+    await give('r1', 'spam', 'bytes of r1');
+    await give('r2', 'spam', 'bytes of r2');
+    await give('r1', 'ham', 'bytes of r1 again');
+    await give('r3', 'ham', null); // no bytes: cannot be replayed
+
+    const replayed = [];
+    for await (const row of storage.feedback.replayable(after, 100)) replayed.push(row);
+    expect(replayed.map((r) => [r.contentHash, r.label, r.previous, r.raw.toString()])).toEqual([
+      ['r1', 'spam', 'ham', 'bytes of r1'],
+      ['r2', 'spam', null, 'bytes of r2'],
+      ['r1', 'ham', 'spam', 'bytes of r1 again'],
+    ]);
+    const newest = [];
+    for await (const row of storage.feedback.replayable(after, 2)) newest.push(row.contentHash);
+    expect(newest).toEqual(['r2', 'r1']);
+    const everything = [];
+    for await (const row of storage.feedback.replayable(null, 100)) everything.push(row);
+    expect(everything.length).toBeGreaterThanOrEqual(3);
+
+    // Training: the latest label of each content (as of `until`), with the newest bytes kept for it.
+    const training = [];
+    for await (const t of storage.feedback.forTraining(new Date(), 100))
+      if (t.contentHash.startsWith('r')) training.push([t.contentHash, t.label, t.raw.toString()]);
+    expect(training).toEqual([
+      ['r2', 'spam', 'bytes of r2'],
+      ['r1', 'ham', 'bytes of r1 again'],
+    ]);
+    const asOfEarlier = [];
+    for await (const t of storage.feedback.forTraining(replayed[1]?.createdAt as Date, 100))
+      if (t.contentHash.startsWith('r')) asOfEarlier.push([t.contentHash, t.label]);
+    expect(asOfEarlier).toEqual([
+      ['r1', 'spam'],
+      ['r2', 'spam'],
+    ]);
+
+    if (backend === 'postgres') {
+      // Migration 0004: lz4 where the server has it, as the other raw columns (0002).
+      const { rows } = await sql<{ lz4: boolean; compression: string }>`
+        select exists (select 1 from pg_settings
+                       where name = 'default_toast_compression' and 'lz4' = any(enumvals)) as lz4,
+               attcompression as compression
+        from pg_attribute where attrelid = 'feedback'::regclass and attname = 'raw'`.execute(storage.db);
+      if (rows[0]?.lz4) expect(rows[0]?.compression).toBe('l');
+    }
+  });
+
   it('stores model versions with exactly one active, and lets only one training run at a time', async () => {
     await storage.models.save({
       version: 'm1',
@@ -394,6 +465,18 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     expect((await storage.models.getActive())?.version).toBe('m2');
     expect((await storage.models.list()).filter((m) => m.active)).toHaveLength(1);
     expect((await storage.models.getArtefact('m1'))?.toString()).toBe('a1');
+    expect(await storage.models.get('m1')).toMatchObject({ version: 'm1', active: false });
+    expect(await storage.models.get('nope')).toBeNull();
+    // A version trained with feedback is dated when its feedback was read (replay starts there).
+    const readAt = new Date(Date.now() - 60_000);
+    const dated = await storage.models.save({
+      version: 'm3',
+      trainingSet: 'sa-train+feedback:0',
+      evaluation: null,
+      artefact: Buffer.from('a3'),
+      createdAt: readAt,
+    });
+    expect(dated.createdAt.getTime()).toBe(readAt.getTime());
     await expect(storage.models.activate('nope')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
 
     let release: () => void = () => {};

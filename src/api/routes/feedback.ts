@@ -48,12 +48,14 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox<{
       } else raw = Buffer.from(request.body.raw as string, 'utf8');
       const hash = scanner.contentHash(raw);
       const previous = await storage.feedback.latestLabel(hash);
-      await scanner.learn(raw, label, previous);
+      const { scanned } = await scanner.learn(raw, label, previous);
+      // Kept with the bytes learned from, so the lesson is replayed after a restart and trained on.
       const entry = await storage.feedback.record({
         messageId: messageId ?? null,
         contentHash: hash,
         label,
         actor: actorOf(request),
+        raw: scanned,
       });
       metrics.feedback.inc({ label });
       return { id: entry.id, contentHash: hash, label, previous };

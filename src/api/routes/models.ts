@@ -10,12 +10,14 @@ import { loadSpamAssassin } from '../../classifier/corpus.js';
 import { summarise } from '../../classifier/evaluate.js';
 import { extractFeatures } from '../../classifier/features.js';
 import { deserializeModel } from '../../classifier/model.js';
-import { featuresOf, trainFromFeatures } from '../../classifier/train.js';
+import { featuresOf, type LabelledFeatures, trainFromFeatures } from '../../classifier/train.js';
 import type { ActiveModel } from '../../classifier/types.js';
 import type { Config } from '../../config/schema.js';
 import { httpErrors } from '../../errors.js';
 import type { Logger } from '../../observability/log.js';
 import { type Metrics, setActiveModel } from '../../observability/metrics.js';
+import { withFeedback } from '../../pipeline/feedback-replay.js';
+import type { Scanner } from '../../pipeline/types.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { Errors, Row } from '../schemas.js';
@@ -27,6 +29,8 @@ export interface ModelDeps {
   storage: Storage;
   activeModel: ActiveModel;
   modelSync: { announce(version: string): Promise<void> } | null;
+  /** Replays feedback onto a version being activated. */
+  scanner: Scanner;
 }
 
 interface Job {
@@ -47,10 +51,24 @@ const JobBody = T.Object({
   error: T.Union([T.String(), T.Null()]),
 });
 
-/** Trains on the SpamAssassin TRAIN split, evaluates on TEST, stores the version (not active). */
+/**
+ * At most this many feedback examples (the most recently labelled contents) join a training: their features
+ * are held in memory beside the corpus's (~4 500 messages).
+ */
+export const TRAINING_FEEDBACK_LIMIT = 10_000;
+
+/**
+ * Trains on the SpamAssassin TRAIN split plus site feedback (the latest label of each content), evaluates on
+ * the TEST split, stores the version (not active). The version's creation time is when the feedback was
+ * read, so the replay onto it (feedback-replay.ts) begins with what came after.
+ */
 async function trainOnce(deps: ModelDeps): Promise<string> {
   const maxBytes = deps.config.scanner.maxScanBytes;
-  const model = trainFromFeatures(featuresOf(loadSpamAssassin('train'), maxBytes), {
+  const feedbackUntil = new Date();
+  const feedback: LabelledFeatures[] = [];
+  for await (const f of deps.storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
+    feedback.push({ tokens: extractFeatures(f.raw, { maxBytes }).tokens, label: f.label });
+  const model = trainFromFeatures([...featuresOf(loadSpamAssassin('train'), maxBytes), ...feedback], {
     maxBytes,
     versionPrefix: 'sa',
   });
@@ -62,9 +80,10 @@ async function trainOnce(deps: ModelDeps): Promise<string> {
   );
   await deps.storage.models.save({
     version: model.version,
-    trainingSet: 'spamassassin-train',
+    trainingSet: `spamassassin-train+feedback:${feedback.length}`,
     evaluation,
     artefact: model.serialize(),
+    createdAt: feedbackUntil,
   });
   return model.version;
 }
@@ -92,7 +111,10 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       const { version } = request.params;
       const artefact = await storage.models.getArtefact(version);
       if (!artefact) throw httpErrors.notFound('model version');
-      const model = deserializeModel(artefact);
+      // Readied before the switch (feedback since the version's creation replayed onto it), so no message
+      // is scored by it half-taught. Feedback given while it is readied reaches the old model only (and
+      // this one at the next start).
+      const model = await withFeedback(deps, deserializeModel(artefact));
       const record = await storage.models.activate(version);
       deps.activeModel.set(model);
       setActiveModel(deps.metrics, version);

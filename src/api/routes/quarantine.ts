@@ -84,8 +84,14 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     if (learnAsHam) {
       const hash = deps.scanner.contentHash(raw);
       const previous = await storage.feedback.latestLabel(hash);
-      await deps.scanner.learn(raw, 'ham', previous);
-      await storage.feedback.record({ messageId: item.messageId, contentHash: hash, label: 'ham', actor });
+      const { scanned } = await deps.scanner.learn(raw, 'ham', previous);
+      await storage.feedback.record({
+        messageId: item.messageId,
+        contentHash: hash,
+        label: 'ham',
+        actor,
+        raw: scanned,
+      });
       deps.metrics.feedback.inc({ label: 'ham' });
     }
     return changed ?? { ...item, state: 'released' as QuarantineState };

@@ -3,11 +3,15 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as lz4Raw from './0002-lz4-raw.js';
 import * as dropSubjectBtree from './0003-drop-subject-btree.js';
+import * as feedbackRaw from './0004-feedback-raw.js';
+import * as subjectTrigram from './0005-subject-trigram.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-lz4-raw': lz4Raw,
   '0003-drop-subject-btree': dropSubjectBtree,
+  '0004-feedback-raw': feedbackRaw,
+  '0005-subject-trigram': subjectTrigram,
 };
 
 export const migrationProvider: MigrationProvider = {

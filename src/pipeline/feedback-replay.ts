@@ -1,0 +1,52 @@
+/**
+ * Feedback outlives the process: a version, when it is loaded (at start, on activation through the API or
+ * through model sync), is taught again, in order, the feedback recorded since it was created. A version
+ * trained with feedback (POST /api/v1/models/train) is created at the moment its feedback was read, so it
+ * gets only what came later. Each row is re-learned with the `previous` label live feedback had (unlearn +
+ * learn on a relabel), so the model ends exactly where it was before the restart.
+ */
+import type { SpamModel } from '../classifier/types.js';
+import type { Logger } from '../observability/log.js';
+import type { FeedbackStore, ModelStore } from '../store/types.js';
+import type { Scanner } from './types.js';
+
+/**
+ * At most this many rows are replayed: the most recent ones. It bounds the start (each row is parsed again,
+ * ~0.2–2 ms) and the memory (rows are read in pages); feedback older than that reaches the model through the
+ * next training, which includes it.
+ */
+export const REPLAY_LIMIT = 10_000;
+
+export interface ReplayDeps {
+  storage: { models: ModelStore; feedback: FeedbackStore };
+  /** Only its learnInto is used: the replay teaches the model given, never through anything that would
+   * forward the lesson to other processes (each process replays for itself). */
+  scanner: Pick<Scanner, 'learnInto'>;
+  logger: Logger;
+  limit?: number;
+}
+
+/** Teaches `model` the feedback recorded after its version's creation; returns the model. */
+export async function withFeedback<M extends SpamModel>(deps: ReplayDeps, model: M): Promise<M> {
+  const record = await deps.storage.models.get(model.version);
+  // A version outside the registry (tests build such models) has no creation time to start from.
+  if (!record) return model;
+  const limit = deps.limit ?? REPLAY_LIMIT;
+  const started = performance.now();
+  let count = 0;
+  for await (const row of deps.storage.feedback.replayable(record.createdAt, limit)) {
+    await deps.scanner.learnInto(model, row);
+    count++;
+  }
+  deps.logger.info(
+    {
+      event: 'FEEDBACK_REPLAYED',
+      version: model.version,
+      count,
+      ms: Math.round(performance.now() - started),
+      ...(count >= limit ? { limitReached: limit } : {}),
+    },
+    'feedback replayed onto the model',
+  );
+  return model;
+}
