@@ -6,11 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
-import { loadSpamAssassin } from '../../classifier/corpus.js';
-import { summarise } from '../../classifier/evaluate.js';
-import { extractFeatures } from '../../classifier/features.js';
 import { deserializeModel } from '../../classifier/model.js';
-import { featuresOf, type LabelledFeatures, trainFromFeatures } from '../../classifier/train.js';
+import { type TrainTask, trainInThread } from '../../classifier/train-thread.js';
 import type { ActiveModel } from '../../classifier/types.js';
 import type { Config } from '../../config/schema.js';
 import { httpErrors } from '../../errors.js';
@@ -63,29 +60,24 @@ export const TRAINING_FEEDBACK_LIMIT = 10_000;
  * read, so the replay onto it (feedback-replay.ts) begins with what came after.
  */
 async function trainOnce(deps: ModelDeps): Promise<string> {
-  const maxBytes = deps.config.scanner.maxScanBytes;
   const feedbackUntil = new Date();
-  const feedback: LabelledFeatures[] = [];
+  const feedback: TrainTask['feedback'] = [];
   for await (const f of deps.storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
-    feedback.push({ tokens: extractFeatures(f.raw, { maxBytes }).tokens, label: f.label });
-  const model = trainFromFeatures([...featuresOf(loadSpamAssassin('train'), maxBytes), ...feedback], {
-    maxBytes,
+    feedback.push({ raw: f.raw, label: f.label });
+  // The CPU-heavy part on a thread of its own: on this event loop it stalled SMTP and the API for seconds.
+  const trained = await trainInThread({
+    maxBytes: deps.config.scanner.maxScanBytes,
+    feedback,
     versionPrefix: 'sa',
   });
-  const evaluation = summarise(
-    loadSpamAssassin('test').map((m) => ({
-      score: model.score(extractFeatures(m.raw, { maxBytes }).tokens).score,
-      label: m.label,
-    })),
-  );
   await deps.storage.models.save({
-    version: model.version,
+    version: trained.version,
     trainingSet: `spamassassin-train+feedback:${feedback.length}`,
-    evaluation,
-    artefact: model.serialize(),
+    evaluation: trained.evaluation,
+    artefact: Buffer.from(trained.artefact.buffer, trained.artefact.byteOffset, trained.artefact.byteLength),
     createdAt: feedbackUntil,
   });
-  return model.version;
+  return trained.version;
 }
 
 export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, deps) => {
