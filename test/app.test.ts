@@ -39,6 +39,16 @@ describe('the whole service', () => {
     const body = (await res.json()) as { items: { mailFrom: string; status: string }[] };
     expect(body.items[0]).toMatchObject({ mailFrom: 'a@example.org', status: 'delivered' });
     expect((await http('/api/v1/messages')).status).toBe(401);
+    // Who else got this content: every delivery of the same normalised bytes.
+    const { contentHash } = body.items[0] as unknown as { contentHash: string };
+    const same = await http(`/api/v1/messages?contentHash=${contentHash}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(((await same.json()) as { items: unknown[] }).items).toHaveLength(1);
+    const bad = await http('/api/v1/messages?contentHash=nothex', {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(bad.status).toBe(400);
     const id = (body.items[0] as unknown as { id: string }).id;
     const raw = await http(`/api/v1/messages/${id}/raw`, {
       headers: { authorization: `Bearer ${adminKey}` },

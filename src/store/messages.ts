@@ -351,6 +351,7 @@ export function createMessageLog(
       if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
       if (filter.subject)
         q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
+      if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
       if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
       if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);
       if (filter.since) q = q.where('received_at', '>=', filter.since);

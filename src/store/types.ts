@@ -45,6 +45,8 @@ export interface MessageFilter {
   sender?: string;
   recipient?: string;
   subject?: string;
+  /** Every delivery of the same content (the verdict-cache and feedback key): who else got this message. */
+  contentHash?: string;
   minScore?: number;
   maxScore?: number;
   since?: Date;

@@ -88,6 +88,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       subject: 'WIN 100% money',
       mailFrom: 'Spammer@bad.example',
       rcptTo: ['carol@example.net', 'dave@example.net'],
+      contentHash: 'c'.repeat(64),
     });
     const ham = entry();
     storage.messages.record(spam);
@@ -111,6 +112,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     expect(await ids({ sender: 'spammer@bad.example' })).toEqual([spam.id]);
     expect(await ids({ recipient: 'dave@example.net' })).toEqual([spam.id]);
     expect(await ids({ subject: '100%' })).toEqual([spam.id]);
+    expect(await ids({ contentHash: spam.contentHash })).toEqual([spam.id]);
     expect(await ids({ minScore: 0.5 })).toEqual([spam.id]);
     expect(await ids({ until: new Date(Date.now() - 60_000) })).toEqual([]);
   });

@@ -11,6 +11,9 @@ const Query = T.Object({
   sender: T.Optional(T.String()),
   recipient: T.Optional(T.String()),
   subject: T.Optional(T.String()),
+  contentHash: T.Optional(
+    T.String({ pattern: '^[0-9a-f]{64}$', description: 'every delivery of this content' }),
+  ),
   minScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
   maxScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
   since: T.Optional(T.String({ format: 'date-time' })),
