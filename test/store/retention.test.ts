@@ -2,7 +2,6 @@
  * The retention purge across processes: every process of a cluster (and every instance) runs the job, and
  * only one purges at a time — the others skip their turn rather than queue on the same rows.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -12,6 +11,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
 import { PURGE_LOCK, purgeIfFree } from '../../src/store/retention.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
+import { logEntry } from '../helpers/log-entry.js';
 
 describe.skipIf(!process.env.DATABASE_URL)('retention purge on a shared Postgres', () => {
   let db: { url: string; drop(): Promise<void> };
@@ -35,30 +35,7 @@ describe.skipIf(!process.env.DATABASE_URL)('retention purge on a shared Postgres
     await db?.drop();
   });
 
-  const oldRow = () => ({
-    id: randomUUID(),
-    receivedAt: new Date(Date.now() - 400 * 86_400_000),
-    sessionId: 's',
-    clientIp: null,
-    clientHelo: null,
-    mailFrom: 'a@example.org',
-    rcptTo: ['b@example.net'],
-    messageIdHeader: null,
-    headerFrom: null,
-    subject: 'old',
-    size: 1,
-    contentHash: 'h',
-    score: 0,
-    action: 'pass' as const,
-    reason: 'r',
-    modelVersion: null,
-    topFeatures: [],
-    scanMs: 0,
-    totalMs: 1,
-    status: 'delivered' as const,
-    response: null,
-    raw: null,
-  });
+  const oldRow = () => logEntry({ receivedAt: new Date(Date.now() - 400 * 86_400_000), subject: 'old' });
 
   it('skips while another process purges, and purges once the lock is free', async () => {
     const row = oldRow();

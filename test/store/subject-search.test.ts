@@ -2,40 +2,16 @@
  * Subject search is a substring match (the API's `subject` filter); a trigram index (pg_trgm, migration
  * 0005) serves it on the real Postgres and on the embedded PGlite alike.
  */
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
-import type { MessageLogEntry } from '../../src/store/types.js';
 import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
+import { logEntry } from '../helpers/log-entry.js';
 
-const logged = (subject: string | null): MessageLogEntry => ({
-  id: randomUUID(),
-  receivedAt: new Date(),
-  sessionId: 's',
-  clientIp: null,
-  clientHelo: null,
-  mailFrom: 'a@example.org',
-  rcptTo: ['b@example.net'],
-  messageIdHeader: null,
-  headerFrom: null,
-  subject,
-  size: 1,
-  contentHash: 'h',
-  score: 0,
-  action: 'pass',
-  reason: 'r',
-  modelVersion: null,
-  topFeatures: [],
-  scanMs: 0,
-  totalMs: 1,
-  status: 'delivered',
-  response: null,
-  raw: null,
-});
+const logged = (subject: string | null) => logEntry({ subject });
 
 describe.each(backends)('subject search on %s', (backend: Backend) => {
   let storage: OpenedStorage;
