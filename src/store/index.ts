@@ -33,7 +33,8 @@ export async function openStorage(
     await opened.close();
     throw err;
   }
-  const messages = createMessageLog(db, config, deps);
+  // Embedded: small inserts, since PGlite runs them on this thread (see MessageLogOptions).
+  const messages = createMessageLog(db, config, deps, opened.kind === 'pglite' ? { maxBatchRows: 50 } : {});
   const refreshQuarantineGauge = () => {
     quarantine
       .countHeld()

@@ -138,12 +138,20 @@ export interface BufferedMessageLog extends MessageLog {
   close(): Promise<void>;
 }
 
+export interface MessageLogOptions {
+  /** Rows per insert at most, below `logBuffer.flushRows`: the embedded PGlite executes on the event loop,
+   * so a 500-row insert held SMTP for ~0.2–0.4 s where 50 rows hold it for tens of milliseconds. */
+  maxBatchRows?: number;
+}
+
 export function createMessageLog(
   db: Db,
   config: Config,
   deps: { logger: Logger; metrics: Metrics },
+  options: MessageLogOptions = {},
 ): BufferedMessageLog {
-  const { maxRows, flushRows, flushIntervalMs } = config.logBuffer;
+  const { maxRows, flushRows: configuredRows, flushIntervalMs } = config.logBuffer;
+  const flushRows = Math.min(configuredRows, options.maxBatchRows ?? configuredRows);
   let buffer: MessageLogEntry[] = [];
   // Rows taken by a writer but not yet written: still pending, and still counted against `maxRows`.
   let inFlight = 0;
@@ -268,6 +276,9 @@ export function createMessageLog(
         failed(err);
       }
       gauge();
+      // The embedded PGlite runs queries on this thread and resolves them as microtasks: without a turn of
+      // the event loop here, a whole backlog was written with SMTP and timers starved (seconds, measured).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
