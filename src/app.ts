@@ -7,13 +7,14 @@ import { buildApi } from './api/server.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
 import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
-import type { ActiveModel, Label } from './classifier/types.js';
+import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActiveModel } from './pipeline/active-model.js';
 import { withFeedback } from './pipeline/feedback-replay.js';
+import { FEEDBACK_CHANNEL, type FeedbackSync, startFeedbackSync } from './pipeline/feedback-sync.js';
 import { createPolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
@@ -22,7 +23,7 @@ import { createInboundServer } from './smtp/inbound.js';
 import { createRelay } from './smtp/relay.js';
 import type { Relay } from './smtp/types.js';
 import { type OpenedStorage, type OpenStorageOptions, openStorage } from './store/index.js';
-import { type ModelSync, startModelSync } from './store/model-sync.js';
+import { MODEL_CHANNEL, type ModelSync, startModelSync } from './store/model-sync.js';
 
 export interface App {
   config: Config;
@@ -33,6 +34,7 @@ export interface App {
   relay: Relay;
   activeModel: ActiveModel;
   modelSync: ModelSync;
+  feedbackSync: FeedbackSync;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
   start(): Promise<{ smtpPort: number; apiPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
@@ -46,8 +48,8 @@ export interface AppOptions {
    * API and the workers run SMTP (src/cluster/).
    */
   roles?: { smtp: boolean; api: boolean };
-  /** Told after feedback changed this process's model, so other processes can learn the same. */
-  onLearned?: (raw: Buffer, label: Label, previous: Label | null) => void;
+  /** Told after feedback was recorded (and learned) here, so this instance's other processes apply it now. */
+  onFeedback?: (id: string) => void;
   /** Told after an activation through the API, so other processes load it now. */
   onActivated?: (version: string) => void;
   /** Replaces this process's /metrics text (the cluster primary aggregates its workers'). */
@@ -55,7 +57,12 @@ export interface AppOptions {
   storage?: OpenStorageOptions;
   /** Replaces the relay (fault tests). */
   relay?: Relay;
+  /** How often model and feedback sync check the database (the fallback for a lost announcement). */
   modelCheckIntervalMs?: number;
+  /** Redis channels of model and feedback sync (tests isolate themselves with their own); null: no
+   * announcements, the periodic check alone (tests of that fallback). Default the MODEL_CHANNEL and
+   * FEEDBACK_CHANNEL, when redis.url is set. */
+  syncChannels?: { model: string; feedback: string } | null;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -74,14 +81,31 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
   }
   const relay = options.relay ?? createRelay(config, metrics);
+  const intervalMs = options.modelCheckIntervalMs ?? 30_000;
+  const channels =
+    options.syncChannels === undefined
+      ? { model: MODEL_CHANNEL, feedback: FEEDBACK_CHANNEL }
+      : options.syncChannels;
+  const syncRedisUrl = channels ? config.redis.url : null;
   const modelSync = startModelSync({
     models: storage.models,
-    redisUrl: config.redis.url,
-    intervalMs: options.modelCheckIntervalMs ?? 30_000,
+    redisUrl: syncRedisUrl,
+    intervalMs,
     logger,
+    channel: channels?.model,
     currentVersion: () => activeModel.current().version,
     onActivate: async (_version, artefact) =>
       activeModel.set(await withFeedback(replay, deserializeModel(artefact))),
+  });
+  // After the replay above: it set where the active model's ledger goes on from.
+  const feedbackSync = startFeedbackSync({
+    feedback: storage.feedback,
+    scanner,
+    activeModel,
+    logger,
+    redisUrl: syncRedisUrl,
+    intervalMs,
+    channel: channels?.feedback,
   });
   const processMessage = createMessageProcessor({
     config,
@@ -96,29 +120,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const inbound = roles.smtp
     ? createInboundServer({ config, logger, metrics, onMessage: processMessage })
     : null;
-  const { onLearned, onActivated } = options;
+  const { onFeedback, onActivated } = options;
   const api = roles.api
     ? await buildApi({
         config,
         logger,
         metrics,
         storage,
-        scanner: onLearned
-          ? {
-              ...scanner,
-              async learn(raw, label, previous) {
-                const result = await scanner.learn(raw, label, previous);
-                onLearned(raw, label, previous);
-                return result;
-              },
-            }
-          : scanner,
+        scanner,
         relay,
         activeModel,
         modelSync: {
           async announce(version) {
             await modelSync.announce(version);
             onActivated?.(version);
+          },
+        },
+        feedbackSync: {
+          announce(id) {
+            onFeedback?.(id); // this instance's workers, over IPC: at once, whatever Redis does
+            return feedbackSync.announce(id);
           },
         },
         ...(options.metricsText ? { metricsText: options.metricsText } : {}),
@@ -134,6 +155,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     relay,
     activeModel,
     modelSync,
+    feedbackSync,
     async start() {
       const smtpPort = inbound ? await inbound.listen() : 0;
       let apiPort = 0;
@@ -152,6 +174,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await inbound?.close(config.shutdownGraceMs);
       await api?.close();
       await modelSync.stop();
+      // Before the scanner and storage it reads with and teaches through.
+      await feedbackSync.stop();
       await scanner.close();
       await relay.close();
       await cache.close();

@@ -34,6 +34,8 @@ export interface ApiDeps {
   relay: Relay;
   activeModel: ActiveModel;
   modelSync: { announce(version: string): Promise<void> } | null;
+  /** Told each recorded feedback row, so other processes apply it now (absent: at their periodic check). */
+  feedbackSync?: { announce(id: string): Promise<void> } | null;
   /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
   metricsText?: () => Promise<string>;
 }
@@ -134,13 +136,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   await app.register(messageRoutes, { storage });
-  await app.register(quarantineRoutes, {
+  const feedback = {
     storage,
-    relay: deps.relay,
     scanner: deps.scanner,
     metrics: deps.metrics,
-  });
-  await app.register(feedbackRoutes, { storage, scanner: deps.scanner, metrics: deps.metrics });
+    feedbackSync: deps.feedbackSync ?? null,
+  };
+  await app.register(quarantineRoutes, { ...feedback, relay: deps.relay });
+  await app.register(feedbackRoutes, feedback);
   await app.register(scanRoutes, { scanner: deps.scanner });
   await app.register(keyRoutes, { storage });
   await app.register(modelRoutes, deps);

@@ -1,18 +1,21 @@
 import type { FeatureWeight } from '../classifier/types.js';
 
-/** What the verdict cache keeps for one (model version, content hash): the score, not the action, because
+/** What the verdict cache keeps for one (model state, content hash): the score, not the action, because
  * the action depends on per-recipient policy. */
 export interface CachedVerdict {
   score: number;
   topFeatures: FeatureWeight[];
 }
 
+/**
+ * Keyed by the model state that scored (`scope`: the version and the feedback it has learned, see
+ * `cacheScope` in pipeline/scan.ts) and the content hash. Feedback changes the scope, so a verdict can be
+ * shared only between processes whose models agree; nothing is ever invalidated.
+ */
 export interface VerdictCache {
   /** Never throws: a Redis failure is a counted miss. */
-  get(modelVersion: string, contentHash: string): Promise<CachedVerdict | null>;
+  get(scope: string, contentHash: string): Promise<CachedVerdict | null>;
   /** Never throws. */
-  set(modelVersion: string, contentHash: string, verdict: CachedVerdict): Promise<void>;
-  /** Drops the entry in both tiers (feedback on this content). Never throws. */
-  invalidate(modelVersion: string, contentHash: string): Promise<void>;
+  set(scope: string, contentHash: string, verdict: CachedVerdict): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
  * Two-tier verdict cache. L1: an in-process LRU bounded by entries and bytes. L2: Redis, shared by every
- * instance, when configured. Keys carry the model version, so a model change needs no flush. Redis is
+ * instance, when configured. Keys carry the model state (version and learned feedback), so neither an
+ * activation nor feedback needs a flush. Redis is
  * optional at run time: every call has a short timeout, a failure is a counted miss, an outage is logged
  * once, and ioredis reconnects by itself.
  */
@@ -68,12 +69,12 @@ export function createVerdictCache(
     }
   }
 
-  const key = (version: string, hash: string) => `${version}:${hash}`;
+  const key = (scope: string, hash: string) => `${scope}:${hash}`;
 
   return {
     redis,
-    async get(version, hash) {
-      const k = key(version, hash);
+    async get(scope, hash) {
+      const k = key(scope, hash);
       const hit = l1.get(k);
       metrics.cacheLookups.inc({ tier: 'memory', result: hit ? 'hit' : 'miss' });
       if (hit) return hit;
@@ -91,22 +92,12 @@ export function createVerdictCache(
         return null;
       }
     },
-    async set(version, hash, verdict) {
-      const k = key(version, hash);
+    async set(scope, hash, verdict) {
+      const k = key(scope, hash);
       l1.set(k, verdict);
       if (!redis) return;
       try {
         await withTimeout(redis.set(prefix + k, JSON.stringify(verdict), 'PX', ttlMs), timeout);
-      } catch (err) {
-        failed(err);
-      }
-    },
-    async invalidate(version, hash) {
-      const k = key(version, hash);
-      l1.delete(k);
-      if (!redis) return;
-      try {
-        await withTimeout(redis.del(prefix + k), timeout);
       } catch (err) {
         failed(err);
       }

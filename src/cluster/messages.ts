@@ -1,10 +1,10 @@
 /** What the cluster primary and its SMTP workers tell each other over the IPC channel. */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import type { Label } from '../classifier/types.js';
 
 export type ToWorker =
-  /** Feedback changed the primary's model: learn the same (raw as base64). */
-  | { kind: 'learn'; raw: string; label: Label; previous: Label | null }
+  /** Feedback was recorded: apply it now (from the database, as every process does) rather than at the next
+   * periodic check. */
+  | { kind: 'check-feedback' }
   /** A model was activated: load it now rather than at the next periodic check. */
   | { kind: 'check-model' }
   | { kind: 'metrics'; id: number };

@@ -70,8 +70,7 @@ export async function runPrimary(config: Config): Promise<number> {
     {
       logger,
       roles: { smtp: false, api: true },
-      onLearned: (raw, label, previous) =>
-        broadcast({ kind: 'learn', raw: raw.toString('base64'), label, previous }),
+      onFeedback: () => broadcast({ kind: 'check-feedback' }),
       onActivated: () => broadcast({ kind: 'check-model' }),
       metricsText,
     },

@@ -12,8 +12,7 @@ export async function runWorker(config: Config): Promise<number> {
   process.on('message', (message: unknown) => {
     if (!isToWorker(message)) return;
     const handle = async () => {
-      if (message.kind === 'learn')
-        await app.scanner.learn(Buffer.from(message.raw, 'base64'), message.label, message.previous);
+      if (message.kind === 'check-feedback') await app.feedbackSync.sync();
       else if (message.kind === 'check-model') await app.modelSync.check();
       else if (message.kind === 'metrics')
         process.send?.({

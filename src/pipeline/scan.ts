@@ -13,7 +13,17 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
 import type { FeatureTask } from './feature-worker.js';
-import type { Scanner } from './types.js';
+import {
+  createFeedbackLedger,
+  type FeedbackLedger,
+  type FeedbackPosition,
+  MAX_UUID,
+} from './feedback-ledger.js';
+import type { FeedbackLesson, Scanner } from './types.js';
+
+/** The verdict cache's model state: the version, and the feedback it learned (none: the version alone). */
+export const cacheScope = (version: string, generation: string) =>
+  generation ? `${version}+${generation}` : version;
 
 export class ScanTimeoutError extends Error {
   readonly code = 'SCAN_TIMEOUT';
@@ -73,11 +83,19 @@ export function createScanner(deps: {
   const useCache = config.cache.enabled;
   const maxScanBytes = config.scanner.maxScanBytes;
 
+  // Per model object, so a version being readied (replay) has its own, and a discarded one goes with it.
+  const ledgers = new WeakMap<SpamModel, FeedbackLedger>();
+  function ledger(model: SpamModel, start?: FeedbackPosition): FeedbackLedger {
+    let found = ledgers.get(model);
+    if (!found) {
+      found = createFeedbackLedger(start ?? { createdAt: new Date(), id: MAX_UUID });
+      ledgers.set(model, found);
+    }
+    return found;
+  }
+
   /** `modelOf` is read once the features are ready: live feedback teaches the model active by then. */
-  async function teach(
-    modelOf: () => SpamModel,
-    lesson: { raw: Buffer; label: Label; previous: Label | null; contentHash: string },
-  ): Promise<void> {
+  async function teach(modelOf: () => SpamModel, lesson: FeedbackLesson): Promise<void> {
     const { label, previous } = lesson;
     const features = await extractor.extract(lesson.raw);
     const model = modelOf();
@@ -85,7 +103,10 @@ export function createScanner(deps: {
       if (previous) model.unlearn(features.tokens, previous);
       model.learn(features.tokens, label);
     }
-    await cache.invalidate(model.version, lesson.contentHash);
+    // Same tick as the change: the cache key (version + generation) names exactly these weights. No cache
+    // invalidation is needed: the new generation is a new key for every content, and the entries of the old
+    // one are never read again (they age out of the LRU and Redis TTL).
+    ledger(model).add(lesson);
   }
 
   return {
@@ -94,8 +115,9 @@ export function createScanner(deps: {
       const started = performance.now();
       const hash = contentHash(raw);
       const model = activeModel.current();
+      const learned = ledger(model);
       if (useCache) {
-        const hit = await cache.get(model.version, hash);
+        const hit = await cache.get(cacheScope(model.version, learned.generation()), hash);
         if (hit) {
           const scanMs = performance.now() - started;
           metrics.scanDuration.observe(scanMs / 1000);
@@ -117,22 +139,32 @@ export function createScanner(deps: {
         abort.abort();
         return new ScanTimeoutError(`scan took longer than ${ms} ms`);
       });
+      // Read in the tick that scores: feedback applied during the parse changed the weights and the
+      // generation together.
+      const scope = cacheScope(model.version, learned.generation());
       const result = model.score(features.tokens);
-      if (useCache)
-        await cache.set(model.version, hash, { score: result.score, topFeatures: result.topFeatures });
+      if (useCache) await cache.set(scope, hash, { score: result.score, topFeatures: result.topFeatures });
       const scanMs = performance.now() - started;
       metrics.scanDuration.observe(scanMs / 1000);
       metrics.spamScore.observe(result.score);
       return { ...result, modelVersion: model.version, contentHash: hash, features, cached: false, scanMs };
     },
-    async learn(raw, label: Label, previous: Label | null) {
+    async learn(raw, label: Label, previous: Label | null, row) {
       const hash = contentHash(raw);
       // Features come from this prefix only (extractFeatures), so it teaches exactly what `raw` does.
       const scanned = raw.length > maxScanBytes ? raw.subarray(0, maxScanBytes) : raw;
-      await teach(activeModel.current, { raw: scanned, label, previous, contentHash: hash });
+      await teach(activeModel.current, {
+        id: row.id,
+        createdAt: row.createdAt,
+        raw: scanned,
+        label,
+        previous,
+        contentHash: hash,
+      });
       return { contentHash: hash, scanned };
     },
     learnInto: (model, lesson) => teach(() => model, lesson),
+    ledger,
     close: () => extractor.close(),
   };
 }

@@ -1,5 +1,17 @@
 /** The scanner's contract, shared by the SMTP path, `POST /api/v1/scan` and feedback. */
 import type { FeatureWeight, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
+import type { FeedbackLedger, FeedbackPosition } from './feedback-ledger.js';
+
+/** A feedback row as a model learns it. */
+export interface FeedbackLesson extends FeedbackPosition {
+  /** The bytes learned from (at most scanner.maxScanBytes). */
+  raw: Buffer;
+  label: Label;
+  /** The label given to the same content just before this row (null: none): un-learned first. */
+  previous: Label | null;
+  /** Of the whole message: given because `raw` may be a kept prefix, which hashes differently. */
+  contentHash: string;
+}
 
 export interface ScanOutcome {
   score: number;
@@ -16,16 +28,23 @@ export interface ScanOutcome {
 export interface Scanner {
   /** Parse + features + score (with the verdict cache). Throws on classifier failure or timeout. */
   scan(raw: Buffer): Promise<ScanOutcome>;
-  /** Teaches the active model (feedback): unlearns an earlier opposite label for the same content,
-   * then learns, and drops the cached verdict for that content. `scanned` is the part of `raw` the model
-   * read (at most scanner.maxScanBytes): what feedback keeps to replay and train on. */
-  learn(raw: Buffer, label: Label, previous: Label | null): Promise<{ contentHash: string; scanned: Buffer }>;
-  /** The same lesson for `model`, which need not be the active one (feedback replayed onto a version before
-   * it is swapped in). `contentHash` is given because `raw` may be a kept prefix, which hashes differently. */
-  learnInto(
-    model: SpamModel,
-    lesson: { raw: Buffer; label: Label; previous: Label | null; contentHash: string },
-  ): Promise<void>;
+  /** Teaches the active model live feedback: unlearns an earlier opposite label for the same content, then
+   * learns. `row` is the feedback row the caller records the lesson as (after this resolves): the model's
+   * ledger takes it in the same tick as the change, so no sync applies it again and the cache key moves with
+   * the weights. `scanned` is the part of `raw` the model read (at most scanner.maxScanBytes): what feedback
+   * keeps to replay and train on. */
+  learn(
+    raw: Buffer,
+    label: Label,
+    previous: Label | null,
+    row: FeedbackPosition,
+  ): Promise<{ contentHash: string; scanned: Buffer }>;
+  /** The same lesson, a recorded row, for `model`, which need not be the active one (feedback replayed onto
+   * a version before it is swapped in). */
+  learnInto(model: SpamModel, lesson: FeedbackLesson): Promise<void>;
+  /** The feedback rows `model` has learned through this scanner. Created on first use, starting after
+   * `start` (default: now): no sync applies a row at or before it. */
+  ledger(model: SpamModel, start?: FeedbackPosition): FeedbackLedger;
   /** Hash of the normalised content (the cache key and feedback key). */
   contentHash(raw: Buffer): string;
   close(): Promise<void>;

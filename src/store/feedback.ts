@@ -12,6 +12,9 @@ import type { FeedbackStore, ReplayableFeedback, TrainingFeedback } from './type
 /** Rows (each with up to scanner.maxScanBytes of raw) read per query: bounds the memory of a replay. */
 const PAGE = 100;
 
+/** The greatest uuid: the position (t, MAX_UUID) comes after every row created at t. */
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
 interface Position {
   createdAt: Date;
   id: string;
@@ -34,10 +37,65 @@ export function createFeedbackStore(db: Db): FeedbackStore {
     return row ? { createdAt: new Date(row.created_at), id: row.id } : null;
   }
 
+  /** Replayable rows from `from` (inclusive or not; null: the beginning), except `exclude`, in (created_at,
+   * id) order, a page at a time (keyset paging). */
+  async function* pages(
+    from: Position | null,
+    inclusive: boolean,
+    exclude: readonly string[],
+  ): AsyncGenerator<ReplayableFeedback> {
+    for (;;) {
+      let query = db
+        .selectFrom('feedback as f')
+        .select(['f.id', 'f.content_hash', 'f.label', 'f.raw', 'f.created_at'])
+        // What live feedback un-learned: the label just before this row for the same content, at any time
+        // (also before `from`: a version trained with feedback learned that label in training).
+        .select((eb) =>
+          eb
+            .selectFrom('feedback as p')
+            .select('p.label')
+            .whereRef('p.content_hash', '=', 'f.content_hash')
+            .where(sql<boolean>`(p.created_at, p.id) < (f.created_at, f.id)`)
+            .orderBy('p.created_at', 'desc')
+            .orderBy('p.id', 'desc')
+            .limit(1)
+            .as('previous'),
+        )
+        .where('f.raw', 'is not', null)
+        .orderBy('f.created_at')
+        .orderBy('f.id')
+        .limit(PAGE);
+      if (from) {
+        const { createdAt, id } = from;
+        query = query.where(
+          inclusive
+            ? sql<boolean>`(f.created_at, f.id) >= (${createdAt}::timestamptz, ${id}::uuid)`
+            : sql<boolean>`(f.created_at, f.id) > (${createdAt}::timestamptz, ${id}::uuid)`,
+        );
+      }
+      if (exclude.length > 0) query = query.where(sql<boolean>`not (f.id = any(${[...exclude]}::uuid[]))`);
+      const rows = await query.execute();
+      for (const r of rows) {
+        yield {
+          id: r.id,
+          contentHash: r.content_hash,
+          label: r.label as Label,
+          previous: (r.previous as Label | null) ?? null,
+          raw: Buffer.from(r.raw as Buffer),
+          createdAt: new Date(r.created_at),
+        } satisfies ReplayableFeedback;
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < PAGE) return;
+      from = { createdAt: new Date(last.created_at), id: last.id };
+      inclusive = false;
+    }
+  }
+
   return {
     async record(entry) {
-      const id = randomUUID();
-      const createdAt = new Date();
+      const id = entry.id ?? randomUUID();
+      const createdAt = entry.createdAt ?? new Date();
       await db
         .insertInto('feedback')
         .values({
@@ -75,55 +133,12 @@ export function createFeedbackStore(db: Db): FeedbackStore {
     async *replayable(after, limit) {
       if (limit <= 0) return;
       const start = await capStart(after, limit);
-      // Keyset paging on (created_at, id); the first page includes `start` itself.
-      let from: Position | null = start;
-      let inclusive = true;
-      for (;;) {
-        let query = db
-          .selectFrom('feedback as f')
-          .select(['f.id', 'f.content_hash', 'f.label', 'f.raw', 'f.created_at'])
-          // What live feedback un-learned: the label just before this row for the same content, at any time
-          // (also before `after`: a version trained with feedback learned that label in training).
-          .select((eb) =>
-            eb
-              .selectFrom('feedback as p')
-              .select('p.label')
-              .whereRef('p.content_hash', '=', 'f.content_hash')
-              .where(sql<boolean>`(p.created_at, p.id) < (f.created_at, f.id)`)
-              .orderBy('p.created_at', 'desc')
-              .orderBy('p.id', 'desc')
-              .limit(1)
-              .as('previous'),
-          )
-          .where('f.raw', 'is not', null)
-          .orderBy('f.created_at')
-          .orderBy('f.id')
-          .limit(PAGE);
-        if (from) {
-          const { createdAt, id } = from;
-          query = query.where(
-            inclusive
-              ? sql<boolean>`(f.created_at, f.id) >= (${createdAt}::timestamptz, ${id}::uuid)`
-              : sql<boolean>`(f.created_at, f.id) > (${createdAt}::timestamptz, ${id}::uuid)`,
-          );
-        } else if (after) query = query.where('f.created_at', '>', after);
-        const rows = await query.execute();
-        for (const r of rows) {
-          yield {
-            id: r.id,
-            contentHash: r.content_hash,
-            label: r.label as Label,
-            previous: (r.previous as Label | null) ?? null,
-            raw: Buffer.from(r.raw as Buffer),
-            createdAt: new Date(r.created_at),
-          } satisfies ReplayableFeedback;
-        }
-        const last = rows.at(-1);
-        if (!last || rows.length < PAGE) return;
-        from = { createdAt: new Date(last.created_at), id: last.id };
-        inclusive = false;
-      }
+      // The first page includes `start` itself.
+      if (start) yield* pages(start, true, []);
+      else yield* pages(after ? { createdAt: after, id: MAX_UUID } : null, false, []);
     },
+
+    replayableAfter: (after, exclude) => pages(after, false, exclude),
 
     async *forTraining(until, limit) {
       if (limit <= 0) return;

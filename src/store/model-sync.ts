@@ -3,8 +3,8 @@
  * instance loads the new artefact from the database; a periodic check of the database covers a missed
  * message or an instance without Redis.
  */
-import { Redis } from 'ioredis';
 import type { Logger } from '../observability/log.js';
+import { openRedisChannel, type RedisChannel } from './redis-channel.js';
 import type { ModelStore } from './types.js';
 
 export const MODEL_CHANNEL = 'mailsentra:model-activated';
@@ -30,8 +30,6 @@ export interface ModelSync {
 
 export function startModelSync(deps: ModelSyncDeps): ModelSync {
   const channel = deps.channel ?? MODEL_CHANNEL;
-  let publisher: Redis | null = null;
-  let subscriber: Redis | null = null;
   let loading: Promise<void> = Promise.resolve();
 
   async function load(version: string): Promise<void> {
@@ -73,25 +71,17 @@ export function startModelSync(deps: ModelSyncDeps): ModelSync {
     }
   }
 
-  if (deps.redisUrl) {
-    const options = { maxRetriesPerRequest: 1, retryStrategy: (n: number) => Math.min(n * 200, 5000) };
-    publisher = new Redis(deps.redisUrl, options);
-    subscriber = new Redis(deps.redisUrl, options);
-    publisher.on('error', () => {});
-    subscriber.on('error', () => {});
-    subscriber.subscribe(channel).catch(() => {});
-    subscriber.on('message', (ch: string, version: string) => {
-      if (ch === channel) void enqueue(version);
-    });
-  }
+  const redis: RedisChannel | null = deps.redisUrl
+    ? openRedisChannel(deps.redisUrl, channel, (version) => void enqueue(version))
+    : null;
   const timer = setInterval(() => void check(), deps.intervalMs);
   timer.unref();
 
   return {
     async announce(version) {
-      if (!publisher) return;
+      if (!redis) return;
       try {
-        await publisher.publish(channel, version);
+        await redis.publish(version);
       } catch (err) {
         deps.logger.warn(
           { event: 'MODEL_ANNOUNCE_FAILED', version, err: (err as Error).message },
@@ -103,8 +93,7 @@ export function startModelSync(deps: ModelSyncDeps): ModelSync {
     async stop() {
       clearInterval(timer);
       await loading;
-      publisher?.disconnect();
-      subscriber?.disconnect();
+      redis?.close();
     },
   };
 }

@@ -159,7 +159,14 @@ export interface TrainingFeedback {
 export interface FeedbackStore {
   /** `raw`: the bytes the model learned from (the caller caps them at scanner.maxScanBytes); null when
    * there are none to keep. */
-  record(entry: Omit<FeedbackEntry, 'id' | 'createdAt'> & { raw: Buffer | null }): Promise<FeedbackEntry>;
+  record(
+    entry: Omit<FeedbackEntry, 'id' | 'createdAt'> & {
+      raw: Buffer | null;
+      /** Given when the caller applied the row before recording it (live feedback); else generated. */
+      id?: string;
+      createdAt?: Date;
+    },
+  ): Promise<FeedbackEntry>;
   /** The last label given to this content, to turn a relabel into unlearn + learn. */
   latestLabel(contentHash: string): Promise<Label | null>;
   /**
@@ -167,6 +174,14 @@ export interface FeedbackStore {
    * only the `limit` most recent such rows. Read in pages, so at most one page of raw bytes is in memory.
    */
   replayable(after: Date | null, limit: number): AsyncIterable<ReplayableFeedback>;
+  /**
+   * Feedback with raw bytes positioned after `after` in (created_at, id) order, except the rows `exclude`
+   * names, oldest first; paged like `replayable`, without a cap (feedback sync: what came since the last read).
+   */
+  replayableAfter(
+    after: { createdAt: Date; id: string },
+    exclude: readonly string[],
+  ): AsyncIterable<ReplayableFeedback>;
   /**
    * For training: the latest label of each content hash as of `until` (rows after it are left out), with
    * raw bytes of that content; the `limit` most recently labelled hashes, oldest first. Paged like

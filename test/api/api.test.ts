@@ -375,10 +375,11 @@ describe('models', () => {
     }
     clearInterval(ticker);
     expect(job.state).toBe('done');
-    // Run on this thread, the job blocked it for its whole length (~7–10 s). What is left is storing the
+    // Run on this thread, the job blocked it for its whole length (~7–10 s; the bound leaves room for a busy
+    // machine running other test files). What is left is storing the
     // 4 MB artefact: the embedded PGlite runs in this thread (~0.2–0.4 s; a real Postgres gets it in binary
     // over its socket).
-    expect(longestStall).toBeLessThan(1000);
+    expect(longestStall).toBeLessThan(2500);
     const listed = (
       await app.inject({ method: 'GET', url: '/api/v1/models', headers: auth(analystKey) })
     ).json() as { version: string }[];

@@ -1,13 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../src/cache/content-hash.js';
 import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { createFeedbackLedger, MAX_UUID } from '../../src/pipeline/feedback-ledger.js';
+import { cacheScope } from '../../src/pipeline/scan.js';
 import { PrivateRedis } from '../helpers/redis.js';
 
 const verdict = { score: 0.97, topFeatures: [{ feature: 'w:viagra', weight: 1.2 }] };
+/** The feedback generation of a model that learned one row. */
+const learnedOne = (() => {
+  const ledger = createFeedbackLedger({ createdAt: new Date(0), id: MAX_UUID });
+  ledger.add({ createdAt: new Date(1), id: randomUUID() });
+  return ledger.generation();
+})();
 const counter = async (metrics: Metrics, tier: string, result: string) =>
   (await metrics.cacheLookups.get()).values.find((v) => v.labels.tier === tier && v.labels.result === result)
     ?.value ?? 0;
@@ -30,7 +38,7 @@ describe('content hash', () => {
 });
 
 describe('in-process tier', () => {
-  it('hits by model version and content hash, and forgets on invalidate', async () => {
+  it('hits by model state and content hash; a new version or new feedback is a new state', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const cache = createVerdictCache(loadConfig({ file: null, env: {} }), {
       logger: silentLogger(),
@@ -40,8 +48,7 @@ describe('in-process tier', () => {
     await cache.set('v1', 'h', verdict);
     expect(await cache.get('v1', 'h')).toEqual(verdict);
     expect(await cache.get('v2', 'h')).toBeNull(); // a new model version needs no flush
-    await cache.invalidate('v1', 'h');
-    expect(await cache.get('v1', 'h')).toBeNull();
+    expect(await cache.get(cacheScope('v1', learnedOne), 'h')).toBeNull(); // nor does feedback
     expect(await counter(metrics, 'memory', 'hit')).toBe(1);
     expect(await counter(metrics, 'memory', 'miss')).toBe(3);
     await cache.close();
@@ -66,7 +73,7 @@ describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
     for (const c of closers) await c();
   });
 
-  it('shares verdicts between instances and invalidates both tiers', async () => {
+  it('shares verdicts between instances in the same model state, and only then', async () => {
     const url = process.env.REDIS_URL as string;
     const a = open(url);
     const metricsB = createMetrics({ defaultMetrics: false });
@@ -79,11 +86,8 @@ describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
     await a.set('v1', 'shared', verdict);
     expect(await b.get('v1', 'shared')).toEqual(verdict);
     expect(await counter(metricsB, 'redis', 'hit')).toBe(1);
-    await b.invalidate('v1', 'shared');
-    const c = open(url);
-    closers.push(() => c.close());
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await c.get('v1', 'shared')).toBeNull();
+    // An instance that learned feedback the writer had not must not be served the writer's verdict.
+    expect(await b.get(cacheScope('v1', learnedOne), 'shared')).toBeNull();
   });
 
   it('scores on without Redis when it goes away, counts the failures, and uses it again when it is back', async () => {

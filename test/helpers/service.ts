@@ -3,7 +3,7 @@
  * DATABASE_URL is set, else in-memory PGlite) and the real Redis when REDIS_URL is set, relaying to a
  * recording sink. Tests build one in a line and stop it in another.
  */
-import { type App, createApp } from '../../src/app.js';
+import { type App, type AppOptions, createApp } from '../../src/app.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/observability/log.js';
@@ -39,6 +39,8 @@ export async function startTestService(
     /** Embedded database location when the config has no database URL (default in memory); a directory
      * lets a second service open the same database (restart tests). */
     pglite?: string;
+    /** More options for createApp (sync interval and channels). */
+    app?: Omit<AppOptions, 'logger' | 'storage'>;
   } = {},
 ): Promise<TestService> {
   const sink = options.sink ?? (await startSink());
@@ -64,6 +66,7 @@ export async function startTestService(
     ),
   });
   const app = await createApp(config, {
+    ...options.app,
     logger: silentLogger(),
     storage: { pglite: options.pglite ?? 'memory://' },
   });

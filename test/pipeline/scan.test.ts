@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
@@ -9,6 +10,8 @@ import { createActiveModel } from '../../src/pipeline/active-model.js';
 import { createScanner } from '../../src/pipeline/scan.js';
 
 const spam = loadSpamAssassin('test').find((m) => m.label === 'spam')!.raw;
+/** The feedback row a lesson is recorded as. */
+const row = () => ({ id: randomUUID(), createdAt: new Date() });
 
 function scanner(scannerConfig: { workers: number; workerMinBytes: number }, cache = true) {
   const config = loadConfig({
@@ -45,19 +48,19 @@ describe('scanner', () => {
     }
   });
 
-  it('serves a repeated message from the cache, and learning drops that entry and moves the score', async () => {
+  it('serves a repeated message from the cache; learning moves the score and the cache key with it', async () => {
     const { scanner: s } = scanner({ workers: 0, workerMinBytes: 0 });
     const first = await s.scan(spam);
     const again = await s.scan(spam);
     expect(first.cached).toBe(false);
     expect(again.cached).toBe(true);
     expect(again.score).toBe(first.score);
-    await s.learn(spam, 'ham', null);
+    await s.learn(spam, 'ham', null, row());
     const after = await s.scan(spam);
     expect(after.cached).toBe(false);
     expect(after.score).toBeLessThan(first.score);
     // Relabelling as spam un-learns the ham label first, then learns spam.
-    await s.learn(spam, 'spam', 'ham');
+    await s.learn(spam, 'spam', 'ham', row());
     expect((await s.scan(spam)).score).toBeGreaterThan(after.score);
     await s.close();
   });

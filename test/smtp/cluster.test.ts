@@ -79,7 +79,8 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
       body: JSON.stringify({ raw: FEEDBACK_MESSAGE, label: 'spam' }),
     });
     expect(r.status).toBeLessThan(300);
-    // The broadcast reaches the workers asynchronously; four messages in a row visit both workers.
+    // The primary tells the workers, which read the row from the database: asynchronously. Four messages in
+    // a row visit both workers.
     await new Promise((resolve) => setTimeout(resolve, 500));
     sink.messages.length = 0;
     for (let i = 0; i < 4; i++) await send(child!.smtpPort, env, FEEDBACK_MESSAGE);

@@ -449,6 +449,41 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     }
   });
 
+  it('reads feedback for sync: after a (created_at, id) position, leaving out the ids given, with its own id and time', async () => {
+    const at = new Date(Date.now() + 60_000); // after every row of the other tests
+    const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002'];
+    for (const [i, id] of ids.entries())
+      await storage.feedback.record({
+        id,
+        createdAt: at,
+        messageId: null,
+        contentHash: `s${i}`,
+        label: 'spam',
+        actor: 'k1',
+        raw: Buffer.from(`bytes of s${i}`),
+      });
+    const late = await storage.feedback.record({
+      createdAt: new Date(at.getTime() + 1),
+      messageId: null,
+      contentHash: 's2',
+      label: 'ham',
+      actor: 'k1',
+      raw: Buffer.from('bytes of s2'),
+    });
+    const read = async (after: { createdAt: Date; id: string }, exclude: string[]) => {
+      const rows = [];
+      for await (const row of storage.feedback.replayableAfter(after, exclude)) rows.push(row.id);
+      return rows;
+    };
+    // Same created_at: the id orders them, as the replay does.
+    expect(await read({ createdAt: at, id: ids[0]! }, [])).toEqual([ids[1], late.id]);
+    expect(await read({ createdAt: new Date(at.getTime() - 1), id: ids[0]! }, [ids[1]!])).toEqual([
+      ids[0],
+      late.id,
+    ]);
+    expect(await read({ createdAt: late.createdAt, id: late.id }, [])).toEqual([]);
+  });
+
   it('stores model versions with exactly one active, and lets only one training run at a time', async () => {
     await storage.models.save({
       version: 'm1',

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
-import type { Metrics } from '../../observability/metrics.js';
-import type { Scanner } from '../../pipeline/types.js';
+import { type FeedbackDeps, giveFeedback } from '../../pipeline/feedback.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { Errors } from '../schemas.js';
@@ -14,11 +13,11 @@ const Body = T.Object({
   label: T.Union([T.Literal('spam'), T.Literal('ham')]),
 });
 
-export const feedbackRoutes: FastifyPluginAsyncTypebox<{
-  storage: Storage;
-  scanner: Scanner;
-  metrics: Metrics;
-}> = async (app, { storage, scanner, metrics }) => {
+export const feedbackRoutes: FastifyPluginAsyncTypebox<FeedbackDeps & { storage: Storage }> = async (
+  app,
+  deps,
+) => {
+  const { storage } = deps;
   app.post(
     '/api/v1/feedback',
     {
@@ -46,19 +45,13 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox<{
         raw = await storage.messages.getRaw(messageId);
         if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
       } else raw = Buffer.from(request.body.raw as string, 'utf8');
-      const hash = scanner.contentHash(raw);
-      const previous = await storage.feedback.latestLabel(hash);
-      const { scanned } = await scanner.learn(raw, label, previous);
-      // Kept with the bytes learned from, so the lesson is replayed after a restart and trained on.
-      const entry = await storage.feedback.record({
-        messageId: messageId ?? null,
-        contentHash: hash,
+      const { entry, previous } = await giveFeedback(deps, {
+        raw,
         label,
+        messageId: messageId ?? null,
         actor: actorOf(request),
-        raw: scanned,
       });
-      metrics.feedback.inc({ label });
-      return { id: entry.id, contentHash: hash, label, previous };
+      return { id: entry.id, contentHash: entry.contentHash, label, previous };
     },
   );
 };

@@ -104,8 +104,8 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       const artefact = await storage.models.getArtefact(version);
       if (!artefact) throw httpErrors.notFound('model version');
       // Readied before the switch (feedback since the version's creation replayed onto it), so no message
-      // is scored by it half-taught. Feedback given while it is readied reaches the old model only (and
-      // this one at the next start).
+      // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
+      // sync that the switch starts.
       const model = await withFeedback(deps, deserializeModel(artefact));
       const record = await storage.models.activate(version);
       deps.activeModel.set(model);

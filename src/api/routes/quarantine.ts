@@ -7,18 +7,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { simpleParser } from 'mailparser';
 import { HttpError, httpErrors } from '../../errors.js';
-import type { Metrics } from '../../observability/metrics.js';
-import type { Scanner } from '../../pipeline/types.js';
+import { type FeedbackDeps, giveFeedback } from '../../pipeline/feedback.js';
 import type { Relay } from '../../smtp/types.js';
 import type { QuarantineItem, QuarantineState, Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { ErrorBody, Errors, IdParams, PageOf, Row } from '../schemas.js';
 
-export interface QuarantineDeps {
+export interface QuarantineDeps extends FeedbackDeps {
   storage: Storage;
   relay: Relay;
-  scanner: Scanner;
-  metrics: Metrics;
 }
 
 const ListQuery = T.Object({
@@ -81,19 +78,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       target: item.id,
       details: { recipient: item.recipient, messageId: item.messageId, response: outcome.response },
     });
-    if (learnAsHam) {
-      const hash = deps.scanner.contentHash(raw);
-      const previous = await storage.feedback.latestLabel(hash);
-      const { scanned } = await deps.scanner.learn(raw, 'ham', previous);
-      await storage.feedback.record({
-        messageId: item.messageId,
-        contentHash: hash,
-        label: 'ham',
-        actor,
-        raw: scanned,
-      });
-      deps.metrics.feedback.inc({ label: 'ham' });
-    }
+    if (learnAsHam) await giveFeedback(deps, { raw, label: 'ham', messageId: item.messageId, actor });
     return changed ?? { ...item, state: 'released' as QuarantineState };
   }
 
