@@ -34,7 +34,12 @@ export async function openStorage(
     throw err;
   }
   // Embedded: small inserts, since PGlite runs them on this thread (see MessageLogOptions).
-  const messages = createMessageLog(db, config, deps, opened.kind === 'pglite' ? { maxBatchRows: 50 } : {});
+  const messages = createMessageLog(
+    db,
+    config,
+    deps,
+    opened.kind === 'pglite' ? { maxBatchRows: 50, maxBatchRawBytes: 512 * 1024 } : {},
+  );
   const refreshQuarantineGauge = () => {
     quarantine
       .countHeld()

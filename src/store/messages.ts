@@ -109,13 +109,18 @@ export const MAX_BATCH_RAW_BYTES = 64 * 1024 * 1024;
 
 /** The rows to write next from `start`: up to `flushRows` rows and `MAX_BATCH_RAW_BYTES` of raw bytes
  * (always at least one row). */
-export function nextBatch(buffer: MessageLogEntry[], flushRows: number, start = 0): MessageLogEntry[] {
+export function nextBatch(
+  buffer: MessageLogEntry[],
+  flushRows: number,
+  start = 0,
+  maxRawBytes = MAX_BATCH_RAW_BYTES,
+): MessageLogEntry[] {
   let bytes = 0;
   let n = 0;
   for (let i = start; i < buffer.length; i++) {
     if (n >= flushRows) break;
     bytes += (buffer[i] as MessageLogEntry).raw?.length ?? 0;
-    if (n > 0 && bytes > MAX_BATCH_RAW_BYTES) break;
+    if (n > 0 && bytes > maxRawBytes) break;
     n++;
   }
   return buffer.slice(start, start + n);
@@ -142,6 +147,9 @@ export interface MessageLogOptions {
   /** Rows per insert at most, below `logBuffer.flushRows`: the embedded PGlite executes on the event loop,
    * so a 500-row insert held SMTP for ~0.2–0.4 s where 50 rows hold it for tens of milliseconds. */
   maxBatchRows?: number;
+  /** Raw bytes per insert at most, below MAX_BATCH_RAW_BYTES, for the same reason: 50 rows of 50 KiB mail
+   * held the embedded database's thread for ~100 ms. */
+  maxBatchRawBytes?: number;
 }
 
 export function createMessageLog(
@@ -261,7 +269,7 @@ export function createMessageLog(
   // left Postgres idle while Node built the next pair, and one connection idle while the other finished.)
   async function writer(): Promise<void> {
     while (buffer.length > 0 && !halted) {
-      const batch = nextBatch(buffer, flushRows);
+      const batch = nextBatch(buffer, flushRows, 0, options.maxBatchRawBytes);
       buffer = buffer.slice(batch.length);
       inFlight += batch.length;
       try {
