@@ -15,6 +15,7 @@ import { createActiveModel } from '../../src/pipeline/active-model.js';
 import { createScanner } from '../../src/pipeline/scan.js';
 import { createRelay } from '../../src/smtp/relay.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import { logEntry } from '../helpers/log-entry.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 
 const ADMIN = 'admin-bootstrap-key-0123456789';
@@ -235,30 +236,19 @@ describe('feedback and scan', () => {
   it('feedback by message-log id learns from the kept raw bytes and counts in metrics', async () => {
     const id = crypto.randomUUID();
     const msg = raw('Logged one', 'an ordinary logged message body');
-    storage.messages.record({
-      id,
-      receivedAt: new Date(),
-      sessionId: 's',
-      clientIp: null,
-      clientHelo: null,
-      mailFrom: 'a@example.org',
-      rcptTo: ['b@example.net'],
-      messageIdHeader: null,
-      headerFrom: null,
-      subject: 'Logged one',
-      size: msg.length,
-      contentHash: 'h',
-      score: 0.1,
-      action: 'pass',
-      reason: 'score',
-      modelVersion: null,
-      topFeatures: [],
-      scanMs: 1,
-      totalMs: 2,
-      status: 'delivered',
-      response: '250 ok',
-      raw: msg,
-    });
+    storage.messages.record(
+      logEntry({
+        id,
+        subject: 'Logged one',
+        size: msg.length,
+        score: 0.1,
+        reason: 'score',
+        scanMs: 1,
+        totalMs: 2,
+        response: '250 ok',
+        raw: msg,
+      }),
+    );
     await storage.messages.flush();
     const res = await app.inject({
       method: 'POST',
