@@ -16,6 +16,7 @@ import { createScanner } from '../../src/pipeline/scan.js';
 import { createRelay } from '../../src/smtp/relay.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
 import { logEntry } from '../helpers/log-entry.js';
+import { startStallMeter } from '../helpers/loop-stall.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 
 const ADMIN = 'admin-bootstrap-key-0123456789';
@@ -346,13 +347,7 @@ describe('models', () => {
   it('trains in the background, then activation (and rollback) switches the model and is audited', async () => {
     const previous = (await app.inject({ method: 'GET', url: '/ready' })).json().model as string;
     // Training is seconds of CPU: on a thread of its own, so this event loop (SMTP, API) keeps answering.
-    let lastTick = performance.now();
-    let longestStall = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longestStall = Math.max(longestStall, now - lastTick);
-      lastTick = now;
-    }, 10);
+    const stalls = startStallMeter();
     const started = await app.inject({ method: 'POST', url: '/api/v1/models/train', headers: auth(ADMIN) });
     expect(started.statusCode).toBe(202);
     const { jobId } = started.json() as { jobId: string };
@@ -363,7 +358,7 @@ describe('models', () => {
         await app.inject({ method: 'GET', url: `/api/v1/models/jobs/${jobId}`, headers: auth(analystKey) })
       ).json();
     }
-    clearInterval(ticker);
+    const longestStall = stalls.stop();
     expect(job.state).toBe('done');
     // Run on this thread, the job blocked it for its whole length (~7–10 s; the bound leaves room for a busy
     // machine running other test files). What is left is storing the
