@@ -1,5 +1,6 @@
 /**
- * `mailsentra train [--corpus DIR…]`: trains a new model version (default: the SpamAssassin TRAIN split),
+ * `mailsentra train [--corpus DIR…]`: trains a new model version (default: the SpamAssassin TRAIN split; the
+ * site's feedback is always added),
  * prints its evaluation (default corpus: on the TEST split; own corpora: 5-fold held-out figures), stores it
  * and makes it active — all under the training lock, so only one instance trains at a time.
  */
@@ -8,10 +9,16 @@ import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../classifi
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
 import { writeActiveMirror } from '../classifier/model-source.js';
-import { featuresOf, heldOutEvidence, trainFromFeatures } from '../classifier/train.js';
+import {
+  featuresOf,
+  heldOutEvidence,
+  type LabelledFeatures,
+  trainFromFeatures,
+} from '../classifier/train.js';
 import type { Evaluation } from '../classifier/types.js';
 import type { Command, CommandContext } from '../cli.js';
 import type { Config } from '../config/schema.js';
+import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
 import type { Storage } from '../store/types.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
 
@@ -22,16 +29,24 @@ async function trainAndStore(
   ctx: CommandContext,
 ): Promise<void> {
   const started = performance.now();
+  const maxBytes = config.scanner.maxScanBytes;
   const corpus: CorpusMessage[] =
     dirs.length > 0 ? dirs.flatMap((d) => loadCorpusDir(d)) : loadSpamAssassin('train');
-  const items = featuresOf(corpus, config.scanner.maxScanBytes);
+  // The site's feedback too, as the API's training does: the new version is dated when it was read, so the
+  // services that load it replay only what came later (without it, activating this version forgot every
+  // report made before).
+  const feedbackUntil = new Date();
+  const feedback: LabelledFeatures[] = [];
+  for await (const f of storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
+    feedback.push({ tokens: extractFeatures(f.raw, { maxBytes }).tokens, label: f.label });
+  const items = [...featuresOf(corpus, maxBytes), ...feedback];
   const model = trainFromFeatures(items, {
     maxBytes: config.scanner.maxScanBytes,
     versionPrefix: dirs.length > 0 ? 'site' : 'sa',
   });
   const seconds = (performance.now() - started) / 1000;
   ctx.stdout.write(
-    `trained ${model.version} on ${corpus.length} messages in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
+    `trained ${model.version} on ${corpus.length} messages and ${feedback.length} feedback examples in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
   );
 
   let evaluation: Evaluation;
@@ -57,9 +72,10 @@ async function trainAndStore(
 
   await storage.models.save({
     version: model.version,
-    trainingSet: dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train',
+    trainingSet: `${dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train'}+feedback:${feedback.length}`,
     evaluation,
     artefact: model.serialize(),
+    createdAt: feedbackUntil,
   });
   await storage.models.activate(model.version);
   if (config.database.url === null) writeActiveMirror(config.dataDir, model);

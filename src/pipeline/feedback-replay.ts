@@ -19,6 +19,12 @@ import type { Scanner } from './types.js';
  */
 export const REPLAY_LIMIT = 10_000;
 
+/**
+ * At most this many feedback examples (the most recently labelled contents) join a training, through the API
+ * or `mailsentra train`: their features are held in memory beside the corpus's (~4 500 messages).
+ */
+export const TRAINING_FEEDBACK_LIMIT = 10_000;
+
 export interface ReplayDeps {
   storage: { models: ModelStore; feedback: FeedbackStore };
   /** The replay teaches the model given through learnInto, never through anything that would forward the

@@ -10,6 +10,10 @@ import { extractFeatures } from '../../src/classifier/features.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
 import type { ScanLine } from '../../src/commands/scan.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { openStorage } from '../../src/store/index.js';
 import { runCli, tempConfig } from '../helpers/cli.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 
@@ -145,7 +149,7 @@ describe('natural', () => {
 });
 
 describe('mailsentra train', () => {
-  it('trains on a site corpus, prints held-out figures, and makes the new version the active one', async () => {
+  it('trains on a site corpus plus the site feedback, prints held-out figures, and makes the new version the active one', async () => {
     const corpusDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-corpus-'));
     const sample = loadSpamAssassin('train');
     for (const label of ['spam', 'ham'] as const) {
@@ -159,10 +163,27 @@ describe('mailsentra train', () => {
     }
     const { file } = tempConfig();
     await isolatedDatabase();
+    // A report given earlier through the API: the new version must learn it (else activating it forgets it).
+    const reported = loadSpamAssassin('test').find((m) => m.label === 'spam') as { raw: Buffer };
+    const storageConfig = loadConfig({ file, env: process.env });
+    const storage = await openStorage(storageConfig, { logger: silentLogger(), metrics: createMetrics() });
+    await storage.feedback.record({
+      messageId: null,
+      contentHash: 'reported',
+      label: 'spam',
+      actor: 'admin',
+      raw: reported.raw,
+    });
+    await storage.close();
     const trained = await runCli(['--config', file, 'train', '--corpus', corpusDir]);
     expect(trained.code).toBe(0);
+    expect(trained.stdout).toMatch(/on 120 messages and 1 feedback examples/);
     const version = /stored and activated (site-\S+)/.exec(trained.stdout)?.[1];
     expect(version).toBeDefined();
+    const reopened = await openStorage(storageConfig, { logger: silentLogger(), metrics: createMetrics() });
+    const record = (await reopened.models.list()).find((m) => m.version === version);
+    await reopened.close();
+    expect(record?.trainingSet).toBe(`corpus:${corpusDir}+feedback:1`);
     expect(trained.stdout).toContain('5-fold held-out');
     const scanned = await runCli(['--config', file, 'scan', '--json', path.join(corpusDir, 'ham')]);
     const models = new Set(

@@ -13,7 +13,7 @@ import type { Config } from '../../config/schema.js';
 import { httpErrors } from '../../errors.js';
 import type { Logger } from '../../observability/log.js';
 import { type Metrics, setActiveModel } from '../../observability/metrics.js';
-import { withFeedback } from '../../pipeline/feedback-replay.js';
+import { TRAINING_FEEDBACK_LIMIT, withFeedback } from '../../pipeline/feedback-replay.js';
 import type { Scanner } from '../../pipeline/types.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
@@ -47,12 +47,6 @@ const JobBody = T.Object({
   version: T.Union([T.String(), T.Null()]),
   error: T.Union([T.String(), T.Null()]),
 });
-
-/**
- * At most this many feedback examples (the most recently labelled contents) join a training: their features
- * are held in memory beside the corpus's (~4 500 messages).
- */
-export const TRAINING_FEEDBACK_LIMIT = 10_000;
 
 /**
  * Trains on the SpamAssassin TRAIN split plus site feedback (the latest label of each content), evaluates on
