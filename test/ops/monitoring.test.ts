@@ -133,6 +133,7 @@ describe('Prometheus config and alert rules (promtool)', () => {
         'ScanLatencyHigh',
         'NoModelLoaded',
         'LogBufferDropping',
+        'LogRowsRefused',
       ]),
     );
     for (const a of alerts) {
