@@ -3,7 +3,7 @@
  * spam". Whole services (startTestService) on one database that outlives them, on the embedded PGlite (a
  * directory) and on the real Postgres when DATABASE_URL is set.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,20 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
+import { ordinaryMail } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const ADMIN = 'feedback-persistence-admin-key-0123456789';
-
-/** Ordinary mail with words of its own (a random tag), so a lesson about it is not blurred by other tests'. */
-function ordinaryMail(): Buffer {
-  const tag = randomBytes(4).toString('hex');
-  return Buffer.from(
-    `From: Dana Whitfield <dana@example.com>\r\nTo: team@example.net\r\nSubject: Lunch on Thursday ${tag}\r\n` +
-      `Message-ID: <${tag}@example.com>\r\nDate: Tue, 4 Mar 2025 10:00:00 +0000\r\n\r\n` +
-      `Hi all, shall we meet for lunch on Thursday at noon? The usual place near the office, ${tag}.\r\n` +
-      'Dana\r\n',
-  );
-}
 
 async function api<T>(service: TestService, method: string, url: string, body?: unknown): Promise<T> {
   const raw = Buffer.isBuffer(body);

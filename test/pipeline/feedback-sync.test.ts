@@ -13,6 +13,7 @@ import { createFeedbackLedger, MAX_UUID } from '../../src/pipeline/feedback-ledg
 import { startFeedbackSync } from '../../src/pipeline/feedback-sync.js';
 import type { ReplayableFeedback } from '../../src/store/types.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
+import { ordinaryMail } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const ADMIN = 'feedback-sync-admin-key-0123456789';
@@ -90,17 +91,6 @@ describe('feedback sync runs', () => {
     await sync.stop();
   });
 });
-
-/** Ordinary mail with words of its own (a random tag), so a lesson about it is not blurred by other tests'. */
-function ordinaryMail(): Buffer {
-  const tag = randomBytes(4).toString('hex');
-  return Buffer.from(
-    `From: Dana Whitfield <dana@example.com>\r\nTo: team@example.net\r\nSubject: Lunch on Thursday ${tag}\r\n` +
-      `Message-ID: <${tag}@example.com>\r\nDate: Tue, 4 Mar 2025 10:00:00 +0000\r\n\r\n` +
-      `Hi all, shall we meet for lunch on Thursday at noon? The usual place near the office, ${tag}.\r\n` +
-      'Dana\r\n',
-  );
-}
 
 async function feedback(service: TestService, mail: Buffer, label: 'spam' | 'ham') {
   const res = await fetch(`http://127.0.0.1:${service.apiPort}/api/v1/feedback`, {
