@@ -5,6 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/observability/log.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { type OpenedStorage, openStorage } from '../../src/store/index.js';
 
 export async function freshDatabaseUrl(
   base = process.env.DATABASE_URL,
@@ -31,3 +35,13 @@ export async function freshDatabaseUrl(
 export type Backend = 'pglite' | 'postgres';
 
 export const backends: Backend[] = process.env.DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+/** Storage for a test: the real Postgres at `url`, or an in-memory PGlite when it is null. */
+export async function openTestStorage(url: string | null): Promise<OpenedStorage> {
+  const config = loadConfig({ file: null, env: {}, overrides: { database: { url } } });
+  return openStorage(
+    config,
+    { logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) },
+    { pglite: 'memory://' },
+  );
+}

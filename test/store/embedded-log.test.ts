@@ -4,10 +4,8 @@
  * through Buffer's native hex codec (PGlite's own built one string per byte: ~1 ms per 5 KB message).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/observability/log.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import type { OpenedStorage } from '../../src/store/index.js';
+import { openTestStorage } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
 import { startStallMeter } from '../helpers/loop-stall.js';
 
@@ -15,12 +13,7 @@ describe('verdict log on the embedded database', () => {
   let storage: OpenedStorage;
 
   beforeAll(async () => {
-    const config = loadConfig({ file: null, env: {}, overrides: { database: { url: null } } });
-    storage = await openStorage(
-      config,
-      { logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) },
-      { pglite: 'memory://' },
-    );
+    storage = await openTestStorage(null);
   });
   afterAll(async () => {
     await storage?.close();

@@ -4,11 +4,8 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/observability/log.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { type OpenedStorage, openStorage } from '../../src/store/index.js';
-import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
+import type { OpenedStorage } from '../../src/store/index.js';
+import { type Backend, backends, freshDatabaseUrl, openTestStorage } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
 
 const logged = (subject: string | null) => logEntry({ subject });
@@ -20,12 +17,7 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
   beforeAll(async () => {
     let url: string | undefined;
     if (backend === 'postgres') ({ url, drop } = await freshDatabaseUrl());
-    const config = loadConfig({ file: null, env: {}, overrides: { database: { url: url ?? null } } });
-    storage = await openStorage(
-      config,
-      { logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) },
-      { pglite: 'memory://' },
-    );
+    storage = await openTestStorage(url ?? null);
   });
   afterAll(async () => {
     await storage?.close();
