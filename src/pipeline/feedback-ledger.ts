@@ -58,6 +58,8 @@ export function createFeedbackLedger(start: FeedbackPosition, lookbackMs = LOOKB
   let count = 0;
   // XOR of the ids' 128 bits, as four 32-bit words: order-independent, and no row is ever added twice.
   const digest = new Uint32Array(4);
+  // Read twice per scan (cache get and set); changes only with add().
+  let generation: string | null = '';
 
   return {
     has: (id) => recent.has(id),
@@ -69,6 +71,7 @@ export function createFeedbackLedger(start: FeedbackPosition, lookbackMs = LOOKB
       for (let i = 0; i < 4; i++)
         digest[i] = (digest[i] as number) ^ Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16);
       count++;
+      generation = null;
     },
     startAfter(position) {
       if (comparePositions(position, floor) > 0) floor = position;
@@ -83,8 +86,8 @@ export function createFeedbackLedger(start: FeedbackPosition, lookbackMs = LOOKB
       return { after, exclude: [...recent.keys()] };
     },
     generation() {
-      if (count === 0) return '';
-      return `f${count}-${Array.from(digest, (w) => w.toString(16).padStart(8, '0')).join('')}`;
+      generation ??= `f${count}-${Array.from(digest, (w) => w.toString(16).padStart(8, '0')).join('')}`;
+      return generation;
     },
   };
 }
