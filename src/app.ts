@@ -57,7 +57,7 @@ export interface AppOptions {
   storage?: OpenStorageOptions;
   /** Replaces the relay (fault tests). */
   relay?: Relay;
-  /** How often model and feedback sync check the database (the fallback for a lost announcement). */
+  /** Overrides database.syncIntervalSeconds in milliseconds (tests that need a check faster than 1 s). */
   modelCheckIntervalMs?: number;
   /** Redis channels of model and feedback sync (tests isolate themselves with their own); null: no
    * announcements, the periodic check alone (tests of that fallback). Default the MODEL_CHANNEL and
@@ -81,7 +81,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
   }
   const relay = options.relay ?? createRelay(config, metrics);
-  const intervalMs = options.modelCheckIntervalMs ?? 30_000;
+  const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
   const channels =
     options.syncChannels === undefined
       ? { model: MODEL_CHANNEL, feedback: FEEDBACK_CHANNEL }

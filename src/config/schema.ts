@@ -157,6 +157,12 @@ export const ConfigSchema = T.Object(
           secret: true,
         }),
         poolSize: T.Integer({ minimum: 1, description: 'connections in the pg pool', default: 10 }),
+        syncIntervalSeconds: T.Integer({
+          minimum: 1,
+          description:
+            'how often each process checks the database for a model activation or feedback it was not told of',
+          default: 30,
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -123,8 +123,14 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
   const channels = { model: `test:model:${tag}`, feedback: `test:feedback:${tag}` };
 
   /** An instance on this test's database and the shared Redis (verdict cache on). */
-  async function instance(app: { modelCheckIntervalMs: number; syncChannels: typeof channels | null }) {
-    const config: DeepPartial<Config> = { database: { url: db.url }, api: { adminApiKey: ADMIN } };
+  async function instance(
+    app: { modelCheckIntervalMs?: number; syncChannels: typeof channels | null },
+    syncIntervalSeconds = 30,
+  ) {
+    const config: DeepPartial<Config> = {
+      database: { url: db.url, syncIntervalSeconds },
+      api: { adminApiKey: ADMIN },
+    };
     // One after the other: each migrates and registers the default model on the shared database.
     const service = await startTestService({ config, app });
     services.push(service);
@@ -160,8 +166,9 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
   });
 
   it('reaches the other instance through the periodic check when there are no announcements', async () => {
-    const a = await instance({ modelCheckIntervalMs: 200, syncChannels: null });
-    const b = await instance({ modelCheckIntervalMs: 200, syncChannels: null });
+    // The check as an operator sets it (database.syncIntervalSeconds).
+    const a = await instance({ syncChannels: null }, 1);
+    const b = await instance({ syncChannels: null }, 1);
     const mail = ordinaryMail();
     const fresh = await scoreOf(b, mail);
 
