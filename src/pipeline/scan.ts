@@ -150,7 +150,6 @@ export function createScanner(deps: {
       return { ...result, modelVersion: model.version, contentHash: hash, features, cached: false, scanMs };
     },
     async learn(raw, label: Label, previous: Label | null, row) {
-      const hash = contentHash(raw);
       // Features come from this prefix only (extractFeatures), so it teaches exactly what `raw` does.
       const scanned = raw.length > maxScanBytes ? raw.subarray(0, maxScanBytes) : raw;
       await teach(activeModel.current, {
@@ -159,9 +158,8 @@ export function createScanner(deps: {
         raw: scanned,
         label,
         previous,
-        contentHash: hash,
       });
-      return { contentHash: hash, scanned };
+      return { scanned };
     },
     learnInto: (model, lesson) => teach(() => model, lesson),
     ledger,

@@ -9,8 +9,6 @@ export interface FeedbackLesson extends FeedbackPosition {
   label: Label;
   /** The label given to the same content just before this row (null: none): un-learned first. */
   previous: Label | null;
-  /** Of the whole message: given because `raw` may be a kept prefix, which hashes differently. */
-  contentHash: string;
 }
 
 export interface ScanOutcome {
@@ -38,7 +36,7 @@ export interface Scanner {
     label: Label,
     previous: Label | null,
     row: FeedbackPosition,
-  ): Promise<{ contentHash: string; scanned: Buffer }>;
+  ): Promise<{ scanned: Buffer }>;
   /** The same lesson, a recorded row, for `model`, which need not be the active one (feedback replayed onto
    * a version before it is swapped in). */
   learnInto(model: SpamModel, lesson: FeedbackLesson): Promise<void>;
