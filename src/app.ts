@@ -19,6 +19,7 @@ import { createPolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
 import type { Scanner } from './pipeline/types.js';
+import { createForwarder } from './smtp/forward.js';
 import { createInboundServer } from './smtp/inbound.js';
 import { createRelay } from './smtp/relay.js';
 import type { Relay } from './smtp/types.js';
@@ -113,12 +114,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics,
     scanner,
     policy: createPolicy(config.policy),
-    relay,
     storage,
   });
+  const forwarder = createForwarder({ config, relay });
   const roles = options.roles ?? { smtp: true, api: true };
   const inbound = roles.smtp
-    ? createInboundServer({ config, logger, metrics, onMessage: processMessage })
+    ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
     : null;
   const { onFeedback, onActivated } = options;
   const api = roles.api
