@@ -10,6 +10,8 @@ import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.
 import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { controlSocketPath } from './control/protocol.js';
+import { type ControlServer, startControlServer, unsafeDirectory } from './control/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActiveModel } from './pipeline/active-model.js';
@@ -147,6 +149,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       })
     : null;
 
+  // Embedded store on disk: this process alone may open it, so the one-shot commands that need it
+  // (apikey create, migrate, train) come through this socket while the service runs.
+  const openControl = async (): Promise<ControlServer | null> => {
+    const dir = storage.lockDir;
+    if (dir === null || !roles.api) return null;
+    const unsafe = unsafeDirectory(dir);
+    if (unsafe) {
+      logger.warn(
+        { event: 'CONTROL_DISABLED', reason: unsafe },
+        'no control socket: the directory is unsafe',
+      );
+      return null;
+    }
+    return startControlServer({
+      socketPath: controlSocketPath(dir),
+      logger,
+      storage,
+      async activate(version) {
+        const artefact = await storage.models.getArtefact(version);
+        if (!artefact) throw new Error(`model version ${version} not found`);
+        const model = await withFeedback(replay, deserializeModel(artefact));
+        await storage.models.activate(version);
+        activeModel.set(model);
+        await modelSync.announce(version);
+      },
+    });
+  };
+  let control: ControlServer | null = null;
+
   return {
     config,
     logger,
@@ -158,6 +189,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     modelSync,
     feedbackSync,
     async start() {
+      control = await openControl();
       const smtpPort = inbound ? await inbound.listen() : 0;
       let apiPort = 0;
       if (api) {
@@ -174,6 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async stop() {
       await inbound?.close(config.shutdownGraceMs);
       await api?.close();
+      await control?.close();
       await modelSync.stop();
       // Before the scanner and storage it reads with and teaches through.
       await feedbackSync.stop();

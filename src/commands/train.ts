@@ -8,6 +8,7 @@
 import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
+import type { LinearModel } from '../classifier/linear-model.js';
 import { writeActiveMirror } from '../classifier/model-source.js';
 import {
   featuresOf,
@@ -15,17 +16,66 @@ import {
   type LabelledFeatures,
   trainFromFeatures,
 } from '../classifier/train.js';
-import type { Evaluation } from '../classifier/types.js';
+import type { Evaluation, Label } from '../classifier/types.js';
 import type { Command, CommandContext } from '../cli.js';
 import type { Config } from '../config/schema.js';
+import type { ControlClient } from '../control/client.js';
+import type { FeedbackItem } from '../control/protocol.js';
 import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
-import type { Storage } from '../store/types.js';
+import type { ModelStore, Storage } from '../store/types.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
+import { runningService } from './service.js';
+
+/** Where a trained version goes: the store this process opened, or a running service's (service.ts). */
+interface TrainingTarget {
+  feedback(until: Date): AsyncIterable<{ raw: Uint8Array; label: Label }>;
+  storeAndActivate(
+    record: Parameters<ModelStore['save']>[0] & { createdAt: Date },
+    model: LinearModel,
+  ): Promise<void>;
+}
+
+function localTarget(storage: Storage, config: Config): TrainingTarget {
+  return {
+    feedback: (until) => storage.feedback.forTraining(until, TRAINING_FEEDBACK_LIMIT),
+    async storeAndActivate(record, model) {
+      await storage.models.save(record);
+      await storage.models.activate(record.version);
+      // The file one-shot commands read the active model from (model-source.ts); a service keeps its own.
+      if (config.database.url === null) writeActiveMirror(config.dataDir, model);
+    },
+  };
+}
+
+/** The service reads the feedback, stores the version and activates it in itself (with the feedback
+ * replayed onto it); the CPU-heavy training stays in this process, off the service's event loop. */
+function serviceTarget(service: ControlClient): TrainingTarget {
+  return {
+    async *feedback(until) {
+      const items: FeedbackItem[] = [];
+      await service.call(
+        'feedback.forTraining',
+        { until: until.toISOString(), limit: TRAINING_FEEDBACK_LIMIT },
+        (i) => items.push(i as FeedbackItem),
+      );
+      for (const item of items) yield { raw: Buffer.from(item.raw, 'base64'), label: item.label };
+    },
+    async storeAndActivate(record) {
+      await service.call('models.storeAndActivate', {
+        version: record.version,
+        trainingSet: record.trainingSet,
+        evaluation: record.evaluation,
+        artefact: record.artefact.toString('base64'),
+        createdAt: record.createdAt.toISOString(),
+      });
+    },
+  };
+}
 
 async function trainAndStore(
   dirs: string[],
   config: Config,
-  storage: Storage,
+  target: TrainingTarget,
   ctx: CommandContext,
 ): Promise<void> {
   const started = performance.now();
@@ -37,8 +87,8 @@ async function trainAndStore(
   // report made before).
   const feedbackUntil = new Date();
   const feedback: LabelledFeatures[] = [];
-  for await (const f of storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
-    feedback.push({ tokens: extractFeatures(f.raw, { maxBytes }).tokens, label: f.label });
+  for await (const f of target.feedback(feedbackUntil))
+    feedback.push({ tokens: extractFeatures(Buffer.from(f.raw), { maxBytes }).tokens, label: f.label });
   const items = [...featuresOf(corpus, maxBytes), ...feedback];
   const model = trainFromFeatures(items, {
     maxBytes: config.scanner.maxScanBytes,
@@ -70,15 +120,16 @@ async function trainAndStore(
   }
   ctx.stdout.write(`${formatEvaluation(evaluation)}\n`);
 
-  await storage.models.save({
-    version: model.version,
-    trainingSet: `${dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train'}+feedback:${feedback.length}`,
-    evaluation,
-    artefact: model.serialize(),
-    createdAt: feedbackUntil,
-  });
-  await storage.models.activate(model.version);
-  if (config.database.url === null) writeActiveMirror(config.dataDir, model);
+  await target.storeAndActivate(
+    {
+      version: model.version,
+      trainingSet: `${dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train'}+feedback:${feedback.length}`,
+      evaluation,
+      artefact: model.serialize(),
+      createdAt: feedbackUntil,
+    },
+    model,
+  );
   ctx.stdout.write(`stored and activated ${model.version}\n`);
 }
 
@@ -90,13 +141,26 @@ export const run: Command = async (args, ctx) => {
   }
   const config = commandConfig(ctx);
   const dirs = flags.get('--corpus') ?? [];
-  return withStorage(config, async (storage) => {
-    const done = await storage.models.withTrainingLock(async () => {
-      await trainAndStore(dirs, config, storage, ctx);
-      return true;
-    });
-    if (done) return 0;
+  const busy = () => {
     ctx.stderr.write('mailsentra: another instance is training a model now; try again when it is done\n');
     return 1;
+  };
+  const service = await runningService(config, ctx);
+  if (service) {
+    try {
+      // Held by the service for as long as this connection stays open.
+      if (!(await service.call('train.lock', {})).locked) return busy();
+      await trainAndStore(dirs, config, serviceTarget(service), ctx);
+      return 0;
+    } finally {
+      service.close();
+    }
+  }
+  return withStorage(config, async (storage) => {
+    const done = await storage.models.withTrainingLock(async () => {
+      await trainAndStore(dirs, config, localTarget(storage, config), ctx);
+      return true;
+    });
+    return done ? 0 : busy();
   });
 };
