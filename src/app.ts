@@ -71,8 +71,22 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log.level, undefined, secretValues(config));
   const metrics = createMetrics();
+  // Start-up steps at info level: a first start takes tens of seconds, and an admin should see it working.
+  let stepStarted = performance.now();
+  const stepDone = (event: string, text: string, fields: Record<string, unknown> = {}) => {
+    const ms = Math.round(performance.now() - stepStarted);
+    logger.info({ event, ms, ...fields }, text);
+    stepStarted = performance.now();
+  };
+  logger.info(
+    { event: 'STORE_OPENING', db: config.database.url === null ? 'embedded' : 'postgres' },
+    'opening the database and applying migrations',
+  );
   const storage = await openStorage(config, { logger, metrics }, options.storage);
+  stepDone('STORE_READY', 'database ready', { db: storage.kind });
+  logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
   const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  stepDone('MODEL_READY', 'model ready', { model: activeModel.current().version });
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   // Learned feedback lives in memory: teach it again to every version this process loads (nothing scores yet).

@@ -38,14 +38,41 @@ describe('commands beside a running service on the embedded store', () => {
   beforeAll(async () => {
     sink = await startSink();
     ports = { smtpPort: await freePort(), apiPort: await freePort() };
-    service = await startChildService({ ...ports, relayPort: sink.port, databaseUrl: null, dataDir });
-  });
+    service = await startChildService({
+      ...ports,
+      relayPort: sink.port,
+      databaseUrl: null,
+      dataDir,
+      timeoutMs: 180_000,
+    });
+  }, 200_000);
   afterAll(async () => {
     if (service && service.proc.exitCode === null) service.proc.kill('SIGKILL');
     await sink?.close();
   });
 
   let adminKey = '';
+
+  it('logs its start-up steps at info level, so a slow first start is visibly working', async () => {
+    // SMTP listens before the API does; LISTENING follows both.
+    await expect.poll(() => service?.output().includes('"LISTENING"'), { timeout: 20_000 }).toBe(true);
+    const events = (service?.output() ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => (JSON.parse(l) as { event?: string }).event);
+    const steps = [
+      'STORE_OPENING',
+      'STORE_READY',
+      'MODEL_LOADING',
+      'MODEL_READY',
+      'CONTROL_LISTENING',
+      'LISTENING',
+    ];
+    expect(steps.map((e) => events.indexOf(e))).toEqual(
+      [...steps.map((e) => events.indexOf(e))].sort((a, b) => a - b),
+    );
+    expect(steps.every((e) => events.includes(e))).toBe(true);
+  });
 
   it('apikey create: the key works at once against the running API', async () => {
     const out = await runCliChild(['apikey', 'create', '--role', 'admin'], env);
@@ -92,7 +119,13 @@ describe('commands beside a running service on the embedded store', () => {
   it('a service killed with SIGKILL does not block the next start, and kept what was written through it', async () => {
     service?.proc.kill('SIGKILL');
     await service?.exited;
-    service = await startChildService({ ...ports, relayPort: sink.port, databaseUrl: null, dataDir });
+    service = await startChildService({
+      ...ports,
+      relayPort: sink.port,
+      databaseUrl: null,
+      dataDir,
+      timeoutMs: 180_000,
+    });
     await expect
       .poll(async () => (await api('/api/v1/keys', adminKey)).status, { timeout: 60_000 })
       .toBe(200);
