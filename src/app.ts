@@ -10,6 +10,7 @@ import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.
 import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActiveModel } from './pipeline/active-model.js';
@@ -36,8 +37,10 @@ export interface App {
   activeModel: ActiveModel;
   modelSync: ModelSync;
   feedbackSync: FeedbackSync;
+  /** The milter listener, when milter.listen is set. */
+  milter: MilterServer | null;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
-  start(): Promise<{ smtpPort: number; apiPort: number }>;
+  start(): Promise<{ smtpPort: number; apiPort: number; milterPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
   stop(): Promise<void>;
 }
@@ -118,9 +121,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const forwarder = createForwarder({ config, relay });
   const roles = options.roles ?? { smtp: true, api: true };
-  const inbound = roles.smtp
-    ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
-    : null;
+  const inbound =
+    roles.smtp && config.smtp.listen !== 'off'
+      ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
+      : null;
+  const milter =
+    roles.smtp && config.milter.listen !== null
+      ? createMilterServer({ config, logger, process: processMessage })
+      : null;
   const { onFeedback, onActivated } = options;
   const api = roles.api
     ? await buildApi({
@@ -157,8 +165,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     activeModel,
     modelSync,
     feedbackSync,
+    milter,
     async start() {
       const smtpPort = inbound ? await inbound.listen() : 0;
+      const milterPort = milter ? await milter.listen() : 0;
       let apiPort = 0;
       if (api) {
         const { host, port } = parseHostPort(config.api.listen);
@@ -166,13 +176,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         apiPort = (api.server.address() as AddressInfo).port;
       }
       logger.info(
-        { event: 'LISTENING', smtpPort, apiPort, model: activeModel.current().version, db: storage.kind },
+        {
+          event: 'LISTENING',
+          smtpPort,
+          milterPort,
+          apiPort,
+          model: activeModel.current().version,
+          db: storage.kind,
+        },
         'listening',
       );
-      return { smtpPort, apiPort };
+      return { smtpPort, apiPort, milterPort };
     },
     async stop() {
-      await inbound?.close(config.shutdownGraceMs);
+      await Promise.all([inbound?.close(config.shutdownGraceMs), milter?.close(config.shutdownGraceMs)]);
       await api?.close();
       await modelSync.stop();
       // Before the scanner and storage it reads with and teaches through.
