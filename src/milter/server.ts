@@ -3,7 +3,7 @@
  * gets its own session; a protocol error or a vanished MTA ends that connection only.
  */
 import { lstat, unlink } from 'node:fs/promises';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { parseHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
@@ -99,10 +99,36 @@ export function createMilterServer(deps: {
     logger.warn({ event: 'MILTER_SERVER_ERROR', err: err.message }, 'milter server error'),
   );
 
+  /**
+   * A socket file left by a process that died keeps listen() from binding. It is removed only when nothing
+   * answers on it (a live MailSentra, or a cluster sibling sharing it, keeps its socket) and it is a socket.
+   */
   async function removeStaleSocket(path: string): Promise<void> {
-    // A socket file left by a process that died keeps listen() from binding; any other file is left alone.
     const st = await lstat(path).catch(() => null);
-    if (st?.isSocket()) await unlink(path);
+    if (!st?.isSocket()) return;
+    const alive = await new Promise<boolean>((resolve) => {
+      const probe = connect({ path }, () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (!alive) await unlink(path);
+  }
+
+  function bind(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const done = () => {
+        server.removeListener('error', reject);
+        resolve();
+      };
+      if (listenOn?.startsWith('/')) server.listen(listenOn, done);
+      else {
+        const { host, port } = parseHostPort(listenOn as string);
+        server.listen(port, host, done);
+      }
+    });
   }
 
   return {
@@ -112,19 +138,13 @@ export function createMilterServer(deps: {
     async listen() {
       if (listenOn === null) throw new Error('milter.listen is not set');
       const unix = listenOn.startsWith('/');
-      if (unix) await removeStaleSocket(listenOn);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const done = () => {
-          server.removeListener('error', reject);
-          resolve();
-        };
-        if (unix) server.listen(listenOn, done);
-        else {
-          const { host, port } = parseHostPort(listenOn);
-          server.listen(port, host, done);
-        }
-      });
+      try {
+        await bind();
+      } catch (err) {
+        if (!unix || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        await removeStaleSocket(listenOn);
+        await bind();
+      }
       logger.info({ event: 'MILTER_LISTENING', listen: listenOn }, 'milter listening');
       return unix ? 0 : (server.address() as AddressInfo).port;
     },

@@ -3,6 +3,10 @@
  * command, body chunks, ABORT and QUIT_NC, malformed and oversized packets, an MTA vanishing mid-body, and
  * each decision of the pipeline as milter replies.
  */
+import { spawn } from 'node:child_process';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
@@ -311,6 +315,32 @@ describe('the milter', () => {
       c.close();
     } finally {
       await strict.stop();
+    }
+  });
+});
+
+describe('the milter on a unix socket', () => {
+  it('listens on a socket path, replacing a stale socket file, and negotiates', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mailsentra-milter-'));
+    const socketPath = path.join(dir, 'milter.sock');
+    // A socket file nobody listens on, as a process killed with SIGKILL leaves it.
+    const crashed = spawn(process.execPath, [
+      '-e',
+      `require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`,
+    ]);
+    await new Promise((resolve) => crashed.stdout.once('data', resolve));
+    crashed.kill('SIGKILL');
+    await new Promise((resolve) => crashed.once('exit', resolve));
+    expect((await lstat(socketPath)).isSocket()).toBe(true);
+    const svc = await startTestService({ config: { milter: { listen: socketPath } } });
+    try {
+      expect(svc.milterPort).toBe(0);
+      const c = await milterConnect(socketPath);
+      expect((await c.negotiate()).version).toBe(6);
+      c.close();
+    } finally {
+      await svc.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
