@@ -8,7 +8,7 @@ import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
 import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
-import { parseHostPort } from './config/load.js';
+import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -70,7 +70,7 @@ export interface AppOptions {
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger(config.log.level, undefined, secretValues(config));
   const metrics = createMetrics();
   const storage = await openStorage(config, { logger, metrics }, options.storage);
   const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);

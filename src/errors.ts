@@ -61,6 +61,7 @@ export const httpErrors = {
   forbidden: (action: string) => new HttpError(403, 'FORBIDDEN', `your role may not ${action}`),
   notFound: (what: string) => new HttpError(404, 'NOT_FOUND', `${what} not found`),
   conflict: (message: string) => new HttpError(409, 'CONFLICT', message),
+  gone: (message: string) => new HttpError(410, 'GONE', message),
   unavailable: (message: string) => new HttpError(503, 'UNAVAILABLE', message),
   relayFailed: (message: string) => new HttpError(502, 'RELAY_FAILED', message),
 } as const;

@@ -4,7 +4,7 @@ import { send } from './helpers/smtp-client.js';
 
 describe('the whole service', () => {
   let svc: TestService;
-  const adminKey = 'test-admin-key-0123456789abcdef';
+  const adminKey = 'test-admin-key-0123456789abcdef-0123456789';
   beforeAll(async () => {
     svc = await startTestService({ config: { api: { adminApiKey: adminKey } } });
   });

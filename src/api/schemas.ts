@@ -5,8 +5,11 @@ export const ErrorBody = T.Object({ error: T.String(), message: T.String() });
 export const Row = T.Object({}, { additionalProperties: true });
 export const PageOf = (item: TSchema) =>
   T.Object({ items: T.Array(item), nextCursor: T.Union([T.String(), T.Null()]) });
-export const IdParams = T.Object({ id: T.String({ minLength: 1 }) });
+/** Every stored row's id is a UUID: anything else is a 400 naming the field, never a database error. */
 export const Uuid = T.String({ format: 'uuid' });
+export const IdParams = T.Object({ id: Uuid });
+/** Opaque keyset cursor (base64url); its content is checked when decoded. */
+export const Cursor = T.String({ pattern: '^[A-Za-z0-9_-]{1,512}$' });
 export const Errors = {
   400: ErrorBody,
   401: ErrorBody,

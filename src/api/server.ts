@@ -17,13 +17,14 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Scanner } from '../pipeline/types.js';
 import type { Relay } from '../smtp/types.js';
 import type { Storage } from '../store/types.js';
-import { authPlugin } from './auth.js';
+import { authPlugin, markPublic } from './auth.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { quarantineRoutes } from './routes/quarantine.js';
 import { scanRoutes } from './routes/scan.js';
+import { createMessageViewer } from './view/message-view.js';
 
 export interface ApiDeps {
   config: Config;
@@ -58,20 +59,41 @@ export function errorBody(err: FastifyError | Error): { status: number; error: s
   return { status: 500, error: 'INTERNAL', message: 'internal error' };
 }
 
+/** Fastify's `trustProxy` from the config value: off, on, a hop count, or the proxies' addresses/networks. */
+export function trustProxyOption(
+  value: Config['api']['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return value;
+}
+
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const { config, storage } = deps;
   const app = Fastify({
     loggerInstance: deps.logger,
+    trustProxy: trustProxyOption(config.api.trustProxy),
     bodyLimit: config.api.bodyLimit,
     // Per-request lines off (errors are logged once by the error handler); the logController form, since the
     // top-level option is deprecated (FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  if (config.api.adminApiKey) await storage.keys.ensure(config.api.adminApiKey, 'admin');
+  if (config.api.adminApiKey) {
+    const bootstrap = await storage.keys.ensure(config.api.adminApiKey, 'admin');
+    if (bootstrap.revokedAt)
+      deps.logger.warn(
+        { event: 'BOOTSTRAP_KEY_REVOKED', keyId: bootstrap.id },
+        'ADMIN_API_KEY names a revoked key: it stays revoked (unset it, or set a new one)',
+      );
+  }
 
   app.addContentTypeParser(
-    ['message/rfc822', 'application/octet-stream', 'text/plain'],
+    ['message/rfc822', 'application/octet-stream'],
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
@@ -102,15 +124,24 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(authPlugin, { keys: storage.keys, failuresPerMinute: config.api.authFailuresPerMinute });
+  // The OpenAPI document and its viewer are public: they describe the API, they grant nothing.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', markPublic);
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
 
-  app.get('/health', { schema: { response: { 200: T.Object({ status: T.Literal('ok') }) } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/health',
+    { config: { action: 'public' }, schema: { response: { 200: T.Object({ status: T.Literal('ok') }) } } },
+    async () => ({
+      status: 'ok' as const,
+    }),
+  );
   app.get(
     '/ready',
     {
+      config: { action: 'public' },
       schema: {
         response: {
           200: T.Object({ database: T.Boolean(), model: T.Union([T.String(), T.Null()]) }),
@@ -129,7 +160,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return reply.code(database && model ? 200 : 503).send({ database, model });
     },
   );
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+  app.get('/metrics', { config: { action: 'public' }, schema: { hide: true } }, async (_request, reply) =>
     reply
       .type(deps.metrics.registry.contentType)
       .send(await (deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics())),
@@ -142,7 +173,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     metrics: deps.metrics,
     feedbackSync: deps.feedbackSync ?? null,
   };
-  await app.register(quarantineRoutes, { ...feedback, relay: deps.relay });
+  const viewer = createMessageViewer();
+  app.addHook('onClose', () => viewer.close());
+  await app.register(quarantineRoutes, { ...feedback, relay: deps.relay, viewer });
   await app.register(feedbackRoutes, feedback);
   await app.register(scanRoutes, { scanner: deps.scanner });
   await app.register(keyRoutes, { storage });

@@ -4,9 +4,11 @@
  * over all processes. A worker that dies is replaced; SIGTERM drains the workers (each finishes its sessions
  * in flight, bounded by shutdownGraceMs) before the primary stops.
  */
+
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { createApp } from '../app.js';
+import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/log.js';
 import { isToPrimary, type ToWorker } from './messages.js';
@@ -14,7 +16,7 @@ import { isToPrimary, type ToWorker } from './messages.js';
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export async function runPrimary(config: Config): Promise<number> {
-  const logger = createLogger(config.log.level).child({ role: 'primary' });
+  const logger = createLogger(config.log.level, undefined, secretValues(config)).child({ role: 'primary' });
   const workers = new Set<Worker>();
   const pending = new Map<number, (metrics: MetricsJson) => void>();
   let nextRequest = 0;

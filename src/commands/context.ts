@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { CountModel } from '../classifier/model.js';
 import { ensureActiveModel, readActiveMirror, writeActiveMirror } from '../classifier/model-source.js';
 import type { CommandContext } from '../cli.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
@@ -37,7 +37,7 @@ export function parseArgs(
 
 /** Opens storage for a one-shot command (logs to stderr, so stdout stays machine-readable) and closes it. */
 export async function withStorage<T>(config: Config, fn: (storage: Storage) => Promise<T>): Promise<T> {
-  const logger = createLogger(config.log.level, pino.destination(2));
+  const logger = createLogger(config.log.level, pino.destination(2), secretValues(config));
   const storage = await openStorage(config, { logger, metrics: createMetrics({ defaultMetrics: false }) });
   try {
     return await fn(storage);

@@ -51,10 +51,18 @@ function coerceEnv(binding: EnvBinding, raw: string): unknown {
   const accepts = (type: string) =>
     s.type === type || (Array.isArray(s.anyOf) && s.anyOf.some((x: TSchema) => x.type === type));
   if (accepts('boolean')) {
-    if (/^(on|true|1|yes)$/i.test(raw)) return true;
-    if (/^(off|false|0|no)$/i.test(raw)) return false;
-    throw new ConfigError(`${binding.path.join('.')} (env ${binding.env})`, `expected on/off, got '${raw}'`);
+    if (/^(on|true|yes)$/i.test(raw)) return true;
+    if (/^(off|false|no)$/i.test(raw)) return false;
+    // 1/0 mean on/off unless the key also takes a number (e.g. a hop count).
+    if (!accepts('integer') && /^[01]$/.test(raw)) return raw === '1';
+    if (!accepts('integer') && !accepts('string'))
+      throw new ConfigError(
+        `${binding.path.join('.')} (env ${binding.env})`,
+        `expected on/off, got '${raw}'`,
+      );
   }
+  if ((accepts('integer') || accepts('number')) && accepts('string') && !/^\s*-?\d+(\.\d+)?\s*$/.test(raw))
+    return raw;
   if (accepts('integer') || accepts('number')) {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) {
@@ -189,15 +197,52 @@ export function maskSecrets(config: Config, schema: TObject = ConfigSchema): Rec
   return out;
 }
 
+/** Service URLs whose shape (scheme, host, port, database) is worth showing; any other secret is hidden whole. */
+const SERVICE_URL = /^(postgres|postgresql|redis|rediss):\/\/./i;
+
 function maskValue(value: string): string {
-  // Keep a URL's shape (scheme, host) so an operator can still see where it points.
+  if (!SERVICE_URL.test(value)) return '****';
   try {
     const url = new URL(value);
+    if (url.username) url.username = '****';
     if (url.password) url.password = '****';
-    return url.toString();
+    for (const name of [...url.searchParams.keys()]) url.searchParams.set(name, '****');
+    return url.toString().replaceAll('%2A%2A%2A%2A', '****');
   } catch {
     return '****';
   }
+}
+
+/**
+ * Every secret string in the configuration (whole values, and the user, password and query values of service
+ * URLs), longest first, for the log destination to blank out wherever one appears.
+ */
+export function secretValues(config: Config, schema: TObject = ConfigSchema): string[] {
+  const out = new Set<string>();
+  const walk = (node: Record<string, unknown>, sch: TObject) => {
+    for (const [key, value] of Object.entries(node)) {
+      const sub = sch.properties[key];
+      if (sub?.secret && typeof value === 'string' && value !== '') {
+        out.add(value);
+        if (SERVICE_URL.test(value)) {
+          try {
+            const url = new URL(value);
+            for (const part of [url.username, url.password, ...url.searchParams.values()]) {
+              if (part.length >= 4) {
+                out.add(part);
+                out.add(decodeURIComponent(part));
+              }
+            }
+          } catch {
+            // not a URL after all: the whole value is already listed
+          }
+        }
+      } else if (sub?.type === 'object' && sub.properties && isPlainObject(value))
+        walk(value, sub as TObject);
+    }
+  };
+  walk(config as Record<string, unknown>, schema);
+  return [...out].sort((a, b) => b.length - a.length);
 }
 
 /** Splits `host:port` / `[v6]:port` as validated by the schema. */

@@ -155,8 +155,8 @@ export const ConfigSchema = T.Object(
     api: T.Object(
       {
         listen: { ...HostPort('admin/feedback API, /metrics, /health', '127.0.0.1:8080'), env: 'API_LISTEN' },
-        adminApiKey: T.Union([T.String({ minLength: 16 }), T.Null()], {
-          description: 'bootstrap admin key (at least 16 characters)',
+        adminApiKey: T.Union([T.String({ minLength: 32 }), T.Null()], {
+          description: 'bootstrap admin key (at least 32 characters); revoking it through the API is final',
           default: null,
           env: 'ADMIN_API_KEY',
           secret: true,
@@ -170,6 +170,12 @@ export const ConfigSchema = T.Object(
           minimum: 1,
           description: 'failed authentications per minute per client',
           default: 20,
+        }),
+        trustProxy: T.Union([T.Boolean(), T.Integer({ minimum: 1 }), T.String({ minLength: 1 })], {
+          description:
+            'proxies trusted for X-Forwarded-For (client address for limits and audit): false, true, a hop count, or comma-separated addresses/CIDRs',
+          default: false,
+          env: 'API_TRUST_PROXY',
         }),
         bodyLimit: T.Integer({
           minimum: 1024,
@@ -298,6 +304,12 @@ export const ConfigSchema = T.Object(
           minimum: 1,
           description: 'verdict-log rows held while the database is slow or down',
           default: 50_000,
+        }),
+        maxRawBytes: T.Integer({
+          minimum: 0,
+          description:
+            'raw message bytes held in the buffer; past it a row is kept without its raw bytes (counted)',
+          default: 268_435_456,
         }),
         flushRows: T.Integer({ minimum: 1, description: 'rows per batched insert', default: 500 }),
         flushIntervalMs: T.Integer({

@@ -92,6 +92,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    logRawDropped: new Counter({
+      name: 'mailsentra_log_raw_dropped_total',
+      help: 'Verdict-log rows kept without their raw bytes: the buffer held logBuffer.maxRawBytes already',
+      registers: [registry],
+    }),
     logFlushErrors: new Counter({
       name: 'mailsentra_log_flush_errors_total',
       help: 'Batched verdict-log inserts that failed',

@@ -1,8 +1,34 @@
 /**
  * X-Spam-* stamping in SpamAssassin's conventions. Headers are prepended and the original bytes are left
- * untouched (so DKIM signatures still verify), except the Subject when a tag prefix is configured. Ours come
- * first, so a sender's forged `X-Spam-Flag: NO` further down is not what filters read first.
+ * untouched (so DKIM signatures still verify), except the Subject when a tag prefix is configured and incoming
+ * header fields that claim to be ours (`X-Spam-*`, `X-MailSentra-*`), which are removed first: a sender's forged
+ * `X-Spam-Flag: NO` must not reach the recipient's filters beside, or instead of, our verdict.
  */
+
+/** Header fields only this service may write: any arriving with the message are forged. */
+export const OWN_HEADER = /^(x-spam-|x-mailsentra-)[!-9;-~]*[ \t]*:/i;
+
+/**
+ * Removes every header field (with its folded continuation lines) whose name matches `name`. Returns the
+ * same buffer when nothing matched, so clean mail is not copied.
+ */
+export function removeHeaderFields(raw: Buffer, name: RegExp = OWN_HEADER): Buffer {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  const headLength = headEnd === -1 ? raw.length : headEnd + 2;
+  const head = raw.subarray(0, headLength).toString('latin1');
+  if (!/(^|\n)x-(spam|mailsentra)-/i.test(head) && name === OWN_HEADER) return raw;
+  const kept: string[] = [];
+  let dropping = false;
+  let changed = false;
+  for (const line of head.split(/(?<=\r\n)/)) {
+    const continuation = line.startsWith(' ') || line.startsWith('\t');
+    if (!continuation) dropping = name.test(line);
+    if (dropping) changed = true;
+    else kept.push(line);
+  }
+  if (!changed) return raw;
+  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headLength)]);
+}
 
 export interface Stamp {
   spam: boolean;
@@ -40,13 +66,14 @@ export function prefixSubject(raw: Buffer, prefix: string): Buffer {
 }
 
 export function stampMessage(raw: Buffer, s: Stamp): Buffer {
-  const body = s.spam && s.subjectPrefix ? prefixSubject(raw, s.subjectPrefix) : raw;
+  const clean = removeHeaderFields(raw);
+  const body = s.spam && s.subjectPrefix ? prefixSubject(clean, s.subjectPrefix) : clean;
   return Buffer.concat([Buffer.from(stampHeaderLines(s), 'latin1'), body]);
 }
 
 /** `failOpen` mail: passed without a verdict, so no X-Spam-Flag; only our id, for tracing. */
 export function stampUnscanned(raw: Buffer, logId: string): Buffer {
-  return Buffer.concat([Buffer.from(`X-MailSentra-Id: ${logId}\r\n`, 'latin1'), raw]);
+  return Buffer.concat([Buffer.from(`X-MailSentra-Id: ${logId}\r\n`, 'latin1'), removeHeaderFields(raw)]);
 }
 
 /** Bare LF or bare CR anywhere in the message (SMTP smuggling, CVE-2023-51764 family). */

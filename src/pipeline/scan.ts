@@ -3,8 +3,6 @@
  * active model (on the main thread: microseconds, and the only copy of the model, so learning and
  * activation touch one object).
  */
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
 import { contentHash } from '../cache/content-hash.js';
 import type { VerdictCache } from '../cache/types.js';
 import { extractFeatures } from '../classifier/features.js';
@@ -12,6 +10,7 @@ import type { ActiveModel, Label, MessageFeatures, SpamModel } from '../classifi
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
+import { workerPool } from '../util/worker-pool.js';
 import type { FeatureTask } from './feature-worker.js';
 import {
   createFeedbackLedger,
@@ -45,20 +44,7 @@ export function createFeatureExtractor(config: Config): FeatureExtractor {
   const inline = async (raw: Buffer) => extractFeatures(raw, { maxBytes });
   if (config.scanner.workers === 0) return { extract: inline, close: async () => {} };
   const workerMinBytes = config.scanner.workerMinBytes;
-  // Next to this module: feature-worker.js when compiled, feature-worker.ts under vitest/tsx (then the
-  // worker needs the tsx loader too).
-  const here = import.meta.url;
-  const ts = here.endsWith('.ts');
-  const filename = fileURLToPath(new URL(`./feature-worker.${ts ? 'ts' : 'js'}`, here));
-  const pool = new Piscina({
-    filename,
-    minThreads: config.scanner.workers,
-    maxThreads: config.scanner.workers,
-    idleTimeout: 60_000,
-    ...(ts
-      ? { execArgv: ['--import', fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', here))] }
-      : {}),
-  });
+  const pool = workerPool(import.meta.url, 'feature-worker', { threads: config.scanner.workers });
   return {
     extract: (raw, signal) =>
       raw.length < workerMinBytes

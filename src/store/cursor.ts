@@ -1,4 +1,7 @@
 /** Keyset pagination: an opaque cursor holds the (time, id) of the last row of a page. */
+import { HttpError } from '../errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface CursorKey {
   at: string;
   id: string;
@@ -11,7 +14,12 @@ export function encodeCursor(at: Date, id: string): string {
 export function decodeCursor(cursor: string): CursorKey {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorKey>;
-    if (typeof v.at === 'string' && typeof v.id === 'string' && !Number.isNaN(Date.parse(v.at)))
+    if (
+      typeof v.at === 'string' &&
+      typeof v.id === 'string' &&
+      UUID.test(v.id) &&
+      !Number.isNaN(Date.parse(v.at))
+    )
       return v as CursorKey;
   } catch {
     // fall through
@@ -19,10 +27,10 @@ export function decodeCursor(cursor: string): CursorKey {
   throw new CursorError();
 }
 
-export class CursorError extends Error {
-  readonly code = 'BAD_CURSOR';
+/** A cursor this service did not hand out: the client's mistake (400), not ours. */
+export class CursorError extends HttpError {
   constructor() {
-    super('invalid cursor');
+    super(400, 'BAD_CURSOR', 'cursor: not a cursor this API returned');
   }
 }
 

@@ -55,10 +55,13 @@ export function createKeyStore(db: Db): KeyStore {
         .selectAll()
         .where('key_hash', '=', hashKey(key))
         .executeTakeFirst();
+      // A revoked bootstrap key stays revoked: revocation through the API is an admin's decision, which a
+      // restart with the old environment must not undo.
+      if (existing?.revoked_at) return toRecord(existing as unknown as Row);
       if (existing) {
         const row = await db
           .updateTable('api_keys')
-          .set({ role, revoked_at: null })
+          .set({ role })
           .where('id', '=', existing.id)
           .returningAll()
           .executeTakeFirstOrThrow();

@@ -1,7 +1,8 @@
 /**
  * The verdict log, written off the hot path: `record()` only appends to a bounded buffer; a timer and the
  * buffer size trigger batched inserts. A slow or absent database never blocks or fails the SMTP path: rows
- * wait in the buffer, and past its bound new rows are dropped and counted. Each outage is logged once.
+ * wait in the buffer, and past its bound new rows are dropped and counted. The raw bytes buffered are bounded
+ * too: past that budget rows are kept without them. Each outage is logged once.
  */
 import { sql } from 'kysely';
 import type { Config } from '../config/schema.js';
@@ -140,6 +141,8 @@ const CONCURRENT_BATCHES = 2;
 export interface BufferedMessageLog extends MessageLog {
   /** Rows waiting to be written. */
   readonly pending: number;
+  /** Raw bytes those rows hold (at most logBuffer.maxRawBytes). */
+  readonly pendingRawBytes: number;
   close(): Promise<void>;
 }
 
@@ -158,11 +161,15 @@ export function createMessageLog(
   deps: { logger: Logger; metrics: Metrics },
   options: MessageLogOptions = {},
 ): BufferedMessageLog {
-  const { maxRows, flushRows: configuredRows, flushIntervalMs } = config.logBuffer;
+  const { maxRows, maxRawBytes, flushRows: configuredRows, flushIntervalMs } = config.logBuffer;
   const flushRows = Math.min(configuredRows, options.maxBatchRows ?? configuredRows);
   let buffer: MessageLogEntry[] = [];
   // Rows taken by a writer but not yet written: still pending, and still counted against `maxRows`.
   let inFlight = 0;
+  // Raw bytes held by buffered and in-flight rows: bounded by maxRawBytes, since a row count alone lets an
+  // outage with large mail grow memory by gigabytes.
+  let rawHeld = 0;
+  const rawOf = (rows: MessageLogEntry[]) => rows.reduce((n, r) => n + (r.raw?.length ?? 0), 0);
   let writers = 0;
   // Set by a failed batch: writers stop after their current batch until the next timer tick or flush().
   let halted = false;
@@ -275,6 +282,7 @@ export function createMessageLog(
       try {
         await writeIsolating(batch);
         inFlight -= batch.length;
+        rawHeld -= rawOf(batch);
         recovered();
       } catch (err) {
         inFlight -= batch.length;
@@ -325,6 +333,9 @@ export function createMessageLog(
     get pending() {
       return buffer.length + inFlight;
     },
+    get pendingRawBytes() {
+      return rawHeld;
+    },
     record(entry) {
       if (closed || buffer.length + inFlight >= maxRows) {
         deps.metrics.logRowsDropped.inc({ reason: 'buffer_full' });
@@ -336,7 +347,14 @@ export function createMessageLog(
         }
         return;
       }
-      buffer.push(entry);
+      let row = entry;
+      if (entry.raw && rawHeld + entry.raw.length > maxRawBytes) {
+        // The verdict matters more than the bytes kept for later learning: keep the row, drop the raw.
+        row = { ...entry, raw: null };
+        deps.metrics.logRawDropped.inc();
+      }
+      rawHeld += row.raw?.length ?? 0;
+      buffer.push(row);
       gauge();
       // A full batch is written at once (the timer writes the rest); after a failure, only the timer retries.
       if (buffer.length >= flushRows) startWriters();

@@ -1,7 +1,8 @@
 /**
  * Quarantine: one stored raw message and one row per recipient, written in one transaction that gates the
- * upstream 250. Rows move from held to released or deleted exactly once (a concurrent second release finds
- * nothing to change).
+ * upstream 250. A release claims its row (held → releasing) in one statement before relaying, so of concurrent
+ * releases and deletes exactly one wins; a failed relay puts the row back. When no row of a stored message is
+ * held or releasing any more, its bytes are dropped: released and deleted mail is no longer readable.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -35,6 +36,30 @@ function toItem(r: Row): QuarantineItem {
     actedBy: r.acted_by,
     actedAt: r.acted_at ? new Date(r.acted_at) : null,
   };
+}
+
+/** States in which a row's message is still wanted (readable, releasable). */
+const LIVE: QuarantineState[] = ['held', 'releasing'];
+
+/** Drops the bytes of those stored messages that no recipient row still wants. */
+export async function dropSettledBytes(db: Db, messageIds: string[]): Promise<void> {
+  if (messageIds.length === 0) return;
+  await db
+    .updateTable('quarantine_messages')
+    .set({ raw: null })
+    .where('id', 'in', messageIds)
+    .where('raw', 'is not', null)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('quarantine')
+            .select('quarantine.id')
+            .whereRef('quarantine.message_id', '=', 'quarantine_messages.id')
+            .where('quarantine.state', 'in', LIVE),
+        ),
+      ),
+    )
+    .execute();
 }
 
 export function createQuarantineStore(db: Db, onChange: () => void = () => {}): QuarantineStore {
@@ -80,8 +105,9 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         .innerJoin('quarantine_messages', 'quarantine_messages.id', 'quarantine.message_id')
         .select('quarantine_messages.raw')
         .where('quarantine.id', '=', id)
+        .where('quarantine.state', 'in', LIVE)
         .executeTakeFirst();
-      return row ? Buffer.from(row.raw) : null;
+      return row?.raw ? Buffer.from(row.raw) : null;
     },
     async list(filter: QuarantineFilter): Promise<Page<QuarantineItem>> {
       const limit = clampLimit(filter.limit);
@@ -114,15 +140,39 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
       };
     },
-    async setState(ids, state, actor) {
+    async claimRelease(id, actor) {
+      const row = await db
+        .updateTable('quarantine')
+        .set({ state: 'releasing', acted_by: actor, acted_at: new Date() })
+        .where('id', '=', id)
+        .where('state', '=', 'held')
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toItem(row as unknown as Row) : null;
+    },
+    async completeRelease(id, actor, relayed) {
+      const row = await db
+        .updateTable('quarantine')
+        .set({ state: relayed ? 'released' : 'held', acted_by: actor, acted_at: new Date() })
+        .where('id', '=', id)
+        .where('state', '=', 'releasing')
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) return null;
+      if (relayed) await dropSettledBytes(db, [row.message_id]);
+      onChange();
+      return toItem(row as unknown as Row);
+    },
+    async remove(ids, actor) {
       if (ids.length === 0) return [];
       const rows = await db
         .updateTable('quarantine')
-        .set({ state, acted_by: actor, acted_at: new Date() })
+        .set({ state: 'deleted', acted_by: actor, acted_at: new Date() })
         .where('id', 'in', ids)
         .where('state', '=', 'held')
         .returningAll()
         .execute();
+      await dropSettledBytes(db, [...new Set(rows.map((r) => r.message_id))]);
       onChange();
       return (rows as unknown as Row[]).map(toItem);
     },

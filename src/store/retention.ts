@@ -14,7 +14,12 @@ export interface PurgeResult {
   messages: number;
   raw: number;
   quarantine: number;
+  /** Releases claimed and never completed (the process died mid-relay), put back to held. */
+  stuckReleases: number;
 }
+
+/** A release claimed longer ago than this was interrupted: relays time out well within it. */
+const STUCK_RELEASE_MS = 15 * 60_000;
 
 // Row counts come from `returning`: the PGlite dialect does not report affected rows.
 async function inBatches(step: () => Promise<number>): Promise<number> {
@@ -49,7 +54,12 @@ export async function purgeOnce(db: Db, config: Config, now = new Date()): Promi
       returning id`.execute(db);
     return r.rows.length;
   });
-  return { messages, raw, quarantine };
+  // Put back, not dropped: the message may have reached the next hop before the process died, and a second
+  // delivery is better than a lost one.
+  const stuck = await sql`update quarantine set state = 'held'
+    where state = 'releasing' and acted_at < ${new Date(now.getTime() - STUCK_RELEASE_MS)}
+    returning id`.execute(db);
+  return { messages, raw, quarantine, stuckReleases: stuck.rows.length };
 }
 
 /** Arbitrary, fixed: the advisory-lock key for "a retention purge is running". */
@@ -82,7 +92,7 @@ export function startPurgeJob(db: Db, config: Config, logger: Logger, afterRun: 
     running = true;
     purgeIfFree(db, config)
       .then((r) => {
-        if (r && r.messages + r.raw + r.quarantine > 0)
+        if (r && r.messages + r.raw + r.quarantine + r.stuckReleases > 0)
           logger.info({ event: 'RETENTION_PURGED', ...r }, 'retention purge');
         afterRun();
       })

@@ -31,7 +31,8 @@ export interface MessagesTable {
 
 export interface QuarantineMessagesTable {
   id: string;
-  raw: Buffer;
+  /** Null once no recipient row is held or releasing. */
+  raw: Buffer | null;
   created_at: Timestamp;
 }
 

@@ -73,7 +73,8 @@ export interface MessageLog {
   list(filter: MessageFilter): Promise<Page<MessageSummary>>;
 }
 
-export type QuarantineState = 'held' | 'released' | 'deleted';
+/** held → releasing → released (or back to held when the relay fails); held → deleted. */
+export type QuarantineState = 'held' | 'releasing' | 'released' | 'deleted';
 
 export interface QuarantineItem {
   /** One row per recipient. */
@@ -120,11 +121,15 @@ export interface QuarantineStore {
   /** One transaction: the raw message and one row per recipient. Throws on failure (gates the 250). */
   hold(item: QuarantineHold): Promise<QuarantineItem[]>;
   get(id: string): Promise<QuarantineItem | null>;
-  /** The stored raw message of a quarantine row. */
+  /** The stored raw message of a quarantine row while that row is held or releasing; null after. */
   getRaw(id: string): Promise<Buffer | null>;
   list(filter: QuarantineFilter): Promise<Page<QuarantineItem>>;
-  /** Moves held rows to released/deleted; returns the rows that changed (a row not held is left alone). */
-  setState(ids: string[], state: 'released' | 'deleted', actor: string): Promise<QuarantineItem[]>;
+  /** held → releasing in one statement: the caller that gets the row relays it; everyone else gets null. */
+  claimRelease(id: string, actor: string): Promise<QuarantineItem | null>;
+  /** releasing → released (relayed) or back to held (the relay failed). */
+  completeRelease(id: string, actor: string, relayed: boolean): Promise<QuarantineItem | null>;
+  /** held → deleted; returns the rows that changed (a row not held is left alone). */
+  remove(ids: string[], actor: string): Promise<QuarantineItem[]>;
   countHeld(): Promise<number>;
 }
 

@@ -19,7 +19,7 @@ import { logEntry } from '../helpers/log-entry.js';
 import { startStallMeter } from '../helpers/loop-stall.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 
-const ADMIN = 'admin-bootstrap-key-0123456789';
+const ADMIN = 'admin-bootstrap-key-0123456789-abcdefghij';
 const raw = (subject: string, body: string) =>
   Buffer.from(
     `From: Sender <s@example.org>\r\nTo: r@example.net\r\nSubject: ${subject}\r\nMessage-ID: <${subject.length}@x>\r\n\r\n${body}\r\n`,

@@ -159,7 +159,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     const errorsBefore = await errorCount();
     const log = createMessageLog(
       storage.db.withPlugin(flaky),
-      { ...config, logBuffer: { flushRows: 4, flushIntervalMs: 60_000, maxRows: 1000 } },
+      { ...config, logBuffer: { ...config.logBuffer, flushRows: 4, flushIntervalMs: 60_000, maxRows: 1000 } },
       { logger: silentLogger(), metrics },
     );
     const tag = `flaky-${randomUUID()}`;
@@ -219,9 +219,8 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       expiresAt: new Date(Date.now() + 86_400_000),
     });
     expect(held[0]?.subject?.startsWith('spam\uFFFD')).toBe(true);
-    await storage.quarantine.setState(
+    await storage.quarantine.remove(
       held.map((h) => h.id),
-      'deleted',
       'test',
     );
     await storage.audit.write({
@@ -298,11 +297,16 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     const [a, b] = rows as [(typeof rows)[0], (typeof rows)[0]];
     expect((await storage.quarantine.getRaw(a.id))?.toString()).toContain('buy');
 
-    const released = await storage.quarantine.setState([a.id], 'released', 'admin-key-1');
-    expect(released).toHaveLength(1);
-    expect(released[0]).toMatchObject({ state: 'released', actedBy: 'admin-key-1' });
-    // Only held rows change: a second release of the same row does nothing.
-    expect(await storage.quarantine.setState([a.id], 'deleted', 'x')).toEqual([]);
+    expect(await storage.quarantine.claimRelease(a.id, 'admin-key-1')).toMatchObject({ state: 'releasing' });
+    // Claimed: a second release and a delete both find nothing to change.
+    expect(await storage.quarantine.claimRelease(a.id, 'x')).toBeNull();
+    expect(await storage.quarantine.remove([a.id], 'x')).toEqual([]);
+    const released = await storage.quarantine.completeRelease(a.id, 'admin-key-1', true);
+    expect(released).toMatchObject({ state: 'released', actedBy: 'admin-key-1' });
+    expect(await storage.quarantine.remove([a.id], 'x')).toEqual([]);
+    // b is still held, so the shared bytes stay; a's row no longer reads them.
+    expect(await storage.quarantine.getRaw(a.id)).toBeNull();
+    expect((await storage.quarantine.getRaw(b.id))?.toString()).toContain('buy');
     expect((await storage.quarantine.get(b.id))?.state).toBe('held');
     expect(
       (await storage.quarantine.list({ state: 'held', recipient: 'B@example.net' })).items.map((r) => r.id),

@@ -5,10 +5,10 @@ import { httpErrors } from '../../errors.js';
 import { type FeedbackDeps, giveFeedback } from '../../pipeline/feedback.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { Errors } from '../schemas.js';
+import { Errors, Uuid } from '../schemas.js';
 
 const Body = T.Object({
-  messageId: T.Optional(T.String({ minLength: 1 })),
+  messageId: T.Optional(Uuid),
   raw: T.Optional(T.String({ minLength: 1, description: 'the raw RFC822 message as text' })),
   label: T.Union([T.Literal('spam'), T.Literal('ham')]),
 });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { MessageFilter, Storage } from '../../store/types.js';
-import { Errors, IdParams, PageOf, Row } from '../schemas.js';
+import { Cursor, Errors, IdParams, PageOf, Row } from '../schemas.js';
 
 const Query = T.Object({
   action: T.Optional(T.Union(['pass', 'tag', 'quarantine', 'reject', 'tempfail'].map((a) => T.Literal(a)))),
@@ -18,7 +18,7 @@ const Query = T.Object({
   maxScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
   since: T.Optional(T.String({ format: 'date-time' })),
   until: T.Optional(T.String({ format: 'date-time' })),
-  cursor: T.Optional(T.String()),
+  cursor: T.Optional(Cursor),
   limit: T.Optional(T.Integer({ minimum: 1, maximum: 500 })),
 });
 

@@ -5,25 +5,28 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
-import { simpleParser } from 'mailparser';
 import { HttpError, httpErrors } from '../../errors.js';
 import { type FeedbackDeps, giveFeedback } from '../../pipeline/feedback.js';
 import type { Relay } from '../../smtp/types.js';
-import type { QuarantineItem, QuarantineState, Storage } from '../../store/types.js';
+import type { QuarantineItem, Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { ErrorBody, Errors, IdParams, PageOf, Row } from '../schemas.js';
+import { Cursor, ErrorBody, Errors, IdParams, PageOf, Row, Uuid } from '../schemas.js';
+import type { MessageViewer } from '../view/message-view.js';
 
 export interface QuarantineDeps extends FeedbackDeps {
   storage: Storage;
   relay: Relay;
+  viewer: MessageViewer;
 }
 
 const ListQuery = T.Object({
-  state: T.Optional(T.Union([T.Literal('held'), T.Literal('released'), T.Literal('deleted')])),
+  state: T.Optional(
+    T.Union([T.Literal('held'), T.Literal('releasing'), T.Literal('released'), T.Literal('deleted')]),
+  ),
   sender: T.Optional(T.String()),
   recipient: T.Optional(T.String()),
   subject: T.Optional(T.String()),
-  cursor: T.Optional(T.String()),
+  cursor: T.Optional(Cursor),
   limit: T.Optional(T.Integer({ minimum: 1, maximum: 500 })),
 });
 
@@ -34,56 +37,58 @@ const View = T.Object({
   attachments: T.Array(
     T.Object({ filename: T.Union([T.String(), T.Null()]), contentType: T.String(), size: T.Integer() }),
   ),
+  truncated: T.Boolean(),
 });
 
 const ReleaseBody = T.Object({ learnAsHam: T.Optional(T.Boolean()) });
-const BulkBody = T.Object({ ids: T.Array(T.String({ minLength: 1 }), { minItems: 1, maxItems: 500 }) });
-
-/** The parsed view of a raw message; HTML is never returned unescaped: only the text part (or mailparser's text). */
-export async function viewOf(raw: Buffer) {
-  const parsed = await simpleParser(raw, { skipHtmlToText: false });
-  const headers: Record<string, string> = {};
-  for (const line of parsed.headerLines)
-    headers[line.key] = line.line.slice(line.line.indexOf(':') + 1).trim();
-  return {
-    headers,
-    text: parsed.text ?? null,
-    attachments: parsed.attachments.map((a) => ({
-      filename: a.filename ?? null,
-      contentType: a.contentType,
-      size: a.size,
-    })),
-  };
-}
+const BulkBody = T.Object({ ids: T.Array(Uuid, { minItems: 1, maxItems: 500 }) });
 
 export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async (app, deps) => {
   const { storage } = deps;
 
-  async function held(id: string): Promise<QuarantineItem> {
+  async function find(id: string): Promise<QuarantineItem> {
     const item = await storage.quarantine.get(id);
     if (!item) throw httpErrors.notFound('quarantine item');
     return item;
   }
 
-  async function release(item: QuarantineItem, actor: string, learnAsHam: boolean): Promise<QuarantineItem> {
-    if (item.state !== 'held') throw httpErrors.conflict(`item is ${item.state}, not held`);
-    const raw = await storage.quarantine.getRaw(item.id);
-    if (!raw) throw httpErrors.notFound('quarantined message bytes');
-    const outcome = await deps.relay.send({ mailFrom: item.mailFrom, rcptTo: [item.recipient] }, raw);
-    if (outcome.result !== 'ok') throw httpErrors.relayFailed(`next hop refused: ${outcome.response}`);
-    const [changed] = await storage.quarantine.setState([item.id], 'released', actor);
-    await storage.audit.write({
-      actor,
-      action: 'quarantine.release',
-      target: item.id,
-      details: { recipient: item.recipient, messageId: item.messageId, response: outcome.response },
-    });
-    if (learnAsHam) await giveFeedback(deps, { raw, label: 'ham', messageId: item.messageId, actor });
-    return changed ?? { ...item, state: 'released' as QuarantineState };
+  /** The stored bytes of a row still held (or being released); a released or deleted row's are gone. */
+  async function bytesOf(item: QuarantineItem): Promise<Buffer> {
+    const raw =
+      item.state === 'held' || item.state === 'releasing' ? await storage.quarantine.getRaw(item.id) : null;
+    if (!raw) throw httpErrors.gone(`quarantine item is ${item.state}: its message is no longer kept`);
+    return raw;
+  }
+
+  async function release(id: string, actor: string, learnAsHam: boolean): Promise<QuarantineItem> {
+    const claimed = await storage.quarantine.claimRelease(id, actor);
+    if (!claimed) {
+      const item = await find(id);
+      throw httpErrors.conflict(`item is ${item.state}, not held`);
+    }
+    let relayed = false;
+    try {
+      const raw = await storage.quarantine.getRaw(id);
+      if (!raw) throw httpErrors.gone('quarantined message bytes are gone');
+      const outcome = await deps.relay.send({ mailFrom: claimed.mailFrom, rcptTo: [claimed.recipient] }, raw);
+      if (outcome.result !== 'ok') throw httpErrors.relayFailed(`next hop refused: ${outcome.response}`);
+      relayed = true;
+      await storage.audit.write({
+        actor,
+        action: 'quarantine.release',
+        target: id,
+        details: { recipient: claimed.recipient, messageId: claimed.messageId, response: outcome.response },
+      });
+      if (learnAsHam) await giveFeedback(deps, { raw, label: 'ham', messageId: claimed.messageId, actor });
+    } finally {
+      // Settled whatever happened after the claim: released once relayed, else back to held for a retry.
+      await storage.quarantine.completeRelease(id, actor, relayed);
+    }
+    return { ...claimed, state: 'released' };
   }
 
   async function remove(ids: string[], actor: string) {
-    const changed = await storage.quarantine.setState(ids, 'deleted', actor);
+    const changed = await storage.quarantine.remove(ids, actor);
     for (const row of changed)
       await storage.audit.write({
         actor,
@@ -92,6 +97,11 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
         details: { messageId: row.messageId },
       });
     return changed;
+  }
+
+  /** Who read which quarantined message: views and raw downloads are audited like actions. */
+  async function audited(item: QuarantineItem, actor: string, action: 'quarantine.view' | 'quarantine.raw') {
+    await storage.audit.write({ actor, action, target: item.id, details: { recipient: item.recipient } });
   }
 
   app.get(
@@ -106,12 +116,15 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     '/api/v1/quarantine/:id',
     {
       config: { action: 'quarantine:read' },
-      schema: { params: IdParams, response: { 200: View, ...Errors } },
+      schema: {
+        params: IdParams,
+        response: { 200: View, 410: ErrorBody, 422: ErrorBody, 503: ErrorBody, ...Errors },
+      },
     },
     async (request) => {
-      const item = await held(request.params.id);
-      const raw = await storage.quarantine.getRaw(item.id);
-      const view = raw ? await viewOf(raw) : { headers: {}, text: null, attachments: [] };
+      const item = await find(request.params.id);
+      const view = await deps.viewer.view(await bytesOf(item));
+      await audited(item, actorOf(request), 'quarantine.view');
       return { item, ...view };
     },
   );
@@ -125,8 +138,9 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       },
     },
     async (request, reply) => {
-      const raw = await storage.quarantine.getRaw((await held(request.params.id)).id);
-      if (!raw) throw httpErrors.notFound('quarantined message bytes');
+      const item = await find(request.params.id);
+      const raw = await bytesOf(item);
+      await audited(item, actorOf(request), 'quarantine.raw');
       return reply.type('message/rfc822').send(raw);
     },
   );
@@ -144,8 +158,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
         response: { 200: Row, 409: ErrorBody, 502: ErrorBody, ...Errors },
       },
     },
-    async (request) =>
-      release(await held(request.params.id), actorOf(request), request.body?.learnAsHam === true),
+    async (request) => release(request.params.id, actorOf(request), request.body?.learnAsHam === true),
   );
   app.post(
     '/api/v1/quarantine/release',
@@ -167,7 +180,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       const failed: { id: string; error: string; message: string }[] = [];
       for (const id of request.body.ids) {
         try {
-          await release(await held(id), actorOf(request), request.body.learnAsHam === true);
+          await release(id, actorOf(request), request.body.learnAsHam === true);
           released.push(id);
         } catch (err) {
           if (!(err instanceof HttpError)) throw err;
@@ -184,7 +197,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       schema: { params: IdParams, response: { 200: Row, 409: ErrorBody, ...Errors } },
     },
     async (request) => {
-      const item = await held(request.params.id);
+      const item = await find(request.params.id);
       const [changed] = await remove([item.id], actorOf(request));
       if (!changed) throw httpErrors.conflict(`item is ${item.state}, not held`);
       return changed;

@@ -9,7 +9,7 @@ export const scanRoutes: FastifyPluginAsyncTypebox<{ scanner: Scanner }> = async
   app.post(
     '/api/v1/scan',
     {
-      config: { action: 'scan' },
+      config: { action: 'scan', bodyTypes: ['message/rfc822', 'application/octet-stream'] },
       schema: {
         consumes: ['message/rfc822'],
         response: {

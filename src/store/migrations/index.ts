@@ -5,6 +5,7 @@ import * as lz4Raw from './0002-lz4-raw.js';
 import * as dropSubjectBtree from './0003-drop-subject-btree.js';
 import * as feedbackRaw from './0004-feedback-raw.js';
 import * as subjectTrigram from './0005-subject-trigram.js';
+import * as releaseClaim from './0006-quarantine-release-claim.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-drop-subject-btree': dropSubjectBtree,
   '0004-feedback-raw': feedbackRaw,
   '0005-subject-trigram': subjectTrigram,
+  '0006-quarantine-release-claim': releaseClaim,
 };
 
 export const migrationProvider: MigrationProvider = {
