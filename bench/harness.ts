@@ -13,7 +13,8 @@ export { freshDatabaseUrl } from '../test/helpers/db.js';
 export { freePort } from '../test/helpers/redis.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
-export const harness = path.resolve(root, '../shared/bench/smtp-bench.sh');
+// SMTP_BENCH_HARNESS: where the harness is when this checkout is not beside ../shared (a git worktree).
+export const harness = process.env.SMTP_BENCH_HARNESS ?? path.resolve(root, '../shared/bench/smtp-bench.sh');
 
 /** Exits the bench with a note when the harness or Postfix's smtp-source is missing. */
 export function requireHarness(): void {

@@ -12,6 +12,7 @@ import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { controlSocketPath } from './control/protocol.js';
 import { type ControlServer, startControlServer, unsafeDirectory } from './control/server.js';
+import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { createActiveModel } from './pipeline/active-model.js';
@@ -38,8 +39,10 @@ export interface App {
   activeModel: ActiveModel;
   modelSync: ModelSync;
   feedbackSync: FeedbackSync;
+  /** The milter listener, when milter.listen is set. */
+  milter: MilterServer | null;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
-  start(): Promise<{ smtpPort: number; apiPort: number }>;
+  start(): Promise<{ smtpPort: number; apiPort: number; milterPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
   stop(): Promise<void>;
 }
@@ -134,9 +137,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const forwarder = createForwarder({ config, relay });
   const roles = options.roles ?? { smtp: true, api: true };
-  const inbound = roles.smtp
-    ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
-    : null;
+  const inbound =
+    roles.smtp && config.smtp.listen !== 'off'
+      ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
+      : null;
+  const milter =
+    roles.smtp && config.milter.listen !== null
+      ? createMilterServer({ config, logger, process: processMessage })
+      : null;
   const { onFeedback, onActivated } = options;
   const api = roles.api
     ? await buildApi({
@@ -202,9 +210,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     activeModel,
     modelSync,
     feedbackSync,
+    milter,
     async start() {
       control = await openControl();
       const smtpPort = inbound ? await inbound.listen() : 0;
+      const milterPort = milter ? await milter.listen() : 0;
       let apiPort = 0;
       if (api) {
         const { host, port } = parseHostPort(config.api.listen);
@@ -212,13 +222,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         apiPort = (api.server.address() as AddressInfo).port;
       }
       logger.info(
-        { event: 'LISTENING', smtpPort, apiPort, model: activeModel.current().version, db: storage.kind },
+        {
+          event: 'LISTENING',
+          smtpPort,
+          milterPort,
+          apiPort,
+          model: activeModel.current().version,
+          db: storage.kind,
+        },
         'listening',
       );
-      return { smtpPort, apiPort };
+      return { smtpPort, apiPort, milterPort };
     },
     async stop() {
-      await inbound?.close(config.shutdownGraceMs);
+      await Promise.all([inbound?.close(config.shutdownGraceMs), milter?.close(config.shutdownGraceMs)]);
       await api?.close();
       await control?.close();
       await modelSync.stop();

@@ -41,7 +41,14 @@ export const ConfigSchema = T.Object(
     ),
     smtp: T.Object(
       {
-        listen: { ...HostPort('inbound SMTP listener', '127.0.0.1:10025'), env: 'SMTP_LISTEN' },
+        listen: {
+          ...T.String({
+            description: 'inbound SMTP listener (host:port); off = no SMTP proxy (a milter-only instance)',
+            default: '127.0.0.1:10025',
+            pattern: '^(off|(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5})$',
+          }),
+          env: 'SMTP_LISTEN',
+        },
         hostname: T.String({ description: 'name in the greeting and EHLO reply', default: 'mailsentra' }),
         maxMessageSize: T.Integer({
           minimum: 1024,
@@ -97,6 +104,30 @@ export const ConfigSchema = T.Object(
           description:
             'bare LF / bare CR in DATA (SMTP smuggling): reject with 550 5.6.0, or normalise to CRLF',
           default: 'reject',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    milter: T.Object(
+      {
+        listen: T.Union(
+          [T.String({ pattern: '^((\\[[0-9a-fA-F:.]+\\]|[^:\\s/]+):[0-9]{1,5}|/\\S+)$' }), T.Null()],
+          {
+            description:
+              'milter server for Postfix smtpd_milters / Sendmail: host:port or a unix socket path; unset = off',
+            default: null,
+            env: 'MILTER_LISTEN',
+          },
+        ),
+        progressIntervalMs: T.Integer({
+          minimum: 10,
+          description: 'while a message is being decided, tell the MTA we are alive (PROGRESS) this often',
+          default: 10_000,
+        }),
+        idleTimeoutMs: T.Integer({
+          minimum: 1000,
+          description: 'a milter connection silent this long is closed',
+          default: 3_600_000,
         }),
       },
       { default: {}, additionalProperties: false },

@@ -34,6 +34,8 @@ export interface Verdict {
   scan: ScanOutcome | null;
   /** The tag threshold in force (X-Spam-Status `required=`). */
   required: number;
+  /** Recipients already held in quarantine while the message goes on to the others (split by recipient). */
+  held?: string[];
 }
 
 export type Outcome =
@@ -60,8 +62,20 @@ const ours = (r: Omit<Response, 'response'>): Response => ({
 
 function handedOn(verdict: Verdict, h: HandOff, id: string): Response {
   const base = { action: verdict.action, reason: verdict.reason, response: h.response };
+  const held = verdict.held?.length ?? 0;
   switch (h.result) {
     case 'accepted':
+      if (held > 0) {
+        return {
+          ...base,
+          action: 'quarantine',
+          status: 'partial',
+          reply: {
+            code: 250,
+            text: `2.0.0 Ok: ${id} held in quarantine for ${held}, passed on to the others`,
+          },
+        };
+      }
       return {
         ...base,
         status: 'delivered',

@@ -8,14 +8,14 @@
  * after DATA is a 4xx so the upstream MTA keeps the message and retries.
  */
 import { randomUUID } from 'node:crypto';
-import { decodeHeaderWords, headerValue, parseHeaders, splitHeaderBody } from '../classifier/mime.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MessageLogEntry, Storage } from '../store/types.js';
 import { hasBareLineEnding, normaliseLineEndings, type Stamp } from './headers.js';
 import { type HandOff, type Outcome, type Reply, respond, type Verdict } from './outcome.js';
-import type { Policy } from './policy.js';
+import type { Policy, PolicyInput } from './policy.js';
+import { headerSummary, type Summary } from './summary.js';
 import type { Scanner } from './types.js';
 
 export type { Reply } from './outcome.js';
@@ -41,12 +41,21 @@ export interface HandOn {
   head: string;
   /** Our X-Spam-* verdict; null: passed without a score (lists, fail-open), only X-MailSentra-Id is added. */
   stamp: Stamp | null;
+  /** The recipients it goes to: all of the envelope's but those held in quarantine. */
   recipients: string[];
+  /** Recipients held in quarantine (only when the transport splits recipients): the transport removes them. */
+  quarantined: string[];
 }
 
 /** How a transport passes a message on: the proxy relays it, the milter gives it back to the MTA. */
 export interface Transport {
   handOn(message: HandOn, log: Logger): Promise<HandOff>;
+  /**
+   * It can take a message on for some recipients only (a milter removes recipients at end of message): then
+   * each recipient gets its own domain's quarantine decision. Otherwise the strictest recipient decides for
+   * all, since one relayed copy goes to everyone.
+   */
+  splitsRecipients?: boolean;
 }
 
 export interface PipelineDeps {
@@ -60,28 +69,6 @@ export interface PipelineDeps {
 
 const DAY_MS = 86_400_000;
 
-interface Summary {
-  subject: string | null;
-  from: string | null;
-  messageId: string | null;
-  head: string;
-}
-
-function headerSummary(raw: Buffer): Summary {
-  const { head } = splitHeaderBody(raw.subarray(0, 65_536).toString('latin1'));
-  const headers = parseHeaders(head);
-  const decode = (name: string) => {
-    const v = headerValue(headers, name);
-    return v === null ? null : decodeHeaderWords(v).slice(0, 998);
-  };
-  return {
-    subject: decode('subject'),
-    from: decode('from'),
-    messageId: headerValue(headers, 'message-id'),
-    head,
-  };
-}
-
 /** One message on its way through the steps. */
 interface InFlight {
   id: string;
@@ -91,6 +78,12 @@ interface InFlight {
   /** The bytes scanned, stored and handed on (after the line-ending step). */
   raw: Buffer;
 }
+
+const inputOf = (d: Delivery): PolicyInput => ({
+  mailFrom: d.mailFrom,
+  rcptTo: d.rcptTo,
+  clientIp: d.clientIp,
+});
 
 const isOutcome = (v: Verdict | Outcome): v is Outcome => 'kind' in v;
 
@@ -106,7 +99,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
 
   /** Step: lists, else score and thresholds. A classifier failure defers or passes unscanned (failure.classifier). */
   async function judge(m: InFlight): Promise<Verdict | Outcome> {
-    const input = { mailFrom: m.delivery.mailFrom, rcptTo: m.delivery.rcptTo, clientIp: m.delivery.clientIp };
+    const input = inputOf(m.delivery);
     const listed = policy.preDecide(input);
     if (listed)
       return { action: listed.action, reason: listed.reason, scan: null, required: listed.required };
@@ -130,12 +123,12 @@ export function createMessageProcessor(deps: PipelineDeps) {
 
   /** Step: the quarantine row committed before upstream hears 250; a store failure defers or tags
    * (failure.quarantineStore). */
-  async function quarantine(m: InFlight, v: Verdict): Promise<Verdict | Outcome> {
+  async function quarantine(m: InFlight, v: Verdict, held: string[]): Promise<Verdict | Outcome> {
     try {
       await storage.quarantine.hold({
         messageId: m.id,
         mailFrom: m.delivery.mailFrom,
-        recipients: m.delivery.rcptTo,
+        recipients: held,
         subject: m.summary.subject,
         headerFrom: m.summary.from,
         score: v.scan?.score ?? null,
@@ -143,7 +136,8 @@ export function createMessageProcessor(deps: PipelineDeps) {
         raw: m.raw,
         expiresAt: new Date(Date.now() + config.retention.quarantineDays * DAY_MS),
       });
-      return { kind: 'quarantined', verdict: v };
+      if (held.length === m.delivery.rcptTo.length) return { kind: 'quarantined', verdict: v };
+      return forOthers(m, v, held);
     } catch (err) {
       m.log.error(
         { event: 'QUARANTINE_FAILED', err: (err as Error).message },
@@ -153,6 +147,32 @@ export function createMessageProcessor(deps: PipelineDeps) {
       // Configured to deliver it tagged rather than defer.
       return { ...v, action: 'tag', reason: `${v.reason}; quarantine store failed, delivered tagged` };
     }
+  }
+
+  /** The recipients a quarantine verdict holds: all, or, when the transport can split, those whose own
+   * domain's thresholds quarantine the message. */
+  function heldRecipients(m: InFlight, v: Verdict, transport: Transport): string[] {
+    const all = m.delivery.rcptTo;
+    if (!transport.splitsRecipients || v.scan === null || all.length < 2) return all;
+    const score = v.scan.score;
+    return all.filter((r) => {
+      const own = policy.decide(score, { ...inputOf(m.delivery), rcptTo: [r] });
+      return own.action === 'quarantine' || own.action === 'reject';
+    });
+  }
+
+  /** After some recipients were held: the verdict for the others (their strictest own action). */
+  function forOthers(m: InFlight, v: Verdict, held: string[]): Verdict {
+    const others = m.delivery.rcptTo.filter((r) => !held.includes(r));
+    const score = v.scan?.score ?? 1;
+    const d = policy.decide(score, { ...inputOf(m.delivery), rcptTo: others });
+    return {
+      ...v,
+      action: d.action,
+      reason: `${v.reason}: held for ${held.join(', ')}; ${d.reason} for the others`,
+      required: d.required,
+      held,
+    };
   }
 
   /** Step: the transport passes it on, stamped with the verdict. */
@@ -168,6 +188,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
           subjectPrefix: spam ? config.policy.subjectPrefix || null : null,
         }
       : null;
+    const held = v.held ?? [];
     const handOff = await transport.handOn(
       {
         id: m.id,
@@ -175,7 +196,8 @@ export function createMessageProcessor(deps: PipelineDeps) {
         raw: m.raw,
         head: m.summary.head,
         stamp,
-        recipients: m.delivery.rcptTo,
+        recipients: m.delivery.rcptTo.filter((r) => !held.includes(r)),
+        quarantined: held,
       },
       m.log,
     );
@@ -190,7 +212,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
     if (isOutcome(verdict)) return verdict;
     if (verdict.action === 'reject') return { kind: 'rejected', verdict };
     if (verdict.action === 'quarantine') {
-      verdict = await quarantine(m, verdict);
+      verdict = await quarantine(m, verdict, heldRecipients(m, verdict, transport));
       if (isOutcome(verdict)) return verdict;
     }
     return handOn(m, verdict, transport);

@@ -14,11 +14,13 @@ import { waitForPort } from './child-service.js';
 const run = promisify(execFile);
 export const POSTFIX = '/usr/sbin/postfix';
 
-export type PostfixMode = 'after-queue' | 'before-queue';
+export type PostfixMode = 'after-queue' | 'before-queue' | 'milter';
 
 export interface PostfixInstance {
   /** Postfix's public smtpd (what the sending MTA or client talks to). */
   port: number;
+  /** Its configuration directory (`sendmail -C` submits locally through it). */
+  conf: string;
   /** Postfix's own log (maillog_file), for diagnostics and assertions. */
   log(): Promise<string>;
   stop(): Promise<void>;
@@ -51,7 +53,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 /** The documented master.cf snippet with test ports, every service unchrooted. */
 export function adaptSnippet(
   snippet: string,
-  ports: { smtpd: number; filter: number; reinject: number },
+  ports: { smtpd: number; filter: number; reinject: number; milter?: number },
 ): string {
   return snippet
     .split('\n')
@@ -65,7 +67,8 @@ export function adaptSnippet(
     .join('\n')
     .replaceAll('127.0.0.1:10025', `127.0.0.1:${ports.filter}`)
     .replaceAll('127.0.0.1]:10025', `127.0.0.1]:${ports.filter}`)
-    .replaceAll('127.0.0.1:10026', `127.0.0.1:${ports.reinject}`);
+    .replaceAll('127.0.0.1:10026', `127.0.0.1:${ports.reinject}`)
+    .replaceAll('127.0.0.1:11332', `127.0.0.1:${ports.milter ?? 11332}`);
 }
 
 export async function startPostfix(options: {
@@ -74,6 +77,9 @@ export async function startPostfix(options: {
   filterPort: number;
   reinjectPort: number;
   nextHopPort: number;
+  /** milter mode: MailSentra's milter port, and main.cf settings that replace the documented ones. */
+  milterPort?: number;
+  mainCf?: Record<string, string>;
 }): Promise<PostfixInstance> {
   const root = await mkdtemp(path.join(tmpdir(), 'mailsentra-postfix-'));
   // mkdtemp makes it 0700; Postfix's unprivileged daemons must reach their data directory inside.
@@ -118,12 +124,31 @@ export async function startPostfix(options: {
     new URL(`../../config/postfix/master.cf.${options.mode}`, import.meta.url),
     'utf8',
   );
-  const masterCf = `${BASE_MASTER_CF}\n${adaptSnippet(snippet, {
+  const ports = {
     smtpd: options.smtpdPort,
     filter: options.filterPort,
     reinject: options.reinjectPort,
-  })}\n`;
-  await writeFile(path.join(conf, 'main.cf'), mainCf);
+    ...(options.milterPort ? { milter: options.milterPort } : {}),
+  };
+  // The milter set-up keeps Postfix's own smtpd on the public port and adds main.cf lines.
+  const smtpd = options.mode === 'milter' ? `127.0.0.1:${options.smtpdPort} inet n - n - - smtpd\n` : '';
+  const masterCf = `${BASE_MASTER_CF}\n${smtpd}${adaptSnippet(snippet, ports)}\n`;
+  let extra = '';
+  if (options.mode === 'milter') {
+    const documented = await readFile(
+      new URL('../../config/postfix/main.cf.milter', import.meta.url),
+      'utf8',
+    );
+    extra = documented
+      .replaceAll('127.0.0.1:11332', `127.0.0.1:${options.milterPort ?? 11332}`)
+      .split('\n')
+      .map((line) => {
+        const key = /^(\w+)\s*=/.exec(line)?.[1];
+        return key && options.mainCf?.[key] !== undefined ? `${key} = ${options.mainCf[key]}` : line;
+      })
+      .join('\n');
+  }
+  await writeFile(path.join(conf, 'main.cf'), `${mainCf}${extra}\n`);
   await writeFile(path.join(conf, 'master.cf'), masterCf);
   const log = () => readFile(maillog, 'utf8').catch(() => '');
   try {
@@ -135,6 +160,7 @@ export async function startPostfix(options: {
   }
   return {
     port: options.smtpdPort,
+    conf,
     log,
     async stop() {
       await run(POSTFIX, ['-c', conf, 'stop']).catch(() => run(POSTFIX, ['-c', conf, 'abort']));

@@ -15,6 +15,8 @@ export interface TestService {
   config: Config;
   smtpPort: number;
   apiPort: number;
+  /** 0 unless milter.listen is host:port. */
+  milterPort: number;
   sink: Sink;
   stop(): Promise<void>;
 }
@@ -70,12 +72,13 @@ export async function startTestService(
     logger: silentLogger(),
     storage: { pglite: options.pglite ?? 'memory://' },
   });
-  const { smtpPort, apiPort } = await app.start();
+  const { smtpPort, apiPort, milterPort } = await app.start();
   return {
     app,
     config,
     smtpPort,
     apiPort,
+    milterPort,
     sink,
     async stop() {
       await app.stop();

@@ -1,0 +1,197 @@
+/**
+ * Postfix alone, Postfix + MailSentra as its milter, and Postfix + MailSentra as an after-queue
+ * content_filter, side by side in one run (the machine's speed moves between runs: compare only within
+ * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
+ * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the three
+ * set-ups interleaved per repetition. One MailSentra process (`node dist/cli.js serve`, verdict cache off
+ * since smtp-source sends the same message every time) serves both the milter and the content filter.
+ *
+ * Figures: accepted/s (smtp-source's time: what the sending client sees), delivered/s (until the sink
+ * holds every message: the content filter works after the queue, so only this one counts its cost), and
+ * MailSentra's CPU per message. Needs `npm run build`, root (Postfix) and Debian's postfix.
+ * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CACHE (on/off, default off),
+ * DATABASE_URL (default: embedded PGlite).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type PostfixInstance, startPostfix } from '../test/helpers/postfix.js';
+import { freePort, freshDatabaseUrl, harness, requireHarness, root, waitForPort } from './harness.js';
+
+const count = Number(process.env.BENCH_COUNT ?? '1000');
+const reps = Number(process.env.BENCH_REPS ?? '1');
+const SIZE = 5120;
+// on: the same message is then scored once, so the CPU figure is the transport and pipeline alone.
+const cache = process.env.BENCH_CACHE === 'on' ? 'on' : 'off';
+
+requireHarness();
+if (process.getuid?.() !== 0) {
+  console.log('skipped: starting Postfix needs root');
+  process.exit(0);
+}
+
+type Setup = 'postfix alone' | 'postfix + milter' | 'postfix + content_filter';
+interface Result {
+  setup: Setup;
+  conc: number;
+  accepted: number;
+  delivered: number;
+  cpuMs: number;
+  ok: boolean;
+}
+
+const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
+const state = mkdtempSync(path.join(tmpdir(), 'mailsentra-milter-bench-'));
+const sinkPort = await freePort();
+spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+const postfixes: PostfixInstance[] = [];
+let service: ChildProcess | null = null;
+
+try {
+  const smtpPort = await freePort();
+  const milterPort = await freePort();
+  const reinjectPort = await freePort();
+  service = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+    env: {
+      ...process.env,
+      SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+      MILTER_LISTEN: `127.0.0.1:${milterPort}`,
+      API_LISTEN: `127.0.0.1:${await freePort()}`,
+      RELAY_TO: `127.0.0.1:${reinjectPort}`,
+      VERDICT_CACHE: cache,
+      DATA_DIR: mkdtempSync(path.join(state, 'data-')),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: benchDb?.url ?? '',
+      REDIS_URL: '',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitForPort(milterPort, 180_000);
+  const pid = service.pid as number;
+
+  const base = { filterPort: 0, reinjectPort: 0, nextHopPort: sinkPort };
+  const alone = await startPostfix({
+    ...base,
+    mode: 'milter',
+    smtpdPort: await freePort(),
+    reinjectPort: await freePort(),
+    mainCf: { smtpd_milters: '', non_smtpd_milters: '' },
+  });
+  postfixes.push(alone);
+  const milter = await startPostfix({
+    ...base,
+    mode: 'milter',
+    smtpdPort: await freePort(),
+    reinjectPort: await freePort(),
+    milterPort,
+  });
+  postfixes.push(milter);
+  const contentFilter = await startPostfix({
+    ...base,
+    mode: 'after-queue',
+    smtpdPort: await freePort(),
+    filterPort: smtpPort,
+    reinjectPort,
+  });
+  postfixes.push(contentFilter);
+  const setups: [Setup, PostfixInstance][] = [
+    ['postfix alone', alone],
+    ['postfix + milter', milter],
+    ['postfix + content_filter', contentFilter],
+  ];
+
+  function run(setup: Setup, port: number, conc: number, rep: number): Result {
+    const json = path.join(state, 'runs.jsonl');
+    const started = performance.now();
+    spawnSync(
+      'bash',
+      [
+        harness,
+        'run',
+        `127.0.0.1:${port}`,
+        String(SIZE),
+        String(count),
+        String(conc),
+        '--sink-port',
+        String(sinkPort),
+        '--proxy-pid',
+        String(pid),
+        '--settle',
+        '120',
+        '--label',
+        setup.replaceAll(' ', ''),
+        '--rep',
+        String(rep),
+        '--json',
+        json,
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    // Until the sink held them all (the harness waits for that, polling every 50 ms).
+    const endToEnd = (performance.now() - started) / 1000;
+    const line = JSON.parse(readFileSync(json, 'utf8').trim().split('\n').at(-1) as string);
+    return {
+      setup,
+      conc,
+      accepted: line.msgs_per_s,
+      delivered: count / endToEnd,
+      cpuMs: ((line.proxy_cpu_s ?? 0) * 1000) / count,
+      ok: line.ok === true,
+    };
+  }
+
+  // Warm up each path (the model's first messages, Postfix's process pools).
+  for (const [, pf] of setups) {
+    spawnSync(
+      'bash',
+      [harness, 'run', `127.0.0.1:${pf.port}`, String(SIZE), '50', '5', '--sink-port', String(sinkPort)],
+      {
+        stdio: 'ignore',
+      },
+    );
+  }
+  const results: Result[] = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const conc of [10, 50]) {
+      // Rotate which set-up goes first, so a drift of the machine does not favour one.
+      const order = setups.map(
+        (_, i) => setups[(i + rep + conc) % setups.length] as [Setup, PostfixInstance],
+      );
+      for (const [setup, pf] of order) {
+        const r = run(setup, pf.port, conc, rep);
+        results.push(r);
+        console.log(
+          `${setup.padEnd(26)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,
+        );
+      }
+    }
+  }
+
+  console.log(`\n5 KiB, ${count} messages per run, ${reps} rep(s), verdict cache ${cache}; medians:`);
+  console.log(
+    '| set-up | conc | accepted msg/s | delivered msg/s | vs Postfix alone (delivered) | MailSentra CPU ms/msg |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  for (const conc of [10, 50]) {
+    const of = (s: Setup) => results.filter((r) => r.setup === s && r.conc === conc);
+    const aloneDelivered = median(of('postfix alone').map((r) => r.delivered));
+    for (const [setup] of setups) {
+      const rs = of(setup);
+      const delivered = median(rs.map((r) => r.delivered));
+      console.log(
+        `| ${setup} | ${conc} | ${median(rs.map((r) => r.accepted)).toFixed(1)} | ${delivered.toFixed(1)} | ${((100 * delivered) / aloneDelivered).toFixed(0)} % | ${setup === 'postfix alone' ? '—' : median(rs.map((r) => r.cpuMs)).toFixed(2)} |`,
+      );
+    }
+  }
+} finally {
+  for (const pf of postfixes) await pf.stop();
+  if (service && service.exitCode === null) {
+    service.kill('SIGTERM');
+    await new Promise((r) => service?.once('exit', r));
+  }
+  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+  await benchDb?.drop();
+  rmSync(state, { recursive: true, force: true });
+}
