@@ -113,7 +113,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     metrics,
     scanner,
-    policy: createPolicy(config.policy),
+    policy: createPolicy(config.policy, config.auth),
     storage,
   });
   const forwarder = createForwarder({ config, relay });
