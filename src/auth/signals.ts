@@ -3,7 +3,7 @@
  * They stand beside the classifier's features in the verdict explanation, the log and the API; they do not
  * change the score, which depends on the content alone (that is what the verdict cache is keyed by).
  */
-import type { AuthVerdict } from './types.js';
+import type { AuthRecord, AuthResult, AuthVerdict } from './types.js';
 
 export interface AuthSignal {
   name: string;
@@ -54,15 +54,27 @@ export function authSignals(v: AuthVerdict, forgedHeadersRemoved = 0): AuthSigna
   return out;
 }
 
+/** DKIM as one result: pass when any signature passed (alignment is DMARC's business), else the first one's. */
+export function dkimResult(v: AuthVerdict): AuthResult {
+  if (v.dkim.length === 0) return v.error ? 'temperror' : 'none';
+  if (v.dkim.some((s) => s.result === 'pass')) return 'pass';
+  return (v.dkim[0] as { result: AuthResult }).result;
+}
+
 /** One line for logs and reasons: `spf=pass dkim=pass dmarc=pass arc=none`. */
 export function authSummary(v: AuthVerdict): string {
-  const dkim =
-    v.dkim.length === 0
-      ? v.error
-        ? 'temperror'
-        : 'none'
-      : v.dkim.some((s) => s.result === 'pass' && s.aligned)
-        ? 'pass'
-        : (v.dkim[0]?.result ?? 'none');
-  return `spf=${v.spf.result} dkim=${dkim} dmarc=${v.dmarc.result} arc=${v.arc.result}`;
+  return `spf=${v.spf.result} dkim=${dkimResult(v)} dmarc=${v.dmarc.result} arc=${v.arc.result}`;
+}
+
+/** The verdict as the log keeps it. */
+export function authRecord(v: AuthVerdict, forgedHeadersRemoved = 0): AuthRecord {
+  return {
+    spf: v.spf.result,
+    dkim: dkimResult(v),
+    dmarc: v.dmarc.result,
+    arc: v.arc.result,
+    dmarcPolicy: v.dmarc.policy,
+    fromDomain: v.fromDomain,
+    signals: authSignals(v, forgedHeadersRemoved),
+  };
 }

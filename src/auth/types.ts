@@ -56,3 +56,15 @@ export interface AuthVerdict {
 }
 
 export type AuthMethod = 'spf' | 'dkim' | 'dmarc' | 'arc';
+
+/** What the verdict log, the API and the console keep of a verdict: one result per method and the signals. */
+export interface AuthRecord {
+  spf: AuthResult;
+  /** The best signature's result: pass when one aligned signature passed. */
+  dkim: AuthResult;
+  dmarc: AuthResult;
+  arc: AuthResult;
+  dmarcPolicy: DmarcPolicy | null;
+  fromDomain: string | null;
+  signals: { name: string; description: string }[];
+}
