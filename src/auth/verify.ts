@@ -8,6 +8,7 @@ import { type AuthenticateResult, authenticate, type DNSResolver } from 'mailaut
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
 import { formatAuthResults } from './ar-header.js';
+import { namesToPrefetch } from './prefetch.js';
 import type { Resolver } from './resolver.js';
 import type { AuthMethod, AuthResult, AuthVerdict, DkimSignature, DmarcPolicy } from './types.js';
 
@@ -155,6 +156,10 @@ export function createVerifier(
       const started = performance.now();
       const elapsed = () => performance.now() - started;
       let verdict: AuthVerdict;
+      const resolve = resolver.forMessage();
+      for (const [name, type] of namesToPrefetch(input.raw, input.mailFrom, input.helo)) {
+        resolve(name, type).catch(() => {}); // mailauth's own lookup of the name reports any failure
+      }
       try {
         const result = await withTimeout(
           authenticate(input.raw, {
@@ -163,7 +168,7 @@ export function createVerifier(
             sender: input.mailFrom || undefined,
             mta: options.authservId,
             // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
-            resolver: resolver.forMessage() as DNSResolver,
+            resolver: resolve as DNSResolver,
             minBitLength: options.minKeyBits,
             disableBimi: true,
           }),
