@@ -301,7 +301,6 @@ export const ConfigSchema = T.Object(
         enabled: T.Boolean({
           description: 'verify SPF, DKIM, DMARC and ARC on every message',
           default: true,
-          env: 'AUTH_VERIFY',
         }),
         authservId: T.Union([T.String({ minLength: 1, pattern: '^[^\\s;()"]+$' }), T.Null()], {
           description: 'authserv-id of our Authentication-Results header; null = smtp.hostname',
