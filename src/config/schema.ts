@@ -322,8 +322,10 @@ export const ConfigSchema = T.Object(
     dns: T.Object(
       {
         servers: T.Array(T.String(), {
-          description: "resolvers for authentication lookups (ip or ip:port); empty = the system's",
+          description:
+            "resolvers for authentication lookups (ip or ip:port); empty = the system's; env: comma-separated",
           default: [],
+          env: 'DNS_SERVERS',
         }),
         timeoutMs: T.Integer({ minimum: 1, description: 'one lookup to one server', default: 1500 }),
         budgetMs: T.Integer({
