@@ -8,11 +8,14 @@
  * after DATA is a 4xx so the upstream MTA keeps the message and retries.
  */
 import { randomUUID } from 'node:crypto';
+import type { SenderAuth } from '../auth/index.js';
+import { authSummary } from '../auth/signals.js';
 import { decodeHeaderWords, headerValue, parseHeaders, splitHeaderBody } from '../classifier/mime.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MessageLogEntry, Storage } from '../store/types.js';
+import { type Authenticated, authenticateMessage } from './authenticate.js';
 import { hasBareLineEnding, normaliseLineEndings, type Stamp } from './headers.js';
 import { type HandOff, type Outcome, type Reply, respond, type Verdict } from './outcome.js';
 import type { Policy } from './policy.js';
@@ -41,6 +44,8 @@ export interface HandOn {
   head: string;
   /** Our X-Spam-* verdict; null: passed without a score (lists, fail-open), only X-MailSentra-Id is added. */
   stamp: Stamp | null;
+  /** Our Authentication-Results header field (CRLF-terminated), null when auth is off: added on hand-on. */
+  authResults: string | null;
   recipients: string[];
 }
 
@@ -56,6 +61,8 @@ export interface PipelineDeps {
   scanner: Scanner;
   policy: Policy;
   storage: Pick<Storage, 'messages' | 'quarantine'>;
+  /** Sender authentication; null: off (auth.enabled). */
+  auth?: SenderAuth | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -90,6 +97,8 @@ interface InFlight {
   summary: Summary;
   /** The bytes scanned, stored and handed on (after the line-ending step). */
   raw: Buffer;
+  /** Sender authentication, once the step ran (null: off). */
+  auth: Authenticated | null;
 }
 
 const isOutcome = (v: Verdict | Outcome): v is Outcome => 'kind' in v;
@@ -106,7 +115,13 @@ export function createMessageProcessor(deps: PipelineDeps) {
 
   /** Step: lists, else score and thresholds. A classifier failure defers or passes unscanned (failure.classifier). */
   async function judge(m: InFlight): Promise<Verdict | Outcome> {
-    const input = { mailFrom: m.delivery.mailFrom, rcptTo: m.delivery.rcptTo, clientIp: m.delivery.clientIp };
+    const d = m.delivery;
+    const input = {
+      mailFrom: d.mailFrom,
+      rcptTo: d.rcptTo,
+      clientIp: d.clientIp,
+      auth: m.auth?.verdict ?? null,
+    };
     const listed = policy.preDecide(input);
     if (listed)
       return { action: listed.action, reason: listed.reason, scan: null, required: listed.required };
@@ -175,6 +190,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         raw: m.raw,
         head: m.summary.head,
         stamp,
+        authResults: m.auth?.headerLine ?? null,
         recipients: m.delivery.rcptTo,
       },
       m.log,
@@ -186,6 +202,11 @@ export function createMessageProcessor(deps: PipelineDeps) {
     const raw = lineEndings(m.raw);
     if (!Buffer.isBuffer(raw)) return raw;
     m.raw = raw;
+    if (deps.auth) {
+      // Step: SPF, DKIM, DMARC, ARC on the message as received; forged Authentication-Results removed.
+      m.auth = await authenticateMessage(deps.auth, m.delivery, m.raw);
+      m.raw = m.auth.raw;
+    }
     let verdict = await judge(m);
     if (isOutcome(verdict)) return verdict;
     if (verdict.action === 'reject') return { kind: 'rejected', verdict };
@@ -227,6 +248,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
       status: r.status,
       response: r.response,
       raw: config.retention.rawDays > 0 && r.action !== 'quarantine' ? d.raw : null,
+      auth: m.auth?.record ?? null,
     };
     storage.messages.record(entry);
     m.log.info(
@@ -236,6 +258,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         status: r.status,
         score: entry.score,
         reason: r.reason,
+        auth: m.auth ? authSummary(m.auth.verdict) : null,
         reply: r.reply.code,
         ms: Math.round(totalMs),
       },
@@ -253,6 +276,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
       log: logger.child({ sessionId: delivery.sessionId, messageId: id }),
       summary: headerSummary(delivery.raw),
       raw: delivery.raw,
+      auth: null,
     };
     return finish(m, await run(m, transport), started);
   };
