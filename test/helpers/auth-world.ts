@@ -2,7 +2,7 @@
  * The sender-authentication world of the tests, served by the loopback DNS server: domains with SPF, DKIM
  * keys and DMARC records (keys generated per run), and real messages signed with them by mailauth's signer.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
 import { createResolver } from '../../src/auth/resolver.js';
@@ -24,18 +24,22 @@ function keyPair() {
 
 export const keys = { origin: keyPair(), list: keyPair() };
 
+/** Selectors new in every run: the keys are, and a service's DNS cache in the shared Redis outlives a run. */
+const run = randomBytes(4).toString('hex');
+export const selectors = { origin: `sel-${run}`, list: `arc-${run}` };
+
 /** example.org: SPF, a DKIM key, DMARC p=reject. bank.example: p=reject and nothing sends for it.
  * lists.example.net: the forwarder's SPF and ARC key. broken.example: SERVFAIL. slow.example: no answer. */
 export function populate(dns: TestDns): void {
   dns.add('example.org', { type: 'TXT', data: `v=spf1 ip4:${ORIGIN_IP} -all` });
-  dns.add('sel._domainkey.example.org', { type: 'TXT', data: keys.origin.record });
+  dns.add(`${selectors.origin}._domainkey.example.org`, { type: 'TXT', data: keys.origin.record });
   dns.add('_dmarc.example.org', { type: 'TXT', data: 'v=DMARC1; p=reject; rua=mailto:d@example.org' });
   dns.add('bank.example', { type: 'TXT', data: 'v=spf1 -all' });
   dns.add('_dmarc.bank.example', { type: 'TXT', data: 'v=DMARC1; p=reject' });
   dns.add('quarantined.example', { type: 'TXT', data: 'v=spf1 -all' });
   dns.add('_dmarc.quarantined.example', { type: 'TXT', data: 'v=DMARC1; p=quarantine' });
   dns.add('lists.example.net', { type: 'TXT', data: `v=spf1 ip4:${LIST_IP} -all` });
-  dns.add('arc._domainkey.lists.example.net', { type: 'TXT', data: keys.list.record });
+  dns.add(`${selectors.list}._domainkey.lists.example.net`, { type: 'TXT', data: keys.list.record });
   dns.servfail.add('broken.example');
   dns.servfail.add('_dmarc.broken.example');
   dns.silent.add('slow.example');
@@ -51,15 +55,17 @@ export function plainMessage(from: string, subject = 'Quarterly figures', extraH
   );
 }
 
-/** A message from alice@example.org signed with example.org's key (selector "sel"). */
+/** A message from alice@example.org signed with example.org's key. */
 export async function signedMessage(subject = 'Quarterly figures', extraHeaders = ''): Promise<Buffer> {
   const raw = plainMessage('Alice <alice@example.org>', subject, extraHeaders);
   const { signatures, errors } = await dkimSign(raw, {
     signingDomain: 'example.org',
-    selector: 'sel',
+    selector: selectors.origin,
     privateKey: keys.origin.privateKey,
     canonicalization: 'relaxed/relaxed',
-    signatureData: [{ signingDomain: 'example.org', selector: 'sel', privateKey: keys.origin.privateKey }],
+    signatureData: [
+      { signingDomain: 'example.org', selector: selectors.origin, privateKey: keys.origin.privateKey },
+    ],
   });
   if (errors.length > 0 || !signatures) throw new Error(`signing failed: ${errors.map((e) => e.message)}`);
   return Buffer.concat([Buffer.from(signatures), raw]);
@@ -78,10 +84,10 @@ export async function forwardedByList(): Promise<Buffer> {
   // mailauth's typings leave out the seal's authResults and cv, which sealMessage reads.
   const seal = await sealMessage(modified, {
     signingDomain: 'lists.example.net',
-    selector: 'arc',
+    selector: selectors.list,
     privateKey: keys.list.privateKey,
     authResults:
-      'lists.example.net; dkim=pass header.d=example.org header.s=sel; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org',
+      'lists.example.net; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org',
     cv: 'none',
   } as Parameters<typeof sealMessage>[1]);
   return Buffer.concat([seal, modified]);
