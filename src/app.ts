@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { buildApi } from './api/server.js';
+import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
 import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
@@ -132,8 +133,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     metrics,
     scanner,
-    policy: createPolicy(config.policy),
+    policy: createPolicy(config.policy, config.auth),
     storage,
+    auth: createSenderAuth(config, { redis: cache.redis, metrics }),
   });
   const forwarder = createForwarder({ config, relay });
   const roles = options.roles ?? { smtp: true, api: true };

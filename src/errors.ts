@@ -29,6 +29,14 @@ export const smtpErrors = {
       '5.7.1',
       `Message rejected as spam (score ${score.toFixed(3)}, ref ${ref})`,
     ),
+  /** A policy reject without a score (DMARC p=reject): the reason says which rule. */
+  rejectedByPolicy: (reason: string, ref: string) =>
+    new SmtpError(
+      'REJECTED_POLICY',
+      550,
+      '5.7.1',
+      `Message rejected: ${reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 300)} (ref ${ref})`,
+    ),
   messageTooBig: (limit: number) =>
     new SmtpError(
       'MESSAGE_TOO_BIG',

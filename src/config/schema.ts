@@ -23,6 +23,35 @@ export const PolicyThresholds = T.Object(
   { additionalProperties: false },
 );
 
+const DmarcAction = (description: string, def: 'reject' | 'quarantine') =>
+  T.Union([T.Literal('reject'), T.Literal('quarantine'), T.Literal('tag'), T.Literal('ignore')], {
+    description,
+    default: def,
+  });
+
+/** What a DMARC failure under the From domain's published policy leads to. */
+export const DmarcHonour = T.Object(
+  {
+    reject: DmarcAction('DMARC fail under p=reject: reject, quarantine, tag or ignore', 'reject'),
+    quarantine: DmarcAction('DMARC fail under p=quarantine: reject, quarantine, tag or ignore', 'quarantine'),
+  },
+  { additionalProperties: false },
+);
+
+/** An allow-list entry: a string, or an object that says whether the sender must be authenticated. */
+export const SenderEntry = T.Union([
+  T.String(),
+  T.Object(
+    {
+      sender: T.String({ description: 'address or @domain' }),
+      alignedOnly: T.Optional(
+        T.Boolean({ description: 'applies only when SPF or DKIM authenticates the domain' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
 export const ConfigSchema = T.Object(
   {
     dataDir: T.String({
@@ -268,12 +297,25 @@ export const ConfigSchema = T.Object(
           description: 'prefix for the subject of tagged mail; empty = none',
           default: '[SPAM] ',
         }),
-        domains: T.Record(T.String(), T.Partial(PolicyThresholds), {
-          description: 'per-recipient-domain threshold overrides',
+        domains: T.Record(
+          T.String(),
+          T.Composite(
+            [T.Partial(PolicyThresholds), T.Object({ dmarc: T.Optional(T.Partial(DmarcHonour)) })],
+            { additionalProperties: false },
+          ),
+          {
+            description: 'per-recipient-domain overrides of the thresholds and of dmarc',
+            default: {},
+          },
+        ),
+        dmarc: {
+          ...DmarcHonour,
+          description: "what a DMARC failure leads to, by the From domain's published policy",
           default: {},
-        }),
-        allowSenders: T.Array(T.String(), {
-          description: 'sender addresses or @domains always passed',
+        },
+        allowSenders: T.Array(SenderEntry, {
+          description:
+            'sender addresses or @domains always passed; @domain entries apply only to authenticated (SPF or DKIM aligned) senders unless {sender, alignedOnly: false}',
           default: [],
         }),
         blockSenders: T.Array(T.String(), {
@@ -282,6 +324,57 @@ export const ConfigSchema = T.Object(
         }),
         allowClients: Cidrs('client networks always passed', []),
         blockClients: Cidrs('client networks always treated as spam', []),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: T.Object(
+      {
+        enabled: T.Boolean({
+          description: 'verify SPF, DKIM, DMARC and ARC on every message',
+          default: true,
+        }),
+        authservId: T.Union([T.String({ minLength: 1, pattern: '^[^\\s;()"]+$' }), T.Null()], {
+          description: 'authserv-id of our Authentication-Results header; null = smtp.hostname',
+          default: null,
+        }),
+        minKeyBits: T.Integer({
+          minimum: 512,
+          description: 'shortest DKIM/ARC RSA key accepted',
+          default: 1024,
+        }),
+        trustedArcSealers: T.Array(T.String(), {
+          description:
+            'ARC sealers (forwarders, lists) whose passing chain with dmarc=pass lifts a DMARC failure',
+          default: [],
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    dns: T.Object(
+      {
+        servers: T.Array(T.String(), {
+          description:
+            "resolvers for authentication lookups (ip or ip:port); empty = the system's; env: comma-separated",
+          default: [],
+          env: 'DNS_SERVERS',
+        }),
+        timeoutMs: T.Integer({ minimum: 1, description: 'one lookup to one server', default: 1500 }),
+        budgetMs: T.Integer({
+          minimum: 1,
+          description: 'all lookups of one message; past it, the methods left are temperror',
+          default: 4000,
+        }),
+        maxTtlSeconds: T.Integer({ minimum: 0, description: 'longest an answer is cached', default: 3600 }),
+        negativeTtlSeconds: T.Integer({
+          minimum: 0,
+          description: 'how long a negative answer without SOA is cached',
+          default: 300,
+        }),
+        memoryEntries: T.Integer({
+          minimum: 1,
+          description: 'answers in the in-process cache',
+          default: 20_000,
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -349,3 +442,5 @@ export const ConfigSchema = T.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type FailureModeValue = 'tempfail' | 'pass';
 export type Thresholds = Static<typeof PolicyThresholds>;
+export type DmarcHonourValue = Static<typeof DmarcHonour>;
+export type SenderEntryValue = Static<typeof SenderEntry>;

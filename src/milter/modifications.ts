@@ -1,9 +1,11 @@
 /**
  * What the milter asks the MTA to change at end of message, from the pipeline's hand-on (pure). Forged
- * `X-Spam-*` / `X-MailSentra-*` headers are deleted (CHGHEADER with an empty value, last occurrence first
- * so the indexes of the others hold), the Subject gets the tag prefix, our headers are added, and
- * quarantined recipients are removed. Each only when the MTA granted the action.
+ * `X-Spam-*` / `X-MailSentra-*` headers, and Authentication-Results claiming our authserv-id, are deleted
+ * (CHGHEADER with an empty value, last occurrence first so the indexes of the others hold), the Subject gets
+ * the tag prefix, our headers are added, and quarantined recipients are removed. Each only when the MTA
+ * granted the action.
  */
+import { authservIdOf } from '../auth/ar-header.js';
 import { stampHeaderLines } from '../pipeline/headers.js';
 import type { HandOn } from '../pipeline/process-message.js';
 import { Action, cstrings, encode, Reply } from './protocol.js';
@@ -32,17 +34,28 @@ function indexed(index: number, name: string, value: string): Buffer {
   return Buffer.concat([i, cstrings(name, value)]);
 }
 
+/** Our authserv-id, read from the Authentication-Results line the pipeline prepared (null: auth off). */
+function ourAuthservId(h: HandOn): string | null {
+  if (!h.authResults) return null;
+  return authservIdOf(h.authResults.slice(h.authResults.indexOf(':') + 1));
+}
+
 export function modifications(h: HandOn, quarantined: string[], ctx: ModificationContext): Buffer[] {
   const out: Buffer[] = [];
   const lead = ctx.leadingSpace ? ' ' : '';
+  const authservId = ourAuthservId(h);
+  const forgedAuth = (name: string, value: string) =>
+    authservId !== null &&
+    name.toLowerCase() === 'authentication-results' &&
+    authservIdOf(value) === authservId;
   if (ctx.actions & Action.CHGHDRS) {
     const seen = new Map<string, number>();
     const forged: { name: string; index: number }[] = [];
-    for (const { name } of ctx.headers) {
+    for (const { name, value } of ctx.headers) {
       const key = name.toLowerCase();
       const index = (seen.get(key) ?? 0) + 1;
       seen.set(key, index);
-      if (OURS.test(name)) forged.push({ name, index });
+      if (OURS.test(name) || forgedAuth(name, value)) forged.push({ name, index });
     }
     for (const f of forged.reverse()) out.push(encode(Reply.CHGHEADER, indexed(f.index, f.name, '')));
   }
@@ -61,12 +74,22 @@ export function modifications(h: HandOn, quarantined: string[], ctx: Modificatio
     }
   }
   if (ctx.actions & Action.ADDHDRS) {
-    const lines = h.stamp ? stampHeaderLines(h.stamp) : `X-MailSentra-Id: ${h.id}\r\n`;
-    for (const line of lines.split('\r\n')) {
+    const lines = `${h.authResults ?? ''}${h.stamp ? stampHeaderLines(h.stamp) : `X-MailSentra-Id: ${h.id}\r\n`}`;
+    // Header fields, each with its folded continuation lines.
+    for (const line of lines.split(/\r\n(?![ \t])/)) {
       const colon = line.indexOf(':');
       if (colon <= 0) continue;
       out.push(
-        encode(Reply.ADDHEADER, cstrings(line.slice(0, colon), `${lead}${line.slice(colon + 1).trim()}`)),
+        encode(
+          Reply.ADDHEADER,
+          cstrings(
+            line.slice(0, colon),
+            `${lead}${line
+              .slice(colon + 1)
+              .trim()
+              .replaceAll('\r\n', '\n')}`,
+          ),
+        ),
       );
     }
   }

@@ -8,6 +8,7 @@ export type MessageAction = 'pass' | 'tag' | 'quarantine' | 'reject' | 'tempfail
 export type RelayResult = 'ok' | 'tempfail' | 'permfail';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DNS_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const SCORE_BUCKETS = Array.from({ length: 20 }, (_, i) => Number(((i + 1) * 0.05).toFixed(2)));
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
@@ -97,6 +98,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Verdict-log rows kept without their raw bytes: the buffer held logBuffer.maxRawBytes already',
       registers: [registry],
     }),
+    authResults: new Counter({
+      name: 'mailsentra_auth_results_total',
+      help: 'Sender authentication results, by method (spf, dkim, dmarc, arc) and result',
+      labelNames: ['method', 'result'] as const,
+      registers: [registry],
+    }),
+    dnsLookupDuration: new Histogram({
+      name: 'mailsentra_dns_lookup_duration_seconds',
+      help: 'DNS lookups of sender authentication, by where the answer came from (memory, redis, network)',
+      labelNames: ['source'] as const,
+      buckets: DNS_BUCKETS,
+      registers: [registry],
+    }),
+    dnsErrors: new Counter({
+      name: 'mailsentra_dns_errors_total',
+      help: 'DNS lookups that failed (the method reports temperror), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     logFlushErrors: new Counter({
       name: 'mailsentra_log_flush_errors_total',
       help: 'Batched verdict-log inserts that failed',
@@ -110,6 +130,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     for (const result of ['hit', 'miss'] as const) m.cacheLookups.inc({ tier, result }, 0);
   for (const label of ['spam', 'ham'] as const) m.feedback.inc({ label }, 0);
   for (const reason of ['buffer_full', 'refused'] as const) m.logRowsDropped.inc({ reason }, 0);
+  for (const reason of ['timeout', 'servfail', 'refused', 'badresp', 'budget'] as const)
+    m.dnsErrors.inc({ reason }, 0);
   return m;
 }
 

@@ -126,7 +126,10 @@ export function respond(o: Outcome, id: string): Response {
       });
     }
     case 'rejected': {
-      const e = smtpErrors.rejectedAsSpam(o.verdict.scan?.score ?? 1, id);
+      // Without a score the policy rejected on a rule (DMARC p=reject): the reply names it, not a score.
+      const e = o.verdict.scan
+        ? smtpErrors.rejectedAsSpam(o.verdict.scan.score, id)
+        : smtpErrors.rejectedByPolicy(o.verdict.reason, id);
       return ours({
         action: 'reject',
         status: 'rejected',

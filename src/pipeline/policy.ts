@@ -1,10 +1,20 @@
 /**
- * Policy (pure): allow/block lists first, then the score against the thresholds of the recipients' domains.
- * One message gets one action: with recipients under different thresholds, the strictest action any of
- * them asks for wins — a mail administrator's per-domain "quarantine at 0.8" must hold even when the
- * message also went to a laxer domain. Every decision carries its reason.
+ * Policy (pure): block lists, trusted client networks, the From domain's DMARC policy, the sender allow list,
+ * then the score against the thresholds of the recipients' domains. One message gets one action: with
+ * recipients under different policies, the strictest action any of them asks for wins — a mail
+ * administrator's per-domain "quarantine at 0.8" must hold even when the message also went to a laxer domain.
+ * Every decision carries its reason.
+ *
+ * Sender authentication (src/auth/) feeds two rules. DMARC: a message failing DMARC under its From domain's
+ * p=reject or p=quarantine gets the action `policy.dmarc` (or the recipient domain's override) names, unless
+ * a trusted ARC sealer vouches that DMARC passed before it was forwarded. Allow entries: an entry with
+ * `alignedOnly` (the default for @domain entries) applies only when SPF or DKIM authenticates the sender's
+ * domain, so writing an allow-listed address in MAIL FROM is not enough to skip the filter.
  */
-import type { Config, Thresholds } from '../config/schema.js';
+import { authenticatedBy } from '../auth/alignment.js';
+import { authSummary } from '../auth/signals.js';
+import type { AuthVerdict } from '../auth/types.js';
+import type { Config, DmarcHonourValue, SenderEntryValue, Thresholds } from '../config/schema.js';
 import { networkMatcher } from '../util/networks.js';
 
 export type ScoreAction = 'pass' | 'tag' | 'quarantine' | 'reject';
@@ -31,37 +41,121 @@ export interface PolicyInput {
   mailFrom: string;
   rcptTo: string[];
   clientIp: string | null;
+  /** Sender authentication; null when it did not run (disabled): alignedOnly entries then never apply. */
+  auth?: AuthVerdict | null;
 }
 
-function addressMatches(address: string, entries: readonly string[]): string | null {
+/** An allow/block list entry: an address or an @domain; `alignedOnly` allow entries need authentication. */
+export interface ListEntry {
+  value: string;
+  alignedOnly: boolean;
+}
+
+/** Config entries: a string (an @domain entry is aligned only), or `{ sender, alignedOnly }`. */
+export function listEntry(e: SenderEntryValue): ListEntry {
+  if (typeof e === 'string') return { value: e, alignedOnly: e.startsWith('@') };
+  return { value: e.sender, alignedOnly: e.alignedOnly ?? e.sender.startsWith('@') };
+}
+
+function entryMatches(address: string, entry: string): boolean {
   const a = address.toLowerCase();
   const domain = a.slice(a.lastIndexOf('@') + 1);
-  for (const e of entries) {
-    const entry = e.toLowerCase();
-    if (
-      entry.startsWith('@') ? domain === entry.slice(1) || domain.endsWith(`.${entry.slice(1)}`) : a === entry
-    ) {
-      return e;
-    }
+  const e = entry.toLowerCase();
+  return e.startsWith('@') ? domain === e.slice(1) || domain.endsWith(`.${e.slice(1)}`) : a === e;
+}
+
+function addressMatches(address: string, entries: readonly ListEntry[]): ListEntry | null {
+  return entries.find((e) => entryMatches(address, e.value)) ?? null;
+}
+
+/**
+ * The allow entry that applies to this sender, or why the ones that match do not (an alignedOnly entry and a
+ * sender that SPF and DKIM do not authenticate: the forged allow-listed sender).
+ */
+export function allowedSender(
+  input: PolicyInput,
+  entries: readonly ListEntry[],
+): { entry: ListEntry; by: 'spf' | 'dkim' | null } | { entry: null; refused: string | null } {
+  if (!input.mailFrom) return { entry: null, refused: null };
+  const domain = input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1).toLowerCase();
+  let refused: string | null = null;
+  for (const entry of entries) {
+    if (!entryMatches(input.mailFrom, entry.value)) continue;
+    if (!entry.alignedOnly) return { entry, by: null };
+    const by = input.auth ? authenticatedBy(input.auth, domain) : null;
+    if (by) return { entry, by };
+    refused ??= `allow entry ${entry.value} ignored: sender not authenticated (${input.auth ? authSummary(input.auth) : 'not verified'})`;
   }
-  return null;
+  return { entry: null, refused };
+}
+
+/**
+ * The DMARC policy a failing message falls under, or null: DMARC passed, found no record, or was temperror
+ * (policy cannot know the domain's wish, so the score decides), or a trusted ARC sealer recorded dmarc=pass
+ * before forwarding broke it (RFC 8617 local policy: mailing lists and forwarders).
+ */
+export function dmarcFailure(
+  auth: AuthVerdict | null | undefined,
+  trustedArcSealers: readonly string[],
+): 'reject' | 'quarantine' | null {
+  if (auth?.dmarc.result !== 'fail') return null;
+  const policy = auth.dmarc.policy;
+  if (policy !== 'reject' && policy !== 'quarantine') return null;
+  const sealer = auth.arc.sealer;
+  const vouched =
+    auth.arc.result === 'pass' &&
+    auth.arc.sealedDmarc === 'pass' &&
+    sealer !== null &&
+    trustedArcSealers.some((t) => sealer === t.toLowerCase() || sealer.endsWith(`.${t.toLowerCase()}`));
+  return vouched ? null : policy;
 }
 
 export interface Policy {
-  /** Lists only: a decision that needs no score, or null. */
+  /** Lists and DMARC: a decision that needs no score, or null. */
   preDecide(input: PolicyInput): Decision | null;
   decide(score: number, input: PolicyInput): Decision;
 }
 
-export function createPolicy(config: Config['policy']): Policy {
+export function createPolicy(
+  config: Config['policy'],
+  auth: { trustedArcSealers: readonly string[] },
+): Policy {
   const allowNet = networkMatcher(config.allowClients);
   const blockNet = networkMatcher(config.blockClients);
+  const allowSenders = config.allowSenders.map(listEntry);
+  const blockSenders = config.blockSenders.map((value): ListEntry => ({ value, alignedOnly: false }));
   const tagRequired = config.thresholds.tag ?? 1;
+  const domainOf = (recipient: string) => recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
 
   function thresholdsFor(recipient: string): Thresholds {
-    const domain = recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
-    const override = config.domains[domain];
-    return override ? { ...config.thresholds, ...override } : config.thresholds;
+    const override = config.domains[domainOf(recipient)];
+    if (!override) return config.thresholds;
+    const { dmarc: _dmarc, ...thresholds } = override;
+    return { ...config.thresholds, ...thresholds };
+  }
+
+  function dmarcFor(recipient: string): DmarcHonourValue {
+    const override = config.domains[domainOf(recipient)]?.dmarc;
+    return override ? { ...config.dmarc, ...override } : config.dmarc;
+  }
+
+  /** The strictest action the recipients' domains give this DMARC failure, or null (none, or ignore). */
+  function dmarcDecision(input: PolicyInput): Decision | null {
+    const policy = dmarcFailure(input.auth, auth.trustedArcSealers);
+    if (!policy || !input.auth) return null;
+    let best: ScoreAction | null = null;
+    for (const rcpt of input.rcptTo.length > 0 ? input.rcptTo : ['']) {
+      const honour = dmarcFor(rcpt)[policy];
+      if (honour === 'ignore') continue;
+      if (best === null || SEVERITY[honour] > SEVERITY[best]) best = honour;
+    }
+    if (best === null) return null;
+    return {
+      action: best,
+      reason: `DMARC fail for ${input.auth.dmarc.domain ?? 'the From domain'} under its p=${policy} (${authSummary(input.auth)})`,
+      required: tagRequired,
+      scored: false,
+    };
   }
 
   return {
@@ -74,11 +168,11 @@ export function createPolicy(config: Config['policy']): Policy {
           scored: false,
         };
       }
-      const blocked = input.mailFrom ? addressMatches(input.mailFrom, config.blockSenders) : null;
+      const blocked = input.mailFrom ? addressMatches(input.mailFrom, blockSenders) : null;
       if (blocked)
         return {
           action: 'quarantine',
-          reason: `sender matches block list entry ${blocked}`,
+          reason: `sender matches block list entry ${blocked.value}`,
           required: tagRequired,
           scored: false,
         };
@@ -90,11 +184,13 @@ export function createPolicy(config: Config['policy']): Policy {
           scored: false,
         };
       }
-      const allowed = input.mailFrom ? addressMatches(input.mailFrom, config.allowSenders) : null;
-      if (allowed)
+      const dmarc = dmarcDecision(input);
+      if (dmarc) return dmarc;
+      const allowed = allowedSender(input, allowSenders);
+      if (allowed.entry)
         return {
           action: 'pass',
-          reason: `sender matches allow list entry ${allowed}`,
+          reason: `sender matches allow list entry ${allowed.entry.value}${allowed.by ? ` (${allowed.by} aligned)` : ''}`,
           required: tagRequired,
           scored: false,
         };
@@ -112,11 +208,15 @@ export function createPolicy(config: Config['policy']): Policy {
           const reason =
             action === 'pass'
               ? `score ${s} < tag ${limit === null ? 'off' : limit.toFixed(3)}`
-              : `score ${s} >= ${action} ${(limit as number).toFixed(3)}${rcpt && config.domains[rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase()] ? ` (policy of ${rcpt.slice(rcpt.lastIndexOf('@') + 1)})` : ''}`;
+              : `score ${s} >= ${action} ${(limit as number).toFixed(3)}${rcpt && config.domains[domainOf(rcpt)] ? ` (policy of ${rcpt.slice(rcpt.lastIndexOf('@') + 1)})` : ''}`;
           best = { action, reason, required: t.tag ?? 1, scored: true };
         }
       }
-      return best as Decision;
+      // A forged allow-listed sender: the reason says why its entry did not spare it the scoring.
+      const decision = best as Decision;
+      const allowed = allowedSender(input, allowSenders);
+      if (!allowed.entry && allowed.refused) decision.reason += `; ${allowed.refused}`;
+      return decision;
     },
   };
 }

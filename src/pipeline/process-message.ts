@@ -8,10 +8,13 @@
  * after DATA is a 4xx so the upstream MTA keeps the message and retries.
  */
 import { randomUUID } from 'node:crypto';
+import type { SenderAuth } from '../auth/index.js';
+import { authSummary } from '../auth/signals.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MessageLogEntry, Storage } from '../store/types.js';
+import { type Authenticated, authenticateMessage } from './authenticate.js';
 import { hasBareLineEnding, normaliseLineEndings, type Stamp } from './headers.js';
 import { type HandOff, type Outcome, type Reply, respond, type Verdict } from './outcome.js';
 import type { Policy, PolicyInput } from './policy.js';
@@ -41,6 +44,8 @@ export interface HandOn {
   head: string;
   /** Our X-Spam-* verdict; null: passed without a score (lists, fail-open), only X-MailSentra-Id is added. */
   stamp: Stamp | null;
+  /** Our Authentication-Results header field (CRLF-terminated), null when auth is off: added on hand-on. */
+  authResults: string | null;
   /** The recipients it goes to: all of the envelope's but those held in quarantine. */
   recipients: string[];
   /** Recipients held in quarantine (only when the transport splits recipients): the transport removes them. */
@@ -65,6 +70,8 @@ export interface PipelineDeps {
   scanner: Scanner;
   policy: Policy;
   storage: Pick<Storage, 'messages' | 'quarantine'>;
+  /** Sender authentication; null: off (auth.enabled). */
+  auth?: SenderAuth | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -77,6 +84,8 @@ interface InFlight {
   summary: Summary;
   /** The bytes scanned, stored and handed on (after the line-ending step). */
   raw: Buffer;
+  /** Sender authentication, once the step ran (null: off). */
+  auth: Authenticated | null;
 }
 
 const inputOf = (d: Delivery): PolicyInput => ({
@@ -99,7 +108,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
 
   /** Step: lists, else score and thresholds. A classifier failure defers or passes unscanned (failure.classifier). */
   async function judge(m: InFlight): Promise<Verdict | Outcome> {
-    const input = inputOf(m.delivery);
+    const input = { ...inputOf(m.delivery), auth: m.auth?.verdict ?? null };
     const listed = policy.preDecide(input);
     if (listed)
       return { action: listed.action, reason: listed.reason, scan: null, required: listed.required };
@@ -196,6 +205,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         raw: m.raw,
         head: m.summary.head,
         stamp,
+        authResults: m.auth?.headerLine ?? null,
         recipients: m.delivery.rcptTo.filter((r) => !held.includes(r)),
         quarantined: held,
       },
@@ -208,6 +218,11 @@ export function createMessageProcessor(deps: PipelineDeps) {
     const raw = lineEndings(m.raw);
     if (!Buffer.isBuffer(raw)) return raw;
     m.raw = raw;
+    if (deps.auth) {
+      // Step: SPF, DKIM, DMARC, ARC on the message as received; forged Authentication-Results removed.
+      m.auth = await authenticateMessage(deps.auth, m.delivery, m.raw);
+      m.raw = m.auth.raw;
+    }
     let verdict = await judge(m);
     if (isOutcome(verdict)) return verdict;
     if (verdict.action === 'reject') return { kind: 'rejected', verdict };
@@ -249,6 +264,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
       status: r.status,
       response: r.response,
       raw: config.retention.rawDays > 0 && r.action !== 'quarantine' ? d.raw : null,
+      auth: m.auth?.record ?? null,
     };
     storage.messages.record(entry);
     m.log.info(
@@ -258,6 +274,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         status: r.status,
         score: entry.score,
         reason: r.reason,
+        auth: m.auth ? authSummary(m.auth.verdict) : null,
         reply: r.reply.code,
         ms: Math.round(totalMs),
       },
@@ -275,6 +292,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
       log: logger.child({ sessionId: delivery.sessionId, messageId: id }),
       summary: headerSummary(delivery.raw),
       raw: delivery.raw,
+      auth: null,
     };
     return finish(m, await run(m, transport), started);
   };

@@ -15,7 +15,9 @@ export function createForwarder(deps: { config: Config; relay: Relay }): Transpo
   const { config, relay } = deps;
 
   async function handOn(m: HandOn, log: Logger): Promise<HandOff> {
-    const raw = m.stamp ? stampMessage(m.raw, m.stamp) : stampUnscanned(m.raw, m.id);
+    // Our Authentication-Results right above the message's own headers, below our X-Spam-* lines.
+    const authed = m.authResults ? Buffer.concat([Buffer.from(m.authResults, 'utf8'), m.raw]) : m.raw;
+    const raw = m.stamp ? stampMessage(authed, m.stamp) : stampUnscanned(authed, m.id);
     const { mailFrom } = m.delivery;
     const outcome = await relay.send({ mailFrom, rcptTo: m.recipients }, raw);
     switch (outcome.result) {

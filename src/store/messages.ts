@@ -21,7 +21,13 @@ import type {
   Page,
 } from './types.js';
 
-type Row = Omit<MessagesTable, 'top_features' | 'received_at'> & { received_at: Date; top_features: unknown };
+type Row = Omit<MessagesTable, 'top_features' | 'received_at' | 'auth'> & {
+  received_at: Date;
+  top_features: unknown;
+  auth: unknown;
+};
+
+const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 
 function toSummary(row: Row): MessageSummary {
   return {
@@ -49,6 +55,7 @@ function toSummary(row: Row): MessageSummary {
     status: row.status as DeliveryStatus,
     response: row.response,
     hasRaw: (row as Row & { has_raw?: boolean }).has_raw ?? row.raw !== null,
+    auth: (json(row.auth) ?? null) as MessageSummary['auth'],
   };
 }
 
@@ -74,6 +81,7 @@ const SUMMARY_COLUMNS = [
   'total_ms',
   'status',
   'response',
+  'auth',
 ] as const;
 
 /** A log entry as a `messages` row. */
@@ -101,6 +109,7 @@ export function toRow(e: MessageLogEntry) {
     status: e.status,
     response: storableTextOrNull(e.response),
     raw: e.raw,
+    auth: e.auth ? storableJson(e.auth) : null,
   };
 }
 
@@ -206,11 +215,11 @@ export function createMessageLog(
     await sql`
       insert into messages (id, received_at, session_id, client_ip, client_helo, mail_from, rcpt_to,
         message_id_header, header_from, subject, size, content_hash, score, action, reason, model_version,
-        top_features, scan_ms, total_ms, status, response, raw)
+        top_features, scan_ms, total_ms, status, response, raw, auth)
       select id, received_at, session_id, client_ip, client_helo, mail_from,
         array(select jsonb_array_elements_text(rcpt)), message_id_header, header_from, subject, size,
         content_hash, score, action, reason, model_version, top_features, scan_ms, total_ms, status, response,
-        substring(${rawBytes}::bytea from raw_offset for raw_length)
+        substring(${rawBytes}::bytea from raw_offset for raw_length), auth
       from unnest(
         ${col('id')}::uuid[], ${col('received_at')}::timestamptz[], ${col('session_id')}::text[],
         ${col('client_ip')}::text[], ${col('client_helo')}::text[], ${col('mail_from')}::text[],
@@ -219,10 +228,10 @@ export function createMessageLog(
         ${col('content_hash')}::text[], ${col('score')}::double precision[], ${col('action')}::text[],
         ${col('reason')}::text[], ${col('model_version')}::text[], ${col('top_features')}::jsonb[],
         ${col('scan_ms')}::double precision[], ${col('total_ms')}::double precision[], ${col('status')}::text[],
-        ${col('response')}::text[], ${rawOffsets}::integer[], ${rawLengths}::integer[]
+        ${col('response')}::text[], ${rawOffsets}::integer[], ${rawLengths}::integer[], ${col('auth')}::jsonb[]
       ) as t(id, received_at, session_id, client_ip, client_helo, mail_from, rcpt, message_id_header,
         header_from, subject, size, content_hash, score, action, reason, model_version, top_features, scan_ms,
-        total_ms, status, response, raw_offset, raw_length)
+        total_ms, status, response, raw_offset, raw_length, auth)
       -- A row retried after an ambiguous failure must not fail the whole batch.
       on conflict (id) do nothing`.execute(db);
   }

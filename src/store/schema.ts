@@ -1,5 +1,6 @@
 /** Table types for Kysely: the one place the database's shape is written down (see migrations/ for DDL). */
 import type { ColumnType, Generated } from 'kysely';
+import type { AuthRecord } from '../auth/types.js';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -27,6 +28,7 @@ export interface MessagesTable {
   status: string;
   response: string | null;
   raw: Buffer | null;
+  auth: Json<AuthRecord> | null;
 }
 
 export interface QuarantineMessagesTable {

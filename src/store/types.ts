@@ -2,6 +2,8 @@
  * The storage contract used by the SMTP path and the API. Implemented over Kysely (pg or PGlite).
  * Timestamps are `Date`; ids are UUIDs as strings.
  */
+
+import type { AuthRecord } from '../auth/types.js';
 import type { Evaluation, FeatureWeight, Label } from '../classifier/types.js';
 import type { MessageAction } from '../observability/metrics.js';
 
@@ -37,6 +39,8 @@ export interface MessageLogEntry {
   response: string | null;
   /** Raw bytes, kept `retention.rawDays` for learning from history; null when not kept. */
   raw: Buffer | null;
+  /** Sender authentication; null or absent when it did not run. */
+  auth?: AuthRecord | null;
 }
 
 export interface MessageFilter {

@@ -65,6 +65,7 @@ export async function startChildService(options: {
         DATABASE_URL: options.databaseUrl ?? '',
         REDIS_URL: '',
         LOG_LEVEL: 'info',
+        DNS_SERVERS: '127.0.0.1:9', // offline: sender authentication is refused at once (temperror)
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],

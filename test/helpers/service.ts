@@ -10,6 +10,9 @@ import { silentLogger } from '../../src/observability/log.js';
 import { freshDatabaseUrl } from './db.js';
 import { type Sink, startSink } from './sink.js';
 
+/** A loopback port nothing listens on (discard): DNS questions sent there are refused at once. */
+export const CLOSED_DNS = '127.0.0.1:9';
+
 export interface TestService {
   app: App;
   config: Config;
@@ -63,6 +66,9 @@ export async function startTestService(
         scanner: { workers: 1, workerMinBytes: 0 },
         shutdownGraceMs: 2000,
         logBuffer: { flushIntervalMs: 20 },
+        // Offline: no test asks the machine's resolver. A closed port refuses at once, so sender
+        // authentication ends in temperror and the score decides; test/auth/ brings its own DNS server.
+        dns: { servers: [CLOSED_DNS] },
       },
       options.config,
     ),

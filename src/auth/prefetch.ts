@@ -1,0 +1,50 @@
+/**
+ * The DNS names a message will need, read from its envelope and headers, so the verifier can ask for them
+ * all at once. mailauth looks up DKIM keys, then SPF, then ARC keys, then DMARC, one after the other: on a
+ * cold cache that is four round trips in a row. Asked together first, they cost about one (mailauth's own
+ * lookups then join the queries in flight or find the answers cached). A hint only: a name missed here is
+ * still looked up by mailauth, and a wrong guess costs one unused answer.
+ */
+
+const MAX_HEAD = 65_536;
+const MAX_SIGNATURES = 8;
+
+function tag(value: string, name: string): string | null {
+  const m = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*([^;\\s]+)`, 'i').exec(value);
+  return m ? (m[1] as string).toLowerCase() : null;
+}
+
+const domainOf = (address: string) => {
+  const at = address.lastIndexOf('@');
+  return at === -1 ? null : address.slice(at + 1).toLowerCase() || null;
+};
+
+/** `[name, type]` pairs: DKIM and ARC keys, the SPF record of MAIL FROM (or HELO), From's DMARC record. */
+export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | null): [string, 'TXT'][] {
+  const slice = raw.subarray(0, MAX_HEAD).toString('latin1');
+  const end = slice.indexOf('\r\n\r\n');
+  const head = (end === -1 ? slice : slice.slice(0, end)).replace(/\r\n[ \t]+/g, ' ');
+  const names = new Set<string>();
+  let signatures = 0;
+  let from: string | null = null;
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const field = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1);
+    if (field === 'dkim-signature' || field === 'arc-message-signature' || field === 'arc-seal') {
+      if (++signatures > MAX_SIGNATURES) continue;
+      const d = tag(value, 'd');
+      const s = tag(value, 's');
+      if (d && s) names.add(`${s}._domainkey.${d}`);
+    } else if (field === 'from' && from === null) {
+      const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
+      const bare = /([^\s<>"',;:]+@[^\s<>"',;:]+)/.exec(value);
+      from = domainOf((angle?.[1] ?? bare?.[1] ?? '').toLowerCase());
+    }
+  }
+  const spfDomain = mailFrom ? domainOf(mailFrom) : helo && !helo.startsWith('[') ? helo.toLowerCase() : null;
+  if (spfDomain) names.add(spfDomain);
+  if (from) names.add(`_dmarc.${from}`);
+  return [...names].map((n) => [n, 'TXT']);
+}

@@ -1,0 +1,170 @@
+/**
+ * Sender authentication through the whole service: a real SMTP session (XFORWARD gives the client address
+ * as Postfix would), the loopback DNS server, the relay sink, the verdict log and /metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDnsCache } from '../../src/auth/dns-cache.js';
+import { createResolver } from '../../src/auth/resolver.js';
+import { createVerifier } from '../../src/auth/verify.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { ORIGIN_IP, plainMessage, populate, STRANGER_IP, signedMessage } from '../helpers/auth-world.js';
+import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { rawSession } from '../helpers/smtp-client.js';
+
+const AUTHSERV = 'mx.mailsentra.test';
+let dns: TestDns;
+let svc: TestService;
+
+beforeAll(async () => {
+  dns = await startTestDns();
+  populate(dns);
+  svc = await startTestService({
+    config: {
+      auth: { authservId: AUTHSERV },
+      dns: { servers: [dns.server], budgetMs: 2000 },
+      policy: { allowSenders: ['@example.org'], thresholds: { quarantine: null } },
+    },
+  });
+});
+afterAll(async () => {
+  await svc.stop();
+  await dns.close();
+});
+
+/** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
+async function deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string> {
+  const replies = await rawSession(svc.smtpPort, [
+    'EHLO postfix.example\r\n',
+    `XFORWARD ADDR=${client.ip} HELO=${client.helo}\r\n`,
+    `MAIL FROM:<${mailFrom}>\r\n`,
+    'RCPT TO:<bob@example.com>\r\n',
+    'DATA\r\n',
+    Buffer.concat([raw, Buffer.from('.\r\n')]),
+    'QUIT\r\n',
+  ]);
+  return replies[6] as string;
+}
+
+async function lastLogRow() {
+  await svc.app.storage.messages.flush();
+  const [row] = (await svc.app.storage.messages.list({ limit: 1 })).items;
+  return row;
+}
+
+const headerFields = (raw: Buffer, name: string) => {
+  const head = raw.toString('latin1').split('\r\n\r\n')[0] as string;
+  return head.split(/\r\n(?![ \t])/).filter((f) => f.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+};
+
+describe('sender authentication in the SMTP proxy', () => {
+  it('stamps our Authentication-Results, removes a forged one, keeps others, and DKIM still verifies', async () => {
+    const forged =
+      `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=bank.example; dmarc=pass\r\n` +
+      'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=example.org\r\n';
+    const raw = Buffer.concat([Buffer.from(forged), await signedMessage('Board minutes')]);
+    const reply = await deliver(raw, { ip: ORIGIN_IP, helo: 'mail.example.org' }, 'alice@example.org');
+    expect(reply).toMatch(/^250 /);
+    const received = svc.sink.messages.at(-1)?.raw as Buffer;
+    const results = headerFields(received, 'Authentication-Results');
+    expect(results).toHaveLength(2);
+    const ours = results.filter((f) => f.includes(`${AUTHSERV};`));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatch(/dkim=pass/);
+    expect(ours[0]).toMatch(/spf=pass/);
+    expect(ours[0]).toMatch(/dmarc=pass/);
+    expect(ours[0]).not.toMatch(/bank\.example/);
+    expect(results.some((f) => f.includes('upstream.example;'))).toBe(true);
+
+    // The delivered copy still carries a valid signature (our headers are prepended, nothing signed changed).
+    const metrics = createMetrics({ defaultMetrics: false });
+    const cache = createDnsCache({ memoryEntries: 100, redis: null, redisTimeoutMs: 50 });
+    const resolver = createResolver(
+      { servers: [dns.server], timeoutMs: 300, budgetMs: 1000, maxTtlSeconds: 60, negativeTtlSeconds: 60 },
+      { cache, metrics },
+    );
+    const again = await createVerifier(
+      { authservId: 'x', minKeyBits: 1024, budgetMs: 1000 },
+      { resolver, metrics },
+    ).verify({
+      raw: received,
+      clientIp: ORIGIN_IP,
+      helo: 'mail.example.org',
+      mailFrom: 'alice@example.org',
+    });
+    expect(again.dkim[0]?.result).toBe('pass');
+
+    const row = await lastLogRow();
+    expect(row?.auth).toMatchObject({ spf: 'pass', dkim: 'pass', dmarc: 'pass', arc: 'none' });
+    expect(row?.auth?.signals.map((s) => s.name)).toContain('AUTH_RESULTS_FORGED');
+    // Authenticated allow-listed sender: passed by the list, and the reason says how it was authenticated.
+    expect(row?.reason).toMatch(/allow list entry @example\.org \((spf|dkim) aligned\)/);
+  });
+
+  it('rejects a spoofed p=reject domain with a reason and the log id', async () => {
+    const raw = plainMessage('Bank <security@bank.example>', 'Verify your account now');
+    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'spoofer.invalid' }, 'security@bank.example');
+    expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/);
+    const row = await lastLogRow();
+    expect(reply).toContain(row?.id as string);
+    expect(row).toMatchObject({ action: 'reject', status: 'rejected', score: null });
+    expect(row?.auth).toMatchObject({ spf: 'fail', dmarc: 'fail', dmarcPolicy: 'reject' });
+  });
+
+  it('scores a forged allow-listed sender instead of passing it', async () => {
+    // MAIL FROM and From in example.org (allow-listed, aligned only), sent from a stranger's address, unsigned:
+    // SPF fails, no DKIM, and DMARC p=reject. With DMARC ignored the allow entry alone is what is tested.
+    const raw = plainMessage('Alice <alice@example.org>', 'Invoice overdue');
+    const before = svc.sink.messages.length;
+    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'x.invalid' }, 'alice@example.org');
+    expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/); // the default policy: p=reject honoured
+    expect(svc.sink.messages.length).toBe(before);
+  });
+
+  it('counts results in /metrics', async () => {
+    const res = await fetch(`http://127.0.0.1:${svc.apiPort}/metrics`);
+    const text = await res.text();
+    expect(text).toMatch(/mailsentra_auth_results_total\{method="dmarc",result="fail"\} [1-9]/);
+    expect(text).toMatch(/mailsentra_auth_results_total\{method="dkim",result="pass"\} [1-9]/);
+    expect(text).toMatch(/mailsentra_dns_lookup_duration_seconds_count\{source="network"\} [1-9]/);
+  });
+});
+
+describe('a forged allow-listed sender when DMARC is not honoured', () => {
+  let lax: TestService;
+  beforeAll(async () => {
+    lax = await startTestService({
+      config: {
+        auth: { authservId: AUTHSERV },
+        dns: { servers: [dns.server], budgetMs: 2000 },
+        policy: {
+          allowSenders: ['@example.org'],
+          dmarc: { reject: 'ignore' },
+          thresholds: { quarantine: null },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await lax.stop();
+  });
+
+  it('is scored, and the log says why the allow entry did not apply', async () => {
+    const replies = await rawSession(lax.smtpPort, [
+      'EHLO postfix.example\r\n',
+      `XFORWARD ADDR=${STRANGER_IP} HELO=x.invalid\r\n`,
+      'MAIL FROM:<alice@example.org>\r\n',
+      'RCPT TO:<bob@example.com>\r\n',
+      'DATA\r\n',
+      Buffer.concat([plainMessage('Alice <alice@example.org>', 'Invoice overdue'), Buffer.from('.\r\n')]),
+      'QUIT\r\n',
+    ]);
+    expect(replies[6]).toMatch(/^250 /);
+    await lax.app.storage.messages.flush();
+    const [row] = (await lax.app.storage.messages.list({ limit: 1 })).items;
+    expect(row?.score).not.toBeNull();
+    expect(row?.reason).toMatch(
+      /allow entry @example\.org ignored: sender not authenticated \(spf=fail dkim=none/,
+    );
+  });
+});

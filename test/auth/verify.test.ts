@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authservIdOf } from '../../src/auth/ar-header.js';
+import { authSignals } from '../../src/auth/signals.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createPolicy } from '../../src/pipeline/policy.js';
+import {
+  forwardedByList,
+  LIST_IP,
+  ORIGIN_IP,
+  plainMessage,
+  populate,
+  STRANGER_IP,
+  selectors,
+  signedMessage,
+  testVerifier,
+} from '../helpers/auth-world.js';
+import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+
+let dns: TestDns;
+beforeAll(async () => {
+  dns = await startTestDns();
+  populate(dns);
+});
+afterAll(async () => {
+  await dns.close();
+});
+
+const policyConfig = (policy: Record<string, unknown> = {}, auth: Record<string, unknown> = {}) =>
+  loadConfig({ file: null, env: {}, overrides: { policy, auth } });
+
+describe('verifier against the loopback DNS server', () => {
+  it('passes SPF, DKIM and DMARC for a signed message from a permitted address', async () => {
+    const { verifier, metrics } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: await signedMessage(),
+      clientIp: ORIGIN_IP,
+      helo: 'mail.example.org',
+      mailFrom: 'alice@example.org',
+    });
+    expect(v.error).toBeNull();
+    expect(v.spf).toEqual({ result: 'pass', domain: 'example.org' });
+    expect(v.dkim).toEqual([
+      { result: 'pass', domain: 'example.org', selector: selectors.origin, aligned: true },
+    ]);
+    expect(v.dmarc).toEqual({ result: 'pass', domain: 'example.org', policy: 'reject' });
+    expect(v.arc.result).toBe('none');
+    expect(authservIdOf(v.header)).toBe('mx.mailsentra.test');
+    expect(v.header).toMatch(/dkim=pass/);
+    expect(v.header).toMatch(/spf=pass/);
+    expect(v.header).toMatch(/dmarc=pass/);
+    expect(authSignals(v).map((s) => s.name)).toEqual(['SPF_PASS', 'DKIM_PASS_ALIGNED', 'DMARC_PASS']);
+    const counted = await metrics.authResults.get();
+    const value = (method: string, result: string) =>
+      counted.values.find((x) => x.labels.method === method && x.labels.result === result)?.value;
+    expect(value('spf', 'pass')).toBe(1);
+    expect(value('dkim', 'pass')).toBe(1);
+    expect(value('dmarc', 'pass')).toBe(1);
+    expect(value('arc', 'none')).toBe(1);
+  });
+
+  it('fails a spoofed p=reject domain, and policy rejects it', async () => {
+    const { verifier } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: plainMessage('Bank <security@bank.example>', 'Verify your account'),
+      clientIp: STRANGER_IP,
+      helo: 'spoofer.invalid',
+      mailFrom: 'security@bank.example',
+    });
+    expect(v.spf.result).toBe('fail');
+    expect(v.dkim).toEqual([]);
+    expect(v.dmarc).toEqual({ result: 'fail', domain: 'bank.example', policy: 'reject' });
+    expect(authSignals(v).map((s) => s.name)).toContain('DMARC_FAIL_REJECT');
+    const config = policyConfig();
+    const input = {
+      mailFrom: 'security@bank.example',
+      rcptTo: ['bob@example.com'],
+      clientIp: STRANGER_IP,
+      auth: v,
+    };
+    const decision = createPolicy(config.policy, config.auth).preDecide(input);
+    expect(decision?.action).toBe('reject');
+    expect(decision?.scored).toBe(false);
+    expect(decision?.reason).toMatch(/DMARC fail for bank\.example under its p=reject/);
+    // A recipient domain that asked for quarantine instead, beside one that takes the default: the strictest.
+    const lax = policyConfig({ domains: { 'example.com': { dmarc: { reject: 'quarantine' } } } });
+    expect(createPolicy(lax.policy, lax.auth).preDecide(input)?.action).toBe('quarantine');
+    expect(
+      createPolicy(lax.policy, lax.auth).preDecide({
+        ...input,
+        rcptTo: ['bob@example.com', 'eve@other.example'],
+      })?.action,
+    ).toBe('reject');
+    const ignore = policyConfig({ dmarc: { reject: 'ignore' } });
+    expect(createPolicy(ignore.policy, ignore.auth).preDecide(input)).toBeNull();
+  });
+
+  it('honours p=quarantine as quarantine', async () => {
+    const { verifier } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: plainMessage('<news@quarantined.example>'),
+      clientIp: STRANGER_IP,
+      helo: 'x.invalid',
+      mailFrom: 'news@quarantined.example',
+    });
+    expect(v.dmarc).toEqual({ result: 'fail', domain: 'quarantined.example', policy: 'quarantine' });
+    const config = policyConfig();
+    const input = {
+      mailFrom: 'news@quarantined.example',
+      rcptTo: ['bob@example.com'],
+      clientIp: STRANGER_IP,
+      auth: v,
+    };
+    expect(createPolicy(config.policy, config.auth).preDecide(input)?.action).toBe('quarantine');
+  });
+
+  it('verifies a forwarded message by its ARC chain; a trusted sealer lifts the DMARC failure', async () => {
+    const { verifier } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: await forwardedByList(),
+      clientIp: LIST_IP,
+      helo: 'mail.lists.example.net',
+      mailFrom: 'team-bounces@lists.example.net',
+    });
+    expect(v.dkim[0]?.result).toBe('fail'); // the Subject was rewritten
+    expect(v.dmarc.result).toBe('fail');
+    expect(v.arc).toEqual({ result: 'pass', sealer: 'lists.example.net', sealedDmarc: 'pass' });
+    expect(v.header).toMatch(/arc=pass/);
+    const input = {
+      mailFrom: 'team-bounces@lists.example.net',
+      rcptTo: ['bob@example.com'],
+      clientIp: LIST_IP,
+      auth: v,
+    };
+    const untrusted = policyConfig();
+    expect(createPolicy(untrusted.policy, untrusted.auth).preDecide(input)?.action).toBe('reject');
+    const trusted = policyConfig({}, { trustedArcSealers: ['lists.example.net'] });
+    expect(createPolicy(trusted.policy, trusted.auth).preDecide(input)).toBeNull();
+  });
+
+  it('an ARC chain broken after sealing fails', async () => {
+    const { verifier } = testVerifier(dns);
+    const forwarded = (await forwardedByList()).toString('latin1').replace('the figures', 'the invoices');
+    const v = await verifier.verify({
+      raw: Buffer.from(forwarded, 'latin1'),
+      clientIp: LIST_IP,
+      helo: 'mail.lists.example.net',
+      mailFrom: 'team-bounces@lists.example.net',
+    });
+    expect(v.arc.result).toBe('fail');
+    expect(v.arc.sealedDmarc).toBeNull();
+  });
+
+  it('SERVFAIL is temperror, never an exception', async () => {
+    const { verifier, metrics } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: plainMessage('<a@broken.example>'),
+      clientIp: STRANGER_IP,
+      helo: 'x.invalid',
+      mailFrom: 'a@broken.example',
+    });
+    expect(v.spf.result).toBe('temperror');
+    expect(v.dmarc.result).toBe('temperror');
+    const config = policyConfig();
+    const input = {
+      mailFrom: 'a@broken.example',
+      rcptTo: ['bob@example.com'],
+      clientIp: STRANGER_IP,
+      auth: v,
+    };
+    expect(createPolicy(config.policy, config.auth).preDecide(input)).toBeNull(); // the score decides
+    const errors = await metrics.dnsErrors.get();
+    expect(errors.values.find((x) => x.labels.reason === 'servfail')?.value).toBeGreaterThan(0);
+  });
+
+  it('a server that never answers costs at most the message budget', async () => {
+    const { verifier, metrics } = testVerifier(dns, { budgetMs: 400, timeoutMs: 250 });
+    const started = Date.now();
+    const v = await verifier.verify({
+      raw: plainMessage('<a@slow.example>'),
+      clientIp: STRANGER_IP,
+      helo: 'x.invalid',
+      mailFrom: 'a@slow.example',
+    });
+    const took = Date.now() - started;
+    expect(v.spf.result).toBe('temperror');
+    expect(v.dmarc.result).toBe('temperror');
+    expect(took).toBeLessThan(400 + 300);
+    const errors = await metrics.dnsErrors.get();
+    const failures = errors.values.filter(
+      (x) => x.labels.reason === 'timeout' || x.labels.reason === 'budget',
+    );
+    expect(failures.reduce((n, x) => n + x.value, 0)).toBeGreaterThan(0);
+  });
+
+  it('answers come from the cache for their TTL: a second message asks the server nothing', async () => {
+    const { verifier, metrics } = testVerifier(dns);
+    const input = async () => ({
+      raw: await signedMessage('Another one'),
+      clientIp: ORIGIN_IP,
+      helo: 'mail.example.org',
+      mailFrom: 'alice@example.org',
+    });
+    await verifier.verify(await input());
+    const asked = dns.queries.length;
+    const v = await verifier.verify(await input());
+    expect(v.dmarc.result).toBe('pass');
+    expect(dns.queries.length).toBe(asked);
+    const lookups = await metrics.dnsLookupDuration.get();
+    const memory = lookups.values.find(
+      (x) => x.labels.source === 'memory' && x.metricName?.endsWith('_count'),
+    );
+    expect(memory?.value).toBeGreaterThan(0);
+  });
+});
