@@ -4,7 +4,7 @@
  * so the indexes of the others hold), the Subject gets the tag prefix, our headers are added, and
  * quarantined recipients are removed. Each only when the MTA granted the action.
  */
-import { stampHeaderLines } from '../pipeline/headers.js';
+import { OWN_HEADER, stampHeaderLines } from '../pipeline/headers.js';
 import type { HandOn } from '../pipeline/process-message.js';
 import { Action, cstrings, encode, Reply } from './protocol.js';
 
@@ -24,8 +24,6 @@ export interface ModificationContext {
   recipientArgs: Map<string, string>;
 }
 
-const OURS = /^(x-spam-|x-mailsentra-)/i;
-
 function indexed(index: number, name: string, value: string): Buffer {
   const i = Buffer.alloc(4);
   i.writeUInt32BE(index, 0);
@@ -42,7 +40,7 @@ export function modifications(h: HandOn, quarantined: string[], ctx: Modificatio
       const key = name.toLowerCase();
       const index = (seen.get(key) ?? 0) + 1;
       seen.set(key, index);
-      if (OURS.test(name)) forged.push({ name, index });
+      if (OWN_HEADER.test(`${name}:`)) forged.push({ name, index });
     }
     for (const f of forged.reverse()) out.push(encode(Reply.CHGHEADER, indexed(f.index, f.name, '')));
   }
