@@ -360,7 +360,16 @@ describe.skipIf(!process.env.DATABASE_URL)('the milter with a slow or failing da
     await direct.query('lock table quarantine_messages in exclusive mode');
     const c = await ready(svc, ['olga@example.net']);
     c.message(SPAM);
-    await new Promise((r) => setTimeout(r, 400));
+    // Until the quarantine insert waits on the lock, then a while longer: the decision is held back.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { rows } = await direct.query(
+        "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()",
+      );
+      if (rows[0].n > 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300));
     await direct.query('commit');
     const { final, before } = await c.readFinal();
     expect(final.cmd).toBe('d');
