@@ -10,6 +10,8 @@ import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.
 import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { controlSocketPath } from './control/protocol.js';
+import { type ControlServer, startControlServer, unsafeDirectory } from './control/server.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -72,8 +74,22 @@ export interface AppOptions {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log.level, undefined, secretValues(config));
   const metrics = createMetrics();
+  // Start-up steps at info level: a first start takes tens of seconds, and an admin should see it working.
+  let stepStarted = performance.now();
+  const stepDone = (event: string, text: string, fields: Record<string, unknown> = {}) => {
+    const ms = Math.round(performance.now() - stepStarted);
+    logger.info({ event, ms, ...fields }, text);
+    stepStarted = performance.now();
+  };
+  logger.info(
+    { event: 'STORE_OPENING', db: config.database.url === null ? 'embedded' : 'postgres' },
+    'opening the database and applying migrations',
+  );
   const storage = await openStorage(config, { logger, metrics }, options.storage);
+  stepDone('STORE_READY', 'database ready', { db: storage.kind });
+  logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
   const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  stepDone('MODEL_READY', 'model ready', { model: activeModel.current().version });
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   // Learned feedback lives in memory: teach it again to every version this process loads (nothing scores yet).
@@ -155,6 +171,35 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       })
     : null;
 
+  // Embedded store on disk: this process alone may open it, so the one-shot commands that need it
+  // (apikey create, migrate, train) come through this socket while the service runs.
+  const openControl = async (): Promise<ControlServer | null> => {
+    const dir = storage.lockDir;
+    if (dir === null || !roles.api) return null;
+    const unsafe = unsafeDirectory(dir);
+    if (unsafe) {
+      logger.warn(
+        { event: 'CONTROL_DISABLED', reason: unsafe },
+        'no control socket: the directory is unsafe',
+      );
+      return null;
+    }
+    return startControlServer({
+      socketPath: controlSocketPath(dir),
+      logger,
+      storage,
+      async activate(version) {
+        const artefact = await storage.models.getArtefact(version);
+        if (!artefact) throw new Error(`model version ${version} not found`);
+        const model = await withFeedback(replay, deserializeModel(artefact));
+        await storage.models.activate(version);
+        activeModel.set(model);
+        await modelSync.announce(version);
+      },
+    });
+  };
+  let control: ControlServer | null = null;
+
   return {
     config,
     logger,
@@ -167,6 +212,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     feedbackSync,
     milter,
     async start() {
+      control = await openControl();
       const smtpPort = inbound ? await inbound.listen() : 0;
       const milterPort = milter ? await milter.listen() : 0;
       let apiPort = 0;
@@ -191,6 +237,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async stop() {
       await Promise.all([inbound?.close(config.shutdownGraceMs), milter?.close(config.shutdownGraceMs)]);
       await api?.close();
+      await control?.close();
       await modelSync.stop();
       // Before the scanner and storage it reads with and teaches through.
       await feedbackSync.stop();

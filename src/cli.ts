@@ -4,6 +4,8 @@
  * `mailsentra scan` does not pay for the SMTP server or Fastify at start-up.
  */
 import { ConfigError } from './config/load.js';
+import { ControlCallError } from './control/client.js';
+import { CliError } from './errors.js';
 
 export interface CommandContext {
   /** `--config FILE` if given. */
@@ -76,7 +78,23 @@ export async function main(
     return 2;
   }
   const { run } = await command.load();
-  return run(args, ctx);
+  try {
+    return await run(args, ctx);
+  } catch (err) {
+    const known = knownError(err);
+    if (!known) throw err;
+    io.stderr.write(`mailsentra: ${known.message}\n`);
+    return known.exitCode;
+  }
+}
+
+/** A mistake or refusal the user can act on: one line and an exit code, no stack trace. */
+function knownError(err: unknown): { message: string; exitCode: number } | null {
+  if (err instanceof CliError) return err;
+  if (err instanceof ConfigError) return { message: err.message, exitCode: 78 };
+  if (err instanceof ControlCallError)
+    return { message: `the running service refused: ${err.message}`, exitCode: 75 };
+  return null;
 }
 
 // Only when executed, not when imported by tests.
@@ -87,13 +105,14 @@ if (invokedAs.endsWith('cli.js') || invokedAs.endsWith('cli.ts') || invokedAs.en
       process.exitCode = code;
     },
     (err: unknown) => {
-      // Bad config is one line naming the key; anything else is a bug worth its stack.
-      if (err instanceof ConfigError) process.stderr.write(`mailsentra: ${err.message}\n`);
-      else
-        process.stderr.write(
-          `mailsentra: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-        );
-      process.exitCode = err instanceof ConfigError ? 78 : 1;
+      // One line in every case; the stack only for whoever asked for it (a bug report needs it).
+      const known = knownError(err);
+      const debug = process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace';
+      const text = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      if (known) process.stderr.write(`mailsentra: ${known.message}\n`);
+      else if (debug && err instanceof Error) process.stderr.write(`mailsentra: ${err.stack ?? text}\n`);
+      else process.stderr.write(`mailsentra: ${text} (LOG_LEVEL=debug shows where)\n`);
+      process.exitCode = known?.exitCode ?? 1;
     },
   );
 }

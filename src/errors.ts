@@ -65,3 +65,18 @@ export const httpErrors = {
   unavailable: (message: string) => new HttpError(503, 'UNAVAILABLE', message),
   relayFailed: (message: string) => new HttpError(502, 'RELAY_FAILED', message),
 } as const;
+
+/**
+ * A user mistake or a refusal on the command line: one line on stderr (`mailsentra: <message>`) and
+ * `exitCode` (2 usage, the shell convention; sysexits 66 no input, 75 try again later, 78 config); never a stack trace.
+ */
+export class CliError extends Error {
+  constructor(
+    readonly code: string,
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}

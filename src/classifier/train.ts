@@ -9,6 +9,7 @@ import { fnv1a } from './common.js';
 import { extractFeatures } from './features.js';
 import { DEFAULT_LINEAR_PARAMS, FeatureTable, LinearModel, type LinearParams } from './linear-model.js';
 import { versionFor } from './model.js';
+import { chooseDecisionMargin } from './threshold.js';
 import type { Label } from './types.js';
 
 export interface LabelledMessage {
@@ -196,14 +197,9 @@ export function trainFromFeatures(
   for (const row of rows) row.y ? model.nSpam++ : model.nHam++;
 
   const held = heldOutRows(rows, table.capacity, params, opts.folds);
-  // Decision point: the lowest margin that keeps held-out ham false positives within the target.
-  const hamZ = held
-    .filter((h) => h.label === 'ham')
-    .map((h) => h.z)
-    .sort((p, q) => q - p);
-  const allowed = Math.floor(opts.targetFpr * hamZ.length);
-  const bar = hamZ[allowed] ?? model.bias;
-  // Just above that ham, and never at or below the bias, so a message with no known feature scores under 0.5.
+  // Decision point: the margin that keeps held-out ham false positives within the target (threshold.ts).
+  const bar = chooseDecisionMargin(held, opts.targetFpr)?.margin ?? model.bias;
+  // Just above that margin, and never at or below the bias, so a message with no known feature scores under 0.5.
   const t = Math.max(model.bias, bar) + 1e-3;
   const { a } = fitLogistic(held.map((h) => ({ z: h.z - t, y: h.label === 'spam' ? 1 : 0 })));
   model.params = { ...params, a: Math.max(1e-4, a), t };

@@ -1,6 +1,10 @@
-/** `mailsentra apikey create --role admin|analyst [--label TEXT]`: prints a new API key (shown only once). */
+/**
+ * `mailsentra apikey create --role admin|analyst [--label TEXT]`: prints a new API key (shown only once).
+ * With a service running on the embedded store, the service mints it (see service.ts), so it works at once.
+ */
 import type { Command } from '../cli.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
+import { runningService } from './service.js';
 
 export const run: Command = async (args, ctx) => {
   const [sub, ...rest] = args;
@@ -10,17 +14,28 @@ export const run: Command = async (args, ctx) => {
     ctx.stderr.write('usage: mailsentra apikey create --role admin|analyst [--label TEXT]\n');
     return 2;
   }
+  const label = flags.get('--label')?.[0] ?? null;
   const config = commandConfig(ctx);
-  const key = await withStorage(config, async (storage) => {
-    const created = await storage.keys.create(role, flags.get('--label')?.[0] ?? null);
-    await storage.audit.write({
-      actor: 'cli',
-      action: 'key.create',
-      target: created.record.id,
-      details: { role },
+  const service = await runningService(config, ctx);
+  let key: string;
+  if (service) {
+    try {
+      key = (await service.call('apikey.create', { role, label })).key;
+    } finally {
+      service.close();
+    }
+  } else {
+    key = await withStorage(config, async (storage) => {
+      const created = await storage.keys.create(role, label);
+      await storage.audit.write({
+        actor: 'cli',
+        action: 'key.create',
+        target: created.record.id,
+        details: { role },
+      });
+      return created.key;
     });
-    return created.key;
-  });
+  }
   ctx.stdout.write(`${key}\n`);
   return 0;
 };

@@ -1,21 +1,41 @@
-/** `mailsentra migrate`: applies pending database migrations (they also run at every start). */
-
+/**
+ * `mailsentra migrate`: applies pending database migrations (they also run at every start). With a service
+ * running on the embedded store, the service applies them (it already did at its start).
+ */
 import type { Command } from '../cli.js';
 import { secretValues } from '../config/load.js';
 import { createLogger } from '../observability/log.js';
 import { migrate, openDb } from '../store/db.js';
 import { commandConfig } from './context.js';
+import { runningService } from './service.js';
 
-export const run: Command = async (_args, ctx) => {
+export const run: Command = async (args, ctx) => {
+  if (args.length > 0) {
+    ctx.stderr.write('usage: mailsentra migrate\n');
+    return 2;
+  }
   const config = commandConfig(ctx);
   const logger = createLogger(config.log.level, undefined, secretValues(config));
-  const opened = await openDb(config);
-  try {
-    const applied = await migrate(opened.db);
-    ctx.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
-    logger.debug({ event: 'MIGRATED', applied }, 'migrations applied');
-    return 0;
-  } finally {
-    await opened.close();
+  const service = await runningService(config, ctx);
+  let applied: string[];
+  if (service) {
+    try {
+      applied = (await service.call('migrate', {})).applied;
+    } finally {
+      service.close();
+    }
+  } else {
+    const opened = await openDb(config);
+    try {
+      applied = await migrate(opened.db);
+    } finally {
+      await opened.close();
+    }
   }
+  const where = service ? ' (through the running service)' : '';
+  ctx.stdout.write(
+    applied.length > 0 ? `applied${where}: ${applied.join(', ')}\n` : `database is up to date${where}\n`,
+  );
+  logger.debug({ event: 'MIGRATED', applied }, 'migrations applied');
+  return 0;
 };

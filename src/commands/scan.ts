@@ -3,7 +3,7 @@
  * recursively, `-` is stdin. One bad file never stops the run: it gets an `error` in its line. Exit code 1
  * only when nothing could be scored.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { extractFeatures } from '../classifier/features.js';
 import type { SpamModel } from '../classifier/types.js';
@@ -11,6 +11,7 @@ import type { Command } from '../cli.js';
 import type { Config } from '../config/schema.js';
 import { actionForScore } from '../pipeline/policy.js';
 import { activeModelFor, commandConfig, parseArgs } from './context.js';
+import { createProgress } from './progress.js';
 
 export interface ScanLine {
   path: string;
@@ -22,7 +23,8 @@ export interface ScanLine {
   error?: string;
 }
 
-function* expand(target: string): Generator<string> {
+/** Follows symbolic links; a directory reached twice (a link loop) is read once. */
+function* expand(target: string, seen = new Set<string>()): Generator<string> {
   if (target === '-') {
     yield target;
     return;
@@ -38,7 +40,10 @@ function* expand(target: string): Generator<string> {
     yield target;
     return;
   }
-  for (const entry of readdirSync(target).sort()) yield* expand(path.join(target, entry));
+  const real = realpathSync(target);
+  if (seen.has(real)) return;
+  seen.add(real);
+  for (const entry of readdirSync(target).sort()) yield* expand(path.join(target, entry), seen);
 }
 
 /** Reads at most `limit` bytes (a 30 MB message costs no more than its scanned prefix) and the true size. */
@@ -112,14 +117,17 @@ export const run: Command = async (args, ctx) => {
   const model = await activeModelFor(config);
   const json = bools.has('--json');
   let scored = 0;
-  for (const target of rest) {
-    for (const file of expand(target)) {
-      const line = scanFile(file, model, config);
-      if (line.error === undefined) scored++;
-      if (json) ctx.stdout.write(`${JSON.stringify(line)}\n`);
-      else if (line.error !== undefined) ctx.stdout.write(`${file}\terror: ${line.error}\n`);
-      else ctx.stdout.write(`${file}\t${line.score?.toFixed(3)}\t${line.action}\n`);
-    }
+  const files = rest.flatMap((target) => [...expand(target)]);
+  const progress = createProgress(ctx.stderr);
+  progress.step('scanning', files.length);
+  for (const [i, file] of files.entries()) {
+    progress.tick(i);
+    const line = scanFile(file, model, config);
+    if (line.error === undefined) scored++;
+    if (json) ctx.stdout.write(`${JSON.stringify(line)}\n`);
+    else if (line.error !== undefined) ctx.stdout.write(`${file}\terror: ${line.error}\n`);
+    else ctx.stdout.write(`${file}\t${line.score?.toFixed(3)}\t${line.action}\n`);
   }
+  progress.end();
   return scored > 0 ? 0 : 1;
 };

@@ -1,102 +1,261 @@
 /**
- * `mailsentra train [--corpus DIR…]`: trains a new model version (default: the SpamAssassin TRAIN split; the
- * site's feedback is always added),
- * prints its evaluation (default corpus: on the TEST split; own corpora: 5-fold held-out figures), stores it
- * and makes it active — all under the training lock, so only one instance trains at a time.
+ * `mailsentra train [--corpus DIR…] [--ham PATH…] [--spam PATH…] [--with-default-corpus]`: trains a new model
+ * version (default: the SpamAssassin TRAIN split; the site's feedback is always added), prints its evaluation
+ * (default corpus: on the TEST split; the site's mail: 5-fold held-out figures on it) and the held-out
+ * trade-off between false positives and recall, stores it and makes it active — all under the training
+ * lock, so only one instance trains at a time. With a service running on the embedded store, it stores and
+ * activates through that service (service.ts).
  */
 
-import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
+import {
+  type CorpusMessage,
+  loadCorpusDir,
+  loadLabelledPath,
+  loadSpamAssassin,
+} from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { extractFeatures } from '../classifier/features.js';
+import type { LinearModel } from '../classifier/linear-model.js';
 import { writeActiveMirror } from '../classifier/model-source.js';
-import {
-  featuresOf,
-  heldOutEvidence,
-  type LabelledFeatures,
-  trainFromFeatures,
-} from '../classifier/train.js';
-import type { Evaluation } from '../classifier/types.js';
+import { formatTradeOff, type Margin, tradeOffTable } from '../classifier/threshold.js';
+import { heldOutEvidence, type LabelledFeatures, trainFromFeatures } from '../classifier/train.js';
+import type { Evaluation, Label } from '../classifier/types.js';
 import type { Command, CommandContext } from '../cli.js';
 import type { Config } from '../config/schema.js';
+import type { ControlClient } from '../control/client.js';
+import type { FeedbackItem } from '../control/protocol.js';
+import { CliError } from '../errors.js';
 import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
-import type { Storage } from '../store/types.js';
+import type { ModelStore, Storage } from '../store/types.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
+import { createProgress, type Progress } from './progress.js';
+import { runningService } from './service.js';
+
+/** Where a trained version goes: the store this process opened, or a running service's (service.ts). */
+interface TrainingTarget {
+  feedback(until: Date): AsyncIterable<{ raw: Uint8Array; label: Label }>;
+  storeAndActivate(
+    record: Parameters<ModelStore['save']>[0] & { createdAt: Date },
+    model: LinearModel,
+  ): Promise<void>;
+}
+
+function localTarget(storage: Storage, config: Config): TrainingTarget {
+  return {
+    feedback: (until) => storage.feedback.forTraining(until, TRAINING_FEEDBACK_LIMIT),
+    async storeAndActivate(record, model) {
+      await storage.models.save(record);
+      await storage.models.activate(record.version);
+      // The file one-shot commands read the active model from (model-source.ts); a service keeps its own.
+      if (config.database.url === null) writeActiveMirror(config.dataDir, model);
+    },
+  };
+}
+
+/** The service reads the feedback, stores the version and activates it in itself (with the feedback
+ * replayed onto it); the CPU-heavy training stays in this process, off the service's event loop. */
+function serviceTarget(service: ControlClient): TrainingTarget {
+  return {
+    async *feedback(until) {
+      const items: FeedbackItem[] = [];
+      await service.call(
+        'feedback.forTraining',
+        { until: until.toISOString(), limit: TRAINING_FEEDBACK_LIMIT },
+        (i) => items.push(i as FeedbackItem),
+      );
+      for (const item of items) yield { raw: Buffer.from(item.raw, 'base64'), label: item.label };
+    },
+    async storeAndActivate(record) {
+      await service.call('models.storeAndActivate', {
+        version: record.version,
+        trainingSet: record.trainingSet,
+        evaluation: record.evaluation,
+        artefact: record.artefact.toString('base64'),
+        createdAt: record.createdAt.toISOString(),
+      });
+    },
+  };
+}
+
+/** What to train on, as the command line gave it. */
+export interface TrainSources {
+  /** `--corpus DIR`: DIR/ham and DIR/spam. */
+  dirs: string[];
+  /** `--ham PATH`, `--spam PATH`: a folder, a Maildir or an mbox file each. */
+  ham: string[];
+  spam: string[];
+  /** `--with-default-corpus`: the SpamAssassin TRAIN split beside the site's own mail. */
+  withDefault: boolean;
+}
+
+const isSiteTraining = (s: TrainSources) => s.dirs.length + s.ham.length + s.spam.length > 0;
+
+function describeSources(s: TrainSources): string {
+  const parts = [
+    ...s.dirs.map((d) => `corpus:${d}`),
+    ...s.ham.map((p) => `ham:${p}`),
+    ...s.spam.map((p) => `spam:${p}`),
+  ];
+  if (!isSiteTraining(s) || s.withDefault) parts.push('spamassassin-train');
+  return parts.join(',');
+}
+
+/** The site's messages (and the default corpus when asked for, or when no site mail is given). */
+export function loadSources(s: TrainSources): { site: CorpusMessage[]; bundled: CorpusMessage[] } {
+  const site = [
+    ...s.dirs.flatMap((d) => loadCorpusDir(d)),
+    ...s.ham.flatMap((p) => loadLabelledPath(p, 'ham')),
+    ...s.spam.flatMap((p) => loadLabelledPath(p, 'spam')),
+  ];
+  const bundled = !isSiteTraining(s) || s.withDefault ? loadSpamAssassin('train') : [];
+  for (const label of ['ham', 'spam'] as const) {
+    if (![...site, ...bundled].some((m) => m.label === label))
+      throw new CliError(
+        'NO_INPUT',
+        66,
+        `no ${label} messages to train on: give --${label} PATH (or --corpus DIR with DIR/${label}), or add --with-default-corpus`,
+      );
+  }
+  return { site, bundled };
+}
+
+function extractAll(
+  messages: readonly CorpusMessage[],
+  maxBytes: number,
+  progress: Progress,
+  label: string,
+): LabelledFeatures[] {
+  progress.step(label, messages.length);
+  return messages.map((m, i) => {
+    progress.tick(i + 1);
+    return { tokens: extractFeatures(m.raw, { maxBytes }).tokens, label: m.label };
+  });
+}
 
 async function trainAndStore(
-  dirs: string[],
+  sources: TrainSources,
+  corpus: { site: CorpusMessage[]; bundled: CorpusMessage[] },
   config: Config,
-  storage: Storage,
+  target: TrainingTarget,
   ctx: CommandContext,
 ): Promise<void> {
   const started = performance.now();
   const maxBytes = config.scanner.maxScanBytes;
-  const corpus: CorpusMessage[] =
-    dirs.length > 0 ? dirs.flatMap((d) => loadCorpusDir(d)) : loadSpamAssassin('train');
+  const site = isSiteTraining(sources);
+  const progress = createProgress(ctx.stderr);
   // The site's feedback too, as the API's training does: the new version is dated when it was read, so the
   // services that load it replay only what came later (without it, activating this version forgot every
   // report made before).
   const feedbackUntil = new Date();
-  const feedback: LabelledFeatures[] = [];
-  for await (const f of storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
-    feedback.push({ tokens: extractFeatures(f.raw, { maxBytes }).tokens, label: f.label });
-  const items = [...featuresOf(corpus, maxBytes), ...feedback];
-  const model = trainFromFeatures(items, {
-    maxBytes: config.scanner.maxScanBytes,
-    versionPrefix: dirs.length > 0 ? 'site' : 'sa',
-  });
+  const feedbackRaw: { raw: Uint8Array; label: Label }[] = [];
+  for await (const f of target.feedback(feedbackUntil)) feedbackRaw.push(f);
+  const siteItems = extractAll(corpus.site, maxBytes, progress, 'reading site messages');
+  const bundledItems = extractAll(corpus.bundled, maxBytes, progress, 'reading the bundled corpus');
+  const feedback = feedbackRaw.map((f) => ({
+    tokens: extractFeatures(Buffer.from(f.raw), { maxBytes }).tokens,
+    label: f.label,
+  }));
+  // Site first (the held-out figures are read off its slice); bundled then feedback, as the API trains.
+  const items = [...siteItems, ...bundledItems, ...feedback];
+  progress.step(`training on ${items.length} messages (5 held-out passes, then the final one)`);
+  const ticker = setInterval(() => progress.tick(0), 1000);
+  let model: LinearModel;
+  try {
+    model = trainFromFeatures(items, { maxBytes, versionPrefix: site ? 'site' : 'sa' });
+  } finally {
+    clearInterval(ticker);
+  }
   const seconds = (performance.now() - started) / 1000;
+  progress.end();
+  const count = corpus.site.length + corpus.bundled.length;
   ctx.stdout.write(
-    `trained ${model.version} on ${corpus.length} messages and ${feedback.length} feedback examples in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
+    `trained ${model.version} on ${count} messages and ${feedback.length} feedback examples in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
   );
 
-  let evaluation: Evaluation;
-  if (dirs.length === 0) {
-    evaluation = summarise(
-      loadSpamAssassin('test').map((m) => ({
-        score: model.score(extractFeatures(m.raw, { maxBytes: config.scanner.maxScanBytes }).tokens).score,
-        label: m.label,
-      })),
-    );
+  const { a, t } = model.params;
+  const scoreOf = (z: number) => 1 / (1 + Math.exp(-a * (z - t)));
+  let margins: Margin[];
+  if (!site) {
+    progress.step('scoring the SpamAssassin TEST split');
+    margins = loadSpamAssassin('test').map((m) => ({
+      z: model.margin(extractFeatures(m.raw, { maxBytes }).tokens),
+      label: m.label,
+    }));
+    progress.end();
     ctx.stdout.write('evaluation on the SpamAssassin TEST split:\n');
   } else {
-    const { a, t } = model.params;
-    evaluation = summarise(
-      heldOutEvidence(items, model, 5).map((h) => ({
-        score: 1 / (1 + Math.exp(-a * (h.z - t))),
-        label: h.label,
-      })),
+    progress.step('held-out evaluation (5 passes)');
+    // Figures on the site's own mail: the bundled corpus, when added, trains but is not what is measured.
+    margins = heldOutEvidence(items, model, 5).slice(0, siteItems.length);
+    progress.end();
+    ctx.stdout.write(
+      `evaluation, 5-fold held-out on the given corpus${sources.withDefault ? ' (its own messages; trained with the bundled corpus)' : ''}:\n`,
     );
-    ctx.stdout.write('evaluation, 5-fold held-out on the given corpus:\n');
   }
+  const evaluation: Evaluation = summarise(margins.map((m) => ({ score: scoreOf(m.z), label: m.label })));
   ctx.stdout.write(`${formatEvaluation(evaluation)}\n`);
+  const table = tradeOffTable(margins, (score) => t + Math.log(score / (1 - score)) / a);
+  ctx.stdout.write(`${formatTradeOff(table, evaluation.ham, evaluation.spam)}\n`);
 
-  await storage.models.save({
-    version: model.version,
-    trainingSet: `${dirs.length > 0 ? `corpus:${dirs.join(',')}` : 'spamassassin-train'}+feedback:${feedback.length}`,
-    evaluation,
-    artefact: model.serialize(),
-    createdAt: feedbackUntil,
-  });
-  await storage.models.activate(model.version);
-  if (config.database.url === null) writeActiveMirror(config.dataDir, model);
+  await target.storeAndActivate(
+    {
+      version: model.version,
+      trainingSet: `${describeSources(sources)}+feedback:${feedback.length}`,
+      evaluation,
+      artefact: model.serialize(),
+      createdAt: feedbackUntil,
+    },
+    model,
+  );
   ctx.stdout.write(`stored and activated ${model.version}\n`);
 }
 
+const USAGE =
+  'usage: mailsentra train [--corpus DIR…] [--ham PATH…] [--spam PATH…] [--with-default-corpus]\n' +
+  '  DIR holds ham/ and spam/; a PATH is a folder, a Maildir or an mbox file\n';
+
 export const run: Command = async (args, ctx) => {
-  const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'] });
+  const { flags, bools, rest, unknown } = parseArgs(args, {
+    values: ['--corpus', '--ham', '--spam'],
+    booleans: ['--with-default-corpus'],
+  });
   if (unknown.length > 0 || rest.length > 0) {
-    ctx.stderr.write('usage: mailsentra train [--corpus DIR…]\n');
+    ctx.stderr.write(
+      unknown.length > 0
+        ? `mailsentra: unknown option ${unknown[0]}\n${USAGE}`
+        : `mailsentra: unexpected ${rest[0]}\n${USAGE}`,
+    );
     return 2;
   }
   const config = commandConfig(ctx);
-  const dirs = flags.get('--corpus') ?? [];
-  return withStorage(config, async (storage) => {
-    const done = await storage.models.withTrainingLock(async () => {
-      await trainAndStore(dirs, config, storage, ctx);
-      return true;
-    });
-    if (done) return 0;
+  const sources: TrainSources = {
+    dirs: flags.get('--corpus') ?? [],
+    ham: flags.get('--ham') ?? [],
+    spam: flags.get('--spam') ?? [],
+    withDefault: bools.has('--with-default-corpus'),
+  };
+  // Read before the store is opened: a wrong path is answered at once, without waiting for the database.
+  const corpus = loadSources(sources);
+  const busy = () => {
     ctx.stderr.write('mailsentra: another instance is training a model now; try again when it is done\n');
     return 1;
+  };
+  const service = await runningService(config, ctx);
+  if (service) {
+    try {
+      // Held by the service for as long as this connection stays open.
+      if (!(await service.call('train.lock', {})).locked) return busy();
+      await trainAndStore(sources, corpus, config, serviceTarget(service), ctx);
+      return 0;
+    } finally {
+      service.close();
+    }
+  }
+  return withStorage(config, async (storage) => {
+    const done = await storage.models.withTrainingLock(async () => {
+      await trainAndStore(sources, corpus, config, localTarget(storage, config), ctx);
+      return true;
+    });
+    return done ? 0 : busy();
   });
 };

@@ -7,6 +7,7 @@ import type { TObject, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { networkMatcher } from '../util/networks.js';
+import { describeProblem } from './describe.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 export class ConfigError extends Error {
@@ -128,10 +129,40 @@ function readConfigFile(file: string): Record<string, unknown> {
   return doc;
 }
 
-function describeError(err: { path: string; message: string; value: unknown }): ConfigError {
-  const key = err.path.replace(/^\//, '').replaceAll('/', '.') || '(root)';
-  const got = err.value === undefined ? '' : ` (got ${JSON.stringify(err.value)})`;
-  return new ConfigError(key, `${err.message.toLowerCase()}${got}`);
+/** The schema node of a key path (`smtp.listen`), or null past the schema (an unknown key). */
+function schemaAt(keys: string[]): TSchema | null {
+  let node: TSchema = ConfigSchema;
+  for (const k of keys) {
+    const next = (node.properties as Record<string, TSchema> | undefined)?.[k];
+    if (!next) return null;
+    node = next;
+  }
+  return node;
+}
+
+/** A list key given a mapping: filling in defaults would merge the list into it and hide the mistake. */
+function checkLists(schema: TObject, value: Record<string, unknown>, prefix: string[]): void {
+  for (const [key, sub] of Object.entries(schema.properties)) {
+    const v = value[key];
+    if (v === undefined) continue;
+    if (sub.type === 'array' && !Array.isArray(v))
+      throw describeError({ type: -1, path: `/${[...prefix, key].join('/')}`, schema: sub, value: v });
+    if (sub.type === 'object' && sub.properties && isPlainObject(v))
+      checkLists(sub as TObject, v, [...prefix, key]);
+  }
+}
+
+function describeError(err: { type: number; path: string; schema: TSchema; value: unknown }): ConfigError {
+  const keys = err.path
+    .replace(/^\//, '')
+    .split('/')
+    .filter((k) => k !== '');
+  // A list item's error is about the list's key.
+  while (keys.length > 0 && /^\d+$/.test(keys[keys.length - 1] as string)) keys.pop();
+  const node = schemaAt(keys);
+  const env = typeof node?.env === 'string' ? ` (env ${node.env})` : '';
+  const key = (keys.join('.') || '(root)') + env;
+  return new ConfigError(key, describeProblem(err, node?.secret === true));
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
@@ -147,6 +178,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   layered = merge(layered, fromEnv);
   if (options.overrides) layered = merge(layered, options.overrides as Record<string, unknown>);
 
+  checkLists(ConfigSchema, layered, []);
   // Unknown keys first: a typo must name itself, not surface as a confusing type error elsewhere.
   const withDefaults = Value.Default(ConfigSchema, structuredClone(layered));
   const first = Value.Errors(ConfigSchema, withDefaults).First();

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
+import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -15,6 +16,8 @@ export type Db = Kysely<Database>;
 export interface OpenedDb {
   db: Db;
   kind: 'postgres' | 'pglite';
+  /** The directory whose lock this process holds (embedded store on disk), else null. */
+  lockDir: string | null;
   close(): Promise<void>;
 }
 
@@ -32,17 +35,47 @@ function byteaFromText(text: string): Buffer {
   return Buffer.from(text.slice(2), 'hex');
 }
 
-/** `pglite` may be `memory://` (tests) or a directory; default `<dataDir>/pglite`. */
+/** What holds an embedded directory, named in the refusal another process gets (`serve`, `apikey create`). */
+function holderCommand(): string {
+  const words: string[] = [];
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i] as string;
+    if (a === '--config') i++;
+    else if (!a.startsWith('-')) words.push(a);
+  }
+  return words.join(' ') || 'library';
+}
+
+/**
+ * `pglite` may be `memory://` (tests) or a directory; default `<dataDir>/pglite`. An embedded directory is
+ * locked (its parent holds `mailsentra.lock`, see dir-lock.ts) before anything in it is touched, and until
+ * close: a second opener gets DATA_DIR_LOCKED.
+ */
 export async function openDb(config: Config, pglite?: string): Promise<OpenedDb> {
   if (config.database.url) {
     const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    return { db, kind: 'postgres', lockDir: null, close: () => db.destroy() };
   }
   const dir = pglite ?? path.resolve(config.dataDir, 'pglite');
-  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  let lock: DirLock | null = null;
+  if (!dir.startsWith('memory://')) {
+    mkdirSync(path.dirname(dir), { recursive: true });
+    lock = await acquireDirLock(path.dirname(dir), holderCommand());
+    mkdirSync(dir, { recursive: true });
+  }
+  try {
+    return await openPglite(dir, lock);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
   // Imported only here: its entry module also loads a code generator we do not need on the Postgres path.
   const { KyselyPGlite } = await import('kysely-pglite');
   // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
@@ -56,9 +89,11 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
   return {
     db,
     kind: 'pglite',
+    lockDir: lock ? path.dirname(lock.file) : null,
     close: async () => {
       await db.destroy();
       if (!client.closed) await client.close();
+      lock?.release();
     },
   };
 }

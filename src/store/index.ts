@@ -18,7 +18,12 @@ export interface OpenStorageOptions {
   pglite?: string;
 }
 
-export type OpenedStorage = Storage & { db: Db; kind: 'postgres' | 'pglite' };
+export type OpenedStorage = Storage & {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** The embedded data directory this process holds the lock of (see dir-lock.ts), else null. */
+  lockDir: string | null;
+};
 
 export async function openStorage(
   config: Config,
@@ -52,6 +57,7 @@ export async function openStorage(
   return {
     db,
     kind: opened.kind,
+    lockDir: opened.lockDir,
     messages,
     quarantine,
     feedback: createFeedbackStore(db),

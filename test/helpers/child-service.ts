@@ -44,6 +44,8 @@ export async function startChildService(options: {
   databaseUrl: string | null;
   dataDir?: string;
   env?: Record<string, string>;
+  /** How long to wait for it to listen (default 60 s). */
+  timeoutMs?: number;
 }): Promise<ChildService> {
   const proc = spawn(
     process.execPath,
@@ -74,7 +76,7 @@ export async function startChildService(options: {
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   try {
-    await waitForPort(options.smtpPort);
+    await waitForPort(options.smtpPort, options.timeoutMs);
   } catch (err) {
     proc.kill('SIGKILL');
     throw new Error(`${(err as Error).message}; its output:\n${log.slice(-3000)}`);

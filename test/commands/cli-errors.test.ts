@@ -1,0 +1,102 @@
+/**
+ * The command line as an admin meets it (real child processes): every mistake is one line on stderr and a
+ * non-zero exit, with no stack trace unless LOG_LEVEL=debug; the progress line appears on a terminal only.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import { runCliChild } from '../helpers/cli.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'mailsentra-cli-'));
+const STACK = /^\s+at /m;
+
+function oneLine(out: { code: number | null; stderr: string }, code: number): string {
+  expect(out.code).toBe(code);
+  const lines = out.stderr.trimEnd().split('\n');
+  expect(lines[0]).toMatch(/^mailsentra: /);
+  expect(out.stderr).not.toMatch(STACK);
+  return lines[0] as string;
+}
+
+describe('mistakes on the command line', () => {
+  const env = () => ({ DATA_DIR: path.join(tmp(), 'data'), DATABASE_URL: '' });
+
+  it('a corpus that is not there: one line naming it, exit 66', async () => {
+    const out = await runCliChild(['train', '--corpus', '/no/such/site'], env());
+    expect(oneLine(out, 66)).toContain('/no/such/site');
+    expect(out.stderr.trimEnd().split('\n')).toHaveLength(1);
+  }, 60_000);
+
+  it('a corpus without spam: one line saying what is missing', async () => {
+    const site = tmp();
+    mkdirSync(path.join(site, 'ham'));
+    writeFileSync(path.join(site, 'ham', 'a.eml'), 'Subject: hi\n\nhello\n');
+    const out = await runCliChild(['train', '--ham', path.join(site, 'ham')], env());
+    expect(oneLine(out, 66)).toMatch(/no spam messages to train on/);
+  }, 60_000);
+
+  it('an unknown option, an unknown command, a missing config file', async () => {
+    expect(oneLine(await runCliChild(['train', '--corpse', 'x'], env()), 2)).toContain('--corpse');
+    expect(oneLine(await runCliChild(['frobnicate'], env()), 2)).toContain('frobnicate');
+    const missing = await runCliChild(['--config', '/no/such.yaml', 'migrate'], env());
+    expect(oneLine(missing, 78)).toContain('/no/such.yaml');
+    expect(missing.stderr.trimEnd().split('\n')).toHaveLength(1);
+    const bad = await runCliChild(['migrate'], { ...env(), ADMIN_API_KEY: 'short-key' });
+    expect(oneLine(bad, 78)).toMatch(/api\.adminApiKey \(env ADMIN_API_KEY\): expected text of at least/);
+  }, 120_000);
+
+  it('an unexpected failure is one line too; LOG_LEVEL=debug adds the stack', async () => {
+    // A data directory that is a file: nothing the command checks for by name.
+    const file = path.join(tmp(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const quiet = await runCliChild(['apikey', 'create', '--role', 'admin'], {
+      DATA_DIR: file,
+      DATABASE_URL: '',
+    });
+    expect(oneLine(quiet, 1)).toMatch(/LOG_LEVEL=debug shows where/);
+    const debug = await runCliChild(['apikey', 'create', '--role', 'admin'], {
+      DATA_DIR: file,
+      DATABASE_URL: '',
+      LOG_LEVEL: 'debug',
+    });
+    expect(debug.code).toBe(1);
+    expect(debug.stderr).toMatch(STACK);
+  }, 120_000);
+});
+
+describe('progress line', () => {
+  it('is drawn on stderr when it is a terminal, and not in a pipe', async () => {
+    const dataDir = path.join(tmp(), 'data');
+    const inbox = tmp();
+    for (const m of loadSpamAssassin('test').slice(0, 40))
+      writeFileSync(path.join(inbox, path.basename(m.path)), m.raw);
+    const env = { DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn' };
+    // In a pipe (and this first run stores the default model, so the terminal run below is quick).
+    const piped = await runCliChild(['scan', inbox], env, { timeoutMs: 120_000 });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.trim().split('\n')).toHaveLength(40);
+    expect(piped.stderr).not.toContain('\r');
+    expect(piped.stderr).not.toContain('scanning');
+    // On a pseudo-terminal (util-linux script): stdout and stderr both reach it.
+    const loader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+    const command = [process.execPath, '--import', loader, path.join(root, 'src/cli.ts'), 'scan', inbox]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const proc = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => proc.once('close', resolve));
+    expect(code).toBe(0);
+    expect(screen).toMatch(/\r\x1b\[Kscanning \d+\/40 \(\d+ %\), ETA/);
+  }, 180_000);
+});

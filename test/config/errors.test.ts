@@ -1,0 +1,84 @@
+/**
+ * Every config key, given a value of the wrong kind (and, where the schema bounds it, one out of bounds),
+ * stops loading with one line that names the key and says in words what it expects: never a validator
+ * phrase such as "Expected union value".
+ */
+import type { TObject, TSchema } from '@sinclair/typebox';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+
+const RAW_PHRASES =
+  /expected (union|string|integer|number|boolean|array|object|value|required|all)\b|unexpected property|greater or equal|less or equal|to match pattern|anyOf|schema/i;
+
+function leaves(schema: TObject, prefix: string[] = []): { path: string[]; schema: TSchema }[] {
+  const out: { path: string[]; schema: TSchema }[] = [];
+  for (const [key, sub] of Object.entries(schema.properties)) {
+    if (sub.type === 'object' && sub.properties) out.push(...leaves(sub as TObject, [...prefix, key]));
+    else out.push({ path: [...prefix, key], schema: sub });
+  }
+  return out;
+}
+
+/** Values the schema refuses: the wrong kind always, and out of its bounds where it has any. */
+function badValues(s: TSchema): unknown[] {
+  const alts: TSchema[] = Array.isArray(s.anyOf) ? s.anyOf : [s];
+  const out: unknown[] = [{ wrong: 'kind' }];
+  for (const a of alts) {
+    if (typeof a.minimum === 'number') out.push(a.minimum - (a.type === 'integer' ? 1 : 0.5));
+    if (typeof a.maximum === 'number') out.push(a.maximum + 1);
+    if (a.type === 'integer') out.push(1.5);
+    if (typeof a.minLength === 'number') out.push('x'.repeat(Math.max(0, a.minLength - 1)));
+    if (typeof a.pattern === 'string') out.push('not matching');
+    if (a.const !== undefined) out.push('no-such-choice');
+  }
+  return out;
+}
+
+function nest(path: string[], value: unknown): Record<string, unknown> {
+  return path.reduceRight<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value as never);
+}
+
+const cases = leaves(ConfigSchema).flatMap((leaf) =>
+  badValues(leaf.schema).map((value) => [leaf.path.join('.'), value, leaf.path] as const),
+);
+
+describe('config errors in words, for every key', () => {
+  it('walks a schema with keys of every kind', () => {
+    expect(cases.length).toBeGreaterThan(60);
+  });
+
+  it.each(cases)('%s = %j', (key, value, path) => {
+    let error: unknown;
+    try {
+      loadConfig({ file: null, env: {}, overrides: nest(path, value) });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const e = error as ConfigError;
+    expect(e.key.startsWith(key)).toBe(true);
+    expect(e.message).not.toContain('\n');
+    expect(e.problem).toMatch(/^expected /);
+    expect(e.problem).not.toMatch(RAW_PHRASES);
+  });
+
+  it('names an unknown key as such', () => {
+    expect(() =>
+      loadConfig({ file: null, env: {}, overrides: { smtp: { maxRecipents: 5 } as never } }),
+    ).toThrow(/smtp\.maxRecipents: unknown key/);
+  });
+
+  it('says how long the bootstrap admin key must be, and does not echo it', () => {
+    let error: unknown;
+    try {
+      loadConfig({ file: null, env: { ADMIN_API_KEY: 'short-key' } });
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ConfigError).message).toMatch(
+      /api\.adminApiKey \(env ADMIN_API_KEY\): expected text of at least \d+ characters/,
+    );
+    expect((error as ConfigError).message).not.toContain('short-key');
+  });
+});
