@@ -6,7 +6,7 @@
  * granted the action.
  */
 import { authservIdOf } from '../auth/ar-header.js';
-import { stampHeaderLines } from '../pipeline/headers.js';
+import { OWN_HEADER, stampHeaderLines } from '../pipeline/headers.js';
 import type { HandOn } from '../pipeline/process-message.js';
 import { Action, cstrings, encode, Reply } from './protocol.js';
 
@@ -25,8 +25,6 @@ export interface ModificationContext {
   /** RCPT arguments as the MTA sent them, by bare address (DELRCPT must name them the same way). */
   recipientArgs: Map<string, string>;
 }
-
-const OURS = /^(x-spam-|x-mailsentra-)/i;
 
 function indexed(index: number, name: string, value: string): Buffer {
   const i = Buffer.alloc(4);
@@ -55,7 +53,7 @@ export function modifications(h: HandOn, quarantined: string[], ctx: Modificatio
       const key = name.toLowerCase();
       const index = (seen.get(key) ?? 0) + 1;
       seen.set(key, index);
-      if (OURS.test(name) || forgedAuth(name, value)) forged.push({ name, index });
+      if (OWN_HEADER.test(`${name}:`) || forgedAuth(name, value)) forged.push({ name, index });
     }
     for (const f of forged.reverse()) out.push(encode(Reply.CHGHEADER, indexed(f.index, f.name, '')));
   }
