@@ -31,7 +31,7 @@ describe('control socket', () => {
         activated.push(version);
       },
     });
-  });
+  }, 200_000);
   afterAll(async () => {
     await server?.close();
     await storage?.close();
