@@ -12,7 +12,7 @@ import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { controlSocketPath } from './control/protocol.js';
-import { type ControlServer, startControlServer, unsafeDirectory } from './control/server.js';
+import { type ControlServer, startControlServer } from './control/server.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -178,14 +178,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const openControl = async (): Promise<ControlServer | null> => {
     const dir = storage.lockDir;
     if (dir === null || !roles.api) return null;
-    const unsafe = unsafeDirectory(dir);
-    if (unsafe) {
-      logger.warn(
-        { event: 'CONTROL_DISABLED', reason: unsafe },
-        'no control socket: the directory is unsafe',
-      );
-      return null;
-    }
     return startControlServer({
       socketPath: controlSocketPath(dir),
       logger,

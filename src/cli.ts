@@ -60,7 +60,7 @@ export async function main(
       io.stdout.write(usage());
       return 0;
     } else {
-      io.stderr.write(`mailsentra: unknown option ${flag}\n${usage()}`);
+      io.stderr.write(`mailsentra: unknown option ${flag} (mailsentra --help lists the options)\n`);
       return 2;
     }
   }
@@ -74,7 +74,9 @@ export async function main(
   const name = args.shift();
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
-    io.stderr.write(name ? `mailsentra: unknown command '${name}'\n${usage()}` : usage());
+    io.stderr.write(
+      name ? `mailsentra: unknown command '${name}' (mailsentra --help lists the commands)\n` : usage(),
+    );
     return 2;
   }
   const { run } = await command.load();

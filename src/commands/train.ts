@@ -211,8 +211,7 @@ async function trainAndStore(
 }
 
 const USAGE =
-  'usage: mailsentra train [--corpus DIR…] [--ham PATH…] [--spam PATH…] [--with-default-corpus]\n' +
-  '  DIR holds ham/ and spam/; a PATH is a folder, a Maildir or an mbox file\n';
+  'usage: mailsentra train [--corpus DIR…] [--ham PATH…] [--spam PATH…] [--with-default-corpus] (DIR holds ham/ and spam/; a PATH is a folder, a Maildir or an mbox file)';
 
 export const run: Command = async (args, ctx) => {
   const { flags, bools, rest, unknown } = parseArgs(args, {
@@ -221,9 +220,7 @@ export const run: Command = async (args, ctx) => {
   });
   if (unknown.length > 0 || rest.length > 0) {
     ctx.stderr.write(
-      unknown.length > 0
-        ? `mailsentra: unknown option ${unknown[0]}\n${USAGE}`
-        : `mailsentra: unexpected ${rest[0]}\n${USAGE}`,
+      `mailsentra: ${unknown.length > 0 ? `unknown option ${unknown[0]}` : `unexpected ${rest[0]}`}; ${USAGE}\n`,
     );
     return 2;
   }

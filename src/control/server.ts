@@ -6,6 +6,7 @@
  */
 import { chmodSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../observability/log.js';
 import type { Db } from '../store/db.js';
@@ -108,7 +109,33 @@ function isRequest(value: unknown): value is ControlRequest {
   );
 }
 
-export async function startControlServer(deps: ControlDeps): Promise<ControlServer> {
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its terminating NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Opens the control socket, or logs CONTROL_DISABLED and returns null when it cannot be opened safely: the
+ * service runs on without it, and the commands that need the store refuse with one line instead.
+ */
+export async function startControlServer(deps: ControlDeps): Promise<ControlServer | null> {
+  const dir = path.dirname(deps.socketPath);
+  const reason =
+    unsafeDirectory(dir) ??
+    (Buffer.byteLength(deps.socketPath) > MAX_SOCKET_PATH
+      ? `the socket path is longer than ${MAX_SOCKET_PATH} bytes (use a shorter DATA_DIR)`
+      : null);
+  if (reason) {
+    deps.logger.warn({ event: 'CONTROL_DISABLED', reason }, 'no control socket');
+    return null;
+  }
+  try {
+    return await listenControl(deps);
+  } catch (err) {
+    deps.logger.warn({ event: 'CONTROL_DISABLED', reason: String(err) }, 'no control socket');
+    return null;
+  }
+}
+
+async function listenControl(deps: ControlDeps): Promise<ControlServer> {
   const table = handlers(deps);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {

@@ -18,6 +18,7 @@ const STACK = /^\s+at /m;
 function oneLine(out: { code: number | null; stderr: string }, code: number): string {
   expect(out.code).toBe(code);
   const lines = out.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^mailsentra: /);
   expect(out.stderr).not.toMatch(STACK);
   return lines[0] as string;
@@ -29,8 +30,7 @@ describe('mistakes on the command line', () => {
   it('a corpus that is not there: one line naming it, exit 66', async () => {
     const out = await runCliChild(['train', '--corpus', '/no/such/site'], env());
     expect(oneLine(out, 66)).toContain('/no/such/site');
-    expect(out.stderr.trimEnd().split('\n')).toHaveLength(1);
-  }, 60_000);
+  }, 120_000);
 
   it('a corpus without spam: one line saying what is missing', async () => {
     const site = tmp();
@@ -38,14 +38,13 @@ describe('mistakes on the command line', () => {
     writeFileSync(path.join(site, 'ham', 'a.eml'), 'Subject: hi\n\nhello\n');
     const out = await runCliChild(['train', '--ham', path.join(site, 'ham')], env());
     expect(oneLine(out, 66)).toMatch(/no spam messages to train on/);
-  }, 60_000);
+  }, 120_000);
 
   it('an unknown option, an unknown command, a missing config file', async () => {
     expect(oneLine(await runCliChild(['train', '--corpse', 'x'], env()), 2)).toContain('--corpse');
     expect(oneLine(await runCliChild(['frobnicate'], env()), 2)).toContain('frobnicate');
     const missing = await runCliChild(['--config', '/no/such.yaml', 'migrate'], env());
     expect(oneLine(missing, 78)).toContain('/no/such.yaml');
-    expect(missing.stderr.trimEnd().split('\n')).toHaveLength(1);
     const bad = await runCliChild(['migrate'], { ...env(), ADMIN_API_KEY: 'short-key' });
     expect(oneLine(bad, 78)).toMatch(/api\.adminApiKey \(env ADMIN_API_KEY\): expected text of at least/);
   }, 120_000);
@@ -98,5 +97,5 @@ describe('progress line', () => {
     const code = await new Promise<number | null>((resolve) => proc.once('close', resolve));
     expect(code).toBe(0);
     expect(screen).toMatch(/\r\x1b\[Kscanning \d+\/40 \(\d+ %\), ETA/);
-  }, 180_000);
+  }, 300_000);
 });
