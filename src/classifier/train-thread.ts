@@ -8,7 +8,8 @@ import { Piscina } from 'piscina';
 import { loadSpamAssassin } from './corpus.js';
 import { summarise } from './evaluate.js';
 import { extractFeatures } from './features.js';
-import { featuresOf, trainFromFeatures } from './train.js';
+import { versionFor } from './model.js';
+import { featuresOf, type LabelledFeatures, trainFromFeatures } from './train.js';
 import type { Evaluation, Label } from './types.js';
 
 export interface TrainTask {
@@ -25,6 +26,39 @@ export interface TrainResult {
   evaluation: Evaluation;
 }
 
+/** The share of the training weight a site's feedback gets (when it has fewer examples than that). */
+export const SITE_SHARE = 0.25;
+
+/** Times each site example is seen per epoch so the site's examples weigh SITE_SHARE of the total: a few
+ * hundred of them must not drown in ~4 500 corpus messages. */
+export function siteRepeat(corpus: number, site: number): number {
+  if (site === 0) return 1;
+  return Math.max(1, Math.round((SITE_SHARE * corpus) / ((1 - SITE_SHARE) * site)));
+}
+
+/**
+ * Corpus plus site feedback: the site's examples weighted (siteRepeat), then its lessons taught to the
+ * trained model as live feedback taught them to the model it replaces, in the order given. The incremental
+ * model is the old weights plus those lessons; the retrained one is better weights plus the same lessons,
+ * so a retrain does not lose what feedback taught.
+ */
+export function trainWithFeedback(
+  corpus: readonly LabelledFeatures[],
+  feedback: readonly LabelledFeatures[],
+  versionPrefix: string,
+  maxBytes: number,
+) {
+  const repeat = siteRepeat(corpus.length, feedback.length);
+  const model = trainFromFeatures([...corpus, ...feedback.map((f) => ({ ...f, repeat }))], {
+    maxBytes,
+    versionPrefix,
+  });
+  if (feedback.length === 0) return model;
+  for (const f of feedback) model.learn(f.tokens, f.label);
+  model.version = versionFor(model, versionPrefix);
+  return model;
+}
+
 /** Trains on the SpamAssassin TRAIN split plus `task.feedback` and evaluates on TEST, in this thread. */
 export function trainWithCorpus(task: TrainTask): TrainResult {
   const { maxBytes } = task;
@@ -33,10 +67,12 @@ export function trainWithCorpus(task: TrainTask): TrainResult {
       .tokens,
     label: f.label,
   }));
-  const model = trainFromFeatures([...featuresOf(loadSpamAssassin('train'), maxBytes), ...feedback], {
+  const model = trainWithFeedback(
+    featuresOf(loadSpamAssassin('train'), maxBytes),
+    feedback,
+    task.versionPrefix,
     maxBytes,
-    versionPrefix: task.versionPrefix,
-  });
+  );
   const evaluation = summarise(
     loadSpamAssassin('test').map((m) => ({
       score: model.score(extractFeatures(m.raw, { maxBytes }).tokens).score,

@@ -34,6 +34,16 @@ export interface ScoreResult {
   spam: boolean;
   /** The features that weighed most, strongest first (at most ~10). */
   topFeatures: FeatureWeight[];
+  /** How much the verdict rests on (absent for models that do not measure it). */
+  evidence?: Evidence;
+}
+
+/** Features the model knows among the message's, and the share of the margin that counted (k / (k + K)):
+ * near 0, the model knew too little of the message to judge it and the score stayed near "unsure". */
+export interface Evidence {
+  known: number;
+  features: number;
+  factor: number;
 }
 
 export interface SpamModel {

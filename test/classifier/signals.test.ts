@@ -197,7 +197,9 @@ describe('named signals', () => {
   });
 
   it('stay linear on hostile HTML', () => {
-    const hostile = html(`${'<a href="x" '.repeat(20_000)}>${'<a '.repeat(20_000)}${'<input type=pass '.repeat(20_000)}`);
+    const hostile = html(
+      `${'<a href="x" '.repeat(20_000)}>${'<a '.repeat(20_000)}${'<input type=pass '.repeat(20_000)}`,
+    );
     const started = performance.now();
     signals(hostile);
     expect(performance.now() - started).toBeLessThan(2000);
