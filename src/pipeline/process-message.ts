@@ -257,6 +257,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         action: r.action,
         status: r.status,
         score: entry.score,
+        ...(scan?.evidence ? { evidence: scan.evidence } : {}),
         reason: r.reason,
         reply: r.reply.code,
         ms: Math.round(totalMs),

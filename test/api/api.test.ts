@@ -234,6 +234,27 @@ describe('feedback and scan', () => {
     expect(await scan()).toBeGreaterThan(before);
   });
 
+  it('the verdict says how much it rests on: known features, features, and the share that counted', async () => {
+    const scan = async (msg: Buffer) =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/scan',
+          headers: { ...auth(analystKey), 'content-type': 'message/rfc822' },
+          payload: msg,
+        })
+      ).json() as { score: number; evidence: { known: number; features: number; factor: number } };
+    const familiar = await scan(
+      raw('Re: patch for the kernel build', 'The patch fixes the build on linux, thanks'),
+    );
+    const unfamiliar = await scan(raw('Zorblax qwintuple', 'Vrexil prandomath skellig yrrwot quenzibar'));
+    expect(familiar.evidence.known).toBeGreaterThan(5);
+    expect(familiar.evidence.known).toBeLessThanOrEqual(familiar.evidence.features);
+    expect(unfamiliar.evidence.factor).toBeLessThan(familiar.evidence.factor);
+    // Mail the model knows almost nothing of stays on the ham side of the tag point.
+    expect(unfamiliar.score).toBeLessThan(0.5);
+  });
+
   it('feedback by message-log id learns from the kept raw bytes and counts in metrics', async () => {
     const id = crypto.randomUUID();
     const msg = raw('Logged one', 'an ordinary logged message body');
