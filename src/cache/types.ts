@@ -1,10 +1,11 @@
-import type { FeatureWeight } from '../classifier/types.js';
+import type { Evidence, FeatureWeight } from '../classifier/types.js';
 
 /** What the verdict cache keeps for one (model state, content hash): the score, not the action, because
  * the action depends on per-recipient policy. */
 export interface CachedVerdict {
   score: number;
   topFeatures: FeatureWeight[];
+  evidence?: Evidence;
 }
 
 /**

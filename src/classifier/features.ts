@@ -5,14 +5,42 @@
  *   n:  From display-name words            u:  URL hosts (full host and registrable-looking domain)
  *   h:  header facts that mean something in real mail (no relay host names, no recipient addresses:
  *       those are collection artefacts of a corpus, not signals)
+ *   x:  named signals (signals.ts): link text naming another domain, credential words, hidden text …
  */
 
 import { decodeHeaderWords, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
+import { messageSignals, SIGNAL_PREFIX } from './signals.js';
 import { addWordFeatures, DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
 import type { MessageFeatures } from './types.js';
 
-export type FeatureFamily = 'subject' | 'body' | 'osb' | 'name' | 'url' | 'header';
-export const ALL_FAMILIES: readonly FeatureFamily[] = ['subject', 'body', 'osb', 'name', 'url', 'header'];
+export type FeatureFamily = 'subject' | 'body' | 'osb' | 'name' | 'url' | 'header' | 'signal';
+export const ALL_FAMILIES: readonly FeatureFamily[] = [
+  'subject',
+  'body',
+  'osb',
+  'name',
+  'url',
+  'header',
+  'signal',
+];
+
+/**
+ * Tags a filter put in front of a subject ("[SPAM] ", "***SPAM***", "{Spam?}"): ours on tagged mail a user
+ * reports back, or an upstream filter's. They describe a verdict, not the message, and scoring them would
+ * make the model learn its own (or another filter's) output.
+ */
+const FILTER_TAG =
+  /^\s*(?:\[\s*spam\??\s*\]|\*{1,5}\s*spam\??\s*\*{1,5}|\{\s*spam\??\s*\}|\(\s*spam\??\s*\))\s*/i;
+
+export function stripFilterTags(subject: string): string {
+  let s = subject;
+  for (let i = 0; i < 5; i++) {
+    const m = FILTER_TAG.exec(s);
+    if (!m) break;
+    s = s.slice(m[0].length);
+  }
+  return s;
+}
 
 export interface FeatureOptions {
   /** Bytes of the message that are scored (the rest is ignored; `truncated` says so). */
@@ -158,7 +186,8 @@ export function extractFeatures(raw: Buffer, options: FeatureOptions): MessageFe
   const from = decodedHeader(parsed.headers, 'from');
   const tokens = new Set<string>();
 
-  if (subject && families.has('subject')) addWordFeatures(tokens, norm.words(subject, 60), 's:', osb);
+  if (subject && families.has('subject'))
+    addWordFeatures(tokens, norm.words(stripFilterTags(subject), 60), 's:', osb);
   if (from && families.has('name')) addWordFeatures(tokens, norm.words(displayName(from), 10), 'n:', 0);
   if (families.has('body')) {
     let budget = DEFAULT_TOKENIZE.maxWords;
@@ -184,6 +213,8 @@ export function extractFeatures(raw: Buffer, options: FeatureOptions): MessageFe
     }
   }
   if (families.has('header')) headerFacts(tokens, parsed, subject, from);
+  if (families.has('signal'))
+    for (const name of messageSignals(parsed, from)) tokens.add(SIGNAL_PREFIX + name);
 
   const messageId = headerValue(parsed.headers, 'message-id');
   return {

@@ -10,11 +10,20 @@
  * accumulators side by side), so the artefact needs no strings; explanations use the message's own feature
  * strings, so the hash loses nothing a user sees.
  *
- * Feedback: `learn` takes one Adagrad-sized step as if the message had been scored fully wrong
- * (gradient magnitude 1 on each of its features), without changing the accumulators; `unlearn` takes the
- * same step back. Both steps depend only on the message and the accumulators, so un-learning reverses
- * learning exactly up to float32 rounding of the stored weights (approximately, by design: a weight is
- * stored as float32). A never-seen feature gets a slot on learn.
+ * Evidence: a message whose features the model mostly does not know is not judged on the few it does.
+ * With k known features, the margin's distance from the bias (the margin of a message the model knows
+ * nothing of, below the decision point) is scaled by k / (k + evidenceK): mail unlike anything trained on
+ * moves toward "unsure" instead of crossing the tag threshold on two or three words. The decision point is
+ * chosen on held-out margins scaled the same way.
+ *
+ * Feedback: `learn` takes one step as if the message had been scored fully wrong (gradient magnitude 1 on
+ * each of its features). The step of a feature shrinks with the feedback that feature has had, not with
+ * its training history: step = feedbackEta / sqrt(n) / sqrt(1 + reports on it), so the first reports of a
+ * site's mail move even features the corpus knew well (one report moves its own margin by about
+ * feedbackEta), and a feature reported often settles. `unlearn` takes the same step back (its report count
+ * is decremented first), so un-learning reverses learning exactly up to float32 rounding of the stored
+ * weights. A never-seen feature gets a slot on learn. Models with feedbackEta 0 take the Adagrad-sized
+ * step of their training accumulators instead.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -33,15 +42,55 @@ export interface LinearParams {
   /** Calibration: score = sigmoid(a * (z - t)). The decision point 0.5 is z = t. */
   a: number;
   t: number;
+  /** Evidence scaling: the margin's pull counts k / (k + evidenceK) for k known features (0: off). */
+  evidenceK: number;
+  /** Feedback step (0: the training accumulators' Adagrad step). */
+  feedbackEta: number;
+  /** How much a feature's training history damps its feedback step. */
+  feedbackAccum: number;
 }
 
 /** Chosen by 5-fold cross-validation on TRAIN (see README, "The classifier"). */
-export const DEFAULT_LINEAR_PARAMS: LinearParams = { eta: 1, epochs: 3, seed: 1, fitBias: false, a: 1, t: 0 };
+export const DEFAULT_LINEAR_PARAMS: LinearParams = {
+  eta: 1,
+  epochs: 3,
+  seed: 1,
+  fitBias: false,
+  a: 1,
+  t: 0,
+  evidenceK: 10,
+  feedbackEta: 1,
+  feedbackAccum: 1,
+};
+
+/** What a stored artefact without these parameters scored and learned with. */
+const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'feedbackEta' | 'feedbackAccum'> = {
+  evidenceK: 0,
+  feedbackEta: 0,
+  feedbackAccum: 1,
+};
 
 export const LINEAR_MAGIC = 'MSM2';
 const EXPLAIN = 10;
 /** Adagrad accumulator of a feature never updated (keeps the first step finite). */
 const G0 = 1e-8;
+
+/** The share of a margin's pull that counts with k known features. */
+export function evidenceFactor(known: number, evidenceK: number): number {
+  return evidenceK > 0 ? known / (known + evidenceK) : 1;
+}
+
+/** bias + (sum of known weights / sqrt(n)) scaled by the evidence factor. */
+export function evidenceMargin(
+  bias: number,
+  sum: number,
+  features: number,
+  known: number,
+  evidenceK: number,
+): number {
+  if (features === 0) return bias;
+  return bias + (evidenceFactor(known, evidenceK) * sum) / Math.sqrt(features);
+}
 
 /**
  * Open-addressing hash → slot table (linear probing, load ≤ 1/2). Key 0 marks an empty slot. A slot's key
@@ -52,6 +101,8 @@ export class FeatureTable {
   private cells: Uint32Array;
   private cellWeights: Float32Array;
   accum: Float32Array;
+  /** Feedback reports each feature has had (net of un-learning): the feedback step shrinks with it. */
+  reports: Float32Array;
   size = 0;
   private mask: number;
 
@@ -61,6 +112,7 @@ export class FeatureTable {
     this.cells = new Uint32Array(cap * 2);
     this.cellWeights = new Float32Array(this.cells.buffer);
     this.accum = new Float32Array(cap).fill(G0);
+    this.reports = new Float32Array(cap);
     this.mask = cap - 1;
   }
 
@@ -95,7 +147,18 @@ export class FeatureTable {
     }
   }
 
-  /** Weight of a hash's slot, 0 when absent (the scoring lookup). */
+  /**
+   * Weight of a hash's feature if the model knows it (trained on it or taught it by feedback still in
+   * force), else undefined: the scoring lookup. A slot left by feedback that was un-learned is not known.
+   */
+  knownWeight(hash: number): number | undefined {
+    const i = this.find(hash);
+    if (i < 0) return undefined;
+    if ((this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0) return undefined;
+    return this.cellWeights[2 * i + 1] as number;
+  }
+
+  /** Weight of a hash's slot, undefined when absent. */
   weightOf(hash: number): number | undefined {
     const key = hash >>> 0 || 1;
     const cells = this.cells;
@@ -131,10 +194,12 @@ export class FeatureTable {
     const old = this.cells;
     const oldWeights = this.cellWeights;
     const oldAccum = this.accum;
+    const oldReports = this.reports;
     const cap = this.capacity * 2;
     this.cells = new Uint32Array(cap * 2);
     this.cellWeights = new Float32Array(this.cells.buffer);
     this.accum = new Float32Array(cap).fill(G0);
+    this.reports = new Float32Array(cap);
     this.mask = cap - 1;
     this.size = 0;
     for (let j = 0; j < oldAccum.length; j++) {
@@ -143,6 +208,7 @@ export class FeatureTable {
       const i = this.insert(k);
       this.cellWeights[2 * i + 1] = oldWeights[2 * j + 1] as number;
       this.accum[i] = oldAccum[j] as number;
+      this.reports[i] = oldReports[j] as number;
     }
   }
 }
@@ -183,12 +249,19 @@ export class LinearModel implements SpamModel {
     return this.table.size;
   }
 
-  /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives). */
+  /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives),
+   * evidence scaling applied. */
   margin(tokens: readonly string[]): number {
     const table = this.table;
     let sum = 0;
-    for (const t of tokens) sum += table.weightOf(fnv1a(t)) ?? 0;
-    return tokens.length === 0 ? this.bias : this.bias + sum / Math.sqrt(tokens.length);
+    let known = 0;
+    for (const t of tokens) {
+      const w = table.knownWeight(fnv1a(t));
+      if (w === undefined) continue;
+      sum += w;
+      known++;
+    }
+    return evidenceMargin(this.bias, sum, tokens.length, known, this.params.evidenceK);
   }
 
   score(tokens: readonly string[]): ScoreResult {
@@ -197,10 +270,12 @@ export class LinearModel implements SpamModel {
     const top: { feature: string; w: number }[] = [];
     let floor = 0;
     let sum = 0;
+    let known = 0;
     for (const feature of tokens) {
-      const w = table.weightOf(fnv1a(feature));
+      const w = table.knownWeight(fnv1a(feature));
       if (w === undefined) continue;
       sum += w;
+      known++;
       const m = Math.abs(w);
       if (m === 0 || (top.length === EXPLAIN && m <= floor)) continue;
       let k = top.length;
@@ -214,15 +289,17 @@ export class LinearModel implements SpamModel {
       if (top.length > EXPLAIN) top.pop();
       if (top.length === EXPLAIN) floor = Math.abs((top[EXPLAIN - 1] as { w: number }).w);
     }
-    const scale = tokens.length === 0 ? 0 : 1 / Math.sqrt(tokens.length);
-    const z = this.bias + sum * scale;
-    const { a, t } = this.params;
+    const { a, t, evidenceK } = this.params;
+    const factor = evidenceFactor(known, evidenceK);
+    const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
+    const z = evidenceMargin(this.bias, sum, tokens.length, known, evidenceK);
     const score = sigmoid(a * (z - t));
     const topFeatures: FeatureWeight[] = top.map((f) => ({
       feature: f.feature,
       weight: Number((f.w * scale * a).toFixed(4)),
     }));
-    return { score, spam: score >= 0.5, topFeatures };
+    const evidence = { known, features: tokens.length, factor: Number(factor.toFixed(3)) };
+    return { score, spam: score >= 0.5, topFeatures, evidence };
   }
 
   /** One feedback step toward `label` (sign +1) or back from it (sign -1). */
@@ -232,8 +309,17 @@ export class LinearModel implements SpamModel {
     const table = this.table;
     const g = 1 / Math.sqrt(tokens.length);
     const direction = (label === 'spam' ? 1 : -1) * sign;
+    const { feedbackEta } = this.params;
     for (const i of slots) {
-      const step = (this.params.eta * g) / Math.sqrt((table.accum[i] as number) + g * g);
+      // Un-learning first takes back the report, so it steps exactly as the learn it reverses did.
+      if (sign === -1) table.reports[i] = Math.max(0, (table.reports[i] as number) - 1);
+      const r = table.reports[i] as number;
+      const step =
+        feedbackEta > 0
+          ? (feedbackEta * g) /
+            Math.sqrt(g * g * (1 + r) + this.params.feedbackAccum * (table.accum[i] as number))
+          : (this.params.eta * g) / Math.sqrt((table.accum[i] as number) + g * g);
+      if (sign === 1) table.reports[i] = (table.reports[i] as number) + 1;
       table.setWeight(i, table.weight(i) + direction * step);
     }
   }
@@ -272,12 +358,16 @@ export class LinearModel implements SpamModel {
     const k = new Uint32Array(n);
     const w = new Float32Array(n);
     const g = new Float32Array(n);
+    const r = new Float32Array(n);
+    let reported = false;
     for (let x = 0; x < n; x++) {
       const key = Number((order[x] as bigint) & 0xffffffffn);
       const i = table.find(key);
       k[x] = key;
       w[x] = table.weight(i);
       g[x] = table.accum[i] as number;
+      r[x] = table.reports[i] as number;
+      if (r[x] !== 0) reported = true;
     }
     const header = Buffer.from(
       JSON.stringify({
@@ -287,6 +377,8 @@ export class LinearModel implements SpamModel {
         nSpam: this.nSpam,
         nHam: this.nHam,
         size: n,
+        // Only a model that learned feedback carries the report counts (a trained artefact stays small).
+        ...(reported ? { reports: true } : {}),
       }),
     );
     const head = Buffer.alloc(8);
@@ -298,6 +390,7 @@ export class LinearModel implements SpamModel {
       Buffer.from(k.buffer, 0, n * 4),
       Buffer.from(w.buffer, 0, n * 4),
       Buffer.from(g.buffer, 0, n * 4),
+      ...(reported ? [Buffer.from(r.buffer, 0, n * 4)] : []),
     ]);
   }
 
@@ -321,6 +414,7 @@ export function deserializeLinearModel(body: Buffer): LinearModel {
     nSpam: number;
     nHam: number;
     size: number;
+    reports?: boolean;
   };
   try {
     header = JSON.parse(body.toString('utf8', 8, 8 + headerLength));
@@ -329,7 +423,8 @@ export function deserializeLinearModel(body: Buffer): LinearModel {
   }
   const { size } = header;
   const offset = 8 + headerLength;
-  if (!Number.isInteger(size) || body.length !== offset + size * 12)
+  const arrays = header.reports ? 4 : 3;
+  if (!Number.isInteger(size) || body.length !== offset + size * 4 * arrays)
     throw new ModelError('model artefact is truncated');
   // Copy out of the (possibly unaligned) buffer.
   const slice = (start: number) =>
@@ -337,13 +432,15 @@ export function deserializeLinearModel(body: Buffer): LinearModel {
   const keys = new Uint32Array(slice(offset));
   const weights = new Float32Array(slice(offset + size * 4));
   const accum = new Float32Array(slice(offset + size * 8));
+  const reports = header.reports ? new Float32Array(slice(offset + size * 12)) : null;
   const table = new FeatureTable(size);
   for (let j = 0; j < size; j++) {
     const i = table.insert(keys[j] as number);
     table.setWeight(i, weights[j] as number);
     table.accum[i] = accum[j] as number;
+    if (reports) table.reports[i] = reports[j] as number;
   }
-  const model = new LinearModel(header.params, header.version, table);
+  const model = new LinearModel({ ...STORED_DEFAULTS, ...header.params }, header.version, table);
   model.bias = header.bias;
   model.nSpam = header.nSpam;
   model.nHam = header.nHam;

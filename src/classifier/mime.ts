@@ -29,8 +29,30 @@ export interface ParsedMessage {
   charsets: string[];
   hasHtml: boolean;
   hasPlain: boolean;
+  /** What the HTML parts show about their own shape (the signals in signals.ts read it). */
+  html: HtmlFacts;
   warnings: string[];
 }
+
+/** Facts about a message's HTML that its text alone does not show. */
+export interface HtmlFacts {
+  /** Anchors: the href and the visible text of the link (both capped), at most MAX_LINKS. */
+  links: { href: string; text: string }[];
+  /** `<img>` tags seen. */
+  images: number;
+  /** An element styled invisible (display:none, visibility:hidden, zero font size). */
+  hiddenText: boolean;
+  /** A `<form>` element. */
+  form: boolean;
+  /** An `<input type=password>`. */
+  passwordInput: boolean;
+}
+
+export function emptyHtmlFacts(): HtmlFacts {
+  return { links: [], images: 0, hiddenText: false, form: false, passwordInput: false };
+}
+
+const MAX_LINKS = 100;
 
 const MAX_DEPTH = 20;
 const MAX_PARTS = 200;
@@ -98,12 +120,42 @@ function decodeTransfer(body: string, encoding: string): Buffer {
 }
 
 const HREF = /\b(?:href|src)\s*=\s*["']?([^"'\s>]+)/gi;
+// Every pattern below is bounded or anchored at one tag, so hostile HTML (thousands of unclosed `<a`)
+// costs linear time.
+const ANCHOR_START = /<a\s/gi;
+const TAG_HREF = /\bhref\s*=\s*["']?([^"'\s>]{1,500})/i;
+const IMG = /<img\b/gi;
+const HIDDEN =
+  /style\s*=\s*["'][^"']{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))/i;
+const FORM = /<form\b/i;
+const PASSWORD_INPUT = /<input\b[^>]{0,300}?type\s*=\s*["']?password/i;
+
+function readHtmlFacts(html: string, facts: HtmlFacts): void {
+  // Anchors by hand: the tag up to its '>' (within 1000 characters), its href, the text up to the next '<'.
+  // The '>' found last is reused while it lies ahead: each character is searched at most once.
+  let close = -1;
+  for (const m of html.matchAll(ANCHOR_START)) {
+    if (facts.links.length >= MAX_LINKS) break;
+    if (close < m.index) close = html.indexOf('>', m.index);
+    if (close < 0) break;
+    if (close - m.index > 1000) continue;
+    const href = TAG_HREF.exec(html.slice(m.index, close))?.[1];
+    if (!href) continue;
+    const text = html.slice(close + 1, close + 201).split('<', 1)[0] as string;
+    facts.links.push({ href, text: he.decode(text).trim() });
+  }
+  for (const _ of html.matchAll(IMG)) facts.images++;
+  facts.hiddenText ||= HIDDEN.test(html);
+  facts.form ||= FORM.test(html);
+  facts.passwordInput ||= PASSWORD_INPUT.test(html);
+}
 
 /** HTML to text for scoring: scripts/styles/comments dropped, tags become spaces, entities decoded. */
-export function htmlToText(html: string, hrefs: string[]): string {
+export function htmlToText(html: string, hrefs: string[], facts?: HtmlFacts): string {
   for (const m of html.matchAll(HREF)) {
     if (hrefs.length < 200) hrefs.push(m[1] as string);
   }
+  if (facts) readHtmlFacts(html, facts);
   const stripped = dropBlocks(html).replace(/<[^<>]*>/g, ' ');
   return he.decode(stripped);
 }
@@ -206,7 +258,7 @@ function walk(headers: Header[], body: string, depth: number, ctx: PartContext):
   const text = decodeCharset(decodeTransfer(body, encoding), charset, out.warnings);
   if (type === 'text/html') {
     out.hasHtml = true;
-    out.texts.push(htmlToText(text, out.hrefs));
+    out.texts.push(htmlToText(text, out.hrefs, out.html));
   } else {
     out.hasPlain = true;
     out.texts.push(text);
@@ -224,6 +276,7 @@ export function parseMessage(raw: Buffer): ParsedMessage {
     charsets: [],
     hasHtml: false,
     hasPlain: false,
+    html: emptyHtmlFacts(),
     warnings: [],
   };
   // latin1 keeps every byte as one char, so 8-bit bodies survive until their charset is known.

@@ -7,7 +7,13 @@
 
 import { fnv1a } from './common.js';
 import { extractFeatures } from './features.js';
-import { DEFAULT_LINEAR_PARAMS, FeatureTable, LinearModel, type LinearParams } from './linear-model.js';
+import {
+  DEFAULT_LINEAR_PARAMS,
+  evidenceMargin,
+  FeatureTable,
+  LinearModel,
+  type LinearParams,
+} from './linear-model.js';
 import { versionFor } from './model.js';
 import { chooseDecisionMargin } from './threshold.js';
 import type { Label } from './types.js';
@@ -20,6 +26,8 @@ export interface LabelledMessage {
 export interface LabelledFeatures {
   tokens: readonly string[];
   label: Label;
+  /** Times the example is seen per epoch (default 1): a site's own examples weigh more than the corpus's. */
+  repeat?: number;
 }
 
 export interface TrainOptions {
@@ -69,11 +77,15 @@ export function fitLogistic(points: readonly { z: number; y: number }[], l2 = 1)
   return { a, b };
 }
 
+/** A site example is seen at most this many times per epoch (more makes Adagrad's first steps erratic). */
+const MAX_REPEAT = 20;
+
 /** A message as table slots (one per feature string) and its feature count n. */
 interface Row {
   slots: Int32Array;
   n: number;
   y: 0 | 1;
+  repeat: number;
 }
 
 /** Inserts every feature of every item into `table` and returns the items as slot rows. */
@@ -84,7 +96,9 @@ function toRows(items: readonly LabelledFeatures[], table: FeatureTable): Row[] 
   return hashed.map((hashes, k) => {
     const slots = new Int32Array(hashes.length);
     for (let j = 0; j < hashes.length; j++) slots[j] = table.find(hashes[j] as number);
-    return { slots, n: hashes.length, y: (items[k] as LabelledFeatures).label === 'spam' ? 1 : 0 };
+    const item = items[k] as LabelledFeatures;
+    const repeat = Math.max(1, Math.min(MAX_REPEAT, Math.round(item.repeat ?? 1)));
+    return { slots, n: hashes.length, y: item.label === 'spam' ? 1 : 0, repeat };
   });
 }
 
@@ -101,7 +115,10 @@ function fitWeights(rows: readonly Row[], capacity: number, params: LinearParams
   let bias = 0;
   let biasAccum = 1e-8;
   const { eta, epochs } = params;
-  const order = rows.map((_, i) => i);
+  const order: number[] = [];
+  rows.forEach((row, i) => {
+    for (let r = 0; r < row.repeat; r++) order.push(i);
+  });
   let seed = params.seed >>> 0 || 1;
   const random = () => {
     seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
@@ -139,10 +156,17 @@ function fitWeights(rows: readonly Row[], capacity: number, params: LinearParams
   return { weights, accum, bias };
 }
 
-function rowMargin(row: Row, weights: Float64Array | Float32Array, bias: number): number {
+/** A held-out row's margin: features the fold's model never saw have weight 0 and count as unknown. */
+function rowMargin(row: Row, weights: Float64Array | Float32Array, bias: number, evidenceK: number): number {
   let sum = 0;
-  for (const i of row.slots) sum += weights[i] as number;
-  return row.n === 0 ? bias : bias + sum / Math.sqrt(row.n);
+  let known = 0;
+  for (const i of row.slots) {
+    const w = weights[i] as number;
+    if (w === 0) continue;
+    sum += w;
+    known++;
+  }
+  return evidenceMargin(bias, sum, row.n, known, evidenceK);
 }
 
 export interface HeldOut {
@@ -160,7 +184,8 @@ function heldOutRows(rows: readonly Row[], capacity: number, params: LinearParam
     );
     const w32 = Float32Array.from(fitted.weights);
     rows.forEach((row, i) => {
-      if (i % folds === k) out[i] = { z: rowMargin(row, w32, fitted.bias), label: row.y ? 'spam' : 'ham' };
+      if (i % folds === k)
+        out[i] = { z: rowMargin(row, w32, fitted.bias, params.evidenceK), label: row.y ? 'spam' : 'ham' };
     });
   }
   return out;

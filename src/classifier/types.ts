@@ -34,6 +34,16 @@ export interface ScoreResult {
   spam: boolean;
   /** The features that weighed most, strongest first (at most ~10). */
   topFeatures: FeatureWeight[];
+  /** How much the verdict rests on (absent for models that do not measure it). */
+  evidence?: Evidence;
+}
+
+/** Features the model knows among the message's, and the share of the margin that counted (k / (k + K)):
+ * near 0, the model knew too little of the message to judge it and the score stayed near "unsure". */
+export interface Evidence {
+  known: number;
+  features: number;
+  factor: number;
 }
 
 export interface SpamModel {
@@ -61,6 +71,27 @@ export interface Evaluation {
   falseNegatives: number;
   rocAuc: number;
   recallAtFpr001: number;
+  /** On held-out site feedback, when a version was trained with enough of it (see train-thread.ts). */
+  site?: SiteEvaluation;
+}
+
+/** One model's figures on held-out site feedback, at the decision point. */
+export interface SiteFigures {
+  falsePositives: number;
+  falseNegatives: number;
+  rocAuc: number;
+}
+
+/**
+ * A candidate and the model it would replace, on the same site feedback the candidate never trained on:
+ * activation refuses a candidate with more errors there (unless forced).
+ */
+export interface SiteEvaluation {
+  ham: number;
+  spam: number;
+  candidate: SiteFigures;
+  /** The version active when the candidate was trained, taught the same other feedback. */
+  baseline: SiteFigures & { version: string };
 }
 
 /** Holds the model in force; swapped atomically on activation. */

@@ -273,6 +273,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         action: r.action,
         status: r.status,
         score: entry.score,
+        ...(scan?.evidence ? { evidence: scan.evidence } : {}),
         reason: r.reason,
         auth: m.auth ? authSummary(m.auth.verdict) : null,
         reply: r.reply.code,

@@ -129,7 +129,12 @@ export function createScanner(deps: {
       // generation together.
       const scope = cacheScope(model.version, learned.generation());
       const result = model.score(features.tokens);
-      if (useCache) await cache.set(scope, hash, { score: result.score, topFeatures: result.topFeatures });
+      if (useCache)
+        await cache.set(scope, hash, {
+          score: result.score,
+          topFeatures: result.topFeatures,
+          ...(result.evidence ? { evidence: result.evidence } : {}),
+        });
       const scanMs = performance.now() - started;
       metrics.scanDuration.observe(scanMs / 1000);
       metrics.spamScore.observe(result.score);

@@ -1,5 +1,5 @@
 /** The scanner's contract, shared by the SMTP path, `POST /api/v1/scan` and feedback. */
-import type { FeatureWeight, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
+import type { Evidence, FeatureWeight, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
 import type { FeedbackLedger, FeedbackPosition } from './feedback-ledger.js';
 
 /** A feedback row as a model learns it. */
@@ -16,6 +16,8 @@ export interface ScanOutcome {
   spam: boolean;
   modelVersion: string;
   topFeatures: FeatureWeight[];
+  /** How much the verdict rests on (see classifier/types.ts); absent for models that do not measure it. */
+  evidence?: Evidence;
   contentHash: string;
   /** Subject, From, Message-ID … as parsed (null when served from cache: parse was skipped). */
   features: MessageFeatures | null;

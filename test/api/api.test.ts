@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../src/api/roles.js';
 import { buildApi } from '../../src/api/server.js';
 import { createVerdictCache } from '../../src/cache/verdict-cache.js';
+import type { LinearModel } from '../../src/classifier/linear-model.js';
+import { deserializeModel } from '../../src/classifier/model.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
+import type { Evaluation } from '../../src/classifier/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -234,6 +237,27 @@ describe('feedback and scan', () => {
     expect(await scan()).toBeGreaterThan(before);
   });
 
+  it('the verdict says how much it rests on: known features, features, and the share that counted', async () => {
+    const scan = async (msg: Buffer) =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/api/v1/scan',
+          headers: { ...auth(analystKey), 'content-type': 'message/rfc822' },
+          payload: msg,
+        })
+      ).json() as { score: number; evidence: { known: number; features: number; factor: number } };
+    const familiar = await scan(
+      raw('Re: patch for the kernel build', 'The patch fixes the build on linux, thanks'),
+    );
+    const unfamiliar = await scan(raw('Zorblax qwintuple', 'Vrexil prandomath skellig yrrwot quenzibar'));
+    expect(familiar.evidence.known).toBeGreaterThan(5);
+    expect(familiar.evidence.known).toBeLessThanOrEqual(familiar.evidence.features);
+    expect(unfamiliar.evidence.factor).toBeLessThan(familiar.evidence.factor);
+    // Mail the model knows almost nothing of stays on the ham side of the tag point.
+    expect(unfamiliar.score).toBeLessThan(0.5);
+  });
+
   it('feedback by message-log id learns from the kept raw bytes and counts in metrics', async () => {
     const id = crypto.randomUUID();
     const msg = raw('Logged one', 'an ordinary logged message body');
@@ -381,4 +405,49 @@ describe('models', () => {
     expect(audit.some((a) => a.action === 'model.train' && a.target === jobId)).toBe(true);
     expect(previous).toBeTruthy();
   }, 240_000);
+  it('refuses a candidate worse than the active version on held-out site feedback, unless forced', async () => {
+    // The version in force, stored and active in the registry as a service's start makes it.
+    const current = loadDefaultModel();
+    const active = current.version;
+    if (!(await storage.models.list()).some((m) => m.version === active))
+      await storage.models.save({
+        version: active,
+        trainingSet: 'test',
+        evaluation: null,
+        artefact: current.serialize(),
+      });
+    await storage.models.activate(active);
+    const candidate = deserializeModel(current.serialize()) as LinearModel;
+    candidate.version = 'sa-site-check-candidate';
+    const figures = (falsePositives: number, falseNegatives: number) => ({
+      falsePositives,
+      falseNegatives,
+      rocAuc: 0.9,
+    });
+    const evaluation = {
+      ...((await storage.models.list()).find((m) => m.version === active)?.evaluation ?? ({} as Evaluation)),
+      site: { ham: 6, spam: 6, candidate: figures(2, 1), baseline: { ...figures(0, 1), version: active } },
+    };
+    await storage.models.save({
+      version: candidate.version,
+      trainingSet: 'test',
+      evaluation,
+      artefact: candidate.serialize(),
+    });
+    const url = `/api/v1/models/${candidate.version}/activate`;
+    const refused = await app.inject({ method: 'POST', url, headers: auth(ADMIN) });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toMatch(/worse than the active .* 12 held-out site reports.*force=true/);
+    expect((await app.inject({ method: 'GET', url: '/ready' })).json().model).toBe(active);
+    const forced = await app.inject({ method: 'POST', url: `${url}?force=true`, headers: auth(ADMIN) });
+    expect(forced.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/ready' })).json().model).toBe(candidate.version);
+    // Rolling back to a version without site figures is never refused.
+    const back = await app.inject({
+      method: 'POST',
+      url: `/api/v1/models/${active}/activate`,
+      headers: auth(ADMIN),
+    });
+    expect(back.statusCode).toBe(200);
+  }, 120_000);
 });

@@ -4,6 +4,7 @@ import { LegacyCountModel } from '../../src/classifier/count-model.js';
 import { FeatureTable, LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel, ModelError } from '../../src/classifier/model.js';
 import { heldOutEvidence, trainFromFeatures } from '../../src/classifier/train.js';
+import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/train-thread.js';
 
 const spammy = ['w:viagra', 'w:free', 'w:money', 'u:pills.example', 'w:click'];
 const hammy = ['w:meeting', 'w:agenda', 'w:patch', 'w:review', 'w:thanks'];
@@ -108,6 +109,58 @@ describe('linear model', () => {
     expect(() => deserializeModel(gzipSync(Buffer.from('MSM9xxxxxxxx')))).toThrow(/unknown format/);
     const artefact = smallModel().serialize();
     expect(() => deserializeModel(artefact.subarray(0, artefact.length - 20))).toThrow(ModelError);
+  });
+});
+
+describe('retraining with site feedback', () => {
+  // A site whose spam talks like the corpus's ham, so only its feedback can teach it.
+  const siteSpam = (i: number) => ({
+    tokens: [...hammy, 'w:invoice', 'w:wire', `w:site${i}`],
+    label: 'spam' as const,
+  });
+  const siteHam = (i: number) => ({
+    tokens: ['w:lunch', 'w:team', 'w:friday', `w:site${i}`],
+    label: 'ham' as const,
+  });
+
+  it('weighs the site examples to a quarter of the training weight', () => {
+    expect(siteRepeat(4500, 0)).toBe(1);
+    expect(siteRepeat(4500, 100)).toBe(15);
+    expect(siteRepeat(4500, 5000)).toBe(1);
+  });
+
+  it('scores candidate and active version on held-out feedback, then keeps every lesson', () => {
+    const corpus = items();
+    const active = trainFromFeatures(corpus);
+    const feedback = Array.from({ length: 40 }, (_, i) => ({
+      ...(i % 2 ? siteSpam(i) : siteHam(i)),
+      held: i % 4 < 2,
+    }));
+    const { model, site } = trainWithSiteCheck(corpus, feedback, {
+      maxBytes: 512_000,
+      feedback: [],
+      versionPrefix: 'sa',
+      active: { version: active.version, artefact: active.serialize() },
+    });
+    expect(site).not.toBeNull();
+    expect(site?.ham).toBe(10);
+    expect(site?.spam).toBe(10);
+    expect(site?.baseline.version).toBe(active.version);
+    expect(site?.candidate.falseNegatives).toBeLessThanOrEqual(site?.baseline.falseNegatives ?? 0);
+    // The held-out lessons were taught after the check: the stored version learned all 40.
+    expect(model.nSpam + model.nHam).toBeGreaterThanOrEqual(corpus.length + 40);
+    expect(model.score(siteSpam(99).tokens).spam).toBe(true);
+  });
+
+  it('without enough held-out feedback or an active version, trains on all of it and reports no site check', () => {
+    const corpus = items();
+    const feedback = [{ ...siteSpam(1), held: true }];
+    const { site } = trainWithSiteCheck(corpus, feedback, {
+      maxBytes: 512_000,
+      feedback: [],
+      versionPrefix: 'sa',
+    });
+    expect(site).toBeNull();
   });
 });
 

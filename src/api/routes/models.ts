@@ -59,10 +59,15 @@ async function trainOnce(deps: ModelDeps): Promise<string> {
   for await (const f of deps.storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
     feedback.push({ raw: f.raw, label: f.label });
   // The CPU-heavy part on a thread of its own: on this event loop it stalled SMTP and the API for seconds.
+  const activeRecord = await deps.storage.models.getActive();
+  const activeArtefact = activeRecord ? await deps.storage.models.getArtefact(activeRecord.version) : null;
   const trained = await trainInThread({
     maxBytes: deps.config.scanner.maxScanBytes,
     feedback,
     versionPrefix: 'sa',
+    ...(activeRecord && activeArtefact
+      ? { active: { version: activeRecord.version, artefact: activeArtefact } }
+      : {}),
   });
   await deps.storage.models.save({
     version: trained.version,
@@ -72,6 +77,27 @@ async function trainOnce(deps: ModelDeps): Promise<string> {
     createdAt: feedbackUntil,
   });
   return trained.version;
+}
+
+/**
+ * A candidate trained with held-out site feedback is compared there with the version that was active when it
+ * was trained (taught the same other feedback): more errors on the site's own mail refuses the activation.
+ * Versions without that figure (no site feedback, a rollback) activate as before.
+ */
+async function refuseIfWorseOnSite(storage: Storage, version: string): Promise<void> {
+  const record = (await storage.models.list()).find((m) => m.version === version);
+  const site = record?.evaluation?.site;
+  if (!site) return;
+  const active = await storage.models.getActive();
+  if (!active || active.version !== site.baseline.version) return;
+  const errors = (f: { falsePositives: number; falseNegatives: number }) =>
+    f.falsePositives + f.falseNegatives;
+  if (errors(site.candidate) > errors(site.baseline))
+    throw httpErrors.conflict(
+      `${version} is worse than the active ${active.version} on ${site.ham + site.spam} held-out site reports ` +
+        `(${site.candidate.falsePositives} ham flagged, ${site.candidate.falseNegatives} spam missed, vs ` +
+        `${site.baseline.falsePositives} and ${site.baseline.falseNegatives}); add ?force=true to activate anyway`,
+    );
 }
 
 export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, deps) => {
@@ -90,6 +116,13 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       config: { action: 'models:activate' },
       schema: {
         params: T.Object({ version: T.String({ minLength: 1 }) }),
+        querystring: T.Object({
+          force: T.Optional(
+            T.Boolean({
+              description: 'activate even if worse than the active version on held-out site feedback',
+            }),
+          ),
+        }),
         response: { 200: Row, ...Errors },
       },
     },
@@ -97,6 +130,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       const { version } = request.params;
       const artefact = await storage.models.getArtefact(version);
       if (!artefact) throw httpErrors.notFound('model version');
+      if (!request.query.force) await refuseIfWorseOnSite(storage, version);
       // Readied before the switch (feedback since the version's creation replayed onto it), so no message
       // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
       // sync that the switch starts.

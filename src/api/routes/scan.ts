@@ -21,6 +21,18 @@ export const scanRoutes: FastifyPluginAsyncTypebox<{ scanner: Scanner }> = async
             cached: T.Boolean(),
             scanMs: T.Number(),
             topFeatures: T.Array(Row),
+            evidence: T.Optional(
+              T.Object(
+                {
+                  known: T.Integer({ description: 'features of the message the model knows' }),
+                  features: T.Integer({ description: 'features of the message' }),
+                  factor: T.Number({
+                    description: 'share of the margin that counted, known / (known + K): near 0 = unsure',
+                  }),
+                },
+                { description: 'how much the verdict rests on' },
+              ),
+            ),
           }),
           ...Errors,
         },
