@@ -35,7 +35,7 @@ export interface LinearParams {
   t: number;
 }
 
-/** Chosen by 5-fold cross-validation on TRAIN (see README, "The classifier"). */
+/** Chosen by 5-fold cross-validation on TRAIN (see docs/classifier.md). */
 export const DEFAULT_LINEAR_PARAMS: LinearParams = { eta: 1, epochs: 3, seed: 1, fitBias: false, a: 1, t: 0 };
 
 export const LINEAR_MAGIC = 'MSM2';
