@@ -61,8 +61,6 @@ describe('README.md and docs/', () => {
 
 describe('the milter integration in docs/milter.md', () => {
   it.each(['main.cf.milter', 'master.cf.milter'])('shows the tested %s lines verbatim', (file) => {
-    const doc = readFileSync(new URL('../docs/milter.md', import.meta.url), 'utf8');
-    const snippet = readFileSync(new URL(`../config/postfix/${file}`, import.meta.url), 'utf8');
-    expect(doc).toContain(snippet.trimEnd());
+    expect(read('docs/milter.md')).toContain(read(`config/postfix/${file}`).trimEnd());
   });
 });
