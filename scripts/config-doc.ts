@@ -1,6 +1,6 @@
-/** Rewrites the configuration reference in README.md from the schema (`npm run docs:config`). */
+/** Rewrites the configuration reference in docs/configuration.md from the schema (`npm run docs:config`). */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { withConfigReference } from '../src/config/reference.js';
 
-const readme = new URL('../README.md', import.meta.url);
-writeFileSync(readme, withConfigReference(readFileSync(readme, 'utf8')));
+const page = new URL('../docs/configuration.md', import.meta.url);
+writeFileSync(page, withConfigReference(readFileSync(page, 'utf8')));

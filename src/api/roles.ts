@@ -1,4 +1,5 @@
-/** Who may do what: one table, consulted by every route (DESIGN.md: admin everything; analyst read + feedback). */
+/** Who may do what: one table, consulted by every route (docs/architecture.md: admin everything; analyst
+ * read + feedback). */
 import type { Role } from '../store/types.js';
 
 export type Action =

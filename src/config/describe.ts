@@ -72,7 +72,7 @@ export function describeProblem(
   secret: boolean,
 ): string {
   if (error.type === ValueErrorType.ObjectAdditionalProperties)
-    return 'unknown key (see the configuration reference in the README)';
+    return 'unknown key (see the configuration reference, docs/configuration.md)';
   if (error.type === ValueErrorType.ObjectRequiredProperty)
     return `missing: expected ${expectation(error.schema)}`;
   return `expected ${expectation(error.schema)}${shown(error.value, secret)}`;

@@ -1,7 +1,8 @@
 /**
  * The configuration reference, rendered from the schema itself: every key with its type, default,
- * environment variable and description. The README carries this table between markers, and a test fails
- * when the two differ, so the documentation cannot drift from the code (`npm run docs:config` rewrites it).
+ * environment variable and description. docs/configuration.md carries this table between markers, and a test
+ * fails when the two differ, so the documentation cannot drift from the code (`npm run docs:config` rewrites
+ * it).
  */
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { ConfigSchema } from './schema.js';
@@ -55,6 +56,6 @@ export function renderConfigReference(schema: TObject = ConfigSchema): string {
 export function withConfigReference(text: string, schema: TObject = ConfigSchema): string {
   const start = text.indexOf(REFERENCE_START);
   const end = text.indexOf(REFERENCE_END);
-  if (start < 0 || end < start) throw new Error('README has no config-reference markers');
+  if (start < 0 || end < start) throw new Error('no config-reference markers in the page');
   return `${text.slice(0, start + REFERENCE_START.length)}\n${renderConfigReference(schema)}\n${text.slice(end)}`;
 }

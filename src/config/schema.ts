@@ -1,6 +1,6 @@
 /**
  * The configuration schema: every key, its type, default, and (where it has one) the environment variable
- * that overrides it. The README's configuration reference is generated from this file
+ * that overrides it. The configuration reference in docs/configuration.md is generated from this file
  * (`npm run docs:config`), so the two cannot drift.
  */
 import { type Static, Type as T } from '@sinclair/typebox';

@@ -1,6 +1,7 @@
 /**
- * Every series of DESIGN.md, registered on a registry owned by one service instance (no global registry, so
- * two services in one test process do not collide). Label values are bounded enums.
+ * Every series of the metrics contract (docs/architecture.md) and of docs/operations.md, registered on a
+ * registry owned by one service instance (no global registry, so two services in one test process do not
+ * collide). Label values are bounded enums.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 

@@ -191,7 +191,7 @@ export function createMessageLog(
 
   async function writeBatch(batch: MessageLogEntry[]): Promise<void> {
     // One statement with one array parameter per column (unnest), not one parameter per value: a
-    // 500-row batch is 24 parameters instead of 11 000, which is what the insert rate was spent on.
+    // 500-row batch is 24 parameters instead of 11 000, which would cost more than the insert itself.
     // The raw bytes are not a `bytea[]`: node-postgres sends an array as a text literal, so every byte
     // became two hex characters built on this thread (~50 µs per 5 KB message, ~25 ms of blocked event
     // loop per batch) and parsed again by the server. Instead they go as ONE `bytea` parameter, all
@@ -302,7 +302,7 @@ export function createMessageLog(
       }
       gauge();
       // The embedded PGlite runs queries on this thread and resolves them as microtasks: without a turn of
-      // the event loop here, a whole backlog was written with SMTP and timers starved (seconds, measured).
+      // the event loop here, a whole backlog would be written while SMTP and timers starve for seconds.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

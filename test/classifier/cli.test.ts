@@ -104,7 +104,7 @@ describe('mailsentra scan --json', () => {
 });
 
 describe('corpus and evaluation', () => {
-  it('splits the SpamAssassin corpus as DESIGN.md fixes it', () => {
+  it('splits the SpamAssassin corpus as docs/architecture.md fixes it', () => {
     const test = loadSpamAssassin('test');
     expect(test.filter((m) => m.label === 'ham')).toHaveLength(1016);
     expect(test.filter((m) => m.label === 'spam')).toHaveLength(480);

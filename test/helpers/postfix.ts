@@ -1,8 +1,8 @@
 /**
  * A real Postfix (Debian's package) started for one test: its own config, queue and data directories under a
  * temporary folder, listening on loopback only, relaying everything to a given next hop. The MailSentra part
- * of master.cf is read from `config/postfix/` — the very files the README tells administrators to use — with
- * only the ports rewritten, so the documented configuration is the tested one.
+ * of master.cf is read from `config/postfix/` — the very files docs/integration.md tells administrators to
+ * use — with only the ports rewritten, so the documented configuration is the tested one.
  */
 import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * MailSentra behind a real Postfix, wired exactly as `config/postfix/` (and the README) tells administrators:
+ * MailSentra behind a real Postfix, wired exactly as `config/postfix/` (and docs/integration.md) tells administrators:
  * after-queue `content_filter` with a re-injection listener, and before-queue `smtpd_proxy_filter`. A message
  * submitted to Postfix reaches the next hop only through MailSentra, with its headers; spam is quarantined.
  * Postfix must be installed (`.ci/run` installs it): a missing Postfix fails this test, it never skips.

@@ -314,7 +314,7 @@ describe('every series used by alerts and dashboard is exported by a running Mai
     return declared && exposition.samples.some((s) => s.name === name);
   }
 
-  it('exports every metric of DESIGN.md with samples', () => {
+  it('exports every metric of docs/architecture.md with samples', () => {
     for (const name of [
       'mailsentra_messages_total',
       'mailsentra_message_duration_seconds_bucket',
