@@ -13,6 +13,7 @@ import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { controlSocketPath } from './control/protocol.js';
 import { type ControlServer, startControlServer } from './control/server.js';
+import { type ListCache, startListCache } from './lists/cache.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
@@ -38,6 +39,7 @@ export interface App {
   scanner: Scanner;
   relay: Relay;
   activeModel: ActiveModel;
+  listCache: ListCache;
   modelSync: ModelSync;
   feedbackSync: FeedbackSync;
   /** The milter listener, when milter.listen is set. */
@@ -103,6 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const relay = options.relay ?? createRelay(config, metrics);
   const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
+  const listCache = await startListCache(storage.lists, { intervalMs, logger });
   const channels =
     options.syncChannels === undefined
       ? { model: MODEL_CHANNEL, feedback: FEEDBACK_CHANNEL }
@@ -133,7 +136,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     metrics,
     scanner,
-    policy: createPolicy(config.policy, config.auth),
+    policy: createPolicy(config.policy, config.auth, listCache.entries),
     storage,
     auth: createSenderAuth(config, { redis: cache.redis, metrics }),
   });
@@ -157,6 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         scanner,
         relay,
         activeModel,
+        listCache,
         modelSync: {
           async announce(version) {
             await modelSync.announce(version);
@@ -202,6 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     scanner,
     relay,
     activeModel,
+    listCache,
     modelSync,
     feedbackSync,
     milter,
@@ -233,6 +238,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await api?.close();
       await control?.close();
       await modelSync.stop();
+      listCache.stop();
       // Before the scanner and storage it reads with and teaches through.
       await feedbackSync.stop();
       await scanner.close();

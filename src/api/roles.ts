@@ -13,7 +13,9 @@ export type Action =
   | 'keys:read'
   | 'keys:write'
   | 'scan'
-  | 'audit:read';
+  | 'audit:read'
+  | 'lists:read'
+  | 'lists:write';
 
 export const PERMISSIONS: Readonly<Record<Action, readonly Role[]>> = {
   'messages:read': ['admin', 'analyst'],
@@ -27,6 +29,8 @@ export const PERMISSIONS: Readonly<Record<Action, readonly Role[]>> = {
   'keys:write': ['admin'],
   scan: ['admin', 'analyst'],
   'audit:read': ['admin'],
+  'lists:read': ['admin', 'analyst'],
+  'lists:write': ['admin'],
 };
 
 export function mayDo(role: Role, action: Action): boolean {

@@ -12,6 +12,7 @@ import Fastify, { type FastifyError, type FastifyInstance, LogController } from 
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import { HttpError } from '../errors.js';
+import type { ListCache } from '../lists/cache.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Scanner } from '../pipeline/types.js';
@@ -20,6 +21,7 @@ import type { Storage } from '../store/types.js';
 import { authPlugin, markPublic } from './auth.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
+import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { quarantineRoutes } from './routes/quarantine.js';
@@ -34,6 +36,7 @@ export interface ApiDeps {
   scanner: Scanner;
   relay: Relay;
   activeModel: ActiveModel;
+  listCache: ListCache;
   modelSync: { announce(version: string): Promise<void> } | null;
   /** Told each recorded feedback row, so other processes apply it now (absent: at their periodic check). */
   feedbackSync?: { announce(id: string): Promise<void> } | null;
@@ -180,5 +183,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(scanRoutes, { scanner: deps.scanner });
   await app.register(keyRoutes, { storage });
   await app.register(modelRoutes, deps);
+  await app.register(listRoutes, { storage, listCache: deps.listCache });
   return app as unknown as FastifyInstance;
 }

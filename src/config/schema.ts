@@ -430,6 +430,48 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    ui: T.Object(
+      {
+        sessionHours: T.Number({
+          minimum: 0.01,
+          description: 'console session lifetime after sign-in',
+          default: 8,
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    digest: T.Object(
+      {
+        enabled: T.Boolean({ description: 'quarantine digests on/off', default: true }),
+        intervalHours: T.Number({
+          minimum: 0.01,
+          description: 'hours between two digests to one recipient',
+          default: 24,
+        }),
+        domains: T.Record(T.String(), T.Number({ minimum: 0 }), {
+          description: 'per-recipient-domain interval in hours; 0 = no digest for that domain',
+          default: {},
+        }),
+        baseUrl: T.Union([T.String({ pattern: '^https?://' }), T.Null()], {
+          description: 'URL of this service as recipients reach it (links); null = http://<api.listen>',
+          default: null,
+        }),
+        from: T.String({ description: 'sender of digest mail', default: 'postmaster@localhost' }),
+        signingKey: T.Union([T.String({ minLength: 32 }), T.Null()], {
+          description: 'HMAC key of digest links; null = a random key kept in the database',
+          secret: true,
+          default: null,
+        }),
+        linkDays: T.Number({ minimum: 0.01, description: 'days a digest link stays valid', default: 7 }),
+        checkMinutes: T.Number({
+          minimum: 0.01,
+          description: 'how often the digest job looks for recipients due',
+          default: 10,
+        }),
+        maxItems: T.Integer({ minimum: 1, description: 'rows listed in one digest', default: 200 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     shutdownGraceMs: T.Integer({
       minimum: 0,
       description: 'SIGTERM: time sessions in flight get to finish',

@@ -15,6 +15,7 @@ import { authenticatedBy } from '../auth/alignment.js';
 import { authSummary } from '../auth/signals.js';
 import type { AuthVerdict } from '../auth/types.js';
 import type { Config, DmarcHonourValue, SenderEntryValue, Thresholds } from '../config/schema.js';
+import { type ListEntry as DbEntry, inScope, type ListName, senderMatches } from '../lists/entry.js';
 import { networkMatcher } from '../util/networks.js';
 
 export type ScoreAction = 'pass' | 'tag' | 'quarantine' | 'reject';
@@ -110,15 +111,50 @@ export function dmarcFailure(
   return vouched ? null : policy;
 }
 
+const networkOf = new WeakMap<DbEntry, (ip: string | null) => boolean>();
+
+/**
+ * The first database entry of `list` that decides this message (src/lists/, edited in the console and
+ * /api/v1/lists). An aligned-only allow entry needs SPF or DKIM to authenticate the sender's domain, as the
+ * config's allow entries do.
+ */
+export function listMatch(entries: readonly DbEntry[], list: ListName, input: PolicyInput): DbEntry | null {
+  for (const e of entries) {
+    if (e.list !== list || !inScope(e.scope, input.rcptTo)) continue;
+    if (e.kind === 'network') {
+      let matches = networkOf.get(e);
+      if (!matches) {
+        matches = networkMatcher([e.value]);
+        networkOf.set(e, matches);
+      }
+      if (matches(input.clientIp)) return e;
+      continue;
+    }
+    if (!senderMatches(e.value, input.mailFrom)) continue;
+    if (list === 'allow' && e.alignedOnly) {
+      const domain = input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1).toLowerCase();
+      if (!input.auth || !authenticatedBy(input.auth, domain)) continue;
+    }
+    return e;
+  }
+  return null;
+}
+
+function listReason(e: DbEntry): string {
+  return `${e.kind === 'network' ? 'client' : 'sender'} matches ${e.list} list entry ${e.value}${e.scope === 'global' ? '' : ` (for ${e.scope})`}`;
+}
+
 export interface Policy {
   /** Lists and DMARC: a decision that needs no score, or null. */
   preDecide(input: PolicyInput): Decision | null;
   decide(score: number, input: PolicyInput): Decision;
 }
 
+/** `lists`: the database's entries (src/lists/cache.ts); block entries of any source win over allow ones. */
 export function createPolicy(
   config: Config['policy'],
   auth: { trustedArcSealers: readonly string[] },
+  lists: () => readonly DbEntry[] = () => [],
 ): Policy {
   const allowNet = networkMatcher(config.allowClients);
   const blockNet = networkMatcher(config.blockClients);
@@ -176,6 +212,9 @@ export function createPolicy(
           required: tagRequired,
           scored: false,
         };
+      const dbBlocked = listMatch(lists(), 'block', input);
+      if (dbBlocked)
+        return { action: 'quarantine', reason: listReason(dbBlocked), required: tagRequired, scored: false };
       if (allowNet(input.clientIp)) {
         return {
           action: 'pass',
@@ -194,6 +233,9 @@ export function createPolicy(
           required: tagRequired,
           scored: false,
         };
+      const dbAllowed = listMatch(lists(), 'allow', input);
+      if (dbAllowed)
+        return { action: 'pass', reason: listReason(dbAllowed), required: tagRequired, scored: false };
       return null;
     },
     decide(score, input) {

@@ -5,12 +5,15 @@ import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createAuditLog } from './audit.js';
 import { type Db, migrate, openDb } from './db.js';
+import { createDigestStore } from './digest.js';
 import { createFeedbackStore } from './feedback.js';
 import { createKeyStore } from './keys.js';
+import { createSenderListStore } from './lists.js';
 import { createMessageLog } from './messages.js';
 import { createModelStore } from './models.js';
 import { createQuarantineStore } from './quarantine.js';
 import { startPurgeJob } from './retention.js';
+import { createSessionStore } from './sessions.js';
 import type { Storage } from './types.js';
 
 export interface OpenStorageOptions {
@@ -64,6 +67,9 @@ export async function openStorage(
     models: createModelStore(db),
     keys: createKeyStore(db),
     audit: createAuditLog(db),
+    lists: createSenderListStore(db),
+    sessions: createSessionStore(db),
+    digest: createDigestStore(db),
     async ping() {
       try {
         await sql`select 1`.execute(db);

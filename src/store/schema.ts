@@ -95,6 +95,41 @@ export interface AuditLogTable {
   details: Json<Record<string, unknown>>;
 }
 
+export interface SenderListsTable {
+  id: string;
+  list: string;
+  kind: string;
+  value: string;
+  scope: string;
+  aligned_only: boolean;
+  created_at: Timestamp;
+  created_by: string;
+}
+
+export interface UiSessionsTable {
+  id_hash: string;
+  key_id: string;
+  csrf: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface DigestRecipientsTable {
+  recipient: string;
+  last_sent_at: Timestamp | null;
+  disabled: boolean;
+}
+
+export interface DigestTokensUsedTable {
+  token_hash: string;
+  used_at: Timestamp;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   messages: MessagesTable;
   quarantine_messages: QuarantineMessagesTable;
@@ -103,4 +138,9 @@ export interface Database {
   models: ModelsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  sender_lists: SenderListsTable;
+  ui_sessions: UiSessionsTable;
+  digest_recipients: DigestRecipientsTable;
+  digest_tokens_used: DigestTokensUsedTable;
+  settings: SettingsTable;
 }

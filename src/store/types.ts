@@ -6,6 +6,9 @@
 import type { AuthRecord } from '../auth/types.js';
 import type { Evaluation, FeatureWeight, Label } from '../classifier/types.js';
 import type { MessageAction } from '../observability/metrics.js';
+import type { DigestStore } from './digest.js';
+import type { SenderListStore } from './lists.js';
+import type { SessionStore } from './sessions.js';
 
 /** Final status of a logged message, in the spirit of a tracking center. */
 export type DeliveryStatus = 'delivered' | 'deferred' | 'bounced' | 'quarantined' | 'rejected' | 'partial';
@@ -267,6 +270,9 @@ export interface AuditLog {
 /** Everything storage gives the rest of the service. */
 export interface Storage {
   messages: MessageLog;
+  lists: SenderListStore;
+  sessions: SessionStore;
+  digest: DigestStore;
   quarantine: QuarantineStore;
   feedback: FeedbackStore;
   models: ModelStore;

@@ -12,6 +12,7 @@ import { deserializeModel } from '../../src/classifier/model.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
 import { loadConfig } from '../../src/config/load.js';
+import { startListCache } from '../../src/lists/cache.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createActiveModel } from '../../src/pipeline/active-model.js';
@@ -53,7 +54,11 @@ beforeAll(async () => {
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   const relay = createRelay(config, metrics);
-  app = await buildApi({ config, logger, metrics, storage, scanner, relay, activeModel, modelSync: null });
+  const listCache = await startListCache(storage.lists, { intervalMs: 60_000, logger });
+  app = await buildApi({
+    ...{ config, logger, metrics, storage, scanner, relay, activeModel, listCache },
+    modelSync: null,
+  });
   analystKey = (await storage.keys.create('analyst', 'test')).key;
 }, 120_000);
 

@@ -2,6 +2,7 @@
  * The API built on real parts, for `inject` tests: embedded PGlite storage (or a given one), the real scanner and
  * default model, the real relay delivering to a recording sink. Log lines can be captured.
  */
+
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
@@ -9,6 +10,7 @@ import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { startListCache } from '../../src/lists/cache.js';
 import { createLogger } from '../../src/observability/log.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createActiveModel } from '../../src/pipeline/active-model.js';
@@ -61,6 +63,7 @@ export async function startTestApi(
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   const relay = createRelay(config, metrics);
+  const listCache = await startListCache(storage.lists, { intervalMs: 60_000, logger });
   const app = await buildApi({
     config,
     logger,
@@ -69,6 +72,7 @@ export async function startTestApi(
     scanner,
     relay,
     activeModel,
+    listCache,
     modelSync: null,
   });
   await app.ready();
@@ -80,6 +84,7 @@ export async function startTestApi(
     metrics,
     logLines,
     async close() {
+      listCache.stop();
       await app.close();
       if (!options.storage) await storage.close();
       await sink.close();

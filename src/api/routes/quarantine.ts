@@ -6,16 +6,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { HttpError, httpErrors } from '../../errors.js';
-import { type FeedbackDeps, giveFeedback } from '../../pipeline/feedback.js';
-import type { Relay } from '../../smtp/types.js';
-import type { QuarantineItem, Storage } from '../../store/types.js';
+import { deleteItems, type QuarantineActionDeps, releaseItem } from '../../quarantine/actions.js';
+import type { QuarantineItem } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { Cursor, ErrorBody, Errors, IdParams, PageOf, Row, Uuid } from '../schemas.js';
 import type { MessageViewer } from '../view/message-view.js';
 
-export interface QuarantineDeps extends FeedbackDeps {
-  storage: Storage;
-  relay: Relay;
+export interface QuarantineDeps extends QuarantineActionDeps {
   viewer: MessageViewer;
 }
 
@@ -60,44 +57,9 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     return raw;
   }
 
-  async function release(id: string, actor: string, learnAsHam: boolean): Promise<QuarantineItem> {
-    const claimed = await storage.quarantine.claimRelease(id, actor);
-    if (!claimed) {
-      const item = await find(id);
-      throw httpErrors.conflict(`item is ${item.state}, not held`);
-    }
-    let relayed = false;
-    try {
-      const raw = await storage.quarantine.getRaw(id);
-      if (!raw) throw httpErrors.gone('quarantined message bytes are gone');
-      const outcome = await deps.relay.send({ mailFrom: claimed.mailFrom, rcptTo: [claimed.recipient] }, raw);
-      if (outcome.result !== 'ok') throw httpErrors.relayFailed(`next hop refused: ${outcome.response}`);
-      relayed = true;
-      await storage.audit.write({
-        actor,
-        action: 'quarantine.release',
-        target: id,
-        details: { recipient: claimed.recipient, messageId: claimed.messageId, response: outcome.response },
-      });
-      if (learnAsHam) await giveFeedback(deps, { raw, label: 'ham', messageId: claimed.messageId, actor });
-    } finally {
-      // Settled whatever happened after the claim: released once relayed, else back to held for a retry.
-      await storage.quarantine.completeRelease(id, actor, relayed);
-    }
-    return { ...claimed, state: 'released' };
-  }
-
-  async function remove(ids: string[], actor: string) {
-    const changed = await storage.quarantine.remove(ids, actor);
-    for (const row of changed)
-      await storage.audit.write({
-        actor,
-        action: 'quarantine.delete',
-        target: row.id,
-        details: { messageId: row.messageId },
-      });
-    return changed;
-  }
+  const release = (id: string, actor: string, learnAsHam: boolean) =>
+    releaseItem(deps, id, actor, learnAsHam);
+  const remove = (ids: string[], actor: string) => deleteItems(storage, ids, actor);
 
   /** Who read which quarantined message: views and raw downloads are audited like actions. */
   async function audited(item: QuarantineItem, actor: string, action: 'quarantine.view' | 'quarantine.raw') {

@@ -6,6 +6,7 @@ import * as dropSubjectBtree from './0003-drop-subject-btree.js';
 import * as feedbackRaw from './0004-feedback-raw.js';
 import * as subjectTrigram from './0005-subject-trigram.js';
 import * as releaseClaim from './0006-quarantine-release-claim.js';
+import * as consoleTables from './0007-console.js';
 import * as auth from './0008-auth.js';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-feedback-raw': feedbackRaw,
   '0005-subject-trigram': subjectTrigram,
   '0006-quarantine-release-claim': releaseClaim,
+  '0007-console': consoleTables,
   '0008-auth': auth,
 };
 

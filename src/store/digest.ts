@@ -1,0 +1,111 @@
+/**
+ * What the digest keeps: when each recipient last got one (and whether they switched it off), which release
+ * tokens were spent, and the HMAC key its links are signed with when the config gives none.
+ */
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from './db.js';
+
+export interface DigestRecipient {
+  recipient: string;
+  /** Held rows and when the last digest went (null: never). */
+  held: number;
+  lastSentAt: Date | null;
+  disabled: boolean;
+}
+
+export interface DigestStore {
+  /** Recipients with held rows created after their last digest, and those rows' count. */
+  due(): Promise<DigestRecipient[]>;
+  /** Held rows of one recipient created after `since` (all when null), newest first, at most `limit`. */
+  heldFor(
+    recipient: string,
+    since: Date | null,
+    limit: number,
+  ): Promise<
+    { id: string; mailFrom: string; subject: string | null; score: number | null; createdAt: Date }[]
+  >;
+  markSent(recipient: string, at: Date): Promise<void>;
+  setDisabled(recipient: string, disabled: boolean): Promise<void>;
+  /** Records a spent token; false when it was spent before (single use). */
+  spend(tokenHash: string): Promise<boolean>;
+  /** The stored HMAC key, created on first use. */
+  signingKey(): Promise<Buffer>;
+}
+
+export function createDigestStore(db: Db): DigestStore {
+  return {
+    async due() {
+      const rows = await sql<{
+        recipient: string;
+        held: string;
+        last_sent_at: Date | null;
+        disabled: boolean | null;
+      }>`
+        select lower(q.recipient) as recipient, count(*) as held, d.last_sent_at, d.disabled
+        from quarantine q
+        left join digest_recipients d on d.recipient = lower(q.recipient)
+        where q.state = 'held' and (d.last_sent_at is null or q.created_at > d.last_sent_at)
+        group by lower(q.recipient), d.last_sent_at, d.disabled`.execute(db);
+      return rows.rows.map((r) => ({
+        recipient: r.recipient,
+        held: Number(r.held),
+        lastSentAt: r.last_sent_at ? new Date(r.last_sent_at) : null,
+        disabled: r.disabled === true,
+      }));
+    },
+    async heldFor(recipient, since, limit) {
+      let q = db
+        .selectFrom('quarantine')
+        .select(['id', 'mail_from', 'subject', 'score', 'created_at'])
+        .where(sql`lower(recipient)`, '=', recipient.toLowerCase())
+        .where('state', '=', 'held');
+      if (since) q = q.where('created_at', '>', since);
+      const rows = await q.orderBy('created_at', 'desc').limit(limit).execute();
+      return rows.map((r) => ({
+        id: r.id,
+        mailFrom: r.mail_from,
+        subject: r.subject,
+        score: r.score,
+        createdAt: new Date(r.created_at),
+      }));
+    },
+    async markSent(recipient, at) {
+      await db
+        .insertInto('digest_recipients')
+        .values({ recipient: recipient.toLowerCase(), last_sent_at: at, disabled: false })
+        .onConflict((oc) => oc.column('recipient').doUpdateSet({ last_sent_at: at }))
+        .execute();
+    },
+    async setDisabled(recipient, disabled) {
+      await db
+        .insertInto('digest_recipients')
+        .values({ recipient: recipient.toLowerCase(), last_sent_at: null, disabled })
+        .onConflict((oc) => oc.column('recipient').doUpdateSet({ disabled }))
+        .execute();
+    },
+    async spend(tokenHash) {
+      const row = await db
+        .insertInto('digest_tokens_used')
+        .values({ token_hash: tokenHash, used_at: new Date() })
+        .onConflict((oc) => oc.column('token_hash').doNothing())
+        .returning('token_hash')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async signingKey() {
+      const fresh = randomBytes(32).toString('base64url');
+      await db
+        .insertInto('settings')
+        .values({ key: 'digest.signingKey', value: fresh })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+      const row = await db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', 'digest.signingKey')
+        .executeTakeFirstOrThrow();
+      return Buffer.from(row.value, 'base64url');
+    },
+  };
+}
