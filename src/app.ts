@@ -13,6 +13,7 @@ import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { controlSocketPath } from './control/protocol.js';
 import { type ControlServer, startControlServer } from './control/server.js';
+import { type DigestJob, startDigestJob } from './digest/job.js';
 import { type ListCache, startListCache } from './lists/cache.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -40,6 +41,8 @@ export interface App {
   relay: Relay;
   activeModel: ActiveModel;
   listCache: ListCache;
+  /** null in processes without the API role. */
+  digest: DigestJob | null;
   modelSync: ModelSync;
   feedbackSync: FeedbackSync;
   /** The milter listener, when milter.listen is set. */
@@ -72,6 +75,8 @@ export interface AppOptions {
    * announcements, the periodic check alone (tests of that fallback). Default the MODEL_CHANNEL and
    * FEEDBACK_CHANNEL, when redis.url is set. */
   syncChannels?: { model: string; feedback: string } | null;
+  /** false: no digest rounds on a timer (tests call `digest.runOnce()`). */
+  digestTimer?: boolean;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -106,6 +111,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const relay = options.relay ?? createRelay(config, metrics);
   const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
   const listCache = await startListCache(storage.lists, { intervalMs, logger });
+  const signingKey = config.digest.signingKey
+    ? Buffer.from(config.digest.signingKey)
+    : await storage.digest.signingKey();
   const channels =
     options.syncChannels === undefined
       ? { model: MODEL_CHANNEL, feedback: FEEDBACK_CHANNEL }
@@ -161,6 +169,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         relay,
         activeModel,
         listCache,
+        signingKey,
         modelSync: {
           async announce(version) {
             await modelSync.announce(version);
@@ -175,6 +184,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         },
         ...(options.metricsText ? { metricsText: options.metricsText } : {}),
       })
+    : null;
+  // With the API: in a cluster the primary runs it once, not every SMTP worker.
+  const digest = roles.api
+    ? startDigestJob({ config, storage, relay, metrics, logger, signingKey }, { timer: options.digestTimer })
     : null;
 
   // Embedded store on disk: this process alone may open it, so the one-shot commands that need it
@@ -207,6 +220,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     relay,
     activeModel,
     listCache,
+    digest,
     modelSync,
     feedbackSync,
     milter,
@@ -239,6 +253,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await control?.close();
       await modelSync.stop();
       listCache.stop();
+      digest?.stop();
       // Before the scanner and storage it reads with and teaches through.
       await feedbackSync.stop();
       await scanner.close();

@@ -18,6 +18,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Scanner } from '../pipeline/types.js';
 import type { Relay } from '../smtp/types.js';
 import type { Storage } from '../store/types.js';
+import { uiPlugin } from '../ui/plugin.js';
 import { authPlugin, markPublic } from './auth.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   relay: Relay;
   activeModel: ActiveModel;
   listCache: ListCache;
+  /** The digest links' HMAC key (console digest routes). */
+  signingKey: Buffer;
   modelSync: { announce(version: string): Promise<void> } | null;
   /** Told each recorded feedback row, so other processes apply it now (absent: at their periodic check). */
   feedbackSync?: { announce(id: string): Promise<void> } | null;
@@ -184,5 +187,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(keyRoutes, { storage });
   await app.register(modelRoutes, deps);
   await app.register(listRoutes, { storage, listCache: deps.listCache });
+  await app.register(uiPlugin, {
+    ...feedback,
+    config,
+    relay: deps.relay,
+    listCache: deps.listCache,
+    signingKey: deps.signingKey,
+  });
   return app as unknown as FastifyInstance;
 }

@@ -123,7 +123,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Batched verdict-log inserts that failed',
       registers: [registry],
     }),
+    digests: new Counter({
+      name: 'mailsentra_digest_total',
+      help: 'Quarantine digests, by result (sent: the next hop accepted it)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    digestLastRun: new Gauge({
+      name: 'mailsentra_digest_last_run_timestamp_seconds',
+      help: 'When the digest job last completed a round (0: digests off or not run yet)',
+      aggregator: 'max',
+      registers: [registry],
+    }),
   };
+  for (const result of ['sent', 'failed'] as const) m.digests.inc({ result }, 0);
   for (const action of ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const)
     m.messages.inc({ action }, 0);
   for (const result of ['ok', 'tempfail', 'permfail'] as const) m.relay.inc({ result }, 0);

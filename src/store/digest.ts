@@ -25,10 +25,17 @@ export interface DigestStore {
   ): Promise<
     { id: string; mailFrom: string; subject: string | null; score: number | null; createdAt: Date }[]
   >;
-  markSent(recipient: string, at: Date): Promise<void>;
+  /**
+   * Takes the recipient's next digest: moves its last-sent time from `previous` to `at`, unless another
+   * instance did first (false). `release` puts `previous` back when the digest could not be sent.
+   */
+  claim(recipient: string, previous: Date | null, at: Date): Promise<boolean>;
+  release(recipient: string, previous: Date | null, at: Date): Promise<void>;
   setDisabled(recipient: string, disabled: boolean): Promise<void>;
   /** Records a spent token; false when it was spent before (single use). */
   spend(tokenHash: string): Promise<boolean>;
+  /** Gives a spent token back (its action failed, e.g. the next hop refused the release). */
+  unspend(tokenHash: string): Promise<void>;
   /** The stored HMAC key, created on first use. */
   signingKey(): Promise<Buffer>;
 }
@@ -70,11 +77,20 @@ export function createDigestStore(db: Db): DigestStore {
         createdAt: new Date(r.created_at),
       }));
     },
-    async markSent(recipient, at) {
+    async claim(recipient, previous, at) {
+      const row = await sql<{ recipient: string }>`
+        insert into digest_recipients (recipient, last_sent_at, disabled) values (${recipient.toLowerCase()}, ${at}, false)
+        on conflict (recipient) do update set last_sent_at = excluded.last_sent_at
+        where digest_recipients.last_sent_at is not distinct from ${previous}::timestamptz
+        returning recipient`.execute(db);
+      return row.rows.length === 1;
+    },
+    async release(recipient, previous, at) {
       await db
-        .insertInto('digest_recipients')
-        .values({ recipient: recipient.toLowerCase(), last_sent_at: at, disabled: false })
-        .onConflict((oc) => oc.column('recipient').doUpdateSet({ last_sent_at: at }))
+        .updateTable('digest_recipients')
+        .set({ last_sent_at: previous })
+        .where('recipient', '=', recipient.toLowerCase())
+        .where('last_sent_at', '=', at)
         .execute();
     },
     async setDisabled(recipient, disabled) {
@@ -92,6 +108,9 @@ export function createDigestStore(db: Db): DigestStore {
         .returning('token_hash')
         .executeTakeFirst();
       return row !== undefined;
+    },
+    async unspend(tokenHash) {
+      await db.deleteFrom('digest_tokens_used').where('token_hash', '=', tokenHash).execute();
     },
     async signingKey() {
       const fresh = randomBytes(32).toString('base64url');

@@ -14,6 +14,7 @@ import { createModelStore } from './models.js';
 import { createQuarantineStore } from './quarantine.js';
 import { startPurgeJob } from './retention.js';
 import { createSessionStore } from './sessions.js';
+import { createStatsStore } from './stats.js';
 import type { Storage } from './types.js';
 
 export interface OpenStorageOptions {
@@ -70,6 +71,7 @@ export async function openStorage(
     lists: createSenderListStore(db),
     sessions: createSessionStore(db),
     digest: createDigestStore(db),
+    stats: createStatsStore(db),
     async ping() {
       try {
         await sql`select 1`.execute(db);

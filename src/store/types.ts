@@ -9,6 +9,7 @@ import type { MessageAction } from '../observability/metrics.js';
 import type { DigestStore } from './digest.js';
 import type { SenderListStore } from './lists.js';
 import type { SessionStore } from './sessions.js';
+import type { StatsStore } from './stats.js';
 
 /** Final status of a logged message, in the spirit of a tracking center. */
 export type DeliveryStatus = 'delivered' | 'deferred' | 'bounced' | 'quarantined' | 'rejected' | 'partial';
@@ -273,6 +274,7 @@ export interface Storage {
   lists: SenderListStore;
   sessions: SessionStore;
   digest: DigestStore;
+  stats: StatsStore;
   quarantine: QuarantineStore;
   feedback: FeedbackStore;
   models: ModelStore;

@@ -155,5 +155,5 @@ body{font:14px/1.4 system-ui,sans-serif;margin:8px;color:#111;word-wrap:break-wo
 
 /** CSP of the frame document: no script, no plugin, no form, no navigation; images only when asked. */
 export function bodyCsp(loadImages: boolean): string {
-  return `sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src ${loadImages ? 'https: http: data:' : 'data:'}; form-action 'none'; base-uri 'none'`;
+  return `sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src ${loadImages ? 'https: http: data:' : 'data:'}; form-action 'none'; base-uri 'none'; frame-ancestors 'self'`;
 }

@@ -57,6 +57,7 @@ beforeAll(async () => {
   const listCache = await startListCache(storage.lists, { intervalMs: 60_000, logger });
   app = await buildApi({
     ...{ config, logger, metrics, storage, scanner, relay, activeModel, listCache },
+    signingKey: Buffer.alloc(32, 1),
     modelSync: null,
   });
   analystKey = (await storage.keys.create('analyst', 'test')).key;

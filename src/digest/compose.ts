@@ -1,0 +1,65 @@
+/**
+ * The digest mail (pure but for the MIME build): a plain-text and an HTML part listing a recipient's newly
+ * held rows with release, delete and always-allow links, marked `Auto-Submitted: auto-generated` (RFC 3834)
+ * so that auto-responders stay quiet.
+ */
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { html } from '../ui/html.js';
+
+export interface DigestRow {
+  mailFrom: string;
+  subject: string | null;
+  score: number | null;
+  createdAt: Date;
+  links: { release: string; delete: string; allow: string };
+}
+
+export function digestText(recipient: string, rows: DigestRow[], linkDays: number): string {
+  const lines = [
+    `Messages held for ${recipient} since the last digest: ${rows.length}`,
+    `Links are valid for ${linkDays} days; each opens a page where you confirm.`,
+    '',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `From: ${r.mailFrom || '<>'}`,
+      `Subject: ${r.subject ?? '(no subject)'}`,
+      `Score: ${r.score === null ? '-' : r.score.toFixed(3)}   Date: ${r.createdAt.toISOString()}`,
+      `Release: ${r.links.release}`,
+      `Delete: ${r.links.delete}`,
+      `Always allow this sender: ${r.links.allow}`,
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+export function digestHtml(recipient: string, rows: DigestRow[], linkDays: number): string {
+  return html`<!doctype html><html><body style="font-family:sans-serif">
+<p>Messages held for <strong>${recipient}</strong> since the last digest: ${rows.length}.
+Links are valid for ${linkDays} days; each opens a page where you confirm.</p>
+<table cellpadding="4" style="border-collapse:collapse"><tr><th align="left">From</th><th align="left">Subject</th><th>Score</th><th>Date</th><th></th></tr>
+${rows.map(
+  (r) => html`<tr><td>${r.mailFrom || '<>'}</td><td>${r.subject ?? '(no subject)'}</td>
+<td>${r.score === null ? '-' : r.score.toFixed(3)}</td><td>${r.createdAt.toISOString().slice(0, 16).replace('T', ' ')}</td>
+<td><a href="${r.links.release}">Release</a> · <a href="${r.links.delete}">Delete</a> · <a href="${r.links.allow}">Always allow sender</a></td></tr>`,
+)}
+</table></body></html>`.value;
+}
+
+export async function composeDigest(input: {
+  from: string;
+  recipient: string;
+  rows: DigestRow[];
+  linkDays: number;
+}): Promise<Buffer> {
+  const mail = new MailComposer({
+    from: input.from,
+    to: input.recipient,
+    subject: `Quarantine digest: ${input.rows.length} held message${input.rows.length === 1 ? '' : 's'}`,
+    text: digestText(input.recipient, input.rows, input.linkDays),
+    html: digestHtml(input.recipient, input.rows, input.linkDays),
+    headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+  });
+  return mail.compile().build();
+}

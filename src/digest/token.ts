@@ -1,0 +1,58 @@
+/**
+ * Digest link tokens (pure): `<claim>.<mac>`, both base64url, the MAC an HMAC-SHA256 of the claim. A claim
+ * binds one quarantine row, its recipient, one action and an expiry, so a link acts on nothing else and
+ * for no one else. Single use (for release) is kept by the caller, by the token's hash.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+export type DigestAction = 'release' | 'delete' | 'allow';
+
+export interface DigestClaim {
+  /** quarantine row id */
+  row: string;
+  /** the row's recipient, lower-cased */
+  to: string;
+  act: DigestAction;
+  /** expiry, seconds since the epoch */
+  exp: number;
+}
+
+export type Verified =
+  | { ok: true; claim: DigestClaim }
+  | { ok: false; code: 'TOKEN_MALFORMED' | 'TOKEN_FORGED' | 'TOKEN_EXPIRED' };
+
+const mac = (key: Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+
+export function signToken(key: Buffer, claim: DigestClaim): string {
+  const body = Buffer.from(JSON.stringify(claim)).toString('base64url');
+  return `${body}.${mac(key, body).toString('base64url')}`;
+}
+
+export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Verified {
+  const parts = token.split('.');
+  if (parts.length !== 2 || token.length > 2000) return { ok: false, code: 'TOKEN_MALFORMED' };
+  const [body, sig] = parts as [string, string];
+  const given = Buffer.from(sig, 'base64url');
+  const want = mac(key, body);
+  if (given.length !== want.length || !timingSafeEqual(given, want))
+    return { ok: false, code: 'TOKEN_FORGED' };
+  let claim: Partial<DigestClaim>;
+  try {
+    claim = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<DigestClaim>;
+  } catch {
+    return { ok: false, code: 'TOKEN_MALFORMED' };
+  }
+  if (
+    typeof claim.row !== 'string' ||
+    typeof claim.to !== 'string' ||
+    typeof claim.exp !== 'number' ||
+    (claim.act !== 'release' && claim.act !== 'delete' && claim.act !== 'allow')
+  )
+    return { ok: false, code: 'TOKEN_MALFORMED' };
+  if (claim.exp * 1000 <= nowMs) return { ok: false, code: 'TOKEN_EXPIRED' };
+  return { ok: true, claim: claim as DigestClaim };
+}
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

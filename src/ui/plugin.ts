@@ -1,0 +1,138 @@
+/**
+ * The web console under /ui: server-rendered pages, a session from an API key (./session.ts), the same role
+ * table as the API. Registered as an encapsulated plugin, so its form-body parser, error page and headers
+ * apply to /ui only and the API keeps its JSON-only rule.
+ *
+ * Every /ui route declares `config.ui`: an action of the role table, or 'public' (sign-in, digest links). A
+ * route without it is unreachable. State changes are POSTs of application/x-www-form-urlencoded (or no body);
+ * each must be same-origin, and each but the public ones must carry the session's CSRF token.
+ */
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { failureCounter } from '../api/auth.js';
+import { type Action, mayDo } from '../api/roles.js';
+import { errorBody } from '../api/server.js';
+import { HttpError } from '../errors.js';
+import type { UiSession } from '../store/sessions.js';
+import { html } from './html.js';
+import { page } from './layout.js';
+import { authRoutes } from './routes/auth.js';
+import { digestRoutes } from './routes/digest.js';
+import { manageRoutes } from './routes/manage.js';
+import { messageRoutes } from './routes/messages.js';
+import { overviewRoutes } from './routes/overview.js';
+import { quarantineRoutes } from './routes/quarantine.js';
+import { assertCsrf, assertSameOrigin, sessionOf } from './session.js';
+import { CONSOLE_CSS, CONSOLE_JS } from './static.js';
+import type { UiDeps } from './types.js';
+
+export type UiAction = Action | 'public';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    uiSession: UiSession | null;
+  }
+  interface FastifyContextConfig {
+    ui?: UiAction;
+  }
+}
+
+/** The console's pages: no script but our own, no frames but our own body frames, forms only to us. */
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export type FormBody = Record<string, string | string[]>;
+
+function parseForm(text: string): FormBody {
+  const out: FormBody = {};
+  for (const [k, v] of new URLSearchParams(text)) {
+    const cur = out[k];
+    if (cur === undefined) out[k] = v;
+    else if (Array.isArray(cur)) cur.push(v);
+    else out[k] = [cur, v];
+  }
+  return out;
+}
+
+export function requireSession(request: FastifyRequest): UiSession {
+  if (!request.uiSession) throw new HttpError(401, 'SIGN_IN_REQUIRED', 'sign in first');
+  return request.uiSession;
+}
+
+export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance, deps) => {
+  const loginFailures = failureCounter(deps.config.api.authFailuresPerMinute);
+  app.decorateRequest('uiSession', null);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 256 * 1024 },
+    (_req, body, done) => done(null, parseForm(body as string)),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    const action = request.routeOptions.config.ui;
+    if (!action) {
+      if (request.routeOptions.url !== undefined)
+        throw new HttpError(403, 'FORBIDDEN', 'route declares no access rule');
+      return;
+    }
+    request.uiSession = await sessionOf(deps.storage.sessions, request);
+    if (request.uiSession) request.apiKey = request.uiSession.key;
+    if (action === 'public') return;
+    if (!request.uiSession) {
+      if (request.method === 'GET') return reply.redirect('/ui/login', 303);
+      throw new HttpError(401, 'SIGN_IN_REQUIRED', 'sign in first');
+    }
+    if (!mayDo(request.uiSession.key.role, action))
+      throw new HttpError(403, 'FORBIDDEN', `your role may not ${action}`);
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    assertSameOrigin(request);
+    if (request.url === '/ui/login' && loginFailures.blocked(request.ip))
+      throw new HttpError(429, 'TOO_MANY_AUTH_FAILURES', 'too many failed sign-ins, wait a minute');
+    if (request.routeOptions.config.ui === 'public') return;
+    assertCsrf(requireSession(request), (request.body as FormBody | undefined)?._csrf);
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', PAGE_CSP);
+    reply.header('cache-control', 'no-store');
+    // Digest links carry their token in the path: never hand it to another site.
+    reply.header('referrer-policy', 'no-referrer');
+    return payload;
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const body = errorBody(err);
+    if (body.status >= 500) request.log.error({ err, event: 'UI_ERROR' }, 'console request failed');
+    if (body.status === 401 && request.method === 'GET') return reply.redirect('/ui/login', 303);
+    return reply
+      .code(body.status)
+      .type('text/html; charset=utf-8')
+      .send(
+        page({
+          title: body.status === 403 ? 'Not allowed' : 'Something is wrong',
+          session: request.uiSession,
+          body: html`<p class="notice error" role="alert"><strong>${body.error}</strong>: ${body.message}</p>
+            <p><a href="/ui">Back to the console</a></p>`,
+        }),
+      );
+  });
+
+  app.get('/ui/static/console.css', { config: { ui: 'public' } }, async (_r, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=3600').send(CONSOLE_CSS),
+  );
+  app.get('/ui/static/console.js', { config: { ui: 'public' } }, async (_r, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(CONSOLE_JS),
+  );
+
+  await app.register(authRoutes, { ...deps, loginFailures });
+  await app.register(overviewRoutes, deps);
+  await app.register(messageRoutes, deps);
+  await app.register(quarantineRoutes, deps);
+  await app.register(manageRoutes, deps);
+  await app.register(digestRoutes, deps);
+};

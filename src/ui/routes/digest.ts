@@ -1,0 +1,112 @@
+/**
+ * Digest links, for recipients without an account: `GET /ui/d/<token>` only shows what the link would do
+ * (link scanners prefetch GETs), and the page's button POSTs it. The token is the credential: HMAC-signed,
+ * expiring, bound to one row, its recipient and one action; a release token works once.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { type DigestClaim, tokenHash, verifyToken } from '../../digest/token.js';
+import { HttpError, httpErrors } from '../../errors.js';
+import { addListEntry } from '../../lists/edit.js';
+import { domainOf } from '../../lists/entry.js';
+import { deleteItems, releaseItem } from '../../quarantine/actions.js';
+import type { QuarantineItem } from '../../store/types.js';
+import { html } from '../html.js';
+import { page, score, when } from '../layout.js';
+import type { UiDeps } from '../types.js';
+
+const VERB = { release: 'Release', delete: 'Delete', allow: 'Always allow the sender of' } as const;
+
+export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
+  const { storage } = deps;
+
+  async function resolve(
+    request: FastifyRequest,
+  ): Promise<{ claim: DigestClaim; item: QuarantineItem; token: string }> {
+    const { token } = request.params as { token: string };
+    const v = verifyToken(deps.signingKey, token);
+    if (!v.ok) {
+      const text = {
+        TOKEN_EXPIRED: 'this link has expired; wait for the next digest or ask your administrator',
+        TOKEN_FORGED: 'this link is not valid',
+        TOKEN_MALFORMED: 'this link is not valid',
+      }[v.code];
+      throw new HttpError(v.code === 'TOKEN_EXPIRED' ? 410 : 403, v.code, text);
+    }
+    const item = await storage.quarantine.get(v.claim.row).catch(() => null);
+    // Bound to the recipient: a row whose recipient is another is as good as absent.
+    if (!item || item.recipient.toLowerCase() !== v.claim.to) throw httpErrors.notFound('message');
+    return { claim: v.claim, item, token };
+  }
+
+  const summary = (item: QuarantineItem) =>
+    html`<dl class="kv"><dt>For</dt><dd>${item.recipient}</dd><dt>From</dt><dd>${item.mailFrom || '<>'}</dd>
+      <dt>Subject</dt><dd>${item.subject ?? '(no subject)'}</dd><dt>Score</dt><dd>${score(item.score)}</dd>
+      <dt>Held since</dt><dd>${when(item.createdAt)}</dd><dt>State</dt><dd>${item.state}</dd></dl>`;
+
+  app.get('/ui/d/:token', { config: { ui: 'public' } }, async (request, reply) => {
+    const { claim, item, token } = await resolve(request);
+    const open = item.state === 'held' || claim.act === 'allow';
+    return reply.type('text/html; charset=utf-8').send(
+      page({
+        title: `${VERB[claim.act]} this message?`,
+        session: null,
+        body: html`${summary(item)}
+        ${
+          open
+            ? html`<form method="post" action="/ui/d/${token}"><p>
+              <button type="submit" class="${claim.act === 'delete' ? 'danger' : 'primary'}">${
+                claim.act === 'allow'
+                  ? `Always allow ${item.mailFrom} and release`
+                  : claim.act === 'release'
+                    ? 'Release to my inbox'
+                    : 'Delete'
+              }</button></p></form>`
+            : html`<p class="notice">This message is already ${item.state}.</p>`
+        }`,
+      }),
+    );
+  });
+
+  app.post('/ui/d/:token', { config: { ui: 'public' } }, async (request, reply) => {
+    const { claim, item, token } = await resolve(request);
+    const actor = `digest:${claim.to}`;
+    let done: string;
+    if (claim.act === 'delete') {
+      const changed = await deleteItems(storage, [item.id], actor);
+      if (changed.length === 0) throw httpErrors.conflict(`message is ${item.state}`);
+      done = 'Deleted.';
+    } else {
+      if (claim.act === 'allow') {
+        if (!item.mailFrom) throw httpErrors.badRequest('the null sender cannot be allowed');
+        // Scoped to the recipient's domain: a recipient decides for their own mail, never for everyone's.
+        await addListEntry(
+          deps,
+          { list: 'allow', value: item.mailFrom, scope: domainOf(item.recipient) },
+          actor,
+        );
+      }
+      if (item.state === 'held') {
+        const hash = tokenHash(token);
+        if (!(await storage.digest.spend(hash))) throw httpErrors.conflict('this link was already used');
+        try {
+          await releaseItem(deps, item, actor, false);
+        } catch (err) {
+          await storage.digest.unspend(hash);
+          throw err;
+        }
+        done =
+          claim.act === 'allow'
+            ? `${item.mailFrom} is allowed; the message was released.`
+            : 'Released: the message is on its way to your inbox.';
+      } else if (claim.act === 'allow') done = `${item.mailFrom} is allowed.`;
+      else throw httpErrors.conflict(`message is ${item.state}`);
+    }
+    return reply.type('text/html; charset=utf-8').send(
+      page({
+        title: 'Done',
+        session: null,
+        body: html`<p class="notice" role="status">${done}</p>${summary({ ...item, state: claim.act === 'delete' ? 'deleted' : 'released' })}`,
+      }),
+    );
+  });
+};

@@ -1,0 +1,141 @@
+/** Message log: search (keyset pages), one message's view, its body frame, and spam/ham reports. */
+import type { FastifyPluginAsync } from 'fastify';
+import { httpErrors } from '../../errors.js';
+import { giveFeedback } from '../../pipeline/feedback.js';
+import type { MessageFilter } from '../../store/types.js';
+import { type Html, html } from '../html.js';
+import { csrfField, field, notice, page, score, when } from '../layout.js';
+import { bodyCsp, bodyDocument, safeHtml } from '../message-body.js';
+import { type FormBody, requireSession } from '../plugin.js';
+import type { UiDeps } from '../types.js';
+import { contentSection, parseForView, verdictSection } from '../view.js';
+
+const ACTIONS = ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const;
+type Query = Record<string, string | undefined>;
+
+function number(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw httpErrors.badRequest(`${name} is not a number`);
+  return n;
+}
+
+/** A time from a form: ISO, or datetime-local (read as UTC). */
+export function time(name: string, v: string | undefined): Date | undefined {
+  if (v === undefined) return undefined;
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
+  if (Number.isNaN(d.getTime())) throw httpErrors.badRequest(`${name} is not a time`);
+  return d;
+}
+
+export function filterOf(q: Query): MessageFilter {
+  const action = field(q.action);
+  if (action !== undefined && !(ACTIONS as readonly string[]).includes(action))
+    throw httpErrors.badRequest('unknown action');
+  const f: MessageFilter = { limit: 50 };
+  const set = <K extends keyof MessageFilter>(k: K, v: MessageFilter[K] | undefined) => {
+    if (v !== undefined) f[k] = v;
+  };
+  set('sender', field(q.sender));
+  set('recipient', field(q.recipient)?.toLowerCase());
+  set('subject', field(q.subject));
+  set('action', action as MessageFilter['action']);
+  set('minScore', number('minScore', field(q.minScore)));
+  set('maxScore', number('maxScore', field(q.maxScore)));
+  set('since', time('since', field(q.since)));
+  set('until', time('until', field(q.until)));
+  set('cursor', field(q.cursor));
+  return f;
+}
+
+function searchForm(q: Query): Html {
+  const input = (name: string, label: string, type = 'text') =>
+    html`<label>${label}<input type="${type}" name="${name}" value="${q[name] ?? ''}"${type === 'number' ? html` step="0.001" min="0" max="1"` : ''}></label>`;
+  return html`<form method="get" action="/ui/messages" class="filters" role="search">
+    ${input('sender', 'Sender')}${input('recipient', 'Recipient')}${input('subject', 'Subject contains')}
+    <label>Action<select name="action"><option value="">any</option>${ACTIONS.map(
+      (a) => html`<option value="${a}"${q.action === a ? html` selected` : ''}>${a}</option>`,
+    )}</select></label>
+    ${input('minScore', 'Score ≥', 'number')}${input('maxScore', 'Score ≤', 'number')}
+    ${input('since', 'From (UTC)', 'datetime-local')}${input('until', 'Until (UTC)', 'datetime-local')}
+    <button type="submit" class="primary">Search</button></form>`;
+}
+
+export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
+  const { storage } = deps;
+
+  app.get('/ui/messages', { config: { ui: 'messages:read' } }, async (request, reply) => {
+    const session = requireSession(request);
+    const q = request.query as Query;
+    const result = await storage.messages.list(filterOf(q));
+    const next = result.nextCursor
+      ? `/ui/messages?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => typeof v === 'string')), cursor: result.nextCursor } as Record<string, string>)}`
+      : null;
+    return reply.type('text/html; charset=utf-8').send(
+      page({
+        title: 'Message log',
+        session,
+        body: html`${searchForm(q)}
+        <table class="wide"><thead><tr><th>received</th><th>sender</th><th>recipients</th><th>subject</th><th>score</th><th>action</th></tr></thead>
+        <tbody>${result.items.map(
+          (
+            m,
+          ) => html`<tr><td>${when(m.receivedAt)}</td><td>${m.mailFrom || '<>'}</td><td>${m.rcptTo.join(', ')}</td>
+            <td><a href="/ui/messages/${m.id}">${m.subject ?? '(no subject)'}</a></td><td>${score(m.score)}</td><td>${m.action}</td></tr>`,
+        )}</tbody></table>
+        ${result.items.length === 0 ? html`<p>No messages match.</p>` : ''}
+        ${next ? html`<p><a href="${next}" rel="next">Next page</a></p>` : ''}`,
+      }),
+    );
+  });
+
+  app.get('/ui/messages/:id', { config: { ui: 'messages:read' } }, async (request, reply) => {
+    const session = requireSession(request);
+    const { id } = request.params as { id: string };
+    const m = await storage.messages.get(id).catch(() => null);
+    if (!m) throw httpErrors.notFound('message');
+    const raw = m.hasRaw ? await storage.messages.getRaw(id) : null;
+    const view = raw ? await parseForView(raw) : null;
+    const loadImages = (request.query as Query).images === '1';
+    const sent = (request.query as Query).reported;
+    return reply.type('text/html; charset=utf-8').send(
+      page({
+        title: 'Message',
+        session,
+        body: html`${sent ? notice(`Reported as ${sent}.`) : ''}
+        ${verdictSection(m)}
+        ${
+          raw
+            ? html`<form method="post" action="/ui/messages/${m.id}/feedback" class="actions">${csrfField(session)}
+            <button type="submit" name="label" value="spam">Report as spam</button>
+            <button type="submit" name="label" value="ham">Report as not spam</button></form>`
+            : ''
+        }
+        ${contentSection(view, `/ui/messages/${m.id}/body`, loadImages)}`,
+      }),
+    );
+  });
+
+  app.get('/ui/messages/:id/body', { config: { ui: 'messages:read' } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const raw = await storage.messages.getRaw(id).catch(() => null);
+    if (!raw) throw httpErrors.notFound('message bytes');
+    const loadImages = (request.query as Query).images === '1';
+    const view = await parseForView(raw);
+    return reply
+      .header('content-security-policy', bodyCsp(loadImages))
+      .type('text/html; charset=utf-8')
+      .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
+  });
+
+  app.post('/ui/messages/:id/feedback', { config: { ui: 'feedback:write' } }, async (request, reply) => {
+    const session = requireSession(request);
+    const { id } = request.params as { id: string };
+    const label = field((request.body as FormBody).label);
+    if (label !== 'spam' && label !== 'ham') throw httpErrors.badRequest('label is spam or ham');
+    const raw = await storage.messages.getRaw(id).catch(() => null);
+    if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
+    await giveFeedback(deps, { raw, label, messageId: id, actor: `key:${session.key.id}` });
+    return reply.redirect(`/ui/messages/${encodeURIComponent(id)}?reported=${label}`, 303);
+  });
+};

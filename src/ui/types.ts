@@ -1,0 +1,19 @@
+import type { Config } from '../config/schema.js';
+import type { ListCache } from '../lists/cache.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Scanner } from '../pipeline/types.js';
+import type { Relay } from '../smtp/types.js';
+import type { Storage } from '../store/types.js';
+
+/** What the console's routes use. */
+export interface UiDeps {
+  config: Config;
+  storage: Storage;
+  relay: Relay;
+  scanner: Scanner;
+  metrics: Metrics;
+  listCache: ListCache;
+  feedbackSync: { announce(id: string): Promise<void> } | null;
+  /** The digest links' HMAC key. */
+  signingKey: Buffer;
+}

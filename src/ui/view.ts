@@ -1,0 +1,100 @@
+/**
+ * One message as the console shows it (logged or quarantined): verdict, evidence, envelope, headers, the text
+ * part as text, the HTML part in a sandboxed frame served by a separate route (./message-body.ts), and the
+ * attachments by name, type and size. Every value from the message is escaped.
+ */
+import { simpleParser } from 'mailparser';
+import { type Html, type HtmlValue, html } from './html.js';
+import { bytes, score, when } from './layout.js';
+
+export interface ParsedView {
+  headers: { key: string; value: string }[];
+  text: string | null;
+  hasHtml: boolean;
+  html: string | null;
+  attachments: { filename: string | null; contentType: string; size: number }[];
+}
+
+export async function parseForView(raw: Buffer): Promise<ParsedView> {
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+  });
+  return {
+    headers: parsed.headerLines.map((l) => ({
+      key: l.key,
+      value: l.line.slice(l.line.indexOf(':') + 1).trim(),
+    })),
+    text: parsed.text ?? null,
+    hasHtml: typeof parsed.html === 'string' && parsed.html.length > 0,
+    html: typeof parsed.html === 'string' ? parsed.html : null,
+    attachments: parsed.attachments.map((a) => ({
+      filename: a.filename ?? null,
+      contentType: a.contentType,
+      size: a.size,
+    })),
+  };
+}
+
+export interface VerdictFacts {
+  receivedAt: Date;
+  mailFrom: string;
+  rcptTo: string[];
+  headerFrom: string | null;
+  subject: string | null;
+  score: number | null;
+  action: string;
+  reason: string;
+  modelVersion: string | null;
+  clientIp: string | null;
+  clientHelo: string | null;
+  topFeatures: { feature: string; weight: number }[];
+}
+
+export function verdictSection(f: VerdictFacts): Html {
+  return html`<dl class="kv">
+    <dt>Subject</dt><dd>${f.subject ?? '(none)'}</dd>
+    <dt>From (header)</dt><dd>${f.headerFrom ?? '—'}</dd>
+    <dt>Envelope sender</dt><dd>${f.mailFrom || '<>'}</dd>
+    <dt>Recipients</dt><dd>${f.rcptTo.join(', ')}</dd>
+    <dt>Received</dt><dd>${when(f.receivedAt)}</dd>
+    <dt>Client</dt><dd>${f.clientIp ?? '—'} ${f.clientHelo ? `(${f.clientHelo})` : ''}</dd>
+    <dt>Verdict</dt><dd><strong>${f.action}</strong>, score ${score(f.score)}, model ${f.modelVersion ?? '—'}</dd>
+    <dt>Why</dt><dd>${f.reason}</dd>
+  </dl>
+  ${
+    f.topFeatures.length
+      ? html`<h2>Features that weighed most</h2><table><thead><tr><th>feature</th><th>weight</th></tr></thead><tbody>
+    ${f.topFeatures.map((t) => html`<tr><td>${t.feature}</td><td>${t.weight.toFixed(3)}</td></tr>`)}</tbody></table>`
+      : ''
+  }`;
+}
+
+/** The body, headers and attachments; `bodyUrl` is this service's route of the sanitised HTML frame. */
+export function contentSection(v: ParsedView | null, bodyUrl: string, loadImages: boolean): HtmlValue {
+  if (!v) return html`<p class="notice">The message's bytes are no longer kept.</p>`;
+  const frame = v.hasHtml
+    ? html`<h2>HTML body</h2>
+      <p>Shown without scripts; links are shown, not followed.
+        ${
+          loadImages
+            ? html`Remote images loaded.`
+            : html`Remote images blocked. <a href="?images=1">Load remote images</a>`
+        }</p>
+      <iframe class="body" title="message body" sandbox="" referrerpolicy="no-referrer" src="${bodyUrl}${loadImages ? '?images=1' : ''}"></iframe>`
+    : '';
+  return html`${frame}
+    <h2>Text body</h2><pre>${v.text ?? '(no text part)'}</pre>
+    <h2>Attachments</h2>${
+      v.attachments.length
+        ? html`<table><thead><tr><th>name</th><th>type</th><th>size</th></tr></thead><tbody>${v.attachments.map(
+            (a) =>
+              html`<tr><td>${a.filename ?? '(unnamed)'}</td><td>${a.contentType}</td><td>${bytes(a.size)}</td></tr>`,
+          )}</tbody></table>`
+        : html`<p>None.</p>`
+    }
+    <details><summary>Headers (${v.headers.length})</summary><table><tbody>${v.headers.map(
+      (h) => html`<tr><th>${h.key}</th><td>${h.value}</td></tr>`,
+    )}</tbody></table></details>`;
+}
