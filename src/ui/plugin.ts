@@ -100,8 +100,9 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
   app.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', PAGE_CSP);
     reply.header('cache-control', 'no-store');
-    // Digest links carry their token in the path: never hand it to another site.
-    reply.header('referrer-policy', 'no-referrer');
+    // Digest links carry their token in the path: never hand it to another site. (Not no-referrer: with it,
+    // browsers send `Origin: null` on our own form posts, which the same-origin check must refuse.)
+    reply.header('referrer-policy', 'same-origin');
     return payload;
   });
 

@@ -1,0 +1,66 @@
+/**
+ * Real Chromium for the console tests: the Debian `chromium` driven by playwright-core (no browser download),
+ * headless, with a fresh profile directory per browser. Every request the pages make is recorded, so a test
+ * can assert that nothing left for another host. Screenshots go to test-results/ui/ (gitignored).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = path.resolve('test-results/ui');
+
+export interface TestBrowser {
+  context: BrowserContext;
+  /** Every URL requested by any page of this browser, in order. */
+  requests: string[];
+  newPage(): Promise<Page>;
+  shot(page: Page, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openBrowser(): Promise<TestBrowser> {
+  const profile = mkdtempSync(path.join(tmpdir(), 'mailsentra-chromium-'));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const requests: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  return {
+    context,
+    requests,
+    async newPage() {
+      const page = await context.newPage();
+      // Console buttons that delete ask to confirm: accept, as a user clicking OK would.
+      page.on('dialog', (d) => void d.accept());
+      return page;
+    },
+    async shot(page, name) {
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs in on the console's page with an API key. */
+export async function signIn(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/ui/login`);
+  await page.fill('input[name="key"]', key);
+  await Promise.all([page.waitForURL(`${base}/ui`), page.click('button[type="submit"]')]);
+}
