@@ -186,8 +186,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       })
     : null;
   // With the API: in a cluster the primary runs it once, not every SMTP worker.
+  let apiAddress = config.api.listen;
+  const baseUrl = () => config.digest.baseUrl ?? `http://${apiAddress}`;
   const digest = roles.api
-    ? startDigestJob({ config, storage, relay, metrics, logger, signingKey }, { timer: options.digestTimer })
+    ? startDigestJob(
+        { config, storage, relay, metrics, logger, signingKey, baseUrl },
+        { timer: options.digestTimer },
+      )
     : null;
 
   // Embedded store on disk: this process alone may open it, so the one-shot commands that need it
@@ -233,6 +238,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         const { host, port } = parseHostPort(config.api.listen);
         await api.listen({ host, port });
         apiPort = (api.server.address() as AddressInfo).port;
+        apiAddress = `${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
       }
       logger.info(
         {

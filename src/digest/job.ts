@@ -22,6 +22,8 @@ export interface DigestDeps {
   metrics: Metrics;
   logger: Logger;
   signingKey: Buffer;
+  /** Where recipients reach this service (links): digest.baseUrl, else the API's bound address. */
+  baseUrl: () => string;
 }
 
 /** Hours between two digests to this recipient; 0 when it gets none. */
@@ -36,10 +38,6 @@ export function isDue(r: DigestRecipient, digest: Config['digest'], now: Date): 
   return r.lastSentAt === null || now.getTime() - r.lastSentAt.getTime() >= hours * 3_600_000;
 }
 
-export function baseUrlOf(config: Config): string {
-  return (config.digest.baseUrl ?? `http://${config.api.listen}`).replace(/\/+$/, '');
-}
-
 export interface DigestJob {
   /** One round now; resolves with the digests sent and failed. */
   runOnce(now?: Date): Promise<{ sent: number; failed: number }>;
@@ -49,11 +47,10 @@ export interface DigestJob {
 export function startDigestJob(deps: DigestDeps, options: { timer?: boolean } = {}): DigestJob {
   const { config, storage, metrics, logger } = deps;
   const cfg = config.digest;
-  const base = baseUrlOf(config);
   let running: Promise<{ sent: number; failed: number }> | null = null;
 
   const link = (row: string, to: string, act: DigestAction, now: Date) =>
-    `${base}/ui/d/${signToken(deps.signingKey, {
+    `${deps.baseUrl().replace(/\/+$/, '')}/ui/d/${signToken(deps.signingKey, {
       row,
       to,
       act,
