@@ -85,7 +85,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     trustProxy: trustProxyOption(config.api.trustProxy),
     bodyLimit: config.api.bodyLimit,
     // Digest links carry a signed token of ~200 characters in one path segment (/ui/d/<token>).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Per-request lines off (errors are logged once by the error handler); the logController form, since the
     // top-level option is deprecated (FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),

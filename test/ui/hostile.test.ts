@@ -114,7 +114,7 @@ describe('hostile message in the console', () => {
     );
     await expect(frame.locator('body').textContent()).resolves.toContain(`[${remoteUrl}/phish]`);
 
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
     expect(remoteHits).toEqual([]);
     const elsewhere = browser.requests.slice(first).filter((u) => !u.startsWith(`${base}/`));
