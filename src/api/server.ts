@@ -19,6 +19,7 @@ import type { Scanner } from '../pipeline/types.js';
 import type { Relay } from '../smtp/types.js';
 import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
+import { sessionCredential } from '../ui/session.js';
 import { authPlugin, markPublic } from './auth.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -132,7 +133,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(authPlugin, { keys: storage.keys, failuresPerMinute: config.api.authFailuresPerMinute });
+  app.decorateRequest('uiSession', null);
+  await app.register(authPlugin, {
+    keys: storage.keys,
+    failuresPerMinute: config.api.authFailuresPerMinute,
+    credentials: sessionCredential(storage.sessions),
+  });
   // The OpenAPI document and its viewer are public: they describe the API, they grant nothing.
   await app.register(async (docs) => {
     docs.addHook('onRoute', markPublic);

@@ -3,13 +3,13 @@
  * table as the API. Registered as an encapsulated plugin, so its form-body parser, error page and headers
  * apply to /ui only and the API keeps its JSON-only rule.
  *
- * Every /ui route declares `config.ui`: an action of the role table, or 'public' (sign-in, digest links). A
- * route without it is unreachable. State changes are POSTs of application/x-www-form-urlencoded (or no body);
- * each must be same-origin, and each but the public ones must carry the session's CSRF token.
+ * Every /ui route declares `config.action` like the API's routes: an action of the role table, or 'public'
+ * (sign-in, digest links). The API's auth hook decides access, with the console session as a credential
+ * source (./session.ts). State changes are POSTs of application/x-www-form-urlencoded (or no body); each
+ * must be same-origin, and each but the public ones must carry the session's CSRF token.
  */
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { failureCounter } from '../api/auth.js';
-import { type Action, mayDo } from '../api/roles.js';
 import { errorBody } from '../api/server.js';
 import { HttpError } from '../errors.js';
 import type { UiSession } from '../store/sessions.js';
@@ -25,14 +25,9 @@ import { assertCsrf, assertSameOrigin, sessionOf } from './session.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './static.js';
 import type { UiDeps } from './types.js';
 
-export type UiAction = Action | 'public';
-
 declare module 'fastify' {
   interface FastifyRequest {
     uiSession: UiSession | null;
-  }
-  interface FastifyContextConfig {
-    ui?: UiAction;
   }
 }
 
@@ -61,7 +56,6 @@ export function requireSession(request: FastifyRequest): UiSession {
 
 export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance, deps) => {
   const loginFailures = failureCounter(deps.config.api.authFailuresPerMinute);
-  app.decorateRequest('uiSession', null);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -70,22 +64,10 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
     (_req, body, done) => done(null, parseForm(body as string)),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
-    const action = request.routeOptions.config.ui;
-    if (!action) {
-      if (request.routeOptions.url !== undefined)
-        throw new HttpError(403, 'FORBIDDEN', 'route declares no access rule');
-      return;
-    }
-    request.uiSession = await sessionOf(deps.storage.sessions, request);
-    if (request.uiSession) request.apiKey = request.uiSession.key;
-    if (action === 'public') return;
-    if (!request.uiSession) {
-      if (request.method === 'GET') return reply.redirect('/ui/login', 303);
-      throw new HttpError(401, 'SIGN_IN_REQUIRED', 'sign in first');
-    }
-    if (!mayDo(request.uiSession.key.role, action))
-      throw new HttpError(403, 'FORBIDDEN', `your role may not ${action}`);
+  // Public pages show who is signed in (the auth hook looked the session up for the others).
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.action === 'public' && request.uiSession === null)
+      request.uiSession = await sessionOf(deps.storage.sessions, request);
   });
 
   app.addHook('preHandler', async (request) => {
@@ -93,7 +75,7 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
     assertSameOrigin(request);
     if (request.url === '/ui/login' && loginFailures.blocked(request.ip))
       throw new HttpError(429, 'TOO_MANY_AUTH_FAILURES', 'too many failed sign-ins, wait a minute');
-    if (request.routeOptions.config.ui === 'public') return;
+    if (request.routeOptions.config.action === 'public') return;
     assertCsrf(requireSession(request), (request.body as FormBody | undefined)?._csrf);
   });
 
@@ -123,10 +105,10 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
       );
   });
 
-  app.get('/ui/static/console.css', { config: { ui: 'public' } }, async (_r, reply) =>
+  app.get('/ui/static/console.css', { config: { action: 'public' } }, async (_r, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=3600').send(CONSOLE_CSS),
   );
-  app.get('/ui/static/console.js', { config: { ui: 'public' } }, async (_r, reply) =>
+  app.get('/ui/static/console.js', { config: { action: 'public' } }, async (_r, reply) =>
     reply.type('text/javascript; charset=utf-8').send(CONSOLE_JS),
   );
 

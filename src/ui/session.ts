@@ -15,6 +15,23 @@ import type { SessionStore, UiSession } from '../store/sessions.js';
 
 export const SESSION_COOKIE = 'mailsentra_session';
 
+/** The body type of the console's state changes: HTML forms (the API keeps its JSON-only rule). */
+export const FORM = ['application/x-www-form-urlencoded'] as const;
+
+/**
+ * The console session as a credential source of the API's auth hook (src/api/auth.ts): only for console
+ * routes (by the route matched, not the URL), so a session never authorises /api. The session is kept on
+ * the request for the CSRF check and the pages.
+ */
+export function sessionCredential(store: SessionStore) {
+  return async (request: FastifyRequest) => {
+    if (!request.routeOptions.url?.startsWith('/ui/') && request.routeOptions.url !== '/ui') return null;
+    const session = await sessionOf(store, request);
+    request.uiSession = session;
+    return session?.key ?? null;
+  };
+}
+
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!header) return out;

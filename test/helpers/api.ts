@@ -73,6 +73,7 @@ export async function startTestApi(
     relay,
     activeModel,
     listCache,
+    signingKey: Buffer.alloc(32, 1),
     modelSync: null,
   });
   await app.ready();

@@ -4,7 +4,7 @@ import type { failureCounter } from '../../api/auth.js';
 import { html } from '../html.js';
 import { field, page } from '../layout.js';
 import type { FormBody } from '../plugin.js';
-import { signIn, signOut } from '../session.js';
+import { FORM, signIn, signOut } from '../session.js';
 import type { UiDeps } from '../types.js';
 
 function loginPage(error: string | null): string {
@@ -23,14 +23,14 @@ function loginPage(error: string | null): string {
 export const authRoutes: FastifyPluginAsync<
   UiDeps & { loginFailures: ReturnType<typeof failureCounter> }
 > = async (app, deps) => {
-  app.get('/', { config: { ui: 'public' }, schema: { hide: true } }, async (_r, reply) =>
+  app.get('/', { config: { action: 'public' }, schema: { hide: true } }, async (_r, reply) =>
     reply.redirect('/ui', 303),
   );
-  app.get('/ui/login', { config: { ui: 'public' } }, async (request, reply) => {
+  app.get('/ui/login', { config: { action: 'public' } }, async (request, reply) => {
     if (request.uiSession) return reply.redirect('/ui', 303);
     return reply.type('text/html; charset=utf-8').send(loginPage(null));
   });
-  app.post('/ui/login', { config: { ui: 'public' } }, async (request, reply) => {
+  app.post('/ui/login', { config: { action: 'public', bodyTypes: FORM } }, async (request, reply) => {
     const key = field((request.body as FormBody | undefined)?.key);
     const record = key ? await deps.storage.keys.verify(key) : null;
     if (!record) {
@@ -49,7 +49,7 @@ export const authRoutes: FastifyPluginAsync<
     });
     return reply.redirect('/ui', 303);
   });
-  app.post('/ui/logout', { config: { ui: 'messages:read' } }, async (request, reply) => {
+  app.post('/ui/logout', { config: { action: 'messages:read', bodyTypes: FORM } }, async (request, reply) => {
     await signOut(deps.storage.sessions, request, reply);
     return reply.redirect('/ui/login', 303);
   });

@@ -12,6 +12,7 @@ import { deleteItems, releaseItem } from '../../quarantine/actions.js';
 import type { QuarantineItem } from '../../store/types.js';
 import { html } from '../html.js';
 import { page, score, when } from '../layout.js';
+import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 
 const VERB = { release: 'Release', delete: 'Delete', allow: 'Always allow the sender of' } as const;
@@ -43,7 +44,7 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
       <dt>Subject</dt><dd>${item.subject ?? '(no subject)'}</dd><dt>Score</dt><dd>${score(item.score)}</dd>
       <dt>Held since</dt><dd>${when(item.createdAt)}</dd><dt>State</dt><dd>${item.state}</dd></dl>`;
 
-  app.get('/ui/d/:token', { config: { ui: 'public' } }, async (request, reply) => {
+  app.get('/ui/d/:token', { config: { action: 'public' } }, async (request, reply) => {
     const { claim, item, token } = await resolve(request);
     const open = item.state === 'held' || claim.act === 'allow';
     return reply.type('text/html; charset=utf-8').send(
@@ -67,7 +68,7 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     );
   });
 
-  app.post('/ui/d/:token', { config: { ui: 'public' } }, async (request, reply) => {
+  app.post('/ui/d/:token', { config: { action: 'public', bodyTypes: FORM } }, async (request, reply) => {
     const { claim, item, token } = await resolve(request);
     const actor = `digest:${claim.to}`;
     let done: string;
@@ -89,7 +90,7 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
         const hash = tokenHash(token);
         if (!(await storage.digest.spend(hash))) throw httpErrors.conflict('this link was already used');
         try {
-          await releaseItem(deps, item, actor, false);
+          await releaseItem(deps, item.id, actor, false);
         } catch (err) {
           await storage.digest.unspend(hash);
           throw err;

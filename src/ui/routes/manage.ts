@@ -6,6 +6,7 @@ import { addListEntry, removeListEntry } from '../../lists/edit.js';
 import { html } from '../html.js';
 import { csrfField, field, notice, page, when } from '../layout.js';
 import { type FormBody, requireSession } from '../plugin.js';
+import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 
 type Query = Record<string, string | undefined>;
@@ -15,7 +16,7 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const send = (reply: { type(t: string): { send(b: string): unknown } }, body: string) =>
     reply.type('text/html; charset=utf-8').send(body);
 
-  app.get('/ui/lists', { config: { ui: 'lists:read' } }, async (request, reply) => {
+  app.get('/ui/lists', { config: { action: 'lists:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const entries = await storage.lists.all();
     const admin = mayDo(session.key.role, 'lists:write');
@@ -59,7 +60,7 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
       }),
     );
   });
-  app.post('/ui/lists', { config: { ui: 'lists:write' } }, async (request, reply) => {
+  app.post('/ui/lists', { config: { action: 'lists:write', bodyTypes: FORM } }, async (request, reply) => {
     const session = requireSession(request);
     const body = request.body as FormBody;
     const list = field(body.list);
@@ -71,16 +72,20 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     );
     return reply.redirect(`/ui/lists?done=${encodeURIComponent(`Added ${entry.value} to ${list}.`)}`, 303);
   });
-  app.post('/ui/lists/:id/delete', { config: { ui: 'lists:write' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const { id } = request.params as { id: string };
-    const entry = await removeListEntry(deps, id, `key:${session.key.id}`).catch((err) => {
-      throw (err as { code?: string }).code === '22P02' ? httpErrors.notFound('list entry') : err;
-    });
-    return reply.redirect(`/ui/lists?done=${encodeURIComponent(`Removed ${entry.value}.`)}`, 303);
-  });
+  app.post(
+    '/ui/lists/:id/delete',
+    { config: { action: 'lists:write', bodyTypes: FORM } },
+    async (request, reply) => {
+      const session = requireSession(request);
+      const { id } = request.params as { id: string };
+      const entry = await removeListEntry(deps, id, `key:${session.key.id}`).catch((err) => {
+        throw (err as { code?: string }).code === '22P02' ? httpErrors.notFound('list entry') : err;
+      });
+      return reply.redirect(`/ui/lists?done=${encodeURIComponent(`Removed ${entry.value}.`)}`, 303);
+    },
+  );
 
-  app.get('/ui/models', { config: { ui: 'models:read' } }, async (request, reply) => {
+  app.get('/ui/models', { config: { action: 'models:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const models = await storage.models.list();
     return send(
@@ -118,10 +123,10 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
         )}</tbody></table>`,
     });
   }
-  app.get('/ui/keys', { config: { ui: 'keys:read' } }, async (request, reply) =>
+  app.get('/ui/keys', { config: { action: 'keys:read' } }, async (request, reply) =>
     send(reply, await keysPage(requireSession(request), null)),
   );
-  app.post('/ui/keys', { config: { ui: 'keys:write' } }, async (request, reply) => {
+  app.post('/ui/keys', { config: { action: 'keys:write', bodyTypes: FORM } }, async (request, reply) => {
     const session = requireSession(request);
     const body = request.body as FormBody;
     const role = field(body.role);
@@ -136,21 +141,25 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     // Shown in this response only (not through a redirect URL, which browsers keep in their history).
     return send(reply, await keysPage(session, key));
   });
-  app.post('/ui/keys/:id/revoke', { config: { ui: 'keys:write' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const { id } = request.params as { id: string };
-    const ok = await storage.keys.revoke(id).catch(() => false);
-    if (!ok) throw httpErrors.notFound('active key');
-    await storage.audit.write({
-      actor: `key:${session.key.id}`,
-      action: 'key.revoke',
-      target: id,
-      details: {},
-    });
-    return reply.redirect('/ui/keys', 303);
-  });
+  app.post(
+    '/ui/keys/:id/revoke',
+    { config: { action: 'keys:write', bodyTypes: FORM } },
+    async (request, reply) => {
+      const session = requireSession(request);
+      const { id } = request.params as { id: string };
+      const ok = await storage.keys.revoke(id).catch(() => false);
+      if (!ok) throw httpErrors.notFound('active key');
+      await storage.audit.write({
+        actor: `key:${session.key.id}`,
+        action: 'key.revoke',
+        target: id,
+        details: {},
+      });
+      return reply.redirect('/ui/keys', 303);
+    },
+  );
 
-  app.get('/ui/audit', { config: { ui: 'audit:read' } }, async (request, reply) => {
+  app.get('/ui/audit', { config: { action: 'audit:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const entries = await storage.audit.list(200);
     return send(

@@ -7,6 +7,7 @@ import { type Html, html } from '../html.js';
 import { csrfField, field, notice, page, score, when } from '../layout.js';
 import { bodyCsp, bodyDocument, safeHtml } from '../message-body.js';
 import { type FormBody, requireSession } from '../plugin.js';
+import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 import { contentSection, parseForView, verdictSection } from '../view.js';
 
@@ -64,7 +65,7 @@ function searchForm(q: Query): Html {
 export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage } = deps;
 
-  app.get('/ui/messages', { config: { ui: 'messages:read' } }, async (request, reply) => {
+  app.get('/ui/messages', { config: { action: 'messages:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const q = request.query as Query;
     const result = await storage.messages.list(filterOf(q));
@@ -89,7 +90,7 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     );
   });
 
-  app.get('/ui/messages/:id', { config: { ui: 'messages:read' } }, async (request, reply) => {
+  app.get('/ui/messages/:id', { config: { action: 'messages:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const { id } = request.params as { id: string };
     const m = await storage.messages.get(id).catch(() => null);
@@ -116,7 +117,7 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     );
   });
 
-  app.get('/ui/messages/:id/body', { config: { ui: 'messages:read' } }, async (request, reply) => {
+  app.get('/ui/messages/:id/body', { config: { action: 'messages:read' } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const raw = await storage.messages.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('message bytes');
@@ -128,14 +129,18 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
       .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
   });
 
-  app.post('/ui/messages/:id/feedback', { config: { ui: 'feedback:write' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const { id } = request.params as { id: string };
-    const label = field((request.body as FormBody).label);
-    if (label !== 'spam' && label !== 'ham') throw httpErrors.badRequest('label is spam or ham');
-    const raw = await storage.messages.getRaw(id).catch(() => null);
-    if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
-    await giveFeedback(deps, { raw, label, messageId: id, actor: `key:${session.key.id}` });
-    return reply.redirect(`/ui/messages/${encodeURIComponent(id)}?reported=${label}`, 303);
-  });
+  app.post(
+    '/ui/messages/:id/feedback',
+    { config: { action: 'feedback:write', bodyTypes: FORM } },
+    async (request, reply) => {
+      const session = requireSession(request);
+      const { id } = request.params as { id: string };
+      const label = field((request.body as FormBody).label);
+      if (label !== 'spam' && label !== 'ham') throw httpErrors.badRequest('label is spam or ham');
+      const raw = await storage.messages.getRaw(id).catch(() => null);
+      if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
+      await giveFeedback(deps, { raw, label, messageId: id, actor: `key:${session.key.id}` });
+      return reply.redirect(`/ui/messages/${encodeURIComponent(id)}?reported=${label}`, 303);
+    },
+  );
 };

@@ -22,7 +22,7 @@ function actionTable(title: string, o: Overview) {
 
 export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage } = deps;
-  app.get('/ui', { config: { ui: 'messages:read' } }, async (request, reply) => {
+  app.get('/ui', { config: { action: 'messages:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));

@@ -9,18 +9,20 @@ import { HttpError, httpErrors } from '../../errors.js';
 import { addListEntry } from '../../lists/edit.js';
 import { domainOf } from '../../lists/entry.js';
 import { giveFeedback } from '../../pipeline/feedback.js';
-import { deleteItems, heldItem, releaseItem } from '../../quarantine/actions.js';
+import { deleteItems, releaseItem } from '../../quarantine/actions.js';
 import type { QuarantineFilter, QuarantineState } from '../../store/types.js';
 import { html } from '../html.js';
 import { csrfField, field, fields, notice, page, score, when } from '../layout.js';
 import { bodyCsp, bodyDocument, safeHtml } from '../message-body.js';
 import { type FormBody, requireSession } from '../plugin.js';
+import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 import { contentSection, parseForView, verdictSection } from '../view.js';
 import { time } from './messages.js';
 
 type Query = Record<string, string | undefined>;
-const STATES = ['held', 'released', 'deleted'] as const;
+const STATES = ['held', 'releasing', 'released', 'deleted'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function filterOf(q: Query): QuarantineFilter {
   const state = field(q.state) ?? 'held';
@@ -43,7 +45,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
   const { storage } = deps;
   const actor = (id: string) => `key:${id}`;
 
-  app.get('/ui/quarantine', { config: { ui: 'quarantine:read' } }, async (request, reply) => {
+  app.get('/ui/quarantine', { config: { action: 'quarantine:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const q = request.query as Query;
     const result = await storage.quarantine.list(filterOf(q));
@@ -94,6 +96,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     const ids = fields((body as FormBody).ids);
     if (ids.length === 0) throw httpErrors.badRequest('select at least one message');
     if (ids.length > 500) throw httpErrors.badRequest('at most 500 messages at once');
+    if (!ids.every((id) => UUID.test(id))) throw httpErrors.badRequest('not a message id');
     return ids;
   };
   const back = (text: string) => `/ui/quarantine?done=${encodeURIComponent(text)}`;
@@ -103,7 +106,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     const failed: string[] = [];
     for (const id of ids) {
       try {
-        await releaseItem(deps, await heldItem(storage, id), who, learnAsHam);
+        await releaseItem(deps, id, who, learnAsHam);
         ok++;
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
@@ -113,37 +116,53 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     return `Released ${ok}${failed.length ? `, ${failed.length} failed (${[...new Set(failed)].join(', ')})` : ''}.`;
   }
 
-  app.post('/ui/quarantine/release', { config: { ui: 'quarantine:release' } }, async (request, reply) => {
-    const who = actor(requireSession(request).key.id);
-    return reply.redirect(back(await releaseMany(idsOf(request.body), who, false)), 303);
-  });
-  app.post('/ui/quarantine/release-ham', { config: { ui: 'quarantine:release' } }, async (request, reply) => {
-    const who = actor(requireSession(request).key.id);
-    return reply.redirect(back(await releaseMany(idsOf(request.body), who, true)), 303);
-  });
-  app.post('/ui/quarantine/delete', { config: { ui: 'quarantine:delete' } }, async (request, reply) => {
-    const who = actor(requireSession(request).key.id);
-    const changed = await deleteItems(storage, idsOf(request.body), who);
-    return reply.redirect(back(`Deleted ${changed.length}.`), 303);
-  });
-  app.post('/ui/quarantine/report', { config: { ui: 'feedback:write' } }, async (request, reply) => {
-    const who = actor(requireSession(request).key.id);
-    let n = 0;
-    // One report per stored message, however many recipients' rows were selected.
-    const seen = new Set<string>();
-    for (const id of idsOf(request.body)) {
-      const item = await storage.quarantine.get(id).catch(() => null);
-      if (!item || seen.has(item.messageId)) continue;
-      seen.add(item.messageId);
-      const raw = await storage.quarantine.getRaw(id);
-      if (!raw) continue;
-      await giveFeedback(deps, { raw, label: 'spam', messageId: item.messageId, actor: who });
-      n++;
-    }
-    return reply.redirect(back(`Reported ${n} as spam.`), 303);
-  });
+  app.post(
+    '/ui/quarantine/release',
+    { config: { action: 'quarantine:release', bodyTypes: FORM } },
+    async (request, reply) => {
+      const who = actor(requireSession(request).key.id);
+      return reply.redirect(back(await releaseMany(idsOf(request.body), who, false)), 303);
+    },
+  );
+  app.post(
+    '/ui/quarantine/release-ham',
+    { config: { action: 'quarantine:release', bodyTypes: FORM } },
+    async (request, reply) => {
+      const who = actor(requireSession(request).key.id);
+      return reply.redirect(back(await releaseMany(idsOf(request.body), who, true)), 303);
+    },
+  );
+  app.post(
+    '/ui/quarantine/delete',
+    { config: { action: 'quarantine:delete', bodyTypes: FORM } },
+    async (request, reply) => {
+      const who = actor(requireSession(request).key.id);
+      const changed = await deleteItems(storage, idsOf(request.body), who);
+      return reply.redirect(back(`Deleted ${changed.length}.`), 303);
+    },
+  );
+  app.post(
+    '/ui/quarantine/report',
+    { config: { action: 'feedback:write', bodyTypes: FORM } },
+    async (request, reply) => {
+      const who = actor(requireSession(request).key.id);
+      let n = 0;
+      // One report per stored message, however many recipients' rows were selected.
+      const seen = new Set<string>();
+      for (const id of idsOf(request.body)) {
+        const item = await storage.quarantine.get(id).catch(() => null);
+        if (!item || seen.has(item.messageId)) continue;
+        seen.add(item.messageId);
+        const raw = await storage.quarantine.getRaw(id);
+        if (!raw) continue;
+        await giveFeedback(deps, { raw, label: 'spam', messageId: item.messageId, actor: who });
+        n++;
+      }
+      return reply.redirect(back(`Reported ${n} as spam.`), 303);
+    },
+  );
 
-  app.get('/ui/quarantine/:id', { config: { ui: 'quarantine:read' } }, async (request, reply) => {
+  app.get('/ui/quarantine/:id', { config: { action: 'quarantine:read' } }, async (request, reply) => {
     const session = requireSession(request);
     const { id } = request.params as { id: string };
     const item = await storage.quarantine.get(id).catch(() => null);
@@ -199,7 +218,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     );
   });
 
-  app.get('/ui/quarantine/:id/body', { config: { ui: 'quarantine:read' } }, async (request, reply) => {
+  app.get('/ui/quarantine/:id/body', { config: { action: 'quarantine:read' } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const raw = await storage.quarantine.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('quarantined message bytes');
@@ -211,19 +230,23 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
       .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
   });
 
-  app.post('/ui/quarantine/:id/list', { config: { ui: 'lists:write' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const { id } = request.params as { id: string };
-    const item = await storage.quarantine.get(id).catch(() => null);
-    if (!item) throw httpErrors.notFound('quarantine item');
-    const body = request.body as FormBody;
-    const list = field(body.list);
-    if (list !== 'allow' && list !== 'block') throw httpErrors.badRequest('list is allow or block');
-    if (!item.mailFrom) throw httpErrors.badRequest('the null sender cannot be listed');
-    const value = field(body.what) === 'domain' ? `@${domainOf(item.mailFrom)}` : item.mailFrom;
-    const scope = field(body.scope) === 'domain' ? domainOf(item.recipient) : 'global';
-    const entry = await addListEntry(deps, { list, value, scope }, actor(session.key.id));
-    const text = `${entry.value} is on the ${list} list${scope === 'global' ? '' : ` for ${scope}`}.`;
-    return reply.redirect(`/ui/quarantine/${encodeURIComponent(id)}?done=${encodeURIComponent(text)}`, 303);
-  });
+  app.post(
+    '/ui/quarantine/:id/list',
+    { config: { action: 'lists:write', bodyTypes: FORM } },
+    async (request, reply) => {
+      const session = requireSession(request);
+      const { id } = request.params as { id: string };
+      const item = await storage.quarantine.get(id).catch(() => null);
+      if (!item) throw httpErrors.notFound('quarantine item');
+      const body = request.body as FormBody;
+      const list = field(body.list);
+      if (list !== 'allow' && list !== 'block') throw httpErrors.badRequest('list is allow or block');
+      if (!item.mailFrom) throw httpErrors.badRequest('the null sender cannot be listed');
+      const value = field(body.what) === 'domain' ? `@${domainOf(item.mailFrom)}` : item.mailFrom;
+      const scope = field(body.scope) === 'domain' ? domainOf(item.recipient) : 'global';
+      const entry = await addListEntry(deps, { list, value, scope }, actor(session.key.id));
+      const text = `${entry.value} is on the ${list} list${scope === 'global' ? '' : ` for ${scope}`}.`;
+      return reply.redirect(`/ui/quarantine/${encodeURIComponent(id)}?done=${encodeURIComponent(text)}`, 303);
+    },
+  );
 };
