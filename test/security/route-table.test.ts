@@ -32,7 +32,9 @@ function concrete(url: string): string {
     .replace(/\*$/, 'index.html');
 }
 
-const allowedWithoutKey = (status: number) => status === 401 || status === 404 || status === 400;
+/** A console page refuses a browser without a session by sending it to the sign-in page. */
+const allowedWithoutKey = (status: number, location?: unknown) =>
+  status === 401 || status === 404 || status === 400 || (status === 303 && location === '/ui/login');
 
 describe('authorisation by the matched route', () => {
   let routes: GuardedRoute[];
@@ -47,9 +49,10 @@ describe('authorisation by the matched route', () => {
     expect(keys).toContain('HEAD /api/v1/keys');
     expect(keys.some((k) => k.startsWith('GET /docs'))).toBe(true);
     expect(routes.filter((r) => r.action === null)).toEqual([]);
-    // Public by design: liveness, readiness, metrics and the API's own description; nothing under /api.
+    // Public by design: liveness, readiness, metrics and the API's own description, the console's sign-in,
+    // static files, digest links (their token is the credential) and `/` (a redirect); nothing under /api.
     for (const r of routes.filter((x) => x.action === 'public'))
-      expect(r.url).toMatch(/^\/(health|ready|metrics|docs)(\/|$)/);
+      expect(r.url).toMatch(/^\/(health|ready|metrics|docs|ui\/login|ui\/static|ui\/d)(\/|$)|^\/$/);
   });
 
   it('refuses anonymous and wrong-role requests on every route, however the path is spelled', async () => {
@@ -66,7 +69,7 @@ describe('authorisation by the matched route', () => {
           ...(withBody ? { payload: '{}', headers: { 'content-type': 'application/json' } } : {}),
         };
         const anonymous = await api.app.inject(base);
-        if (!allowedWithoutKey(anonymous.statusCode))
+        if (!allowedWithoutKey(anonymous.statusCode, anonymous.headers.location))
           failures.push(`anonymous ${route.method} ${url} → ${anonymous.statusCode}`);
         if (!mayDo('analyst', route.action)) {
           const wrongRole = await api.app.inject({
