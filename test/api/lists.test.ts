@@ -1,0 +1,95 @@
+/** GET|POST|DELETE /api/v1/lists: entries kept in the database, validated, audited, admin-only to change. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+
+const ADMIN = 'lists-test-admin-key-0123456789-abcdefghijk';
+let api: TestApi;
+let analyst: string;
+const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  api = await startTestApi({ api: { adminApiKey: ADMIN } });
+  analyst = (await api.storage.keys.create('analyst', 'lists')).key;
+}, 120_000);
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('/api/v1/lists', () => {
+  it('adds, lists and removes entries, each audited', async () => {
+    const add = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/lists',
+      headers: as(ADMIN),
+      payload: { list: 'block', value: '@Spam.Example', scope: 'rcpt.example' },
+    });
+    expect(add.statusCode).toBe(201);
+    const entry = add.json();
+    expect(entry).toMatchObject({
+      list: 'block',
+      kind: 'domain',
+      value: '@spam.example',
+      scope: 'rcpt.example',
+    });
+    expect(entry.alignedOnly).toBe(false);
+    // The same entry again is the same row.
+    const again = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/lists',
+      headers: as(ADMIN),
+      payload: { list: 'block', value: '@spam.example', scope: 'rcpt.example' },
+    });
+    expect(again.json().id).toBe(entry.id);
+    const net = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/lists',
+      headers: as(ADMIN),
+      payload: { list: 'allow', value: '192.0.2.0/24', alignedOnly: true },
+    });
+    expect(net.json()).toMatchObject({ kind: 'network', scope: 'global', alignedOnly: true });
+
+    const list = await api.app.inject({ method: 'GET', url: '/api/v1/lists', headers: as(analyst) });
+    expect(list.statusCode).toBe(200);
+    expect(
+      list
+        .json()
+        .items.map((e: { value: string }) => e.value)
+        .sort(),
+    ).toEqual(['192.0.2.0/24', '@spam.example']);
+
+    const del = await api.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/lists/${entry.id}`,
+      headers: as(ADMIN),
+    });
+    expect(del.statusCode).toBe(200);
+    const gone = await api.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/lists/${entry.id}`,
+      headers: as(ADMIN),
+    });
+    expect(gone.statusCode).toBe(404);
+    const actions = (await api.storage.audit.list(10)).map((a) => a.action);
+    expect(actions).toEqual(
+      expect.arrayContaining(['lists.block.add', 'lists.allow.add', 'lists.block.remove']),
+    );
+  });
+
+  it('refuses a bad value with 400 and the analyst with 403', async () => {
+    const bad = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/lists',
+      headers: as(ADMIN),
+      payload: { list: 'block', value: 'not an address' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toBe('BAD_LIST_ENTRY');
+    const refused = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/lists',
+      headers: as(analyst),
+      payload: { list: 'allow', value: 'a@b.example' },
+    });
+    expect(refused.statusCode).toBe(403);
+  });
+});

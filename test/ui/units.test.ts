@@ -1,0 +1,92 @@
+/** The console's pure parts: the HTML escaper, the message-body sanitiser, digest tokens, list entries. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { signToken, verifyToken } from '../../src/digest/token.js';
+import { inScope, parseEntryValue, parseScope, senderMatches } from '../../src/lists/entry.js';
+import { escapeHtml, html, trusted } from '../../src/ui/html.js';
+import { safeHtml } from '../../src/ui/message-body.js';
+
+describe('html tagged template', () => {
+  it('escapes every interpolated string, in text and in attributes', () => {
+    const v = `<script>"x" & 'y' \`z\`</script>`;
+    expect(html`<p title="${v}">${v}</p>`.value).toBe(
+      '<p title="&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39; &#96;z&#96;&lt;/script&gt;">&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39; &#96;z&#96;&lt;/script&gt;</p>',
+    );
+  });
+  it('nests built fragments and arrays without escaping them twice; drops null, undefined and booleans', () => {
+    const inner = html`<b>${'a<b'}</b>`;
+    expect(html`${[inner, 'c&d', null, undefined, false, 3]}`.value).toBe('<b>a&lt;b</b>c&amp;d3');
+    expect(html`${trusted('<br>')}`.value).toBe('<br>');
+  });
+  it('never lets a metacharacter through (property)', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        const out = escapeHtml(s);
+        expect(out).not.toMatch(/[<>"'`]/);
+        expect(out.replace(/&(amp|lt|gt|quot|#39|#96);/g, '')).not.toContain('&');
+      }),
+    );
+  });
+});
+
+describe('message body sanitiser', () => {
+  const hostile = `<p onclick="x()">Hi <b>there</b></p><script>alert(1)</script><style>p{}</style>
+    <a href="javascript:alert(1)">link</a><img src="http://t.example/p.gif" alt="px"><iframe src="http://e"></iframe>
+    <svg><script>alert(2)</script></svg><div style="background:url(http://t.example/bg)">x</div>`;
+  it('keeps text and safe tags, drops scripts, styles, frames, handlers and style attributes', () => {
+    const out = safeHtml(hostile, { loadImages: false });
+    expect(out.html).toContain('<p>Hi <b>there</b></p>');
+    expect(out.html).not.toMatch(/<script|<style|<iframe|<svg|onclick|style=|alert\(2\)|<img|<a /i);
+    expect(out.html).toContain('<span class="href">[javascript:alert(1)]</span>');
+    expect(out.html).toContain('[image: px]');
+    expect(out).toMatchObject({ remoteImages: 1, links: 1 });
+  });
+  it('loads http(s) images only when asked', () => {
+    expect(safeHtml(hostile, { loadImages: true }).html).toContain(
+      '<img src="http://t.example/p.gif" alt="px">',
+    );
+    expect(safeHtml('<img src="javascript:x">', { loadImages: true }).html).not.toContain('<img');
+  });
+  it('escapes entity-decoded text again', () => {
+    expect(safeHtml('<p>&lt;script&gt;</p>', { loadImages: false }).html).toBe('<p>&lt;script&gt;</p>');
+  });
+});
+
+describe('digest tokens', () => {
+  const key = Buffer.alloc(32, 7);
+  const claim = { row: 'r1', to: 'a@b.example', act: 'release' as const, exp: 2_000_000_000 };
+  it('verifies what it signed, and refuses a changed claim, a changed MAC, another key, an expired one', () => {
+    const t = signToken(key, claim);
+    expect(verifyToken(key, t, 0)).toEqual({ ok: true, claim });
+    const [body, mac] = t.split('.') as [string, string];
+    const other = Buffer.from(JSON.stringify({ ...claim, row: 'r2' })).toString('base64url');
+    expect(verifyToken(key, `${other}.${mac}`, 0)).toEqual({ ok: false, code: 'TOKEN_FORGED' });
+    expect(verifyToken(key, `${body}.${mac.slice(1)}A`, 0)).toEqual({ ok: false, code: 'TOKEN_FORGED' });
+    expect(verifyToken(Buffer.alloc(32, 8), t, 0)).toEqual({ ok: false, code: 'TOKEN_FORGED' });
+    expect(verifyToken(key, t, 2_000_000_000_000)).toEqual({ ok: false, code: 'TOKEN_EXPIRED' });
+    expect(verifyToken(key, 'nonsense', 0)).toEqual({ ok: false, code: 'TOKEN_MALFORMED' });
+  });
+});
+
+describe('list entries', () => {
+  it('reads addresses, @domains and networks, and refuses anything else', () => {
+    expect(parseEntryValue(' Bob@Example.COM ')).toEqual({ kind: 'sender', value: 'bob@example.com' });
+    expect(parseEntryValue('@example.com')).toEqual({ kind: 'domain', value: '@example.com' });
+    expect(parseEntryValue('10.0.0.0/8')).toEqual({ kind: 'network', value: '10.0.0.0/8' });
+    expect(parseEntryValue('2001:db8::/32')).toEqual({ kind: 'network', value: '2001:db8::/32' });
+    for (const bad of ['', '@', 'x@', '@-bad-', '10.0.0.0/33', 'hello', '<a@b.c>', '1.2.3.4/8/9'])
+      expect(() => parseEntryValue(bad)).toThrow();
+    expect(parseScope(undefined)).toBe('global');
+    expect(parseScope('@Example.com')).toBe('example.com');
+    expect(() => parseScope('not a domain')).toThrow();
+  });
+  it('matches a domain and its subdomains; scoped entries only when every recipient is in the scope', () => {
+    expect(senderMatches('@example.com', 'a@mail.example.com')).toBe(true);
+    expect(senderMatches('@example.com', 'a@badexample.com')).toBe(false);
+    expect(senderMatches('a@example.com', 'A@Example.com')).toBe(true);
+    expect(senderMatches('@example.com', '')).toBe(false);
+    expect(inScope('global', [])).toBe(true);
+    expect(inScope('r.example', ['x@r.example', 'y@R.example'])).toBe(true);
+    expect(inScope('r.example', ['x@r.example', 'y@other.example'])).toBe(false);
+  });
+});
