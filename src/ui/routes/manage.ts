@@ -24,7 +24,11 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const fromConfig = [
       ...p.blockSenders.map((v) => ['block', v]),
       ...p.blockClients.map((v) => ['block', v]),
-      ...p.allowSenders.map((v) => ['allow', v]),
+      ...p.allowSenders.map((v) =>
+        typeof v === 'string'
+          ? ['allow', v]
+          : ['allow', `${v.sender}${v.alignedOnly === false ? '' : ' (aligned only)'}`],
+      ),
       ...p.allowClients.map((v) => ['allow', v]),
     ];
     return send(
