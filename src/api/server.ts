@@ -201,6 +201,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     relay: deps.relay,
     listCache: deps.listCache,
     signingKey: deps.signingKey,
+    viewer,
   });
   return app as unknown as FastifyInstance;
 }

@@ -1,3 +1,4 @@
+import type { MessageViewer } from '../api/view/message-view.js';
 import type { Config } from '../config/schema.js';
 import type { ListCache } from '../lists/cache.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,4 +17,6 @@ export interface UiDeps {
   feedbackSync: { announce(id: string): Promise<void> } | null;
   /** The digest links' HMAC key. */
   signingKey: Buffer;
+  /** Parses messages for display off the event loop. */
+  viewer: MessageViewer;
 }

@@ -3,7 +3,7 @@
  * part as text, the HTML part in a sandboxed frame served by a separate route (./message-body.ts), and the
  * attachments by name, type and size. Every value from the message is escaped.
  */
-import { simpleParser } from 'mailparser';
+import type { MessageViewer } from '../api/view/message-view.js';
 import { type Html, type HtmlValue, html } from './html.js';
 import { bytes, score, when } from './layout.js';
 
@@ -15,25 +15,15 @@ export interface ParsedView {
   attachments: { filename: string | null; contentType: string; size: number }[];
 }
 
-export async function parseForView(raw: Buffer): Promise<ParsedView> {
-  const parsed = await simpleParser(raw, {
-    skipHtmlToText: true,
-    skipTextToHtml: true,
-    skipImageLinks: true,
-  });
+/** Parsed on the viewer's worker thread, with its byte cap and deadline: a large message never stalls mail. */
+export async function parseForView(viewer: MessageViewer, raw: Buffer): Promise<ParsedView> {
+  const v = await viewer.view(raw, { html: true });
   return {
-    headers: parsed.headerLines.map((l) => ({
-      key: l.key,
-      value: l.line.slice(l.line.indexOf(':') + 1).trim(),
-    })),
-    text: parsed.text ?? null,
-    hasHtml: typeof parsed.html === 'string' && parsed.html.length > 0,
-    html: typeof parsed.html === 'string' ? parsed.html : null,
-    attachments: parsed.attachments.map((a) => ({
-      filename: a.filename ?? null,
-      contentType: a.contentType,
-      size: a.size,
-    })),
+    headers: v.headerLines,
+    text: v.text,
+    hasHtml: v.html !== null,
+    html: v.html,
+    attachments: v.attachments,
   };
 }
 

@@ -85,7 +85,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     },
     async (request) => {
       const item = await find(request.params.id);
-      const view = await deps.viewer.view(await bytesOf(item));
+      const { headerLines: _lines, html: _html, ...view } = await deps.viewer.view(await bytesOf(item));
       await audited(item, actorOf(request), 'quarantine.view');
       return { item, ...view };
     },

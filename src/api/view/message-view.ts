@@ -8,6 +8,10 @@ import type { ViewTask } from './view-worker.js';
 
 export interface MessageView {
   headers: Record<string, string>;
+  /** Every header field in order, repeats included. */
+  headerLines: { key: string; value: string }[];
+  /** The HTML part, only when asked for (the console's sandboxed frame). */
+  html: string | null;
   text: string | null;
   attachments: { filename: string | null; contentType: string; size: number }[];
   /** Only the first `maxBytes` of the message were parsed. */
@@ -15,7 +19,7 @@ export interface MessageView {
 }
 
 export interface MessageViewer {
-  view(raw: Buffer): Promise<MessageView>;
+  view(raw: Buffer, options?: { html?: boolean }): Promise<MessageView>;
   close(): Promise<void>;
 }
 
@@ -37,12 +41,12 @@ export function createMessageViewer(limits: ViewLimits = DEFAULT_VIEW_LIMITS): M
   // building up work.
   const pool = workerPool(import.meta.url, 'view-worker', { threads: 1, maxQueue: 32 });
   return {
-    async view(raw) {
+    async view(raw, options = {}) {
       const truncated = raw.length > limits.maxBytes;
       const bytes = truncated ? raw.subarray(0, limits.maxBytes) : raw;
       const signal = AbortSignal.timeout(limits.timeoutMs);
       try {
-        const task: ViewTask = { raw: bytes, maxTextChars: limits.maxTextChars };
+        const task: ViewTask = { raw: bytes, maxTextChars: limits.maxTextChars, html: options.html === true };
         const parsed = (await pool.run(task, { signal })) as Omit<MessageView, 'truncated'>;
         return { ...parsed, truncated };
       } catch (err) {

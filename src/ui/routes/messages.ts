@@ -96,7 +96,7 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const m = await storage.messages.get(id).catch(() => null);
     if (!m) throw httpErrors.notFound('message');
     const raw = m.hasRaw ? await storage.messages.getRaw(id) : null;
-    const view = raw ? await parseForView(raw) : null;
+    const view = raw ? await parseForView(deps.viewer, raw) : null;
     const loadImages = (request.query as Query).images === '1';
     const sent = (request.query as Query).reported;
     return reply.type('text/html; charset=utf-8').send(
@@ -122,7 +122,7 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const raw = await storage.messages.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('message bytes');
     const loadImages = (request.query as Query).images === '1';
-    const view = await parseForView(raw);
+    const view = await parseForView(deps.viewer, raw);
     return reply
       .header('content-security-policy', bodyCsp(loadImages))
       .type('text/html; charset=utf-8')

@@ -3,7 +3,9 @@
  * delete and report as spam; one row's view; allow or block its sender (address or domain, globally or for
  * the recipient's domain) from here.
  */
+
 import type { FastifyPluginAsync } from 'fastify';
+import { actorOf } from '../../api/auth.js';
 import { mayDo } from '../../api/roles.js';
 import { HttpError, httpErrors } from '../../errors.js';
 import { addListEntry } from '../../lists/edit.js';
@@ -168,7 +170,15 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     const item = await storage.quarantine.get(id).catch(() => null);
     if (!item) throw httpErrors.notFound('quarantine item');
     const raw = await storage.quarantine.getRaw(id);
-    const view = raw ? await parseForView(raw) : null;
+    const view = raw ? await parseForView(deps.viewer, raw) : null;
+    // Reading quarantined mail is audited in the console as through the API.
+    if (view)
+      await storage.audit.write({
+        actor: actorOf(request),
+        action: 'quarantine.view',
+        target: item.id,
+        details: { recipient: item.recipient, via: 'console' },
+      });
     const logged = await storage.messages.get(item.messageId).catch(() => null);
     const admin = mayDo(session.key.role, 'quarantine:release');
     const q = request.query as Query;
@@ -223,7 +233,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     const raw = await storage.quarantine.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('quarantined message bytes');
     const loadImages = (request.query as Query).images === '1';
-    const view = await parseForView(raw);
+    const view = await parseForView(deps.viewer, raw);
     return reply
       .header('content-security-policy', bodyCsp(loadImages))
       .type('text/html; charset=utf-8')
