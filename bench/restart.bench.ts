@@ -19,12 +19,20 @@ interface Start {
   phases: Record<string, number>;
 }
 
-async function readyWithin(port: number, proc: ChildProcess, began: number): Promise<number> {
+async function readyWithin(
+  port: number,
+  proc: ChildProcess,
+  began: number,
+  listening: () => boolean,
+): Promise<number> {
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/ready`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
+    // Its own LISTENING line first: a port of the shared machine may answer for another process.
+    const ok =
+      listening() &&
+      (await fetch(`http://127.0.0.1:${port}/ready`)
+        .then((r) => r.status === 200)
+        .catch(() => false));
     if (ok) return performance.now() - began;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -52,7 +60,7 @@ async function startOnce(dataDir: string, databaseUrl: string): Promise<Start> {
   });
   const exited = new Promise((r) => proc.once('exit', r));
   try {
-    const readyMs = await readyWithin(apiPort, proc, began);
+    const readyMs = await readyWithin(apiPort, proc, began, () => out.includes('"LISTENING"'));
     const line = out.split('\n').find((l) => l.includes('"STARTUP"'));
     const parsed = line ? (JSON.parse(line) as Record<string, unknown>) : {};
     const phases: Record<string, number> = {};
