@@ -7,7 +7,8 @@ import { buildApi } from './api/server.js';
 import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { type CountModel, deserializeModel } from './classifier/model.js';
-import { ensureActiveModel, writeActiveMirror } from './classifier/model-source.js';
+import { createModelCache } from './classifier/model-cache.js';
+import { ensureActiveModel, refreshActiveMirror, writeActiveMirror } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -18,6 +19,7 @@ import { type ListCache, startListCache } from './lists/cache.js';
 import { createMilterServer, type MilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { startupPhases } from './observability/startup.js';
 import { createActiveModel } from './pipeline/active-model.js';
 import { withFeedback } from './pipeline/feedback-replay.js';
 import { FEEDBACK_CHANNEL, type FeedbackSync, startFeedbackSync } from './pipeline/feedback-sync.js';
@@ -81,6 +83,8 @@ export interface AppOptions {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log.level, undefined, secretValues(config));
+  // Where start-up time goes (logged as STARTUP): every second of it is mail deferred at the upstream MTAs.
+  const phases = startupPhases();
   const metrics = createMetrics();
   // Start-up steps at info level: a first start takes tens of seconds, and an admin should see it working.
   let stepStarted = performance.now();
@@ -95,19 +99,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const storage = await openStorage(config, { logger, metrics }, options.storage);
   stepDone('STORE_READY', 'database ready', { db: storage.kind });
+  phases.mark('storage');
   logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
-  const activeModel = createActiveModel(await ensureActiveModel(storage.models), metrics);
+  const activeModel = createActiveModel(
+    await ensureActiveModel(storage.models, createModelCache(config.dataDir)),
+    metrics,
+  );
   stepDone('MODEL_READY', 'model ready', { model: activeModel.current().version });
+  phases.mark('model');
   const cache = createVerdictCache(config, { logger, metrics });
   const scanner = createScanner({ config, activeModel, cache, metrics });
   // Learned feedback lives in memory: teach it again to every version this process loads (nothing scores yet).
   const replay = { storage, scanner, logger };
   await withFeedback(replay, activeModel.current());
-  if (config.database.url === null) {
-    // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts).
-    writeActiveMirror(config.dataDir, activeModel.current() as CountModel);
-    activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
-  }
+  phases.mark('feedbackReplay');
+  // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts); refreshed
+  // once listening, since /ready need not wait for it.
+  const mirror = config.database.url === null;
+  if (mirror) activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
   const relay = options.relay ?? createRelay(config, metrics);
   const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
   const listCache = await startListCache(storage.lists, { intervalMs, logger });
@@ -194,6 +203,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         { timer: options.digestTimer },
       )
     : null;
+  phases.mark('wiring');
 
   // Embedded store on disk: this process alone may open it, so the one-shot commands that need it
   // (apikey create, migrate, train) come through this socket while the service runs.
@@ -240,6 +250,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         apiPort = (api.server.address() as AddressInfo).port;
         apiAddress = `${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
       }
+      phases.mark('listen');
+      if (mirror) {
+        setImmediate(() => {
+          try {
+            refreshActiveMirror(config.dataDir, activeModel.current() as CountModel);
+          } catch (err) {
+            logger.warn({ event: 'MODEL_MIRROR_FAILED', err }, 'could not write the model file mirror');
+          }
+        });
+      }
+      logger.info({ event: 'STARTUP', db: storage.kind, ...phases.done() }, 'start-up phases (ms)');
       logger.info(
         {
           event: 'LISTENING',

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModelStore } from '../store/types.js';
 import { loadSpamAssassin } from './corpus.js';
 import { deserializeModel, LinearModel, type StoredModel } from './model.js';
+import type { ModelCache } from './model-cache.js';
 import { trainModel } from './train.js';
 
 /** `models/default.model` at the package root (next to dist/ and src/). */
@@ -43,21 +44,38 @@ export function loadDefaultModel(file = defaultModelPath()): StoredModel {
  * The model in force: the active version in the model store, or — on a fresh database — the default model,
  * stored and activated so every instance agrees on it.
  */
-export async function ensureActiveModel(models: ModelStore): Promise<StoredModel> {
+export async function ensureActiveModel(models: ModelStore, cache?: ModelCache): Promise<StoredModel> {
   const active = await models.getActive();
   if (active) {
+    const cached = cache?.read(active.version);
+    if (cached) return cached;
     const artefact = await models.getArtefact(active.version);
-    if (artefact) return deserializeModel(artefact);
+    if (artefact) return cache ? cache.write(active.version, artefact) : deserializeModel(artefact);
   }
-  const model = loadDefaultModel();
+  // The shipped file's own bytes are stored: serialising the model again would cost a sort and a gzip of
+  // 8 MB on a first start.
+  const file = defaultModelPath();
+  const shipped: Buffer | null = existsSync(file) ? readFileSync(file) : null;
+  let model: StoredModel | null = null;
+  try {
+    model = shipped ? deserializeModel(shipped) : null;
+  } catch {
+    model = null;
+  }
+  let artefact: Buffer;
+  if (model instanceof LinearModel && shipped) artefact = shipped;
+  else {
+    model = loadDefaultModel(file);
+    artefact = model.serialize();
+  }
   await models.save({
     version: model.version,
     trainingSet: 'spamassassin-train',
     evaluation: null,
-    artefact: model.serialize(),
+    artefact,
   });
   await models.activate(model.version);
-  return model;
+  return cache ? cache.write(model.version, artefact) : model;
 }
 
 /**
@@ -70,6 +88,22 @@ export function activeMirrorPath(dataDir: string): string {
 
 export function writeActiveMirror(dataDir: string, model: StoredModel): void {
   writeAtomically(activeMirrorPath(dataDir), model.serialize());
+}
+
+/**
+ * Writes the mirror unless it already holds this version with the same feedback learned (its example counts
+ * say so), recorded in `active.model.key`: serialising costs a sort and a gzip of the whole table, which a
+ * restart on an unchanged model need not pay.
+ */
+export function refreshActiveMirror(dataDir: string, model: StoredModel): void {
+  const counts = model as { nSpam?: number; nHam?: number };
+  const key = `${model.version} ${counts.nSpam ?? ''} ${counts.nHam ?? ''}`;
+  const keyFile = `${activeMirrorPath(dataDir)}.key`;
+  const mirrored =
+    existsSync(keyFile) && existsSync(activeMirrorPath(dataDir)) ? readFileSync(keyFile, 'utf8') : '';
+  if (mirrored === key) return;
+  writeActiveMirror(dataDir, model);
+  writeAtomically(keyFile, key);
 }
 
 export function readActiveMirror(dataDir: string): StoredModel | null {

@@ -30,6 +30,11 @@ export function deserializeModel(artefact: Buffer): StoredModel {
   } catch {
     throw new ModelError('model artefact is not a gzip stream');
   }
+  return deserializeModelBody(body);
+}
+
+/** Reads an artefact's uncompressed body (what the start-up cache keeps, see model-cache.ts). */
+export function deserializeModelBody(body: Buffer): StoredModel {
   const magic = body.length >= 8 ? body.toString('latin1', 0, 4) : '';
   if (magic === LINEAR_MAGIC) return deserializeLinearModel(body);
   if (magic === 'MSM1') return deserializeCountModel(body);

@@ -120,6 +120,13 @@ export const ConfigSchema = T.Object(
           ]),
           env: 'SMTP_ALLOW_NETWORKS',
         },
+        proxyProtocolFrom: {
+          ...Cidrs(
+            'load balancers that send a PROXY protocol v1 header (HAProxy send-proxy); when set, only they may connect, and the client address they report is the one checked and logged',
+            [],
+          ),
+          env: 'SMTP_PROXY_PROTOCOL_FROM',
+        },
         trustedForwarders: Cidrs('clients whose XFORWARD/XCLIENT attributes are believed', [
           '127.0.0.0/8',
           '::1/128',

@@ -26,11 +26,30 @@ const { SMTPConnection } = require('smtp-server/lib/smtp-connection.js') as {
 };
 
 export class TrustingSMTPServer extends SMTPServer {
+  /**
+   * `proxyFrom`: the peers that must open with a PROXY protocol header (load balancers). smtp-server's
+   * `useProxy` takes single addresses and lets every other peer talk SMTP directly; when a load balancer
+   * stands in front, a direct connection would bypass it and its client address, so others are refused.
+   */
   constructor(
     options: SMTPServerOptions,
     private readonly trusted: (ip: string) => boolean,
+    private readonly proxyFrom: ((ip: string) => boolean) | null = null,
   ) {
-    super(options);
+    super(proxyFrom ? { ...options, useProxy: true } : options);
+  }
+
+  /** smtp-server's step before `connect`: reads the PROXY header (useProxy); refuses untrusted peers first. */
+  override _handleProxy(socket: Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    if (this.proxyFrom && !this.proxyFrom(socket.remoteAddress ?? '')) {
+      const e = smtpErrors.clientNotAllowed();
+      socket.on('error', () => {});
+      socket.end(`${e.responseCode} ${e.message}\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      callback(new Error(`PROXY protocol expected, ${socket.remoteAddress} is not a trusted proxy`));
+      return;
+    }
+    super._handleProxy(socket, callback);
   }
 
   override connect(socket: Socket, socketOptions: unknown): void {

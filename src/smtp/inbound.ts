@@ -135,6 +135,7 @@ export function createInboundServer(deps: {
       },
     },
     trusted,
+    c.proxyProtocolFrom.length > 0 ? networkMatcher(c.proxyProtocolFrom) : null,
   );
   server.on('error', (err) =>
     logger.warn({ event: 'SMTP_SERVER_ERROR', err: err.message }, 'smtp server error'),

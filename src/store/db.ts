@@ -76,15 +76,19 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
 }
 
 async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
-  // Imported only here: its entry module also loads a code generator we do not need on the Postgres path.
-  const { KyselyPGlite } = await import('kysely-pglite');
-  // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
-  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm');
-  const { dialect, client } = await KyselyPGlite.create(dir, {
+  // Imported only here: the Postgres path never loads the WebAssembly build.
+  const [{ PGlite }, { pg_trgm }, { pgliteDialect }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
+    import('@electric-sql/pglite/contrib/pg_trgm'),
+    import('./pglite-dialect.js'),
+  ]);
+  const client = await PGlite.create(dir, {
     extensions: { pg_trgm },
     serializers: { [BYTEA_OID]: byteaToText },
     parsers: { [BYTEA_OID]: byteaFromText },
   });
+  const dialect = pgliteDialect(client);
   const db = new Kysely<Database>({ dialect });
   return {
     db,

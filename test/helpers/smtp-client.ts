@@ -38,9 +38,12 @@ export async function rawSession(
   port: number,
   steps: (string | Buffer)[],
   timeoutMs = 5000,
+  /** Written on connect, before the greeting (a PROXY protocol header). */
+  preamble?: string,
 ): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
+    if (preamble !== undefined) socket.write(preamble);
     const replies: string[] = [];
     let buffer = '';
     let i = 0;

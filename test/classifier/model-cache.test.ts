@@ -1,0 +1,82 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LinearModel } from '../../src/classifier/model.js';
+import { createModelCache } from '../../src/classifier/model-cache.js';
+import {
+  defaultModelPath,
+  ensureActiveModel,
+  refreshActiveMirror,
+} from '../../src/classifier/model-source.js';
+import type { OpenedStorage } from '../../src/store/index.js';
+import type { ModelStore } from '../../src/store/types.js';
+import { openTestStorage } from '../helpers/db.js';
+
+// Start-up reads the active model from the data directory's cache rather than the database's artefact.
+describe('model start-up cache', () => {
+  let storage: OpenedStorage;
+  let dataDir: string;
+  let artefactReads = 0;
+  let models: ModelStore;
+
+  beforeAll(async () => {
+    storage = await openTestStorage(null);
+    dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-cache-'));
+    // The real store, counting the artefact fetches the cache is there to avoid.
+    models = {
+      ...storage.models,
+      getArtefact: (version) => {
+        artefactReads++;
+        return storage.models.getArtefact(version);
+      },
+    };
+  });
+  afterAll(async () => {
+    await storage.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('first start stores the shipped artefact byte for byte and caches its body', async () => {
+    const model = await ensureActiveModel(models, createModelCache(dataDir));
+    expect(model).toBeInstanceOf(LinearModel);
+    const active = await storage.models.getActive();
+    expect(active?.version).toBe(model.version);
+    const stored = await storage.models.getArtefact(model.version);
+    expect(stored?.equals(readFileSync(defaultModelPath()))).toBe(true);
+    expect(readdirSync(path.join(dataDir, 'models', 'cache'))).toEqual([`${model.version}.body`]);
+  });
+
+  it('a restart loads the cached body without fetching the artefact, scoring identically', async () => {
+    artefactReads = 0;
+    const fromDb = await ensureActiveModel(storage.models);
+    const cached = await ensureActiveModel(models, createModelCache(dataDir));
+    expect(artefactReads).toBe(0);
+    const tokens = ['free', 'money', 'click', 'meeting', 'agenda', 'viagra'];
+    expect(cached.score(tokens).score).toBe(fromDb.score(tokens).score);
+  });
+
+  it('a damaged cache file is ignored and rewritten from the database', async () => {
+    const version = (await storage.models.getActive())?.version as string;
+    const file = path.join(dataDir, 'models', 'cache', `${version}.body`);
+    writeFileSync(file, readFileSync(file).subarray(0, 1000));
+    artefactReads = 0;
+    const model = await ensureActiveModel(models, createModelCache(dataDir));
+    expect(artefactReads).toBe(1);
+    expect(model.version).toBe(version);
+    expect(createModelCache(dataDir).read(version)?.version).toBe(version);
+  });
+
+  it('the file mirror is rewritten only when the version or the learned feedback changed', async () => {
+    const model = await ensureActiveModel(storage.models);
+    const mirror = path.join(dataDir, 'models', 'active.model');
+    refreshActiveMirror(dataDir, model);
+    // A marker in place of the mirror shows whether the next refresh wrote it.
+    writeFileSync(mirror, 'marker');
+    refreshActiveMirror(dataDir, model);
+    expect(readFileSync(mirror, 'utf8')).toBe('marker');
+    model.learn(['a-token-only-this-test-uses'], 'spam');
+    refreshActiveMirror(dataDir, model);
+    expect(readFileSync(mirror).subarray(0, 2).toString('hex')).toBe('1f8b'); // gzip again
+  });
+});

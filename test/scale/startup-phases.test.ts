@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest';
+import { startupPhases } from '../../src/observability/startup.js';
+
+describe('start-up phases (the STARTUP log line)', () => {
+  it('times each phase from the previous mark, with module loading and CPU time', () => {
+    const clock = [1200, 1500, 1525, 2100];
+    const phases = startupPhases(() => clock.shift() as number);
+    phases.mark('storage');
+    phases.mark('model');
+    const done = phases.done();
+    expect(done).toMatchObject({ importMs: 1200, storageMs: 300, modelMs: 25, totalMs: 2100 });
+    expect(done.cpuMs).toBeGreaterThan(0);
+  });
+});
