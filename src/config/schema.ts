@@ -120,7 +120,7 @@ export const ConfigSchema = T.Object(
           ]),
           env: 'SMTP_ALLOW_NETWORKS',
         },
-        trustedForwarders: Cidrs('clients whose XFORWARD/XCLIENT attributes are believed', [
+        trustedForwarders: Cidrs('clients whose XFORWARD attributes are believed', [
           '127.0.0.0/8',
           '::1/128',
         ]),

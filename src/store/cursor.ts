@@ -1,5 +1,5 @@
 /** Keyset pagination: an opaque cursor holds the (time, id) of the last row of a page. */
-import { HttpError } from '../errors.js';
+import { CursorError } from '../errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface CursorKey {
@@ -25,13 +25,6 @@ export function decodeCursor(cursor: string): CursorKey {
     // fall through
   }
   throw new CursorError();
-}
-
-/** A cursor this service did not hand out: the client's mistake (400), not ours. */
-export class CursorError extends HttpError {
-  constructor() {
-    super(400, 'BAD_CURSOR', 'cursor: not a cursor this API returned');
-  }
 }
 
 export function clampLimit(limit: number | undefined, max = 500): number {

@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { Evaluation } from '../classifier/types.js';
+import { ModelNotFoundError } from '../errors.js';
 import type { Db } from './db.js';
 import type { ModelsTable } from './schema.js';
 import type { ModelRecord, ModelStore } from './types.js';
@@ -29,13 +30,6 @@ function toRecord(r: Row): ModelRecord {
     active: r.active,
     sizeBytes: r.size_bytes,
   };
-}
-
-export class ModelNotFoundError extends Error {
-  readonly code = 'MODEL_NOT_FOUND';
-  constructor(version: string) {
-    super(`model version '${version}' does not exist`);
-  }
 }
 
 const COLUMNS = ['version', 'created_at', 'training_set', 'evaluation', 'active', 'size_bytes'] as const;
