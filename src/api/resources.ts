@@ -27,7 +27,7 @@ export const AuthRecord = T.Object({
   dkim: AuthResult,
   dmarc: AuthResult,
   arc: AuthResult,
-  dmarcPolicy: Nullable(T.Union([T.Literal('none'), T.Literal('quarantine'), T.Literal('reject')])),
+  dmarcPolicy: T.Union([T.Literal('none'), T.Literal('quarantine'), T.Literal('reject'), T.Null()]),
   fromDomain: Nullable(T.String()),
   signals: T.Array(T.Object({ name: T.String(), description: T.String() })),
 });

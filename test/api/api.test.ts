@@ -361,6 +361,7 @@ describe('operations', () => {
       patternProperties?: Record<string, Schema>;
       /** A map (T.Record): its values are described. */
       additionalProperties?: Schema | boolean;
+      nullable?: boolean;
       items?: Schema;
       anyOf?: Schema[];
     };
@@ -370,7 +371,9 @@ describe('operations', () => {
     };
     /** Where a schema leaves fields undescribed: an object without properties or typed values, at any depth. */
     const open = (s: Schema, at: string): string[] => [
+      // `{ type: 'object', nullable: true }` alone is how OpenAPI 3.0 spells a null alternative.
       ...(s.type === 'object' &&
+      !s.nullable &&
       !s.properties &&
       !s.patternProperties &&
       typeof s.additionalProperties !== 'object'

@@ -14,7 +14,7 @@ const verdict = (action: Verdict['action']): Verdict => ({
 const table: [Outcome, string | null, number][] = [
   [{ kind: 'bare-line-ending' }, 'BARE_LINE_ENDING', 550],
   [{ kind: 'scan-failed', error: 'boom' }, 'LOCAL_TEMPFAIL', 451],
-  [{ kind: 'rejected', verdict: verdict('reject') }, 'REJECTED_SPAM', 550],
+  [{ kind: 'rejected', verdict: verdict('reject') }, 'REJECTED_POLICY', 550],
   [{ kind: 'quarantined', verdict: verdict('quarantine') }, null, 250],
   [{ kind: 'quarantine-failed', verdict: verdict('quarantine') }, 'LOCAL_TEMPFAIL', 451],
   [
