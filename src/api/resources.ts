@@ -90,20 +90,39 @@ export const QuarantineItem = T.Object({
   actedAt: Nullable(Time),
 });
 
-export const Evaluation = T.Object({
-  messages: T.Integer(),
-  ham: T.Integer(),
-  spam: T.Integer(),
-  threshold: T.Number(),
-  accuracy: T.Number(),
-  precision: T.Number(),
-  recall: T.Number(),
-  falsePositiveRate: T.Number(),
+const SiteFigures = T.Object({
   falsePositives: T.Integer(),
   falseNegatives: T.Integer(),
   rocAuc: T.Number(),
-  recallAtFpr001: T.Number(),
 });
+
+/** A version's figures as stored with it. Each may be absent: the store keeps what the trainer of that
+ * version measured, and a missing figure must not turn a listing into a 500. */
+export const Evaluation = T.Partial(
+  T.Object({
+    messages: T.Integer(),
+    ham: T.Integer(),
+    spam: T.Integer(),
+    threshold: T.Number(),
+    accuracy: T.Number(),
+    precision: T.Number(),
+    recall: T.Number(),
+    falsePositiveRate: T.Number(),
+    falsePositives: T.Integer(),
+    falseNegatives: T.Integer(),
+    rocAuc: T.Number(),
+    recallAtFpr001: T.Number(),
+    site: T.Object(
+      {
+        ham: T.Integer(),
+        spam: T.Integer(),
+        candidate: SiteFigures,
+        baseline: T.Composite([SiteFigures, T.Object({ version: T.String() })]),
+      },
+      { description: 'on held-out site feedback, when the version was trained with enough of it' },
+    ),
+  }),
+);
 
 export const Model = T.Object({
   version: T.String(),
