@@ -12,6 +12,11 @@ export default defineConfig({
     // Two cores: files run in parallel forks; each file builds its own service on ephemeral ports.
     pool: 'forks',
     maxWorkers: 2,
-    reporters: jsonReport ? ['default', ['json', { outputFile: jsonReport }]] : ['default'],
+    // The skipped-suites note ends the summary of a local run without the real services.
+    reporters: [
+      'default',
+      './test/skipped-reporter.ts',
+      ...(jsonReport ? [['json', { outputFile: jsonReport }] as [string, Record<string, unknown>]] : []),
+    ],
   },
 });

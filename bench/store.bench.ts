@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/load.js';
 import { silentLogger } from '../src/observability/log.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import { openStorage } from '../src/store/index.js';
-import { toRow } from '../src/store/messages.js';
+import { toRow } from '../src/store/message-insert.js';
 import type { MessageLogEntry } from '../src/store/types.js';
 
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

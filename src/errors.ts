@@ -1,55 +1,53 @@
 /**
- * Every error code that crosses a boundary, declared once. SMTP errors carry `responseCode` (smtp-server sends
- * `err.responseCode || 450`) and the enhanced status at the start of the message; HTTP errors carry
- * `statusCode` and become `{ "error": code, "message": text }`. Tests assert on codes, not text.
+ * Every error code that crosses a boundary, declared once with its status. SMTP errors carry `responseCode`
+ * (smtp-server sends `err.responseCode || 450` and `err.message`, so an SmtpError goes to its callbacks as it
+ * is) and the enhanced status at the start of the message; HTTP errors carry `statusCode` and become
+ * `{ "error": code, "message": text }`. Tests assert on codes, not text.
  */
 
 export class SmtpError extends Error {
+  /** `message` is the reply text after the basic code, starting with the enhanced status code. */
   constructor(
     readonly code: string,
     readonly responseCode: number,
-    readonly enhanced: string,
-    text: string,
+    message: string,
   ) {
-    super(`${enhanced} ${text}`);
+    super(message);
     this.name = 'SmtpError';
   }
 }
 
+const smtp = (code: string, responseCode: number, enhanced: string, text: string) =>
+  new SmtpError(code, responseCode, `${enhanced} ${text}`);
+
 export const smtpErrors = {
-  relayTempfail: (text = 'Next hop temporarily unavailable, try again later') =>
-    new SmtpError('RELAY_TEMPFAIL', 451, '4.4.1', text),
-  relayTimeout: () => new SmtpError('RELAY_TIMEOUT', 451, '4.4.2', 'Next hop timed out, try again later'),
+  /** The next hop cannot take the message now; `detail` says why. */
+  relayTempfail: (detail: string) => smtp('RELAY_TEMPFAIL', 451, '4.4.1', detail),
+  /** The next hop's own refusal passed upstream as it was given (`text` after the basic code). */
+  nextHopRefused: (responseCode: number, text: string) =>
+    new SmtpError('NEXT_HOP_REFUSED', responseCode, text),
   localTempfail: (text = 'Local error in processing, try again later') =>
-    new SmtpError('LOCAL_TEMPFAIL', 451, '4.3.0', text),
+    smtp('LOCAL_TEMPFAIL', 451, '4.3.0', text),
   rejectedAsSpam: (score: number, ref: string) =>
-    new SmtpError(
-      'REJECTED_SPAM',
-      550,
-      '5.7.1',
-      `Message rejected as spam (score ${score.toFixed(3)}, ref ${ref})`,
-    ),
+    smtp('REJECTED_SPAM', 550, '5.7.1', `Message rejected as spam (score ${score.toFixed(3)}, ref ${ref})`),
   /** A policy reject without a score (DMARC p=reject): the reason says which rule. */
   rejectedByPolicy: (reason: string, ref: string) =>
-    new SmtpError(
+    smtp(
       'REJECTED_POLICY',
       550,
       '5.7.1',
       `Message rejected: ${reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 300)} (ref ${ref})`,
     ),
   messageTooBig: (limit: number) =>
-    new SmtpError(
-      'MESSAGE_TOO_BIG',
-      552,
-      '5.3.4',
-      `Message size exceeds fixed maximum message size (${limit} bytes)`,
-    ),
-  tooManyRecipients: () => new SmtpError('TOO_MANY_RECIPIENTS', 452, '4.5.3', 'Too many recipients'),
-  tooManySessions: () =>
-    new SmtpError('TOO_MANY_SESSIONS', 421, '4.7.0', 'Too many connections, try again later'),
-  clientNotAllowed: () => new SmtpError('CLIENT_NOT_ALLOWED', 554, '5.7.1', 'Client host not allowed'),
+    smtp('MESSAGE_TOO_BIG', 552, '5.3.4', `Message size exceeds fixed maximum message size (${limit} bytes)`),
+  tooManyRecipients: () => smtp('TOO_MANY_RECIPIENTS', 452, '4.5.3', 'Too many recipients'),
+  tooManySessions: () => smtp('TOO_MANY_SESSIONS', 421, '4.7.0', 'Too many connections, try again later'),
+  clientNotAllowed: () => smtp('CLIENT_NOT_ALLOWED', 554, '5.7.1', 'Client host not allowed'),
   bareLineEnding: () =>
-    new SmtpError('BARE_LINE_ENDING', 550, '5.6.0', 'Bare LF or CR in message; lines must end with CRLF'),
+    smtp('BARE_LINE_ENDING', 550, '5.6.0', 'Bare LF or CR in message; lines must end with CRLF'),
+  tooManyMessages: () =>
+    smtp('TOO_MANY_MESSAGES', 421, '4.7.0', 'Too many messages in this session, reconnect to send more'),
+  readFailed: (detail: string) => smtp('READ_FAILED', 451, '4.3.0', `Error reading message: ${detail}`),
 } as const;
 
 export class HttpError extends Error {
@@ -70,7 +68,6 @@ export const httpErrors = {
   notFound: (what: string) => new HttpError(404, 'NOT_FOUND', `${what} not found`),
   conflict: (message: string) => new HttpError(409, 'CONFLICT', message),
   gone: (message: string) => new HttpError(410, 'GONE', message),
-  unavailable: (message: string) => new HttpError(503, 'UNAVAILABLE', message),
   relayFailed: (message: string) => new HttpError(502, 'RELAY_FAILED', message),
 } as const;
 
@@ -86,5 +83,37 @@ export class CliError extends Error {
   ) {
     super(message);
     this.name = 'CliError';
+  }
+}
+
+/** A `?cursor=` this service did not hand out: the client's mistake, not ours. */
+export class CursorError extends HttpError {
+  constructor() {
+    super(400, 'BAD_CURSOR', 'cursor: not a cursor this API returned');
+    this.name = 'CursorError';
+  }
+}
+
+/** A model version asked for by name that is not stored. */
+export class ModelNotFoundError extends HttpError {
+  constructor(version: string) {
+    super(404, 'MODEL_NOT_FOUND', `model version '${version}' does not exist`);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+/** A model artefact that cannot be read (damaged, truncated, unknown format): unprocessable as given. */
+export class ModelError extends HttpError {
+  constructor(message: string) {
+    super(422, 'MODEL_INVALID', message);
+    this.name = 'ModelError';
+  }
+}
+
+/** Feature extraction ran past scanner.timeoutMs: the message may be retried later (SMTP 451, HTTP 503). */
+export class ScanTimeoutError extends HttpError {
+  constructor(message: string) {
+    super(503, 'SCAN_TIMEOUT', message);
+    this.name = 'ScanTimeoutError';
   }
 }

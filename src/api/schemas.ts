@@ -1,8 +1,7 @@
-/** Shared TypeBox schemas. Rows from storage are described loosely (open objects) so new columns pass through. */
+/** Shared TypeBox schemas of requests and errors; the resources are in resources.ts. */
 import { Type as T, type TSchema } from '@sinclair/typebox';
 
 export const ErrorBody = T.Object({ error: T.String(), message: T.String() });
-export const Row = T.Object({}, { additionalProperties: true });
 export const PageOf = (item: TSchema) =>
   T.Object({ items: T.Array(item), nextCursor: T.Union([T.String(), T.Null()]) });
 /** Every stored row's id is a UUID: anything else is a 400 naming the field, never a database error. */

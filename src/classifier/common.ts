@@ -14,6 +14,4 @@ export function sigmoid(z: number): number {
   return 1 / (1 + Math.exp(-z));
 }
 
-export class ModelError extends Error {
-  readonly code = 'MODEL_INVALID';
-}
+export { ModelError } from '../errors.js';

@@ -127,7 +127,7 @@ export const ConfigSchema = T.Object(
           ),
           env: 'SMTP_PROXY_PROTOCOL_FROM',
         },
-        trustedForwarders: Cidrs('clients whose XFORWARD/XCLIENT attributes are believed', [
+        trustedForwarders: Cidrs('clients whose XFORWARD attributes are believed', [
           '127.0.0.0/8',
           '::1/128',
         ]),

@@ -166,7 +166,7 @@ export function createSession(id: string, deps: SessionDeps) {
       // A defect must not lose mail: the MTA keeps it and the sender retries.
       log.error({ event: 'MILTER_MESSAGE_FAILED', err: (err as Error).message }, 'unexpected failure');
       const e = smtpErrors.localTempfail();
-      answer = { code: e.responseCode, text: e.message };
+      answer = { code: e.responseCode, text: e.message, error: e };
     } finally {
       clearInterval(progress);
     }

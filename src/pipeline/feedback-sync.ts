@@ -8,7 +8,7 @@
  */
 import type { ActiveModel } from '../classifier/types.js';
 import type { Logger } from '../observability/log.js';
-import { openRedisChannel, type RedisChannel } from '../store/redis-channel.js';
+import { openSyncChannel } from '../store/sync-channel.js';
 import type { FeedbackStore } from '../store/types.js';
 import type { Scanner } from './types.js';
 
@@ -34,6 +34,8 @@ export interface FeedbackSync {
   sync(): Promise<void>;
   /** Tells the other instances that a row was recorded (never throws: they see it at their next check). */
   announce(id: string): Promise<void>;
+  /** Resolves once announcements from other processes are heard. */
+  readonly ready: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -96,11 +98,18 @@ export function startFeedbackSync(deps: FeedbackSyncDeps): FeedbackSync {
     return running;
   }
 
-  const redis: RedisChannel | null = deps.redisUrl
-    ? openRedisChannel(deps.redisUrl, deps.channel ?? FEEDBACK_CHANNEL, () => void sync())
-    : null;
-  const timer = setInterval(() => void sync(), deps.intervalMs);
-  timer.unref();
+  const channel = openSyncChannel({
+    redisUrl: deps.redisUrl,
+    channel: deps.channel ?? FEEDBACK_CHANNEL,
+    intervalMs: deps.intervalMs,
+    logger,
+    onMessage: () => void sync(),
+    onTick: () => void sync(),
+    announceFailed: {
+      event: 'FEEDBACK_ANNOUNCE_FAILED',
+      text: 'announce failed; others will see the feedback at their next check',
+    },
+  });
   // A new model was replayed up to some row; what was recorded while it was readied comes now.
   const unsubscribe = activeModel.onChange(() => void sync());
   // Likewise for the replay at start.
@@ -108,23 +117,13 @@ export function startFeedbackSync(deps: FeedbackSyncDeps): FeedbackSync {
 
   return {
     sync,
-    async announce(id) {
-      if (!redis) return;
-      try {
-        await redis.publish(id);
-      } catch (err) {
-        logger.warn(
-          { event: 'FEEDBACK_ANNOUNCE_FAILED', id, err: (err as Error).message },
-          'announce failed; others will see the feedback at their next check',
-        );
-      }
-    },
+    announce: (id) => channel.announce(id, { id }),
+    ready: channel.ready,
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      channel.close();
       unsubscribe();
       await running;
-      redis?.close();
     },
   };
 }

@@ -3,17 +3,22 @@
  * table from that outcome to the reply, the logged action and the delivery status. Steps of the pipeline
  * return an Outcome; nothing else decides what upstream is told (Haraka's respond() model).
  */
-import { smtpErrors } from '../errors.js';
+import { type SmtpError, smtpErrors } from '../errors.js';
 import type { MessageAction } from '../observability/metrics.js';
 import type { DeliveryStatus } from '../store/types.js';
 import type { ScoreAction } from './policy.js';
 import type { ScanOutcome } from './types.js';
 
-/** The reply for upstream. `code` 250 is success; the text starts with the enhanced status code. */
+/** The reply for upstream. `code` 250 is success; the text starts with the enhanced status code. Any other
+ * reply carries the SmtpError a transport hands on as it is (smtp-server's callback, a milter's reply). */
 export interface Reply {
   code: number;
   text: string;
+  error: SmtpError | null;
 }
+
+const accept = (text: string): Reply => ({ code: 250, text: `2.0.0 Ok: ${text}`, error: null });
+const fail = (e: SmtpError): Reply => ({ code: e.responseCode, text: e.message, error: e });
 
 /** What the transport reports after handing the message on (proxy: the next hop; milter: back to the MTA). */
 export type HandOff =
@@ -70,36 +75,33 @@ function handedOn(verdict: Verdict, h: HandOff, id: string): Response {
           ...base,
           action: 'quarantine',
           status: 'partial',
-          reply: {
-            code: 250,
-            text: `2.0.0 Ok: ${id} held in quarantine for ${held}, passed on to the others`,
-          },
+          reply: accept(`${id} held in quarantine for ${held}, passed on to the others`),
         };
       }
       return {
         ...base,
         status: 'delivered',
-        reply: { code: 250, text: `2.0.0 Ok: ${id} delivered (next hop: ${h.response})` },
+        reply: accept(`${id} delivered (next hop: ${h.response})`),
       };
     case 'partial':
       return {
         ...base,
         status: 'partial',
-        reply: { code: 250, text: `2.0.0 Ok: ${id} delivered to some recipients` },
+        reply: accept(`${id} delivered to some recipients`),
       };
     case 'deferred':
       return {
         ...base,
         action: 'tempfail',
         status: 'deferred',
-        reply: { code: 451, text: `4.4.1 ${h.detail}` },
+        reply: fail(smtpErrors.relayTempfail(h.detail)),
       };
     case 'refused':
       return {
         ...base,
         action: h.code >= 400 && h.code < 500 ? 'tempfail' : verdict.action,
         status: 'bounced',
-        reply: { code: h.code, text: h.response.replace(/^\d{3}[ -]/, '') },
+        reply: fail(smtpErrors.nextHopRefused(h.code, h.response.replace(/^\d{3}[ -]/, ''))),
       };
   }
 }
@@ -107,52 +109,46 @@ function handedOn(verdict: Verdict, h: HandOff, id: string): Response {
 /** The table: outcome → reply, logged action, status and reason. `id` is the message's log id. */
 export function respond(o: Outcome, id: string): Response {
   switch (o.kind) {
-    case 'bare-line-ending': {
-      const e = smtpErrors.bareLineEnding();
+    case 'bare-line-ending':
       return ours({
         action: 'reject',
         status: 'rejected',
         reason: 'bare LF or CR in message (SMTP smuggling defence)',
-        reply: { code: e.responseCode, text: e.message },
+        reply: fail(smtpErrors.bareLineEnding()),
       });
-    }
-    case 'scan-failed': {
-      const e = smtpErrors.localTempfail('Message could not be scanned, try again later');
+    case 'scan-failed':
       return ours({
         action: 'tempfail',
         status: 'deferred',
         reason: `classifier failed: ${o.error}`,
-        reply: { code: e.responseCode, text: e.message },
+        reply: fail(smtpErrors.localTempfail('Message could not be scanned, try again later')),
       });
-    }
-    case 'rejected': {
-      // Without a score the policy rejected on a rule (DMARC p=reject): the reply names it, not a score.
-      const e = o.verdict.scan
-        ? smtpErrors.rejectedAsSpam(o.verdict.scan.score, id)
-        : smtpErrors.rejectedByPolicy(o.verdict.reason, id);
+    case 'rejected':
       return ours({
         action: 'reject',
         status: 'rejected',
         reason: o.verdict.reason,
-        reply: { code: e.responseCode, text: e.message },
+        // Without a score the policy rejected on a rule (DMARC p=reject): the reply names it, not a score.
+        reply: fail(
+          o.verdict.scan
+            ? smtpErrors.rejectedAsSpam(o.verdict.scan.score, id)
+            : smtpErrors.rejectedByPolicy(o.verdict.reason, id),
+        ),
       });
-    }
     case 'quarantined':
       return ours({
         action: 'quarantine',
         status: 'quarantined',
         reason: o.verdict.reason,
-        reply: { code: 250, text: `2.0.0 Ok: ${id} held in quarantine` },
+        reply: accept(`${id} held in quarantine`),
       });
-    case 'quarantine-failed': {
-      const e = smtpErrors.localTempfail('Quarantine unavailable, try again later');
+    case 'quarantine-failed':
       return ours({
         action: 'tempfail',
         status: 'deferred',
         reason: `${o.verdict.reason}; quarantine store failed`,
-        reply: { code: e.responseCode, text: e.message },
+        reply: fail(smtpErrors.localTempfail('Quarantine unavailable, try again later')),
       });
-    }
     case 'handed-on':
       return handedOn(o.verdict, o.handOff, id);
   }

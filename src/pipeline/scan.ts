@@ -8,6 +8,7 @@ import type { VerdictCache } from '../cache/types.js';
 import { extractFeatures } from '../classifier/features.js';
 import type { ActiveModel, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
+import { ScanTimeoutError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
 import { workerPool } from '../util/worker-pool.js';
@@ -23,10 +24,6 @@ import type { FeedbackLesson, Scanner } from './types.js';
 /** The verdict cache's model state: the version, and the feedback it learned (none: the version alone). */
 export const cacheScope = (version: string, generation: string) =>
   generation ? `${version}+${generation}` : version;
-
-export class ScanTimeoutError extends Error {
-  readonly code = 'SCAN_TIMEOUT';
-}
 
 export interface FeatureExtractor {
   /** `signal` aborts a worker's task: the worker is terminated and replaced, so a runaway parse frees it. */

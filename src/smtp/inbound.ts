@@ -22,8 +22,6 @@ export interface InboundServer {
   readonly openSessions: number;
 }
 
-const toError = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
-
 export function createInboundServer(deps: {
   config: Config;
   logger: Logger;
@@ -62,8 +60,7 @@ export function createInboundServer(deps: {
             { event: 'SMTP_CLIENT_REFUSED', sessionId: session.id, ip },
             'client not in allowed networks',
           );
-          const e = smtpErrors.clientNotAllowed();
-          return callback(toError(e.responseCode, e.message));
+          return callback(smtpErrors.clientNotAllowed());
         }
         const deadline = setTimeout(() => expire(session.id), c.sessionTimeoutMs).unref();
         origin.set(session.id, { ip, messages: 0, deciding: false, deadline });
@@ -81,14 +78,13 @@ export function createInboundServer(deps: {
       onMailFrom(_address, session, callback) {
         const o = origin.get(session.id);
         if (o && o.messages >= c.maxMessagesPerSession) {
-          return callback(toError(421, '4.7.0 Too many messages in this session, reconnect to send more'));
+          return callback(smtpErrors.tooManyMessages());
         }
         callback();
       },
       onRcptTo(_address, session, callback) {
         if (session.envelope.rcptTo.length >= c.maxRecipients) {
-          const e = smtpErrors.tooManyRecipients();
-          return callback(toError(e.responseCode, e.message));
+          return callback(smtpErrors.tooManyRecipients());
         }
         callback();
       },
@@ -100,14 +96,13 @@ export function createInboundServer(deps: {
           if (size <= c.maxMessageSize) chunks.push(chunk);
           size += chunk.length;
         });
-        stream.once('error', (err) => callback(toError(451, `4.3.0 Error reading message: ${err.message}`)));
+        stream.once('error', (err) => callback(smtpErrors.readFailed(err.message)));
         stream.once('end', () => {
           if (
             (stream as typeof stream & { sizeExceeded?: boolean }).sizeExceeded ||
             size > c.maxMessageSize
           ) {
-            const e = smtpErrors.messageTooBig(c.maxMessageSize);
-            return callback(toError(e.responseCode, e.message));
+            return callback(smtpErrors.messageTooBig(c.maxMessageSize));
           }
           const o = origin.get(session.id);
           if (o) {
@@ -119,17 +114,14 @@ export function createInboundServer(deps: {
             .finally(() => {
               if (o) o.deciding = false;
             })
-            .then((reply) =>
-              reply.code === 250 ? callback(null, reply.text) : callback(toError(reply.code, reply.text)),
-            )
+            .then((reply) => (reply.error ? callback(reply.error) : callback(null, reply.text)))
             .catch((err: unknown) => {
               // A defect must not lose mail: the client keeps it and retries.
               logger.error(
                 { event: 'MESSAGE_FAILED', sessionId: session.id, err: (err as Error).message },
                 'unexpected failure',
               );
-              const e = err instanceof SmtpError ? err : smtpErrors.localTempfail();
-              callback(toError(e.responseCode, e.message));
+              callback(err instanceof SmtpError ? err : smtpErrors.localTempfail());
             });
         });
       },

@@ -9,19 +9,20 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Envelope, RecipientResult, Relay, RelayOutcome } from './types.js';
 
-interface SmtpError extends Error {
+/** The fields nodemailer sets on a failed send (not our SmtpError: this is what the next hop said). */
+interface NodemailerError extends Error {
   code?: string;
   command?: string;
   responseCode?: number;
   response?: string;
-  rejectedErrors?: SmtpError[];
+  rejectedErrors?: NodemailerError[];
   recipient?: string;
 }
 
 interface SentInfo {
   accepted: (string | { address: string })[];
   rejected: (string | { address: string })[];
-  rejectedErrors?: SmtpError[];
+  rejectedErrors?: NodemailerError[];
   response: string;
 }
 
@@ -52,7 +53,7 @@ interface PoolTransporter {
 }
 
 /** Maps a next-hop failure to what we tell upstream: its own 4xx/5xx, or 451 for local trouble. */
-export function outcomeOfError(err: SmtpError, recipients: string[]): RelayOutcome {
+export function outcomeOfError(err: NodemailerError, recipients: string[]): RelayOutcome {
   // A next hop that cannot encrypt (relay.requireTls) is our configuration or network problem, not the
   // message's: the sender must retry, not bounce, whatever code the next hop gave to STARTTLS.
   const tlsFailure = err.code === 'ETLS' || err.command === 'STARTTLS';
@@ -127,7 +128,7 @@ export function createRelay(config: Config, metrics: Metrics): Relay {
       let outcome: RelayOutcome;
       try {
         const info = await sendPrepared(envelope, raw);
-        const rejected = new Map<string, SmtpError>();
+        const rejected = new Map<string, NodemailerError>();
         for (const e of info.rejectedErrors ?? []) if (e.recipient) rejected.set(e.recipient, e);
         const recipients: RecipientResult[] = envelope.rcptTo.map((r) => {
           const e = rejected.get(r);
@@ -143,7 +144,7 @@ export function createRelay(config: Config, metrics: Metrics): Relay {
           recipients,
         };
       } catch (err) {
-        outcome = outcomeOfError(err as SmtpError, envelope.rcptTo);
+        outcome = outcomeOfError(err as NodemailerError, envelope.rcptTo);
       }
       metrics.relay.inc({
         result:

@@ -4,9 +4,6 @@ export interface Envelope {
   /** '' is the null sender. */
   mailFrom: string;
   rcptTo: string[];
-  /** Ask for BODY=8BITMIME / SMTPUTF8 when the message or addresses need them. */
-  eightBitMime?: boolean;
-  smtpUtf8?: boolean;
 }
 
 export interface RecipientResult {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { storableJson, storableText, storableTextOrNull } from './text.js';
+import { parseJson, storableJson, storableText, storableTextOrNull } from './text.js';
 import type { AuditLog } from './types.js';
 
 export function createAuditLog(db: Db): AuditLog {
@@ -26,10 +26,7 @@ export function createAuditLog(db: Db): AuditLog {
         actor: r.actor,
         action: r.action,
         target: r.target,
-        details: (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<
-          string,
-          unknown
-        >,
+        details: parseJson(r.details),
       }));
     },
   };

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Label } from '../classifier/types.js';
 import type { Db } from './db.js';
 import { storableText } from './text.js';
 import type { FeedbackStore, ReplayableFeedback, TrainingFeedback } from './types.js';
@@ -79,8 +78,8 @@ export function createFeedbackStore(db: Db): FeedbackStore {
         yield {
           id: r.id,
           contentHash: r.content_hash,
-          label: r.label as Label,
-          previous: (r.previous as Label | null) ?? null,
+          label: r.label,
+          previous: r.previous ?? null,
           raw: Buffer.from(r.raw as Buffer),
           createdAt: new Date(r.created_at),
         } satisfies ReplayableFeedback;
@@ -127,7 +126,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
         .orderBy('id', 'desc') // the order replay reads rows in
         .limit(1)
         .executeTakeFirst();
-      return (row?.label as Label | undefined) ?? null;
+      return row?.label ?? null;
     },
 
     async *replayable(after, limit) {
@@ -186,7 +185,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
           if (!raw) continue;
           yield {
             contentHash: l.content_hash,
-            label: l.label as Label,
+            label: l.label,
             raw: Buffer.from(raw),
           } satisfies TrainingFeedback;
         }

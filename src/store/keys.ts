@@ -3,6 +3,7 @@
  * the clear key is shown once, at creation. Revoked keys stay for the audit trail.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { ApiKeysTable } from './schema.js';
 import { storableTextOrNull } from './text.js';
@@ -12,16 +13,10 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-type Row = Omit<ApiKeysTable, 'created_at' | 'last_used_at' | 'revoked_at'> & {
-  created_at: Date;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-};
-
-function toRecord(r: Row): ApiKeyRecord {
+function toRecord(r: Selectable<ApiKeysTable>): ApiKeyRecord {
   return {
     id: r.id,
-    role: r.role as Role,
+    role: r.role,
     label: r.label,
     createdAt: new Date(r.created_at),
     lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
@@ -42,7 +37,7 @@ export function createKeyStore(db: Db): KeyStore {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return toRecord(row as unknown as Row);
+    return toRecord(row);
   }
   return {
     async create(role, label = null) {
@@ -57,7 +52,7 @@ export function createKeyStore(db: Db): KeyStore {
         .executeTakeFirst();
       // A revoked bootstrap key stays revoked: revocation through the API is an admin's decision, which a
       // restart with the old environment must not undo.
-      if (existing?.revoked_at) return toRecord(existing as unknown as Row);
+      if (existing?.revoked_at) return toRecord(existing);
       if (existing) {
         const row = await db
           .updateTable('api_keys')
@@ -65,7 +60,7 @@ export function createKeyStore(db: Db): KeyStore {
           .where('id', '=', existing.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        return toRecord(row as unknown as Row);
+        return toRecord(row);
       }
       return insert(key, role, 'bootstrap (ADMIN_API_KEY)');
     },
@@ -77,7 +72,7 @@ export function createKeyStore(db: Db): KeyStore {
         .where('revoked_at', 'is', null)
         .returningAll()
         .executeTakeFirst();
-      return row ? toRecord(row as unknown as Row) : null;
+      return row ? toRecord(row) : null;
     },
     async revoke(id) {
       const row = await db
@@ -91,7 +86,7 @@ export function createKeyStore(db: Db): KeyStore {
     },
     async list() {
       const rows = await db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').execute();
-      return rows.map((r) => toRecord(r as unknown as Row));
+      return rows.map((r) => toRecord(r));
     },
   };
 }

@@ -4,7 +4,7 @@
  * message or an instance without Redis.
  */
 import type { Logger } from '../observability/log.js';
-import { openRedisChannel, type RedisChannel } from './redis-channel.js';
+import { openSyncChannel } from './sync-channel.js';
 import type { ModelStore } from './types.js';
 
 export const MODEL_CHANNEL = 'mailsentra:model-activated';
@@ -23,6 +23,8 @@ export interface ModelSyncDeps {
 
 export interface ModelSync {
   announce(version: string): Promise<void>;
+  /** Resolves once announcements from other instances are heard. */
+  readonly ready: Promise<void>;
   /** Checks the database now (also done every intervalMs). */
   check(): Promise<void>;
   stop(): Promise<void>;
@@ -71,29 +73,26 @@ export function startModelSync(deps: ModelSyncDeps): ModelSync {
     }
   }
 
-  const redis: RedisChannel | null = deps.redisUrl
-    ? openRedisChannel(deps.redisUrl, channel, (version) => void enqueue(version))
-    : null;
-  const timer = setInterval(() => void check(), deps.intervalMs);
-  timer.unref();
+  const sync = openSyncChannel({
+    redisUrl: deps.redisUrl,
+    channel,
+    intervalMs: deps.intervalMs,
+    logger: deps.logger,
+    onMessage: (version) => void enqueue(version),
+    onTick: () => void check(),
+    announceFailed: {
+      event: 'MODEL_ANNOUNCE_FAILED',
+      text: 'announce failed; others will see it at their next check',
+    },
+  });
 
   return {
-    async announce(version) {
-      if (!redis) return;
-      try {
-        await redis.publish(version);
-      } catch (err) {
-        deps.logger.warn(
-          { event: 'MODEL_ANNOUNCE_FAILED', version, err: (err as Error).message },
-          'announce failed; others will see it at their next check',
-        );
-      }
-    },
+    announce: (version) => sync.announce(version, { version }),
+    ready: sync.ready,
     check,
     async stop() {
-      clearInterval(timer);
+      sync.close();
       await loading;
-      redis?.close();
     },
   };
 }

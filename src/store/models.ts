@@ -3,39 +3,27 @@
  * index allows at most one). Training runs under a Postgres advisory lock so only one instance trains at a
  * time; an in-process flag covers PGlite, whose single connection would re-enter the lock.
  */
-import { sql } from 'kysely';
-import type { Evaluation } from '../classifier/types.js';
+import { type Selectable, sql } from 'kysely';
+import { ModelNotFoundError } from '../errors.js';
 import type { Db } from './db.js';
 import type { ModelsTable } from './schema.js';
+import { parseJson } from './text.js';
 import type { ModelRecord, ModelStore } from './types.js';
 
 /** Arbitrary, fixed: the advisory-lock key for "a model is being trained". */
 const TRAINING_LOCK = 0x6d73_7472; // "mstr"
 
-type Row = Omit<ModelsTable, 'created_at' | 'artefact' | 'evaluation' | 'active'> & {
-  created_at: Date;
-  evaluation: unknown;
-  active: boolean;
-};
+type Row = Omit<Selectable<ModelsTable>, 'artefact'>;
 
 function toRecord(r: Row): ModelRecord {
   return {
     version: r.version,
     createdAt: new Date(r.created_at),
     trainingSet: r.training_set,
-    evaluation: (typeof r.evaluation === 'string'
-      ? JSON.parse(r.evaluation)
-      : r.evaluation) as Evaluation | null,
+    evaluation: parseJson(r.evaluation),
     active: r.active,
     sizeBytes: r.size_bytes,
   };
-}
-
-export class ModelNotFoundError extends Error {
-  readonly code = 'MODEL_NOT_FOUND';
-  constructor(version: string) {
-    super(`model version '${version}' does not exist`);
-  }
 }
 
 const COLUMNS = ['version', 'created_at', 'training_set', 'evaluation', 'active', 'size_bytes'] as const;
@@ -57,17 +45,17 @@ export function createModelStore(db: Db): ModelStore {
         .onConflict((oc) => oc.column('version').doNothing())
         .returning(COLUMNS)
         .executeTakeFirst();
-      if (row) return toRecord(row as unknown as Row);
+      if (row) return toRecord(row);
       const existing = await db
         .selectFrom('models')
         .select(COLUMNS)
         .where('version', '=', record.version)
         .executeTakeFirstOrThrow();
-      return toRecord(existing as unknown as Row);
+      return toRecord(existing);
     },
     async list() {
       const rows = await db.selectFrom('models').select(COLUMNS).orderBy('created_at', 'desc').execute();
-      return rows.map((r) => toRecord(r as unknown as Row));
+      return rows.map((r) => toRecord(r));
     },
     async get(version) {
       const row = await db
@@ -75,7 +63,7 @@ export function createModelStore(db: Db): ModelStore {
         .select(COLUMNS)
         .where('version', '=', version)
         .executeTakeFirst();
-      return row ? toRecord(row as unknown as Row) : null;
+      return row ? toRecord(row) : null;
     },
     async getArtefact(version) {
       const row = await db
@@ -87,7 +75,7 @@ export function createModelStore(db: Db): ModelStore {
     },
     async getActive() {
       const row = await db.selectFrom('models').select(COLUMNS).where('active', '=', true).executeTakeFirst();
-      return row ? toRecord(row as unknown as Row) : null;
+      return row ? toRecord(row) : null;
     },
     async activate(version) {
       return db.transaction().execute(async (trx) => {
@@ -109,7 +97,7 @@ export function createModelStore(db: Db): ModelStore {
           .where('version', '=', version)
           .returning(COLUMNS)
           .executeTakeFirstOrThrow();
-        return toRecord(row as unknown as Row);
+        return toRecord(row);
       });
     },
     async withTrainingLock(fn) {

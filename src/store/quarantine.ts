@@ -5,21 +5,14 @@
  * held or releasing any more, its bytes are dropped: released and deleted mail is no longer readable.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
-import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
+import { type Selectable, sql } from 'kysely';
+import { after, clampLimit, escapeLike, toPage } from './cursor.js';
 import type { Db } from './db.js';
-import { escapeLike } from './messages.js';
 import type { QuarantineTable } from './schema.js';
 import { storableText, storableTextOrNull } from './text.js';
 import type { Page, QuarantineFilter, QuarantineItem, QuarantineState, QuarantineStore } from './types.js';
 
-type Row = Omit<QuarantineTable, 'created_at' | 'expires_at' | 'acted_at'> & {
-  created_at: Date;
-  expires_at: Date;
-  acted_at: Date | null;
-};
-
-function toItem(r: Row): QuarantineItem {
+function toItem(r: Selectable<QuarantineTable>): QuarantineItem {
   return {
     id: r.id,
     messageId: r.message_id,
@@ -30,7 +23,7 @@ function toItem(r: Row): QuarantineItem {
     score: r.score,
     reason: r.reason,
     size: r.size,
-    state: r.state as QuarantineState,
+    state: r.state,
     createdAt: new Date(r.created_at),
     expiresAt: new Date(r.expires_at),
     actedBy: r.acted_by,
@@ -93,11 +86,11 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
           .execute();
       });
       onChange();
-      return (rows as unknown as Row[]).map(toItem);
+      return rows.map(toItem);
     },
     async get(id) {
       const row = await db.selectFrom('quarantine').selectAll().where('id', '=', id).executeTakeFirst();
-      return row ? toItem(row as unknown as Row) : null;
+      return row ? toItem(row) : null;
     },
     async getRaw(id) {
       const row = await db
@@ -119,26 +112,13 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
       if (filter.since) q = q.where('created_at', '>=', filter.since);
       if (filter.until) q = q.where('created_at', '<', filter.until);
-      if (filter.cursor) {
-        const c = decodeCursor(filter.cursor);
-        q = q.where((eb) =>
-          eb.or([
-            eb('created_at', '<', new Date(c.at)),
-            eb.and([eb('created_at', '=', new Date(c.at)), eb('id', '<', c.id)]),
-          ]),
-        );
-      }
-      const rows = (await q
+      if (filter.cursor) q = q.where(after('created_at', filter.cursor));
+      const rows = await q
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(limit + 1)
-        .execute()) as unknown as Row[];
-      const items = rows.slice(0, limit).map(toItem);
-      const last = items[items.length - 1];
-      return {
-        items,
-        nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt, last.id) : null,
-      };
+        .execute();
+      return toPage(rows, limit, toItem, (item) => [item.createdAt, item.id]);
     },
     async claimRelease(id, actor) {
       const row = await db
@@ -148,7 +128,7 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         .where('state', '=', 'held')
         .returningAll()
         .executeTakeFirst();
-      return row ? toItem(row as unknown as Row) : null;
+      return row ? toItem(row) : null;
     },
     async completeRelease(id, actor, relayed) {
       const row = await db
@@ -161,7 +141,7 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
       if (!row) return null;
       if (relayed) await dropSettledBytes(db, [row.message_id]);
       onChange();
-      return toItem(row as unknown as Row);
+      return toItem(row);
     },
     async remove(ids, actor) {
       if (ids.length === 0) return [];
@@ -174,7 +154,7 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         .execute();
       await dropSettledBytes(db, [...new Set(rows.map((r) => r.message_id))]);
       onChange();
-      return (rows as unknown as Row[]).map(toItem);
+      return rows.map(toItem);
     },
     async countHeld() {
       const row = await db

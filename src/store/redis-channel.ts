@@ -8,6 +8,9 @@ import { Redis } from 'ioredis';
 export interface RedisChannel {
   /** Rejects when Redis is unreachable (the caller logs it). */
   publish(message: string): Promise<void>;
+  /** Resolves once the subscription is in place (messages published before it are not heard); never
+   * rejects: without Redis it stays pending. */
+  readonly subscribed: Promise<void>;
   close(): void;
 }
 
@@ -21,11 +24,15 @@ export function openRedisChannel(
   const subscriber = new Redis(url, options);
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
-  subscriber.subscribe(channel).catch(() => {});
+  const subscribed = subscriber.subscribe(channel).then(
+    () => {},
+    () => new Promise<void>(() => {}),
+  );
   subscriber.on('message', (ch: string, message: string) => {
     if (ch === channel) onMessage(message);
   });
   return {
+    subscribed,
     async publish(message) {
       await publisher.publish(channel, message);
     },

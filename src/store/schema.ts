@@ -1,6 +1,9 @@
 /** Table types for Kysely: the one place the database's shape is written down (see migrations/ for DDL). */
 import type { ColumnType, Generated } from 'kysely';
 import type { AuthRecord } from '../auth/types.js';
+import type { Evaluation, Label } from '../classifier/types.js';
+import type { MessageAction } from '../observability/metrics.js';
+import type { DeliveryStatus, QuarantineState, Role } from './types.js';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -19,13 +22,13 @@ export interface MessagesTable {
   size: number;
   content_hash: string;
   score: number | null;
-  action: string;
+  action: MessageAction;
   reason: string;
   model_version: string | null;
   top_features: Json<{ feature: string; weight: number }[]>;
   scan_ms: number | null;
   total_ms: number;
-  status: string;
+  status: DeliveryStatus;
   response: string | null;
   raw: Buffer | null;
   auth: Json<AuthRecord> | null;
@@ -48,7 +51,7 @@ export interface QuarantineTable {
   score: number | null;
   reason: string;
   size: number;
-  state: string;
+  state: QuarantineState;
   created_at: Timestamp;
   expires_at: Timestamp;
   acted_by: string | null;
@@ -59,7 +62,7 @@ export interface FeedbackTable {
   id: string;
   message_id: string | null;
   content_hash: string;
-  label: string;
+  label: Label;
   actor: string;
   created_at: Timestamp;
   /** The bytes the model learned from (at most scanner.maxScanBytes); null in rows older than 0004. */
@@ -70,7 +73,7 @@ export interface ModelsTable {
   version: string;
   created_at: Timestamp;
   training_set: string;
-  evaluation: Json<Record<string, number> | null>;
+  evaluation: Json<Evaluation | null>;
   artefact: Buffer;
   active: Generated<boolean>;
   size_bytes: number;
@@ -79,7 +82,7 @@ export interface ModelsTable {
 export interface ApiKeysTable {
   id: string;
   key_hash: string;
-  role: string;
+  role: Role;
   label: string | null;
   created_at: Timestamp;
   last_used_at: Timestamp | null;

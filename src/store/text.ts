@@ -27,3 +27,8 @@ export function storableJson(value: unknown): string {
     return v;
   });
 }
+
+/** A `jsonb` column read back: node-postgres hands it over parsed, a driver that does not, as its text. */
+export function parseJson<T>(value: T | string): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}

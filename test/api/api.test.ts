@@ -360,6 +360,53 @@ describe('operations', () => {
     expect(Object.keys(doc.paths)).toContain('/api/v1/quarantine/{id}/release');
   });
 
+  it('documents every field of every API success response (no open objects)', async () => {
+    type Schema = {
+      type?: string;
+      properties?: Record<string, Schema>;
+      patternProperties?: Record<string, Schema>;
+      /** A map (T.Record): its values are described. */
+      additionalProperties?: Schema | boolean;
+      nullable?: boolean;
+      items?: Schema;
+      anyOf?: Schema[];
+    };
+    type Operation = { responses: Record<string, { content?: Record<string, { schema: Schema }> }> };
+    const doc = (await app.inject({ url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, Operation>>;
+    };
+    /** Where a schema leaves fields undescribed: an object without properties or typed values, at any depth. */
+    const open = (s: Schema, at: string): string[] => [
+      // `{ type: 'object', nullable: true }` alone is how OpenAPI 3.0 spells a null alternative.
+      ...(s.type === 'object' &&
+      !s.nullable &&
+      !s.properties &&
+      !s.patternProperties &&
+      typeof s.additionalProperties !== 'object'
+        ? [at]
+        : []),
+      ...Object.entries(s.properties ?? {}).flatMap(([k, v]) => open(v, `${at}.${k}`)),
+      ...(s.items ? open(s.items, `${at}[]`) : []),
+      ...(s.anyOf ?? []).flatMap((v) => open(v, at)),
+    ];
+    const checked: string[] = [];
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, op] of Object.entries(methods)) {
+        const [status, success] = Object.entries(op.responses).find(([code]) => code.startsWith('2')) ?? [];
+        const where = `${method.toUpperCase()} ${path} ${status}`;
+        const schemas = Object.values(success?.content ?? {}).map((c) => c.schema);
+        expect(schemas.length, where).toBeGreaterThan(0);
+        for (const schema of schemas) {
+          expect(schema.type ?? schema.anyOf, where).toBeDefined();
+          expect(open(schema, where)).toEqual([]);
+        }
+        checked.push(where);
+      }
+    }
+    expect(checked.length).toBeGreaterThan(15);
+  });
+
   it('blocks a client after api.authFailuresPerMinute failed attempts', async () => {
     const bad = () =>
       app.inject({

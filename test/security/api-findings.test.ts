@@ -219,6 +219,8 @@ describe('malformed ids and cursors', () => {
       const r = await api.app.inject({ url, headers: auth });
       expect(r.statusCode, url).toBe(400);
       expect(r.json().message, url).toMatch(/cursor|id/);
+      // A well-formed cursor this API did not hand out is BAD_CURSOR; a malformed one fails the schema.
+      expect(r.json().error, url).toBe(url.includes('messages?cursor') ? 'BAD_CURSOR' : 'VALIDATION_FAILED');
     }
     const bulk = await api.app.inject({
       method: 'POST',

@@ -9,6 +9,7 @@ import { freshDatabaseUrl } from '../helpers/db.js';
 import { freePort } from '../helpers/redis.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'cluster-test-admin-key-0123456789';
 const message = (n: number) =>
@@ -80,13 +81,14 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
     });
     expect(r.status).toBeLessThan(300);
     // The primary tells the workers, which read the row from the database: asynchronously. Four messages in
-    // a row visit both workers.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    sink.messages.length = 0;
-    for (let i = 0; i < 4; i++) await send(child!.smtpPort, env, FEEDBACK_MESSAGE);
-    const after = sink.messages.map((m) => scoreOf(m.raw));
+    // a row visit both workers; once all four score higher, both learned.
+    const after = await waitFor('both workers to learn the feedback', async () => {
+      sink.messages.length = 0;
+      for (let i = 0; i < 4; i++) await send(child!.smtpPort, env, FEEDBACK_MESSAGE);
+      const scores = sink.messages.map((m) => scoreOf(m.raw));
+      return scores.length === 4 && scores.every((s) => s > before[0]!) && scores;
+    });
     expect(after).toHaveLength(4);
-    for (const score of after) expect(score).toBeGreaterThan(before[0]!);
   }, 60_000);
 
   it('SIGTERM stops both workers and the primary, exit 0', async () => {

@@ -6,6 +6,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { type OpenedStorage, openStorage } from '../../src/store/index.js';
 import { type ModelSync, startModelSync } from '../../src/store/model-sync.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activation across instances', () => {
   const channel = `test:model:${randomBytes(4).toString('hex')}`;
@@ -37,7 +38,7 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activat
       });
       instances.push(instance);
     }
-    await new Promise((r) => setTimeout(r, 200)); // subscriptions in place
+    await Promise.all(instances.map((i) => i.sync.ready));
   });
 
   afterAll(async () => {
@@ -58,9 +59,7 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activat
     });
     await a.storage.models.activate('v-new');
     await a.sync.announce('v-new');
-    const deadline = Date.now() + 3000;
-    while (b.version !== 'v-new' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(b.version).toBe('v-new');
+    await waitFor('the announced version loaded', () => b.version === 'v-new', { timeoutMs: 3000 });
   });
 
   it('an instance that missed the announcement catches up at its periodic check', async () => {

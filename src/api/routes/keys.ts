@@ -4,12 +4,13 @@ import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { Errors, IdParams, Row } from '../schemas.js';
+import { ApiKey, AuditEntry } from '../resources.js';
+import { Errors, IdParams } from '../schemas.js';
 
 export const keyRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = async (app, { storage }) => {
   app.get(
     '/api/v1/keys',
-    { config: { action: 'keys:read' }, schema: { response: { 200: T.Array(Row), ...Errors } } },
+    { config: { action: 'keys:read' }, schema: { response: { 200: T.Array(ApiKey), ...Errors } } },
     async () => storage.keys.list(),
   );
   app.post(
@@ -21,7 +22,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = async 
           role: T.Union([T.Literal('admin'), T.Literal('analyst')]),
           label: T.Optional(T.String({ maxLength: 200 })),
         }),
-        response: { 201: T.Object({ key: T.String(), record: Row }), ...Errors },
+        response: { 201: T.Object({ key: T.String(), record: ApiKey }), ...Errors },
       },
     },
     async (request, reply) => {
@@ -58,7 +59,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = async 
       config: { action: 'audit:read' },
       schema: {
         querystring: T.Object({ limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000 })) }),
-        response: { 200: T.Array(Row), ...Errors },
+        response: { 200: T.Array(AuditEntry), ...Errors },
       },
     },
     async (request) => storage.audit.list(request.query.limit),

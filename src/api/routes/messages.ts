@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { MessageFilter, Storage } from '../../store/types.js';
-import { Cursor, Errors, IdParams, PageOf, Row } from '../schemas.js';
+import { Message } from '../resources.js';
+import { Cursor, Errors, IdParams, PageOf } from '../schemas.js';
 
 const Query = T.Object({
   action: T.Optional(T.Union(['pass', 'tag', 'quarantine', 'reject', 'tempfail'].map((a) => T.Literal(a)))),
@@ -27,7 +28,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = as
     '/api/v1/messages',
     {
       config: { action: 'messages:read' },
-      schema: { querystring: Query, response: { 200: PageOf(Row), ...Errors } },
+      schema: { querystring: Query, response: { 200: PageOf(Message), ...Errors } },
     },
     async (request) => {
       const q = request.query;
@@ -41,7 +42,10 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = as
   );
   app.get(
     '/api/v1/messages/:id',
-    { config: { action: 'messages:read' }, schema: { params: IdParams, response: { 200: Row, ...Errors } } },
+    {
+      config: { action: 'messages:read' },
+      schema: { params: IdParams, response: { 200: Message, ...Errors } },
+    },
     async (request) => {
       const found = await storage.messages.get(request.params.id);
       if (!found) throw httpErrors.notFound('message');

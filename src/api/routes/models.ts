@@ -17,7 +17,8 @@ import { TRAINING_FEEDBACK_LIMIT, withFeedback } from '../../pipeline/feedback-r
 import type { Scanner } from '../../pipeline/types.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { Errors, Row } from '../schemas.js';
+import { Model } from '../resources.js';
+import { Errors } from '../schemas.js';
 
 export interface ModelDeps {
   config: Config;
@@ -106,7 +107,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
 
   app.get(
     '/api/v1/models',
-    { config: { action: 'models:read' }, schema: { response: { 200: T.Array(Row), ...Errors } } },
+    { config: { action: 'models:read' }, schema: { response: { 200: T.Array(Model), ...Errors } } },
     async () => storage.models.list(),
   );
 
@@ -123,7 +124,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
             }),
           ),
         }),
-        response: { 200: Row, ...Errors },
+        response: { 200: Model, ...Errors },
       },
     },
     async (request) => {

@@ -9,7 +9,8 @@ import { HttpError, httpErrors } from '../../errors.js';
 import { deleteItems, type QuarantineActionDeps, releaseItem } from '../../quarantine/actions.js';
 import type { QuarantineItem } from '../../store/types.js';
 import { actorOf } from '../auth.js';
-import { Cursor, ErrorBody, Errors, IdParams, PageOf, Row, Uuid } from '../schemas.js';
+import { QuarantineItem as QuarantineItemSchema } from '../resources.js';
+import { Cursor, ErrorBody, Errors, IdParams, PageOf, Uuid } from '../schemas.js';
 import type { MessageViewer } from '../view/message-view.js';
 
 export interface QuarantineDeps extends QuarantineActionDeps {
@@ -28,7 +29,7 @@ const ListQuery = T.Object({
 });
 
 const View = T.Object({
-  item: Row,
+  item: QuarantineItemSchema,
   headers: T.Record(T.String(), T.String()),
   text: T.Union([T.String(), T.Null()]),
   attachments: T.Array(
@@ -70,7 +71,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     '/api/v1/quarantine',
     {
       config: { action: 'quarantine:read' },
-      schema: { querystring: ListQuery, response: { 200: PageOf(Row), ...Errors } },
+      schema: { querystring: ListQuery, response: { 200: PageOf(QuarantineItemSchema), ...Errors } },
     },
     async (request) => storage.quarantine.list(request.query),
   );
@@ -117,7 +118,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       schema: {
         params: IdParams,
         body: ReleaseBody,
-        response: { 200: Row, 409: ErrorBody, 502: ErrorBody, ...Errors },
+        response: { 200: QuarantineItemSchema, 409: ErrorBody, 502: ErrorBody, ...Errors },
       },
     },
     async (request) => release(request.params.id, actorOf(request), request.body?.learnAsHam === true),
@@ -156,7 +157,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     '/api/v1/quarantine/:id',
     {
       config: { action: 'quarantine:delete' },
-      schema: { params: IdParams, response: { 200: Row, 409: ErrorBody, ...Errors } },
+      schema: { params: IdParams, response: { 200: QuarantineItemSchema, 409: ErrorBody, ...Errors } },
     },
     async (request) => {
       const item = await find(request.params.id);

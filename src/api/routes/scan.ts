@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { Scanner } from '../../pipeline/types.js';
-import { Errors, Row } from '../schemas.js';
+import { FeatureWeight } from '../resources.js';
+import { Errors } from '../schemas.js';
 
 export const scanRoutes: FastifyPluginAsyncTypebox<{ scanner: Scanner }> = async (app, { scanner }) => {
   app.post(
@@ -20,7 +21,7 @@ export const scanRoutes: FastifyPluginAsyncTypebox<{ scanner: Scanner }> = async
             contentHash: T.String(),
             cached: T.Boolean(),
             scanMs: T.Number(),
-            topFeatures: T.Array(Row),
+            topFeatures: T.Array(FeatureWeight),
             evidence: T.Optional(
               T.Object(
                 {
