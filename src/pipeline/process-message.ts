@@ -165,7 +165,11 @@ export function createMessageProcessor(deps: PipelineDeps) {
     if (!transport.splitsRecipients || v.scan === null || all.length < 2) return all;
     const score = v.scan.score;
     return all.filter((r) => {
-      const own = policy.decide(score, { ...inputOf(m.delivery), rcptTo: [r] });
+      const own = policy.decide(score, {
+        ...inputOf(m.delivery),
+        auth: m.auth?.verdict ?? null,
+        rcptTo: [r],
+      });
       return own.action === 'quarantine' || own.action === 'reject';
     });
   }
@@ -174,7 +178,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
   function forOthers(m: InFlight, v: Verdict, held: string[]): Verdict {
     const others = m.delivery.rcptTo.filter((r) => !held.includes(r));
     const score = v.scan?.score ?? 1;
-    const d = policy.decide(score, { ...inputOf(m.delivery), rcptTo: others });
+    const d = policy.decide(score, { ...inputOf(m.delivery), auth: m.auth?.verdict ?? null, rcptTo: others });
     return {
       ...v,
       action: d.action,

@@ -19,7 +19,10 @@ afterAll(async () => {
 });
 
 describe.each(backends)('the verdict log keeps the authentication record (%s)', (backend: Backend) => {
-  it('writes it, reads it back, and keeps null for a message not verified', async () => {
+  // Opening an embedded database takes tens of seconds on a loaded machine.
+  it('writes it, reads it back, and keeps null for a message not verified', {
+    timeout: 180_000,
+  }, async () => {
     const db = backend === 'postgres' ? await freshDatabaseUrl() : null;
     if (db) drops.push(db.drop);
     const storage = await openTestStorage(db?.url ?? null);

@@ -22,8 +22,8 @@ beforeAll(async () => {
   svc = await startTestService({
     config: {
       auth: { authservId: AUTHSERV },
-      dns: { servers: [dns.server], budgetMs: 2000 },
-      policy: { allowSenders: ['@example.org'], thresholds: { quarantine: null } },
+      dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
+      policy: { allowSenders: ['@authorg.example'], thresholds: { quarantine: null } },
     },
   });
 });
@@ -60,10 +60,14 @@ const headerFields = (raw: Buffer, name: string) => {
 describe('sender authentication in the SMTP proxy', () => {
   it('stamps our Authentication-Results, removes a forged one, keeps others, and DKIM still verifies', async () => {
     const forged =
-      `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=bank.example; dmarc=pass\r\n` +
-      'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=example.org\r\n';
+      `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=authbank.example; dmarc=pass\r\n` +
+      'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=authorg.example\r\n';
     const raw = Buffer.concat([Buffer.from(forged), await signedMessage('Board minutes')]);
-    const reply = await deliver(raw, { ip: ORIGIN_IP, helo: 'mail.example.org' }, 'alice@example.org');
+    const reply = await deliver(
+      raw,
+      { ip: ORIGIN_IP, helo: 'mail.authorg.example' },
+      'alice@authorg.example',
+    );
     expect(reply).toMatch(/^250 /);
     const received = svc.sink.messages.at(-1)?.raw as Buffer;
     const results = headerFields(received, 'Authentication-Results');
@@ -73,7 +77,7 @@ describe('sender authentication in the SMTP proxy', () => {
     expect(ours[0]).toMatch(/dkim=pass/);
     expect(ours[0]).toMatch(/spf=pass/);
     expect(ours[0]).toMatch(/dmarc=pass/);
-    expect(ours[0]).not.toMatch(/bank\.example/);
+    expect(ours[0]).not.toMatch(/authbank\.example/);
     expect(results.some((f) => f.includes('upstream.example;'))).toBe(true);
 
     // The delivered copy still carries a valid signature (our headers are prepended, nothing signed changed).
@@ -89,8 +93,8 @@ describe('sender authentication in the SMTP proxy', () => {
     ).verify({
       raw: received,
       clientIp: ORIGIN_IP,
-      helo: 'mail.example.org',
-      mailFrom: 'alice@example.org',
+      helo: 'mail.authorg.example',
+      mailFrom: 'alice@authorg.example',
     });
     expect(again.dkim[0]?.result).toBe('pass');
 
@@ -98,12 +102,16 @@ describe('sender authentication in the SMTP proxy', () => {
     expect(row?.auth).toMatchObject({ spf: 'pass', dkim: 'pass', dmarc: 'pass', arc: 'none' });
     expect(row?.auth?.signals.map((s) => s.name)).toContain('AUTH_RESULTS_FORGED');
     // Authenticated allow-listed sender: passed by the list, and the reason says how it was authenticated.
-    expect(row?.reason).toMatch(/allow list entry @example\.org \((spf|dkim) aligned\)/);
+    expect(row?.reason).toMatch(/allow list entry @authorg\.example \((spf|dkim) aligned\)/);
   });
 
   it('rejects a spoofed p=reject domain with a reason and the log id', async () => {
-    const raw = plainMessage('Bank <security@bank.example>', 'Verify your account now');
-    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'spoofer.invalid' }, 'security@bank.example');
+    const raw = plainMessage('Bank <security@authbank.example>', 'Verify your account now');
+    const reply = await deliver(
+      raw,
+      { ip: STRANGER_IP, helo: 'spoofer.invalid' },
+      'security@authbank.example',
+    );
     expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/);
     const row = await lastLogRow();
     expect(reply).toContain(row?.id as string);
@@ -112,11 +120,11 @@ describe('sender authentication in the SMTP proxy', () => {
   });
 
   it('scores a forged allow-listed sender instead of passing it', async () => {
-    // MAIL FROM and From in example.org (allow-listed, aligned only), sent from a stranger's address, unsigned:
+    // MAIL FROM and From in authorg.example (allow-listed, aligned only), sent from a stranger's address, unsigned:
     // SPF fails, no DKIM, and DMARC p=reject. With DMARC ignored the allow entry alone is what is tested.
-    const raw = plainMessage('Alice <alice@example.org>', 'Invoice overdue');
+    const raw = plainMessage('Alice <alice@authorg.example>', 'Invoice overdue');
     const before = svc.sink.messages.length;
-    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'x.invalid' }, 'alice@example.org');
+    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'x.invalid' }, 'alice@authorg.example');
     expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/); // the default policy: p=reject honoured
     expect(svc.sink.messages.length).toBe(before);
   });
@@ -136,9 +144,9 @@ describe('a forged allow-listed sender when DMARC is not honoured', () => {
     lax = await startTestService({
       config: {
         auth: { authservId: AUTHSERV },
-        dns: { servers: [dns.server], budgetMs: 2000 },
+        dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
         policy: {
-          allowSenders: ['@example.org'],
+          allowSenders: ['@authorg.example'],
           dmarc: { reject: 'ignore' },
           thresholds: { quarantine: null },
         },
@@ -153,10 +161,10 @@ describe('a forged allow-listed sender when DMARC is not honoured', () => {
     const replies = await rawSession(lax.smtpPort, [
       'EHLO postfix.example\r\n',
       `XFORWARD ADDR=${STRANGER_IP} HELO=x.invalid\r\n`,
-      'MAIL FROM:<alice@example.org>\r\n',
+      'MAIL FROM:<alice@authorg.example>\r\n',
       'RCPT TO:<bob@example.com>\r\n',
       'DATA\r\n',
-      Buffer.concat([plainMessage('Alice <alice@example.org>', 'Invoice overdue'), Buffer.from('.\r\n')]),
+      Buffer.concat([plainMessage('Alice <alice@authorg.example>', 'Invoice overdue'), Buffer.from('.\r\n')]),
       'QUIT\r\n',
     ]);
     expect(replies[6]).toMatch(/^250 /);
@@ -164,7 +172,7 @@ describe('a forged allow-listed sender when DMARC is not honoured', () => {
     const [row] = (await lax.app.storage.messages.list({ limit: 1 })).items;
     expect(row?.score).not.toBeNull();
     expect(row?.reason).toMatch(
-      /allow entry @example\.org ignored: sender not authenticated \(spf=fail dkim=none/,
+      /allow entry @authorg\.example ignored: sender not authenticated \(spf=fail dkim=none/,
     );
   });
 });

@@ -10,8 +10,8 @@ import { createVerifier, type Verifier } from '../../src/auth/verify.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { TestDns } from './dns-server.js';
 
-export const ORIGIN_IP = '192.0.2.10'; // in example.org's SPF
-export const LIST_IP = '198.51.100.20'; // the forwarder (lists.example.net)
+export const ORIGIN_IP = '192.0.2.10'; // in authorg.example's SPF
+export const LIST_IP = '198.51.100.20'; // the forwarder (authlist.example)
 export const STRANGER_IP = '203.0.113.66'; // in nobody's SPF
 
 function keyPair() {
@@ -28,43 +28,48 @@ export const keys = { origin: keyPair(), list: keyPair() };
 const run = randomBytes(4).toString('hex');
 export const selectors = { origin: `sel-${run}`, list: `arc-${run}` };
 
-/** example.org: SPF, a DKIM key, DMARC p=reject. bank.example: p=reject and nothing sends for it.
- * lists.example.net: the forwarder's SPF and ARC key. broken.example: SERVFAIL. slow.example: no answer. */
+/** Names no other test sends from: a service caches answers in the shared Redis, and the other tests' services
+ * would read this world's p=reject for a domain they use.
+ * authorg.example: SPF, a DKIM key, DMARC p=reject. authbank.example: p=reject and nothing sends for it.
+ * authlist.example: the forwarder's SPF and ARC key. authbroken.example: SERVFAIL. authslow.example: no answer. */
 export function populate(dns: TestDns): void {
-  dns.add('example.org', { type: 'TXT', data: `v=spf1 ip4:${ORIGIN_IP} -all` });
-  dns.add(`${selectors.origin}._domainkey.example.org`, { type: 'TXT', data: keys.origin.record });
-  dns.add('_dmarc.example.org', { type: 'TXT', data: 'v=DMARC1; p=reject; rua=mailto:d@example.org' });
-  dns.add('bank.example', { type: 'TXT', data: 'v=spf1 -all' });
-  dns.add('_dmarc.bank.example', { type: 'TXT', data: 'v=DMARC1; p=reject' });
-  dns.add('quarantined.example', { type: 'TXT', data: 'v=spf1 -all' });
-  dns.add('_dmarc.quarantined.example', { type: 'TXT', data: 'v=DMARC1; p=quarantine' });
-  dns.add('lists.example.net', { type: 'TXT', data: `v=spf1 ip4:${LIST_IP} -all` });
-  dns.add(`${selectors.list}._domainkey.lists.example.net`, { type: 'TXT', data: keys.list.record });
-  dns.servfail.add('broken.example');
-  dns.servfail.add('_dmarc.broken.example');
-  dns.silent.add('slow.example');
-  dns.silent.add('_dmarc.slow.example');
+  dns.add('authorg.example', { type: 'TXT', data: `v=spf1 ip4:${ORIGIN_IP} -all` });
+  dns.add(`${selectors.origin}._domainkey.authorg.example`, { type: 'TXT', data: keys.origin.record });
+  dns.add('_dmarc.authorg.example', {
+    type: 'TXT',
+    data: 'v=DMARC1; p=reject; rua=mailto:d@authorg.example',
+  });
+  dns.add('authbank.example', { type: 'TXT', data: 'v=spf1 -all' });
+  dns.add('_dmarc.authbank.example', { type: 'TXT', data: 'v=DMARC1; p=reject' });
+  dns.add('authquar.example', { type: 'TXT', data: 'v=spf1 -all' });
+  dns.add('_dmarc.authquar.example', { type: 'TXT', data: 'v=DMARC1; p=quarantine' });
+  dns.add('authlist.example', { type: 'TXT', data: `v=spf1 ip4:${LIST_IP} -all` });
+  dns.add(`${selectors.list}._domainkey.authlist.example`, { type: 'TXT', data: keys.list.record });
+  dns.servfail.add('authbroken.example');
+  dns.servfail.add('_dmarc.authbroken.example');
+  dns.silent.add('authslow.example');
+  dns.silent.add('_dmarc.authslow.example');
 }
 
 export function plainMessage(from: string, subject = 'Quarterly figures', extraHeaders = ''): Buffer {
   return Buffer.from(
     `${extraHeaders}From: ${from}\r\nTo: bob@example.com\r\nSubject: ${subject}\r\n` +
-      `Date: Sun, 06 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@example.org>\r\n` +
+      `Date: Sun, 06 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${Math.random().toString(36).slice(2)}@authorg.example>\r\n` +
       'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' +
       'Hello Bob,\r\n\r\nthe figures are attached to the shared folder as usual.\r\n\r\nAlice\r\n',
   );
 }
 
-/** A message from alice@example.org signed with example.org's key. */
+/** A message from alice@authorg.example signed with authorg.example's key. */
 export async function signedMessage(subject = 'Quarterly figures', extraHeaders = ''): Promise<Buffer> {
-  const raw = plainMessage('Alice <alice@example.org>', subject, extraHeaders);
+  const raw = plainMessage('Alice <alice@authorg.example>', subject, extraHeaders);
   const { signatures, errors } = await dkimSign(raw, {
-    signingDomain: 'example.org',
+    signingDomain: 'authorg.example',
     selector: selectors.origin,
     privateKey: keys.origin.privateKey,
     canonicalization: 'relaxed/relaxed',
     signatureData: [
-      { signingDomain: 'example.org', selector: selectors.origin, privateKey: keys.origin.privateKey },
+      { signingDomain: 'authorg.example', selector: selectors.origin, privateKey: keys.origin.privateKey },
     ],
   });
   if (errors.length > 0 || !signatures) throw new Error(`signing failed: ${errors.map((e) => e.message)}`);
@@ -72,7 +77,7 @@ export async function signedMessage(subject = 'Quarterly figures', extraHeaders 
 }
 
 /**
- * The signed message as a mailing list forwards it: the list rewrites the Subject (which breaks example.org's
+ * The signed message as a mailing list forwards it: the list rewrites the Subject (which breaks authorg.example's
  * DKIM signature) and seals it with ARC, recording that DKIM and DMARC passed when it arrived.
  */
 export async function forwardedByList(): Promise<Buffer> {
@@ -83,11 +88,11 @@ export async function forwardedByList(): Promise<Buffer> {
   );
   // mailauth's typings leave out the seal's authResults and cv, which sealMessage reads.
   const seal = await sealMessage(modified, {
-    signingDomain: 'lists.example.net',
+    signingDomain: 'authlist.example',
     selector: selectors.list,
     privateKey: keys.list.privateKey,
     authResults:
-      'lists.example.net; dkim=pass header.d=example.org; spf=pass smtp.mailfrom=example.org; dmarc=pass header.from=example.org',
+      'authlist.example; dkim=pass header.d=authorg.example; spf=pass smtp.mailfrom=authorg.example; dmarc=pass header.from=authorg.example',
     cv: 'none',
   } as Parameters<typeof sealMessage>[1]);
   return Buffer.concat([seal, modified]);
@@ -102,15 +107,16 @@ export function testVerifier(
   const resolver = createResolver(
     {
       servers: [dns.server],
-      timeoutMs: options.timeoutMs ?? 300,
-      budgetMs: options.budgetMs ?? 1000,
+      // Generous: the loopback server answers at once, but a loaded CI machine may not run us at once.
+      timeoutMs: options.timeoutMs ?? 3000,
+      budgetMs: options.budgetMs ?? 8000,
       maxTtlSeconds: 3600,
       negativeTtlSeconds: 60,
     },
     { cache, metrics },
   );
   const verifier = createVerifier(
-    { authservId: 'mx.mailsentra.test', minKeyBits: 1024, budgetMs: options.budgetMs ?? 1000 },
+    { authservId: 'mx.mailsentra.test', minKeyBits: 1024, budgetMs: options.budgetMs ?? 8000 },
     { resolver, metrics },
   );
   return { verifier, metrics };
