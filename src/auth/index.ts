@@ -26,6 +26,9 @@ export function createSenderAuth(
     memoryEntries: config.dns.memoryEntries,
     redis: deps.redis,
     redisTimeoutMs: config.redis.commandTimeoutMs,
+    // Answers are shared in Redis only between instances asking the same resolvers: another resolver (a
+    // split-horizon or test server) may answer the same name differently.
+    redisPrefix: `mailsentra:dns:${config.dns.servers.length > 0 ? config.dns.servers.join(',') : 'system'}:`,
   });
   const resolver = createResolver(config.dns, { cache, metrics });
   const verifier = createVerifier(
