@@ -200,7 +200,8 @@ describe('heavy views', () => {
       expect(v.json().truncated).toBe(true);
     }
     // Parsed on the main thread this was seconds; what is left is the hand-off and JSON of the capped text.
-    expect(stall).toBeLessThan(pg ? 500 : 1500);
+    // Parsing the three on this thread took seconds; the bound leaves room for a shared machine.
+    expect(stall).toBeLessThan(pg ? 1000 : 2000);
   }, 60_000);
 });
 
