@@ -3,9 +3,11 @@
  * part as text, the HTML part in a sandboxed frame served by a separate route (./message-body.ts), and the
  * attachments by name, type and size. Every value from the message is escaped.
  */
+import type { FastifyReply } from 'fastify';
 import type { MessageViewer } from '../api/view/message-view.js';
 import { type Html, type HtmlValue, html } from './html.js';
 import { bytes, score, when } from './layout.js';
+import { bodyCsp, bodyDocument, safeHtml } from './message-body.js';
 
 export interface ParsedView {
   headers: { key: string; value: string }[];
@@ -25,6 +27,20 @@ export async function parseForView(viewer: MessageViewer, raw: Buffer): Promise<
     html: v.html,
     attachments: v.attachments,
   };
+}
+
+/** Answers a body-frame route: the message's HTML, sanitised, under the sandboxing CSP. */
+export async function sendBodyFrame(
+  reply: FastifyReply,
+  viewer: MessageViewer,
+  raw: Buffer,
+  loadImages: boolean,
+): Promise<FastifyReply> {
+  const view = await parseForView(viewer, raw);
+  return reply
+    .header('content-security-policy', bodyCsp(loadImages))
+    .type('text/html; charset=utf-8')
+    .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
 }
 
 export interface VerdictFacts {

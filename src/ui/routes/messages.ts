@@ -5,11 +5,10 @@ import { giveFeedback } from '../../pipeline/feedback.js';
 import type { MessageFilter } from '../../store/types.js';
 import { type Html, html } from '../html.js';
 import { csrfField, field, notice, page, score, when } from '../layout.js';
-import { bodyCsp, bodyDocument, safeHtml } from '../message-body.js';
 import { type FormBody, requireSession } from '../plugin.js';
 import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
-import { contentSection, parseForView, verdictSection } from '../view.js';
+import { contentSection, parseForView, sendBodyFrame, verdictSection } from '../view.js';
 
 const ACTIONS = ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const;
 type Query = Record<string, string | undefined>;
@@ -121,12 +120,7 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const { id } = request.params as { id: string };
     const raw = await storage.messages.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('message bytes');
-    const loadImages = (request.query as Query).images === '1';
-    const view = await parseForView(deps.viewer, raw);
-    return reply
-      .header('content-security-policy', bodyCsp(loadImages))
-      .type('text/html; charset=utf-8')
-      .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
+    return sendBodyFrame(reply, deps.viewer, raw, (request.query as Query).images === '1');
   });
 
   app.post(

@@ -15,11 +15,10 @@ import { deleteItems, releaseItem } from '../../quarantine/actions.js';
 import type { QuarantineFilter, QuarantineState } from '../../store/types.js';
 import { html } from '../html.js';
 import { csrfField, field, fields, notice, page, score, when } from '../layout.js';
-import { bodyCsp, bodyDocument, safeHtml } from '../message-body.js';
 import { type FormBody, requireSession } from '../plugin.js';
 import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
-import { contentSection, parseForView, verdictSection } from '../view.js';
+import { contentSection, parseForView, sendBodyFrame, verdictSection } from '../view.js';
 import { time } from './messages.js';
 
 type Query = Record<string, string | undefined>;
@@ -232,12 +231,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     const { id } = request.params as { id: string };
     const raw = await storage.quarantine.getRaw(id).catch(() => null);
     if (!raw) throw httpErrors.notFound('quarantined message bytes');
-    const loadImages = (request.query as Query).images === '1';
-    const view = await parseForView(deps.viewer, raw);
-    return reply
-      .header('content-security-policy', bodyCsp(loadImages))
-      .type('text/html; charset=utf-8')
-      .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
+    return sendBodyFrame(reply, deps.viewer, raw, (request.query as Query).images === '1');
   });
 
   app.post(
