@@ -1,14 +1,17 @@
 /**
- * SMTP throughput and added latency, measured the team's way: the shared harness in ../shared/bench
- * (Postfix's smtp-source → smtp-sink), direct vs through MailSentra, interleaved in one run. MailSentra runs
- * as its own process (`node dist/cli.js serve`) with the verdict cache off (smtp-source sends the same
- * message every time) — one SMTP process, then two (`smtp.processes`, with Postgres) — then with the cache on. Prints the harness's tables and the service's RSS.
- * Needs `npm run build` first and Debian's postfix (smtp-source, smtp-sink).
- * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), DATABASE_URL (default: embedded PGlite).
+ * SMTP throughput and added latency beside the reference proxy, in one run: the shared harness
+ * (../shared/bench, Postfix's smtp-source → proxy → smtp-sink) drives the direct path, Haraka 3.3 forwarding
+ * with TCP_NODELAY (no scoring), MailSentra on its embedded store and MailSentra on Postgres, interleaved
+ * rep by rep. MailSentra runs as `node dist/cli.js serve` with the verdict cache off, so every message is
+ * scored (smtp-source sends the same message every time). Prints the harness's tables, then MailSentra's
+ * throughput as a multiple of Haraka's from this run, and the CPU each proxy spent per message.
+ * Needs `npm run build` first, Debian's postfix, and Haraka (installed by the shared harness from npm on
+ * first use). Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3), BENCH_CONC (default 10,50),
+ * DATABASE_URL (default the local Postgres).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   freePort,
@@ -20,80 +23,168 @@ import {
   waitForPort,
 } from './harness.js';
 
-const count = process.env.BENCH_COUNT ?? '1000';
-const reps = process.env.BENCH_REPS ?? '1';
+const count = Number(process.env.BENCH_COUNT ?? 1000);
+const reps = process.env.BENCH_REPS ?? '3';
+const concs = process.env.BENCH_CONC ?? '10,50';
+const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const harakaPeer = path.join(path.dirname(harness), 'haraka-peer.sh');
 
 requireHarness();
 
-/** Peak RSS of the service (the process and its cluster workers: a sum of peaks). */
-const rssMb = (pid: number) => processTreeKb(pid, 'VmHWM') / 1024;
-
 async function startService(
   sinkPort: number,
-  cache: 'on' | 'off',
-  processes: number,
+  databaseUrl: string,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
     env: {
       ...process.env,
       SMTP_LISTEN: `127.0.0.1:${port}`,
+      API_LISTEN: `127.0.0.1:${await freePort()}`,
       RELAY_TO: `127.0.0.1:${sinkPort}`,
-      VERDICT_CACHE: cache,
-      SMTP_PROCESSES: String(processes),
+      VERDICT_CACHE: 'off',
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
       LOG_LEVEL: 'warn',
-      // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
-      DATABASE_URL: benchDb?.url ?? '',
+      DATABASE_URL: databaseUrl,
       REDIS_URL: '',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitForPort(port);
+  await waitForPort(port, 120_000);
   return { port, child };
 }
 
-// A fresh database per run: the current default model, an empty log.
-const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
+function startHaraka(sinkPort: number, port: number): number | null {
+  const harakaDir = process.env.HARAKA_DIR ?? '/tmp/haraka-peer';
+  if (!existsSync(path.join(harakaDir, 'node_modules/Haraka/bin/haraka'))) {
+    spawnSync('bash', [harakaPeer, 'install'], { stdio: 'inherit' });
+  }
+  const started = spawnSync('bash', [harakaPeer, 'start', String(port), String(sinkPort), '--nodelay'], {
+    encoding: 'utf8',
+  });
+  const pid = Number(started.stdout.trim().split('\n').pop());
+  if (started.status !== 0 || !Number.isInteger(pid)) {
+    console.log(`Haraka did not start: ${started.stderr.trim()}`);
+    return null;
+  }
+  return pid;
+}
+
+interface Run {
+  kind: string;
+  label: string;
+  mode: string;
+  size: number;
+  conc: number;
+  count: number;
+  msgs_per_s: number;
+  proxy_cpu_s: number | null;
+  ok: boolean;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+
+/** MailSentra's medians against Haraka's, and each proxy's CPU per message, from the harness's JSON lines. */
+function ratios(file: string, proxies: string[]): void {
+  const runs = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Run)
+    .filter((r) => r.kind === 'throughput' && r.ok && r.label === 'same-run');
+  const at = (mode: string, conc: number) => runs.filter((r) => r.mode === mode && r.conc === conc);
+  console.log('\n### Same run: msg/s (median), multiple of Haraka, CPU per message (median)\n');
+  console.log('| path | conc | msg/s | × Haraka | × direct | CPU ms/msg |');
+  console.log('|---|---|---|---|---|---|');
+  for (const conc of concs.split(',').map(Number)) {
+    const direct = median(at('direct', conc).map((r) => r.msgs_per_s));
+    const haraka = median(at('haraka', conc).map((r) => r.msgs_per_s));
+    for (const mode of ['direct', ...proxies]) {
+      const rs = at(mode, conc);
+      if (rs.length === 0) continue;
+      const rate = median(rs.map((r) => r.msgs_per_s));
+      const cpu = rs.every((r) => r.proxy_cpu_s !== null)
+        ? `${median(rs.map((r) => ((r.proxy_cpu_s ?? 0) * 1000) / r.count)).toFixed(2)}`
+        : '';
+      const xHaraka = mode === 'direct' || !haraka ? '' : `${(rate / haraka).toFixed(2)}×`;
+      console.log(
+        `| ${mode} | ${conc} | ${rate.toFixed(0)} | ${xHaraka} | ${(rate / direct).toFixed(3)} | ${cpu} |`,
+      );
+    }
+  }
+}
+
+console.log(
+  `load average before: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
+const db = await freshDatabaseUrl(base);
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+const services: ChildProcess[] = [];
+let harakaPid: number | null = null;
 try {
-  // One process, then (with Postgres) two SMTP processes (smtp.processes); cache on last. On this 2-core
-  // machine smtp-source and smtp-sink take a share of the cores, so compare before choosing.
-  const multi = process.env.DATABASE_URL ? 2 : 1;
-  const runs: { cache: 'on' | 'off'; processes: number }[] = [
-    { cache: 'off', processes: 1 },
-    ...(multi > 1 ? [{ cache: 'off' as const, processes: multi }] : []),
-    { cache: 'on', processes: 1 },
+  const embedded = await startService(sinkPort, '');
+  const postgres = await startService(sinkPort, db.url);
+  services.push(embedded.child, postgres.child);
+  const harakaPort = await freePort();
+  harakaPid = startHaraka(sinkPort, harakaPort);
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-smtp-bench-')), 'runs.jsonl');
+  const args = [
+    'compare',
+    '--label',
+    'same-run',
+    '--proxy',
+    `mailsentra-embedded=127.0.0.1:${embedded.port}`,
+    '--proxy-pid',
+    `mailsentra-embedded=${embedded.child.pid}`,
+    '--proxy',
+    `mailsentra-postgres=127.0.0.1:${postgres.port}`,
+    '--proxy-pid',
+    `mailsentra-postgres=${postgres.child.pid}`,
+    ...(harakaPid ? ['--proxy', `haraka=127.0.0.1:${harakaPort}`, '--proxy-pid', `haraka=${harakaPid}`] : []),
+    '--sink-port',
+    String(sinkPort),
+    '--sizes',
+    '5120',
+    '--conc',
+    concs,
+    '--count',
+    String(count),
+    '--reps',
+    reps,
+    '--latency',
+    '--lat-modes',
+    'fresh',
+    '--out',
+    out,
+    '--keep-sink',
   ];
-  for (const { cache, processes } of runs) {
-    const svc = await startService(sinkPort, cache, processes);
-    const label = `verdict cache ${cache}, smtp.processes ${processes}`;
-    console.log(`\n--- MailSentra (pid ${svc.child.pid}), ${label} ---`);
-    const args = [
-      'compare',
-      '--proxy',
-      `mailsentra=127.0.0.1:${svc.port}`,
-      '--proxy-pid',
-      `mailsentra=${svc.child.pid}`,
-      '--sink-port',
-      String(sinkPort),
-      '--count',
-      count,
-      '--reps',
-      reps,
-    ];
-    if (cache === 'off') args.push('--latency');
-    else args.push('--sizes', '5120', '--conc', '10,50');
-    spawnSync('bash', [harness, ...args], {
-      stdio: 'inherit',
-      env: { ...process.env, SMTP_TOOLS_DIR: root },
-    });
-    console.log(`MailSentra peak RSS (${label}): ${rssMb(svc.child.pid as number).toFixed(0)} MB`);
-    svc.child.kill('SIGTERM');
-    await new Promise((r) => svc.child.once('exit', r));
+  spawnSync('bash', [harness, ...args], { stdio: 'inherit', env: { ...process.env, SMTP_TOOLS_DIR: root } });
+  ratios(out, ['mailsentra-embedded', 'mailsentra-postgres', ...(harakaPid ? ['haraka'] : [])]);
+  for (const [name, svc] of [
+    ['embedded', embedded],
+    ['postgres', postgres],
+  ] as const) {
+    console.log(
+      `MailSentra ${name} peak RSS: ${(processTreeKb(svc.child.pid as number, 'VmHWM') / 1024).toFixed(0)} MB`,
+    );
   }
+  console.log(
+    `load average after: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
+  if (harakaPid) spawnSync('bash', [harakaPeer, 'stop'], { stdio: 'inherit' });
+  for (const child of services) {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+  }
   spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
-  await benchDb?.drop();
+  await db.drop();
 }
