@@ -13,6 +13,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { startTestDns } from '../test/helpers/dns-server.js';
 import {
   freePort,
   freshDatabaseUrl,
@@ -31,6 +32,12 @@ const harakaPeer = path.join(path.dirname(harness), 'haraka-peer.sh');
 
 requireHarness();
 
+// smtp-source sends from bench@test.local: its SPF and DMARC records come from a DNS server on loopback, as a
+// site's resolver would answer them (then from the cache), and no lookup leaves the machine.
+const dns = await startTestDns();
+dns.add('test.local', { type: 'TXT', data: 'v=spf1 ip4:127.0.0.0/8 -all' });
+dns.add('_dmarc.test.local', { type: 'TXT', data: 'v=DMARC1; p=none' });
+
 async function startService(
   sinkPort: number,
   databaseUrl: string,
@@ -47,6 +54,7 @@ async function startService(
       LOG_LEVEL: 'warn',
       DATABASE_URL: databaseUrl,
       REDIS_URL: '',
+      DNS_SERVERS: dns.server,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -187,4 +195,5 @@ try {
   }
   spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
   await db.drop();
+  await dns.close();
 }

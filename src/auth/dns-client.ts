@@ -32,7 +32,12 @@ export class DnsError extends Error {
     /** For ENOTFOUND/ENODATA: how long the negative answer may be cached (SOA minimum), in seconds. */
     readonly ttl: number | null = null,
   ) {
+    // Negative answers are ordinary results, thrown because that is mailauth's resolver contract, several
+    // per message and mostly from the cache: capturing a stack for each costs more than the lookup.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code} ${type} ${name}`);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'DnsError';
   }
 }
