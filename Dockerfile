@@ -59,4 +59,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # SIGTERM → graceful stop (finish SMTP sessions in flight, up to shutdownGraceMs = 30 s by default):
 # give `docker stop` a longer timeout than its default 10 s (docker-compose.yml sets stop_grace_period).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/cli.js", "serve"]
+CMD ["node", "dist/bundle/cli.js", "serve"]

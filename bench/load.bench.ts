@@ -67,7 +67,7 @@ async function startService(sinkPort: number) {
   const smtpPort = await freePort();
   const apiPort = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-load-'));
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
     env: {
       ...process.env,
       SMTP_LISTEN: `127.0.0.1:${smtpPort}`,

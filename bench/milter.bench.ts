@@ -3,7 +3,7 @@
  * content_filter, side by side in one run (the machine's speed moves between runs: compare only within
  * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
  * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the three
- * set-ups interleaved per repetition. One MailSentra process (`node dist/cli.js serve`, verdict cache off
+ * set-ups interleaved per repetition. One MailSentra process (`node dist/bundle/cli.js serve`, verdict cache off
  * since smtp-source sends the same message every time) serves both the milter and the content filter.
  *
  * Figures: accepted/s (smtp-source's time: what the sending client sees), delivered/s (until the sink
@@ -52,7 +52,7 @@ try {
   const smtpPort = await freePort();
   const milterPort = await freePort();
   const reinjectPort = await freePort();
-  service = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+  service = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
     env: {
       ...process.env,
       SMTP_LISTEN: `127.0.0.1:${smtpPort}`,

@@ -41,7 +41,7 @@ async function readyWithin(
 async function startOnce(dataDir: string, databaseUrl: string): Promise<Start> {
   const [smtpPort, apiPort, relayPort] = [await freePort(), await freePort(), await freePort()];
   const began = performance.now();
-  const proc = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+  const proc = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
     env: {
       ...process.env,
       SMTP_LISTEN: `127.0.0.1:${smtpPort}`,

@@ -2,7 +2,7 @@
  * SMTP throughput and added latency beside the reference proxy, in one run: the shared harness
  * (../shared/bench, Postfix's smtp-source → proxy → smtp-sink) drives the direct path, Haraka 3.3 forwarding
  * with TCP_NODELAY (no scoring), MailSentra on its embedded store and MailSentra on Postgres, interleaved
- * rep by rep. MailSentra runs as `node dist/cli.js serve` with the verdict cache off, so every message is
+ * rep by rep. MailSentra runs as `node dist/bundle/cli.js serve` with the verdict cache off, so every message is
  * scored (smtp-source sends the same message every time). Prints the harness's tables, then MailSentra's
  * throughput as a multiple of Haraka's from this run, and the CPU each proxy spent per message.
  * Needs `npm run build` first, Debian's postfix, and Haraka (installed by the shared harness from npm on
@@ -43,7 +43,7 @@ async function startService(
   databaseUrl: string,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
+  const child = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
     env: {
       ...process.env,
       SMTP_LISTEN: `127.0.0.1:${port}`,

@@ -3,6 +3,7 @@
  * `mailsentra <command>`: each command lives in src/commands/<name>.ts and is imported only when used, so
  * `mailsentra scan` does not pay for the SMTP server or Fastify at start-up.
  */
+import { isMainThread } from 'node:worker_threads';
 import { ConfigError } from './config/load.js';
 import { ControlCallError } from './control/client.js';
 import { CliError } from './errors.js';
@@ -100,8 +101,11 @@ function knownError(err: unknown): { message: string; exitCode: number } | null 
 }
 
 // Only when executed, not when imported by tests.
+// Never in a worker thread: threads inherit process.argv, and in the bundled build a thread could load this file.
 const invokedAs = process.argv[1] ?? '';
-if (invokedAs.endsWith('cli.js') || invokedAs.endsWith('cli.ts') || invokedAs.endsWith('mailsentra')) {
+const asCommand =
+  invokedAs.endsWith('cli.js') || invokedAs.endsWith('cli.ts') || invokedAs.endsWith('mailsentra');
+if (isMainThread && asCommand) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -132,7 +132,9 @@ export async function trainInThread(task: TrainTask): Promise<TrainResult> {
   // Under vitest/tsx this file is TypeScript and the thread needs the tsx loader too (as in scan.ts).
   const ts = here.endsWith('.ts');
   const pool = new Piscina({
-    filename: fileURLToPath(here),
+    // This module's file by name, not `here`: in the bundled build `here` is the bundle that imported it, and
+    // the thread's entry is emitted beside it.
+    filename: fileURLToPath(new URL(`./train-thread.${ts ? 'ts' : 'js'}`, here)),
     minThreads: 0,
     maxThreads: 1,
     ...(ts

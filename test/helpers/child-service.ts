@@ -1,6 +1,6 @@
 /**
- * `mailsentra serve` as a child process (through tsx, so it runs the sources under test), for tests about
- * what only a real process can show: signals, SIGKILL and restart.
+ * `mailsentra serve` as a child process, for tests about what only a real process can show: signals, SIGKILL and
+ * restart. It runs the sources under test through tsx, or the bundled build that `npm start` runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -46,31 +46,33 @@ export async function startChildService(options: {
   env?: Record<string, string>;
   /** How long to wait for it to listen (default 60 s). */
   timeoutMs?: number;
+  /** 'built': the bundled build that `npm start` runs (dist/bundle/cli.js) instead of the sources. */
+  entry?: 'source' | 'built';
 }): Promise<ChildService> {
-  const proc = spawn(
-    process.execPath,
-    [
-      '--import',
-      pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
-      path.join(root, 'src/cli.ts'),
-      'serve',
-    ],
-    {
-      env: {
-        ...process.env,
-        SMTP_LISTEN: `127.0.0.1:${options.smtpPort}`,
-        API_LISTEN: `127.0.0.1:${options.apiPort}`,
-        RELAY_TO: `127.0.0.1:${options.relayPort}`,
-        DATA_DIR: options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'mailsentra-child-')),
-        DATABASE_URL: options.databaseUrl ?? '',
-        REDIS_URL: '',
-        LOG_LEVEL: 'info',
-        DNS_SERVERS: '127.0.0.1:9', // offline: sender authentication is refused at once (temperror)
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  const args =
+    options.entry === 'built'
+      ? [path.join(root, 'dist/bundle/cli.js'), 'serve']
+      : [
+          '--import',
+          pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+          path.join(root, 'src/cli.ts'),
+          'serve',
+        ];
+  const proc = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      SMTP_LISTEN: `127.0.0.1:${options.smtpPort}`,
+      API_LISTEN: `127.0.0.1:${options.apiPort}`,
+      RELAY_TO: `127.0.0.1:${options.relayPort}`,
+      DATA_DIR: options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'mailsentra-child-')),
+      DATABASE_URL: options.databaseUrl ?? '',
+      REDIS_URL: '',
+      LOG_LEVEL: 'info',
+      DNS_SERVERS: '127.0.0.1:9', // offline: sender authentication is refused at once (temperror)
+      ...options.env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let log = '';
   proc.stdout?.on('data', (d: Buffer) => {
     log += d.toString();

@@ -433,7 +433,7 @@ describe('Dockerfile', () => {
     const user = finalOps('USER').at(-1)?.args.split(':')[0];
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
-    expect(finalOps('CMD').at(-1)?.args).toBe('["node", "dist/cli.js", "serve"]');
+    expect(finalOps('CMD').at(-1)?.args).toBe('["node", "dist/bundle/cli.js", "serve"]');
   });
 
   it('has a HEALTHCHECK against the API and EXPOSEs the SMTP and API ports', () => {
