@@ -2,8 +2,10 @@
  * The database handle: Kysely over a `pg` pool when `database.url` is set, else embedded PGlite under
  * `<dataDir>/pglite` (or in memory for `memory://`). Migrations run through Kysely's Migrator.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
@@ -75,19 +77,47 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
   }
 }
 
-async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
+/**
+ * The embedded database's client on `dir` (PGlite's own directory, or `memory://`). A directory that holds no
+ * cluster yet starts from `template` when given: a dump of a freshly created and migrated cluster
+ * (scripts/embedded-template.mjs writes it at build time, `storeTemplatePath()`), so a first start unpacks a
+ * few megabytes instead of running initdb, which takes seconds to tens of seconds.
+ */
+export async function createPgliteClient(dir: string, template: Buffer | null = null): Promise<PGlite> {
   // Imported only here: the Postgres path never loads the WebAssembly build.
-  const [{ PGlite }, { pg_trgm }, { pgliteDialect }] = await Promise.all([
+  const [{ PGlite }, { pg_trgm }] = await Promise.all([
     import('@electric-sql/pglite'),
     // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
     import('@electric-sql/pglite/contrib/pg_trgm'),
-    import('./pglite-dialect.js'),
   ]);
-  const client = await PGlite.create(dir, {
+  return PGlite.create(dir, {
     extensions: { pg_trgm },
     serializers: { [BYTEA_OID]: byteaToText },
     parsers: { [BYTEA_OID]: byteaFromText },
+    ...(template ? { loadDataDir: new Blob([template]) } : {}),
   });
+}
+
+/** Where the build leaves the embedded store's template (beside the default model, at the package root). */
+export function storeTemplatePath(): string {
+  return fileURLToPath(new URL('../../models/embedded-store.tar.gz', import.meta.url));
+}
+
+/** The template for a directory that holds no cluster yet; null for an existing one or without a template. */
+function templateFor(dir: string): Buffer | null {
+  if (dir.startsWith('memory://') || existsSync(path.join(dir, 'PG_VERSION'))) return null;
+  try {
+    return readFileSync(storeTemplatePath());
+  } catch {
+    return null; // not built (a bare `tsc`): PGlite creates the cluster itself
+  }
+}
+
+async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
+  const [client, { pgliteDialect }] = await Promise.all([
+    createPgliteClient(dir, templateFor(dir)),
+    import('./pglite-dialect.js'),
+  ]);
   const dialect = pgliteDialect(client);
   const db = new Kysely<Database>({ dialect });
   return {
