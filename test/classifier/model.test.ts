@@ -1,7 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { LegacyCountModel } from '../../src/classifier/count-model.js';
-import { FeatureTable, LinearModel } from '../../src/classifier/linear-model.js';
+import { FeatureTable } from '../../src/classifier/feature-table.js';
+import { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel, ModelError } from '../../src/classifier/model.js';
 import { heldOutEvidence, trainFromFeatures } from '../../src/classifier/train.js';
 import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/train-thread.js';
