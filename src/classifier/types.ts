@@ -48,6 +48,9 @@ export interface Evidence {
 
 export interface SpamModel {
   readonly version: string;
+  /** Labelled messages trained or taught on: with the version, what says two copies learned the same. */
+  readonly nSpam: number;
+  readonly nHam: number;
   score(tokens: readonly string[]): ScoreResult;
   /** Incremental learning (feedback). */
   learn(tokens: readonly string[], label: Label): void;
