@@ -74,7 +74,7 @@ export interface Evaluation {
   falseNegatives: number;
   rocAuc: number;
   recallAtFpr001: number;
-  /** On held-out site feedback, when a version was trained with enough of it (see train-thread.ts). */
+  /** On held-out site feedback, when a version was trained with enough of it (see site-feedback.ts). */
   site?: SiteEvaluation;
 }
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { FeatureTable } from '../../src/classifier/feature-table.js';
 import { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel, ModelError } from '../../src/classifier/model.js';
+import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/site-feedback.js';
 import { heldOutEvidence, trainFromFeatures } from '../../src/classifier/train.js';
-import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/train-thread.js';
 import { RetiredModelFormatError } from '../../src/errors.js';
 import { msm1Artefact } from '../helpers/msm1.js';
 
@@ -140,7 +140,6 @@ describe('retraining with site feedback', () => {
     }));
     const { model, site } = trainWithSiteCheck(corpus, feedback, {
       maxBytes: 512_000,
-      feedback: [],
       versionPrefix: 'sa',
       active: { version: active.version, artefact: active.serialize() },
     });
@@ -159,7 +158,6 @@ describe('retraining with site feedback', () => {
     const feedback = [{ ...siteSpam(1), held: true }];
     const { site } = trainWithSiteCheck(corpus, feedback, {
       maxBytes: 512_000,
-      feedback: [],
       versionPrefix: 'sa',
     });
     expect(site).toBeNull();
