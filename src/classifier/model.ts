@@ -12,7 +12,7 @@ import { deserializeLinearModel, type LinearModel } from './linear-model.js';
 export { fnv1a, ModelError } from './common.js';
 export { LinearModel } from './linear-model.js';
 
-/** Formats of earlier releases: the count model (MSM1). Their header also starts with a JSON `version`. */
+/** Formats no longer read: the count model (MSM1). Their header also starts with a JSON `version`. */
 const RETIRED_FORMATS = new Set(['MSM1']);
 
 /** Content-derived version tag for a freshly trained model: `<prefix>-<yyyymmdd>-<8 hex>`. */

@@ -164,7 +164,7 @@ describe('retraining with site feedback', () => {
   });
 });
 
-describe('MSM1 artefacts of earlier releases', () => {
+describe('MSM1 artefacts (a retired format)', () => {
   it('are refused with a coded 409 naming the version and the step that replaces it', () => {
     let refused: unknown;
     try {

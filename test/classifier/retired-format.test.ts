@@ -1,5 +1,5 @@
 /**
- * A registry that still holds a version in the retired MSM1 format (trained by an earlier release). Activating
+ * A registry that still holds a version in the retired MSM1 format (trained before the format was retired). Activating
  * it through the API is refused with 409 MODEL_FORMAT_RETIRED and the model in force stays. When it is
  * already the active version, `scan` and `serve` say so in one line naming the fix and exit 78 — `serve`
  * before it listens, so the upstream MTA keeps the mail queued instead of handing it to a filter that cannot
@@ -90,7 +90,7 @@ describe('a stored MSM1 model version', () => {
   });
 
   it('already active: scan and serve refuse in one line naming the fix, exit 78, and serve never listens', async () => {
-    // As an earlier release left it: the registry's active version is the MSM1 one.
+    // As a release that still read MSM1 left it: the registry's active version is the MSM1 one.
     await withRegistry((storage) => storage.models.activate(VERSION));
     const scan = await runCli(['--config', configFile, 'scan', message]);
     expect(scan.code).toBe(78);

@@ -1,7 +1,7 @@
 /**
- * An artefact in the retired MSM1 format (the count model of earlier releases), built from the format's own
+ * An artefact in the retired MSM1 format (a count model), built from the format's own
  * layout: `MSM1`, the JSON header's length (uint32 LE), the header, then three uint32 columns (feature hashes,
- * spam counts, ham counts), gzipped. What a registry that an earlier release trained in still holds.
+ * spam counts, ham counts), gzipped. What a registry trained before the format was retired still holds.
  */
 import { gzipSync } from 'node:zlib';
 
