@@ -57,7 +57,7 @@ const SILENT: TrainProgress = { step() {}, tick() {} };
 /** Folds of the held-out figures on a site's own mail. */
 const SITE_FOLDS = 5;
 
-function featuresOf(
+function extractLabelled(
   messages: readonly RawLabelled[],
   maxBytes: number,
   progress: TrainProgress,
@@ -73,11 +73,11 @@ function featuresOf(
 
 export function trainVersion(request: TrainRequest, progress: TrainProgress = SILENT): TrainedVersion {
   const { maxBytes } = request;
-  const site = featuresOf(request.site, maxBytes, progress, 'reading site messages');
+  const site = extractLabelled(request.site, maxBytes, progress, 'reading site messages');
   const bundled = request.bundled
-    ? featuresOf(loadSpamAssassin('train'), maxBytes, progress, 'reading the bundled corpus')
+    ? extractLabelled(loadSpamAssassin('train'), maxBytes, progress, 'reading the bundled corpus')
     : [];
-  const feedback = featuresOf(request.feedback, maxBytes, progress, 'reading the site feedback').map(
+  const feedback = extractLabelled(request.feedback, maxBytes, progress, 'reading the site feedback').map(
     (f, i) => ({ ...f, held: isHeldOutFeedback((request.feedback[i] as RawLabelled).raw) }),
   );
   // Site first: its held-out figures are read off the first slice of the training set.
