@@ -1,6 +1,6 @@
 // Runs at install (npm's prepare, after tsc): trains the default model from the SpamAssassin corpus's TRAIN
-// split into models/default.model, so `npx mailsentra scan` scores well from the first message. A file written
-// by an earlier release (MSM1 count model) is replaced.
+// split into models/default.model, so `npx mailsentra scan` scores well from the first message. A file that
+// is damaged or in a retired format is replaced.
 import { existsSync, statSync } from 'node:fs';
 import { defaultModelPath, loadDefaultModel } from '../dist/classifier/model-source.js';
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { buildApi } from './api/server.js';
 import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
-import { type CountModel, deserializeModel } from './classifier/model.js';
+import { deserializeModel } from './classifier/model.js';
 import { createModelCache } from './classifier/model-cache.js';
 import { ensureActiveModel, refreshActiveMirror, writeActiveMirror } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
@@ -101,10 +101,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   stepDone('STORE_READY', 'database ready', { db: storage.kind });
   phases.mark('storage');
   logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
-  const activeModel = createActiveModel(
-    await ensureActiveModel(storage.models, createModelCache(config.dataDir)),
-    metrics,
+  const initialModel = await ensureActiveModel(storage.models, createModelCache(config.dataDir)).catch(
+    async (err: unknown) => {
+      // An active version this release cannot load (a retired format) stops the start; the caller says why.
+      await storage.close();
+      throw err;
+    },
   );
+  const activeModel = createActiveModel(initialModel, metrics);
   stepDone('MODEL_READY', 'model ready', { model: activeModel.current().version });
   phases.mark('model');
   const cache = createVerdictCache(config, { logger, metrics });
@@ -116,7 +120,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts); refreshed
   // once listening, since /ready need not wait for it.
   const mirror = config.database.url === null;
-  if (mirror) activeModel.onChange((model) => writeActiveMirror(config.dataDir, model as CountModel));
+  if (mirror) activeModel.onChange((model) => writeActiveMirror(config.dataDir, model));
   const relay = options.relay ?? createRelay(config, metrics);
   const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
   const listCache = await startListCache(storage.lists, { intervalMs, logger });
@@ -254,7 +258,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (mirror) {
         setImmediate(() => {
           try {
-            refreshActiveMirror(config.dataDir, activeModel.current() as CountModel);
+            refreshActiveMirror(config.dataDir, activeModel.current());
           } catch (err) {
             logger.warn({ event: 'MODEL_MIRROR_FAILED', err }, 'could not write the model file mirror');
           }

@@ -6,7 +6,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { ConfigError } from './config/load.js';
 import { ControlCallError } from './control/client.js';
-import { CliError } from './errors.js';
+import { CliError, RetiredModelFormatError } from './errors.js';
 
 export interface CommandContext {
   /** `--config FILE` if given. */
@@ -93,7 +93,7 @@ export async function main(
 
 /** A mistake or refusal the user can act on: one line and an exit code, no stack trace. */
 function knownError(err: unknown): { message: string; exitCode: number } | null {
-  if (err instanceof CliError) return err;
+  if (err instanceof CliError || err instanceof RetiredModelFormatError) return err;
   if (err instanceof ConfigError) return { message: err.message, exitCode: 78 };
   if (err instanceof ControlCallError)
     return { message: `the running service refused: ${err.message}`, exitCode: 75 };

@@ -110,6 +110,24 @@ export class ModelError extends HttpError {
   }
 }
 
+/**
+ * A stored model version in an artefact format this release no longer reads: it cannot score, so it is
+ * refused at activation (HTTP 409) and at start (`exitCode`, sysexits EX_CONFIG: the installation needs a
+ * step from its admin), with the step that fixes it.
+ */
+export class RetiredModelFormatError extends HttpError {
+  readonly exitCode = 78;
+  constructor(format: string, version: string | null) {
+    super(
+      409,
+      'MODEL_FORMAT_RETIRED',
+      `model version ${version ?? '(unnamed)'} is in the retired ${format} format, which this release does ` +
+        'not read: train a new version (`mailsentra train`, or POST /api/v1/models/train and activate it)',
+    );
+    this.name = 'RetiredModelFormatError';
+  }
+}
+
 /** Feature extraction ran past scanner.timeoutMs: the message may be retried later (SMTP 451, HTTP 503). */
 export class ScanTimeoutError extends HttpError {
   constructor(message: string) {

@@ -6,8 +6,8 @@
  * probability by a logistic calibration fitted on held-out TRAIN data, score = sigmoid(a * (z - t)), with
  * the decision point 0.5 at z = t, chosen so held-out ham false positives stay within a target.
  *
- * Features are stored by their 32-bit FNV-1a hash in an open-addressing table (keys, weights and Adagrad
- * accumulators side by side), so the artefact needs no strings; explanations use the message's own feature
+ * Features are stored by their 32-bit FNV-1a hash in an open-addressing table (feature-table.ts; the stored
+ * form is linear-format.ts), so the artefact needs no strings; explanations use the message's own feature
  * strings, so the hash loses nothing a user sees.
  *
  * Evidence: a message whose features the model mostly does not know is not judged on the few it does.
@@ -27,7 +27,9 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { fnv1a, ModelError, sigmoid } from './common.js';
+import { fnv1a, sigmoid } from './common.js';
+import { FeatureTable } from './feature-table.js';
+import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
 import type { FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
 
 export interface LinearParams {
@@ -63,17 +65,8 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   feedbackAccum: 1,
 };
 
-/** What a stored artefact without these parameters scored and learned with. */
-const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'feedbackEta' | 'feedbackAccum'> = {
-  evidenceK: 0,
-  feedbackEta: 0,
-  feedbackAccum: 1,
-};
-
-export const LINEAR_MAGIC = 'MSM2';
+/** Features named in a verdict's explanation. */
 const EXPLAIN = 10;
-/** Adagrad accumulator of a feature never updated (keeps the first step finite). */
-const G0 = 1e-8;
 
 /** The share of a margin's pull that counts with k known features. */
 export function evidenceFactor(known: number, evidenceK: number): number {
@@ -90,127 +83,6 @@ export function evidenceMargin(
 ): number {
   if (features === 0) return bias;
   return bias + (evidenceFactor(known, evidenceK) * sum) / Math.sqrt(features);
-}
-
-/**
- * Open-addressing hash → slot table (linear probing, load ≤ 1/2). Key 0 marks an empty slot. A slot's key
- * and weight sit side by side in one buffer (`cells`: key at 2i, weight bits at 2i+1), so a lookup while
- * scoring costs one cache miss; the Adagrad accumulators, used only when learning, live apart.
- */
-export class FeatureTable {
-  private cells: Uint32Array;
-  private cellWeights: Float32Array;
-  accum: Float32Array;
-  /** Feedback reports each feature has had (net of un-learning): the feedback step shrinks with it. */
-  reports: Float32Array;
-  size = 0;
-  private mask: number;
-
-  constructor(capacity = 1 << 12) {
-    let cap = 16;
-    while (cap < capacity * 2) cap *= 2;
-    this.cells = new Uint32Array(cap * 2);
-    this.cellWeights = new Float32Array(this.cells.buffer);
-    this.accum = new Float32Array(cap).fill(G0);
-    this.reports = new Float32Array(cap);
-    this.mask = cap - 1;
-  }
-
-  get capacity(): number {
-    return this.mask + 1;
-  }
-
-  /** The key stored in slot i (0: empty). */
-  key(i: number): number {
-    return this.cells[2 * i] as number;
-  }
-
-  weight(i: number): number {
-    return this.cellWeights[2 * i + 1] as number;
-  }
-
-  setWeight(i: number, w: number): void {
-    this.cellWeights[2 * i + 1] = w;
-  }
-
-  /** Slot of a hash, or -1. */
-  find(hash: number): number {
-    const key = hash >>> 0 || 1;
-    const cells = this.cells;
-    const mask = this.mask;
-    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
-    for (;;) {
-      const k = cells[2 * i] as number;
-      if (k === key) return i;
-      if (k === 0) return -1;
-      i = (i + 1) & mask;
-    }
-  }
-
-  /**
-   * Weight of a hash's feature if the model knows it (trained on it or taught it by feedback still in
-   * force), else undefined: the scoring lookup. A slot left by feedback that was un-learned is not known.
-   */
-  knownWeight(hash: number): number | undefined {
-    const i = this.find(hash);
-    if (i < 0) return undefined;
-    if ((this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0) return undefined;
-    return this.cellWeights[2 * i + 1] as number;
-  }
-
-  /** Weight of a hash's slot, undefined when absent. */
-  weightOf(hash: number): number | undefined {
-    const key = hash >>> 0 || 1;
-    const cells = this.cells;
-    const mask = this.mask;
-    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
-    for (;;) {
-      const k = cells[2 * i] as number;
-      if (k === key) return this.cellWeights[2 * i + 1] as number;
-      if (k === 0) return undefined;
-      i = (i + 1) & mask;
-    }
-  }
-
-  /** Slot of a hash, inserted (weight 0) if absent. May grow the table: slots found earlier become stale. */
-  insert(hash: number): number {
-    if ((this.size + 1) * 2 > this.capacity) this.grow();
-    const key = hash >>> 0 || 1;
-    const mask = this.mask;
-    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
-    for (;;) {
-      const k = this.cells[2 * i] as number;
-      if (k === key) return i;
-      if (k === 0) {
-        this.cells[2 * i] = key;
-        this.size++;
-        return i;
-      }
-      i = (i + 1) & mask;
-    }
-  }
-
-  private grow(): void {
-    const old = this.cells;
-    const oldWeights = this.cellWeights;
-    const oldAccum = this.accum;
-    const oldReports = this.reports;
-    const cap = this.capacity * 2;
-    this.cells = new Uint32Array(cap * 2);
-    this.cellWeights = new Float32Array(this.cells.buffer);
-    this.accum = new Float32Array(cap).fill(G0);
-    this.reports = new Float32Array(cap);
-    this.mask = cap - 1;
-    this.size = 0;
-    for (let j = 0; j < oldAccum.length; j++) {
-      const k = old[2 * j] as number;
-      if (k === 0) continue;
-      const i = this.insert(k);
-      this.cellWeights[2 * i + 1] = oldWeights[2 * j + 1] as number;
-      this.accum[i] = oldAccum[j] as number;
-      this.reports[i] = oldReports[j] as number;
-    }
-  }
 }
 
 /** The slots of a message's features (inserting never-seen ones when `insert`). */
@@ -264,6 +136,16 @@ export class LinearModel implements SpamModel {
     return evidenceMargin(this.bias, sum, tokens.length, known, this.params.evidenceK);
   }
 
+  /** The calibrated spam probability of a margin: sigmoid(a * (z - t)). */
+  probability(z: number): number {
+    return sigmoid(this.params.a * (z - this.params.t));
+  }
+
+  /** The margin at which the calibrated probability is `score` (the inverse of `probability`). */
+  marginAt(score: number): number {
+    return this.params.t + Math.log(score / (1 - score)) / this.params.a;
+  }
+
   score(tokens: readonly string[]): ScoreResult {
     const table = this.table;
     // The EXPLAIN heaviest features, kept sorted by |weight| descending (insertion into a short list).
@@ -289,11 +171,10 @@ export class LinearModel implements SpamModel {
       if (top.length > EXPLAIN) top.pop();
       if (top.length === EXPLAIN) floor = Math.abs((top[EXPLAIN - 1] as { w: number }).w);
     }
-    const { a, t, evidenceK } = this.params;
+    const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
-    const z = evidenceMargin(this.bias, sum, tokens.length, known, evidenceK);
-    const score = sigmoid(a * (z - t));
+    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK));
     const topFeatures: FeatureWeight[] = top.map((f) => ({
       feature: f.feature,
       weight: Number((f.w * scale * a).toFixed(4)),
@@ -339,59 +220,7 @@ export class LinearModel implements SpamModel {
 
   /** The uncompressed artefact body (also what the version digest is taken of). */
   private body(): Buffer {
-    const table = this.table;
-    const n = table.size;
-    // Features are written grouped by weight: the features a training message alone contained share one
-    // weight and accumulator (they received identical updates), so runs of equal values compress well.
-    // Sort key: the weight's bits, then the feature hash (deterministic, and a native numeric sort).
-    const order = new BigUint64Array(n);
-    const bits = new Uint32Array(1);
-    const asFloat = new Float32Array(bits.buffer);
-    let j = 0;
-    for (let i = 0; i < table.capacity; i++) {
-      const key = table.key(i);
-      if (key === 0) continue;
-      asFloat[0] = table.weight(i);
-      order[j++] = (BigInt(bits[0] as number) << 32n) | BigInt(key);
-    }
-    order.sort();
-    const k = new Uint32Array(n);
-    const w = new Float32Array(n);
-    const g = new Float32Array(n);
-    const r = new Float32Array(n);
-    let reported = false;
-    for (let x = 0; x < n; x++) {
-      const key = Number((order[x] as bigint) & 0xffffffffn);
-      const i = table.find(key);
-      k[x] = key;
-      w[x] = table.weight(i);
-      g[x] = table.accum[i] as number;
-      r[x] = table.reports[i] as number;
-      if (r[x] !== 0) reported = true;
-    }
-    const header = Buffer.from(
-      JSON.stringify({
-        version: this.version,
-        params: this.params,
-        bias: this.bias,
-        nSpam: this.nSpam,
-        nHam: this.nHam,
-        size: n,
-        // Only a model that learned feedback carries the report counts (a trained artefact stays small).
-        ...(reported ? { reports: true } : {}),
-      }),
-    );
-    const head = Buffer.alloc(8);
-    head.write(LINEAR_MAGIC, 0, 'latin1');
-    head.writeUInt32LE(header.length, 4);
-    return Buffer.concat([
-      head,
-      header,
-      Buffer.from(k.buffer, 0, n * 4),
-      Buffer.from(w.buffer, 0, n * 4),
-      Buffer.from(g.buffer, 0, n * 4),
-      ...(reported ? [Buffer.from(r.buffer, 0, n * 4)] : []),
-    ]);
+    return encodeLinearBody(this);
   }
 
   serialize(): Buffer {
@@ -406,43 +235,10 @@ export class LinearModel implements SpamModel {
 
 /** Reads an MSM2 artefact body (already gunzipped, magic checked). */
 export function deserializeLinearModel(body: Buffer): LinearModel {
-  const headerLength = body.readUInt32LE(4);
-  let header: {
-    version: string;
-    params: LinearParams;
-    bias: number;
-    nSpam: number;
-    nHam: number;
-    size: number;
-    reports?: boolean;
-  };
-  try {
-    header = JSON.parse(body.toString('utf8', 8, 8 + headerLength));
-  } catch {
-    throw new ModelError('model artefact header is damaged');
-  }
-  const { size } = header;
-  const offset = 8 + headerLength;
-  const arrays = header.reports ? 4 : 3;
-  if (!Number.isInteger(size) || body.length !== offset + size * 4 * arrays)
-    throw new ModelError('model artefact is truncated');
-  // Copy out of the (possibly unaligned) buffer.
-  const slice = (start: number) =>
-    body.buffer.slice(body.byteOffset + start, body.byteOffset + start + size * 4);
-  const keys = new Uint32Array(slice(offset));
-  const weights = new Float32Array(slice(offset + size * 4));
-  const accum = new Float32Array(slice(offset + size * 8));
-  const reports = header.reports ? new Float32Array(slice(offset + size * 12)) : null;
-  const table = new FeatureTable(size);
-  for (let j = 0; j < size; j++) {
-    const i = table.insert(keys[j] as number);
-    table.setWeight(i, weights[j] as number);
-    table.accum[i] = accum[j] as number;
-    if (reports) table.reports[i] = reports[j] as number;
-  }
-  const model = new LinearModel({ ...STORED_DEFAULTS, ...header.params }, header.version, table);
-  model.bias = header.bias;
-  model.nSpam = header.nSpam;
-  model.nHam = header.nHam;
+  const state = decodeLinearBody(body);
+  const model = new LinearModel(state.params, state.version, state.table);
+  model.bias = state.bias;
+  model.nSpam = state.nSpam;
+  model.nHam = state.nHam;
   return model;
 }

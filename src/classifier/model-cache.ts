@@ -9,13 +9,14 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { deserializeModelBody, type StoredModel } from './model.js';
+import type { LinearModel } from './linear-model.js';
+import { deserializeModelBody } from './model.js';
 
 export interface ModelCache {
   /** The version's model, or null when it is not cached (or the file is unreadable). */
-  read(version: string): StoredModel | null;
+  read(version: string): LinearModel | null;
   /** Keeps `artefact` (gzip, as stored) for `version`; returns the model it holds. */
-  write(version: string, artefact: Buffer): StoredModel;
+  write(version: string, artefact: Buffer): LinearModel;
 }
 
 /** Versions are `<prefix>-<date>-<hex>`; anything else is not used as a file name. */

@@ -7,11 +7,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RetiredModelFormatError } from '../errors.js';
 import type { ModelStore } from '../store/types.js';
 import { loadSpamAssassin } from './corpus.js';
-import { deserializeModel, LinearModel, type StoredModel } from './model.js';
+import { deserializeModel, type LinearModel, ModelError } from './model.js';
 import type { ModelCache } from './model-cache.js';
 import { trainModel } from './train.js';
+import type { SpamModel } from './types.js';
 
 /** `models/default.model` at the package root (next to dist/ and src/). */
 export function defaultModelPath(): string {
@@ -29,11 +31,14 @@ export function trainDefaultModel(): LinearModel {
   return trainModel(loadSpamAssassin('train'), { versionPrefix: 'sa' });
 }
 
-/** The default model file, trained when it is missing or was written by an earlier release (MSM1). */
-export function loadDefaultModel(file = defaultModelPath()): StoredModel {
+/** The default model file; trained when it is missing, damaged or in a retired format. */
+export function loadDefaultModel(file = defaultModelPath()): LinearModel {
   if (existsSync(file)) {
-    const stored = deserializeModel(readFileSync(file));
-    if (stored instanceof LinearModel) return stored;
+    try {
+      return deserializeModel(readFileSync(file));
+    } catch (err) {
+      if (!(err instanceof ModelError || err instanceof RetiredModelFormatError)) throw err;
+    }
   }
   const model = trainDefaultModel();
   writeAtomically(file, model.serialize());
@@ -44,7 +49,7 @@ export function loadDefaultModel(file = defaultModelPath()): StoredModel {
  * The model in force: the active version in the model store, or — on a fresh database — the default model,
  * stored and activated so every instance agrees on it.
  */
-export async function ensureActiveModel(models: ModelStore, cache?: ModelCache): Promise<StoredModel> {
+export async function ensureActiveModel(models: ModelStore, cache?: ModelCache): Promise<LinearModel> {
   const active = await models.getActive();
   if (active) {
     const cached = cache?.read(active.version);
@@ -56,14 +61,14 @@ export async function ensureActiveModel(models: ModelStore, cache?: ModelCache):
   // 8 MB on a first start.
   const file = defaultModelPath();
   const shipped: Buffer | null = existsSync(file) ? readFileSync(file) : null;
-  let model: StoredModel | null = null;
+  let model: LinearModel | null = null;
   try {
     model = shipped ? deserializeModel(shipped) : null;
   } catch {
     model = null;
   }
   let artefact: Buffer;
-  if (model instanceof LinearModel && shipped) artefact = shipped;
+  if (model && shipped) artefact = shipped;
   else {
     model = loadDefaultModel(file);
     artefact = model.serialize();
@@ -86,7 +91,7 @@ export function activeMirrorPath(dataDir: string): string {
   return path.resolve(dataDir, 'models', 'active.model');
 }
 
-export function writeActiveMirror(dataDir: string, model: StoredModel): void {
+export function writeActiveMirror(dataDir: string, model: SpamModel): void {
   writeAtomically(activeMirrorPath(dataDir), model.serialize());
 }
 
@@ -95,9 +100,8 @@ export function writeActiveMirror(dataDir: string, model: StoredModel): void {
  * say so), recorded in `active.model.key`: serialising costs a sort and a gzip of the whole table, which a
  * restart on an unchanged model need not pay.
  */
-export function refreshActiveMirror(dataDir: string, model: StoredModel): void {
-  const counts = model as { nSpam?: number; nHam?: number };
-  const key = `${model.version} ${counts.nSpam ?? ''} ${counts.nHam ?? ''}`;
+export function refreshActiveMirror(dataDir: string, model: SpamModel): void {
+  const key = `${model.version} ${model.nSpam} ${model.nHam}`;
   const keyFile = `${activeMirrorPath(dataDir)}.key`;
   const mirrored =
     existsSync(keyFile) && existsSync(activeMirrorPath(dataDir)) ? readFileSync(keyFile, 'utf8') : '';
@@ -106,7 +110,7 @@ export function refreshActiveMirror(dataDir: string, model: StoredModel): void {
   writeAtomically(keyFile, key);
 }
 
-export function readActiveMirror(dataDir: string): StoredModel | null {
+export function readActiveMirror(dataDir: string): LinearModel | null {
   const file = activeMirrorPath(dataDir);
   return existsSync(file) ? deserializeModel(readFileSync(file)) : null;
 }

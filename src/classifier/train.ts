@@ -6,14 +6,9 @@
  */
 
 import { fnv1a } from './common.js';
+import { FeatureTable } from './feature-table.js';
 import { extractFeatures } from './features.js';
-import {
-  DEFAULT_LINEAR_PARAMS,
-  evidenceMargin,
-  FeatureTable,
-  LinearModel,
-  type LinearParams,
-} from './linear-model.js';
+import { DEFAULT_LINEAR_PARAMS, evidenceMargin, LinearModel, type LinearParams } from './linear-model.js';
 import { versionFor } from './model.js';
 import { chooseDecisionMargin } from './threshold.js';
 import type { Label } from './types.js';

@@ -48,6 +48,9 @@ export interface Evidence {
 
 export interface SpamModel {
   readonly version: string;
+  /** Labelled messages trained or taught on: with the version, what says two copies learned the same. */
+  readonly nSpam: number;
+  readonly nHam: number;
   score(tokens: readonly string[]): ScoreResult;
   /** Incremental learning (feedback). */
   learn(tokens: readonly string[], label: Label): void;
@@ -71,7 +74,7 @@ export interface Evaluation {
   falseNegatives: number;
   rocAuc: number;
   recallAtFpr001: number;
-  /** On held-out site feedback, when a version was trained with enough of it (see train-thread.ts). */
+  /** On held-out site feedback, when a version was trained with enough of it (see site-feedback.ts). */
   site?: SiteEvaluation;
 }
 

@@ -1,7 +1,7 @@
 /** What every command needs first: the validated config (one line naming a bad key, otherwise). */
 
 import { pino } from 'pino';
-import type { CountModel } from '../classifier/model.js';
+import type { LinearModel } from '../classifier/linear-model.js';
 import { ensureActiveModel, readActiveMirror, writeActiveMirror } from '../classifier/model-source.js';
 import type { CommandContext } from '../cli.js';
 import { loadConfig, secretValues } from '../config/load.js';
@@ -50,7 +50,7 @@ export async function withStorage<T>(config: Config, fn: (storage: Storage) => P
  * The active model for one-shot commands. With Postgres: from the registry. With the embedded database:
  * from its file mirror when there is one, so the embedded Postgres is not started just to read a model.
  */
-export async function activeModelFor(config: Config): Promise<CountModel> {
+export async function activeModelFor(config: Config): Promise<LinearModel> {
   if (config.database.url === null) {
     const mirrored = readActiveMirror(config.dataDir);
     if (mirrored) return mirrored;

@@ -7,19 +7,12 @@
  * activates through that service (service.ts).
  */
 
-import {
-  type CorpusMessage,
-  loadCorpusDir,
-  loadLabelledPath,
-  loadSpamAssassin,
-} from '../classifier/corpus.js';
-import { formatEvaluation, summarise } from '../classifier/evaluate.js';
-import { extractFeatures } from '../classifier/features.js';
+import { type CorpusMessage, loadCorpusDir, loadLabelledPath } from '../classifier/corpus.js';
+import { formatEvaluation } from '../classifier/evaluate.js';
 import type { LinearModel } from '../classifier/linear-model.js';
 import { writeActiveMirror } from '../classifier/model-source.js';
-import { formatTradeOff, type Margin, tradeOffTable } from '../classifier/threshold.js';
-import { heldOutEvidence, type LabelledFeatures, trainFromFeatures } from '../classifier/train.js';
-import type { Evaluation, Label } from '../classifier/types.js';
+import { formatTradeOff, tradeOffTable } from '../classifier/threshold.js';
+import { type RawLabelled, trainVersion } from '../classifier/train-version.js';
 import type { Command, CommandContext } from '../cli.js';
 import type { Config } from '../config/schema.js';
 import type { ControlClient } from '../control/client.js';
@@ -28,12 +21,12 @@ import { CliError } from '../errors.js';
 import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
 import type { ModelStore, Storage } from '../store/types.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
-import { createProgress, type Progress } from './progress.js';
+import { createProgress } from './progress.js';
 import { runningService } from './service.js';
 
 /** Where a trained version goes: the store this process opened, or a running service's (service.ts). */
 interface TrainingTarget {
-  feedback(until: Date): AsyncIterable<{ raw: Uint8Array; label: Label }>;
+  feedback(until: Date): AsyncIterable<RawLabelled>;
   storeAndActivate(
     record: Parameters<ModelStore['save']>[0] & { createdAt: Date },
     model: LinearModel,
@@ -100,107 +93,70 @@ function describeSources(s: TrainSources): string {
   return parts.join(',');
 }
 
-/** The site's messages (and the default corpus when asked for, or when no site mail is given). */
-export function loadSources(s: TrainSources): { site: CorpusMessage[]; bundled: CorpusMessage[] } {
+/** The site's messages, read before the store is opened so a wrong path is answered at once. */
+export function loadSources(s: TrainSources): CorpusMessage[] {
   const site = [
     ...s.dirs.flatMap((d) => loadCorpusDir(d)),
     ...s.ham.flatMap((p) => loadLabelledPath(p, 'ham')),
     ...s.spam.flatMap((p) => loadLabelledPath(p, 'spam')),
   ];
-  const bundled = !isSiteTraining(s) || s.withDefault ? loadSpamAssassin('train') : [];
-  for (const label of ['ham', 'spam'] as const) {
-    if (![...site, ...bundled].some((m) => m.label === label))
-      throw new CliError(
-        'NO_INPUT',
-        66,
-        `no ${label} messages to train on: give --${label} PATH (or --corpus DIR with DIR/${label}), or add --with-default-corpus`,
-      );
-  }
-  return { site, bundled };
-}
-
-function extractAll(
-  messages: readonly CorpusMessage[],
-  maxBytes: number,
-  progress: Progress,
-  label: string,
-): LabelledFeatures[] {
-  progress.step(label, messages.length);
-  return messages.map((m, i) => {
-    progress.tick(i + 1);
-    return { tokens: extractFeatures(m.raw, { maxBytes }).tokens, label: m.label };
-  });
+  // The bundled corpus has both labels; the site's mail alone must have them.
+  if (isSiteTraining(s) && !s.withDefault)
+    for (const label of ['ham', 'spam'] as const) {
+      if (!site.some((m) => m.label === label))
+        throw new CliError(
+          'NO_INPUT',
+          66,
+          `no ${label} messages to train on: give --${label} PATH (or --corpus DIR with DIR/${label}), or add --with-default-corpus`,
+        );
+    }
+  return site;
 }
 
 async function trainAndStore(
   sources: TrainSources,
-  corpus: { site: CorpusMessage[]; bundled: CorpusMessage[] },
+  site: CorpusMessage[],
   config: Config,
   target: TrainingTarget,
   ctx: CommandContext,
 ): Promise<void> {
   const started = performance.now();
-  const maxBytes = config.scanner.maxScanBytes;
-  const site = isSiteTraining(sources);
   const progress = createProgress(ctx.stderr);
-  // The site's feedback too, as the API's training does: the new version is dated when it was read, so the
-  // services that load it replay only what came later (without it, activating this version forgot every
-  // report made before).
+  // The site's feedback too, as the API's training has it: the new version is dated when it was read, so the
+  // services that load it replay only what came later.
   const feedbackUntil = new Date();
-  const feedbackRaw: { raw: Uint8Array; label: Label }[] = [];
-  for await (const f of target.feedback(feedbackUntil)) feedbackRaw.push(f);
-  const siteItems = extractAll(corpus.site, maxBytes, progress, 'reading site messages');
-  const bundledItems = extractAll(corpus.bundled, maxBytes, progress, 'reading the bundled corpus');
-  const feedback = feedbackRaw.map((f) => ({
-    tokens: extractFeatures(Buffer.from(f.raw), { maxBytes }).tokens,
-    label: f.label,
-  }));
-  // Site first (the held-out figures are read off its slice); bundled then feedback, as the API trains.
-  const items = [...siteItems, ...bundledItems, ...feedback];
-  progress.step(`training on ${items.length} messages (5 held-out passes, then the final one)`);
-  const ticker = setInterval(() => progress.tick(0), 1000);
-  let model: LinearModel;
-  try {
-    model = trainFromFeatures(items, { maxBytes, versionPrefix: site ? 'site' : 'sa' });
-  } finally {
-    clearInterval(ticker);
-  }
-  const seconds = (performance.now() - started) / 1000;
-  progress.end();
-  const count = corpus.site.length + corpus.bundled.length;
-  ctx.stdout.write(
-    `trained ${model.version} on ${count} messages and ${feedback.length} feedback examples in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
+  const feedback: RawLabelled[] = [];
+  for await (const f of target.feedback(feedbackUntil)) feedback.push(f);
+  const trained = trainVersion(
+    {
+      maxBytes: config.scanner.maxScanBytes,
+      versionPrefix: isSiteTraining(sources) ? 'site' : 'sa',
+      site,
+      bundled: !isSiteTraining(sources) || sources.withDefault,
+      feedback,
+      sources: describeSources(sources),
+    },
+    progress,
   );
-
-  const { a, t } = model.params;
-  const scoreOf = (z: number) => 1 / (1 + Math.exp(-a * (z - t)));
-  let margins: Margin[];
-  if (!site) {
-    progress.step('scoring the SpamAssassin TEST split');
-    margins = loadSpamAssassin('test').map((m) => ({
-      z: model.margin(extractFeatures(m.raw, { maxBytes }).tokens),
-      label: m.label,
-    }));
-    progress.end();
-    ctx.stdout.write('evaluation on the SpamAssassin TEST split:\n');
-  } else {
-    progress.step('held-out evaluation (5 passes)');
-    // Figures on the site's own mail: the bundled corpus, when added, trains but is not what is measured.
-    margins = heldOutEvidence(items, model, 5).slice(0, siteItems.length);
-    progress.end();
-    ctx.stdout.write(
-      `evaluation, 5-fold held-out on the given corpus${sources.withDefault ? ' (its own messages; trained with the bundled corpus)' : ''}:\n`,
-    );
-  }
-  const evaluation: Evaluation = summarise(margins.map((m) => ({ score: scoreOf(m.z), label: m.label })));
+  progress.end();
+  const { model, evaluation, margins } = trained;
+  const seconds = (performance.now() - started) / 1000;
+  ctx.stdout.write(
+    `trained ${model.version} on ${trained.messages} messages and ${feedback.length} feedback examples in ${seconds.toFixed(1)} s (${model.vocabularySize} features)\n`,
+  );
+  ctx.stdout.write(
+    trained.measuredOn === 'spamassassin-test'
+      ? 'evaluation on the SpamAssassin TEST split:\n'
+      : `evaluation, 5-fold held-out on the given corpus${sources.withDefault ? ' (its own messages; trained with the bundled corpus)' : ''}:\n`,
+  );
   ctx.stdout.write(`${formatEvaluation(evaluation)}\n`);
-  const table = tradeOffTable(margins, (score) => t + Math.log(score / (1 - score)) / a);
+  const table = tradeOffTable(margins, (score) => model.marginAt(score));
   ctx.stdout.write(`${formatTradeOff(table, evaluation.ham, evaluation.spam)}\n`);
 
   await target.storeAndActivate(
     {
       version: model.version,
-      trainingSet: `${describeSources(sources)}+feedback:${feedback.length}`,
+      trainingSet: trained.trainingSet,
       evaluation,
       artefact: model.serialize(),
       createdAt: feedbackUntil,
@@ -231,8 +187,7 @@ export const run: Command = async (args, ctx) => {
     spam: flags.get('--spam') ?? [],
     withDefault: bools.has('--with-default-corpus'),
   };
-  // Read before the store is opened: a wrong path is answered at once, without waiting for the database.
-  const corpus = loadSources(sources);
+  const site = loadSources(sources);
   const busy = () => {
     ctx.stderr.write('mailsentra: another instance is training a model now; try again when it is done\n');
     return 1;
@@ -242,7 +197,7 @@ export const run: Command = async (args, ctx) => {
     try {
       // Held by the service for as long as this connection stays open.
       if (!(await service.call('train.lock', {})).locked) return busy();
-      await trainAndStore(sources, corpus, config, serviceTarget(service), ctx);
+      await trainAndStore(sources, site, config, serviceTarget(service), ctx);
       return 0;
     } finally {
       service.close();
@@ -250,7 +205,7 @@ export const run: Command = async (args, ctx) => {
   }
   return withStorage(config, async (storage) => {
     const done = await storage.models.withTrainingLock(async () => {
-      await trainAndStore(sources, corpus, config, localTarget(storage, config), ctx);
+      await trainAndStore(sources, site, config, localTarget(storage, config), ctx);
       return true;
     });
     return done ? 0 : busy();

@@ -7,7 +7,7 @@
  */
 import { authservIdOf } from '../auth/ar-header.js';
 import { OWN_HEADER, stampHeaderLines } from '../pipeline/headers.js';
-import type { HandOn } from '../pipeline/process-message.js';
+import type { HandOn } from '../pipeline/transport.js';
 import { Action, cstrings, encode, Reply } from './protocol.js';
 
 export interface ReceivedHeader {

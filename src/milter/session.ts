@@ -10,7 +10,8 @@
 import type { Config } from '../config/schema.js';
 import { smtpErrors } from '../errors.js';
 import type { Logger } from '../observability/log.js';
-import type { Delivery, Reply as PipelineReply, Transport } from '../pipeline/process-message.js';
+import type { Reply as PipelineReply } from '../pipeline/process-message.js';
+import type { Delivery, Transport } from '../pipeline/transport.js';
 import { type ModificationContext, modifications, type ReceivedHeader } from './modifications.js';
 import {
   Action,

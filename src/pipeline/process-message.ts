@@ -16,52 +16,13 @@ import type { Metrics } from '../observability/metrics.js';
 import type { MessageLogEntry, Storage } from '../store/types.js';
 import { type Authenticated, authenticateMessage } from './authenticate.js';
 import { hasBareLineEnding, normaliseLineEndings, type Stamp } from './headers.js';
-import { type HandOff, type Outcome, type Reply, respond, type Verdict } from './outcome.js';
+import { type Outcome, type Reply, respond, type Verdict } from './outcome.js';
 import type { Policy, PolicyInput } from './policy.js';
 import { headerSummary, type Summary } from './summary.js';
+import type { Delivery, Transport } from './transport.js';
 import type { Scanner } from './types.js';
 
 export type { Reply } from './outcome.js';
-
-export interface Delivery {
-  sessionId: string;
-  clientIp: string | null;
-  clientHelo: string | null;
-  mailFrom: string;
-  rcptTo: string[];
-  raw: Buffer;
-  receivedAt: Date;
-}
-
-/** A message the pipeline lets through, as the transport gets it. */
-export interface HandOn {
-  /** The log id (X-MailSentra-Id, the `ref` of a reject). */
-  id: string;
-  delivery: Delivery;
-  /** The message as scanned (line endings normalised), without our headers. */
-  raw: Buffer;
-  /** Its header section, as text. */
-  head: string;
-  /** Our X-Spam-* verdict; null: passed without a score (lists, fail-open), only X-MailSentra-Id is added. */
-  stamp: Stamp | null;
-  /** Our Authentication-Results header field (CRLF-terminated), null when auth is off: added on hand-on. */
-  authResults: string | null;
-  /** The recipients it goes to: all of the envelope's but those held in quarantine. */
-  recipients: string[];
-  /** Recipients held in quarantine (only when the transport splits recipients): the transport removes them. */
-  quarantined: string[];
-}
-
-/** How a transport passes a message on: the proxy relays it, the milter gives it back to the MTA. */
-export interface Transport {
-  handOn(message: HandOn, log: Logger): Promise<HandOff>;
-  /**
-   * It can take a message on for some recipients only (a milter removes recipients at end of message): then
-   * each recipient gets its own domain's quarantine decision. Otherwise the strictest recipient decides for
-   * all, since one relayed copy goes to everyone.
-   */
-  splitsRecipients?: boolean;
-}
 
 export interface PipelineDeps {
   config: Config;

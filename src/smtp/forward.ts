@@ -8,7 +8,7 @@ import type { Logger } from '../observability/log.js';
 import { buildDsn } from '../pipeline/dsn.js';
 import { stampMessage, stampUnscanned } from '../pipeline/headers.js';
 import type { HandOff } from '../pipeline/outcome.js';
-import type { HandOn, Transport } from '../pipeline/process-message.js';
+import type { HandOn, Transport } from '../pipeline/transport.js';
 import type { Relay } from './types.js';
 
 export function createForwarder(deps: { config: Config; relay: Relay }): Transport {

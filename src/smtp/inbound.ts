@@ -11,7 +11,8 @@ import type { Config } from '../config/schema.js';
 import { SmtpError, smtpErrors } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Delivery, Reply } from '../pipeline/process-message.js';
+import type { Reply } from '../pipeline/process-message.js';
+import type { Delivery } from '../pipeline/transport.js';
 import { networkMatcher } from '../util/networks.js';
 import { TrustingSMTPServer } from './greet-pause.js';
 

@@ -1,10 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { LegacyCountModel } from '../../src/classifier/count-model.js';
-import { FeatureTable, LinearModel } from '../../src/classifier/linear-model.js';
+import { FeatureTable } from '../../src/classifier/feature-table.js';
+import { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel, ModelError } from '../../src/classifier/model.js';
+import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/site-feedback.js';
 import { heldOutEvidence, trainFromFeatures } from '../../src/classifier/train.js';
-import { siteRepeat, trainWithSiteCheck } from '../../src/classifier/train-thread.js';
+import { RetiredModelFormatError } from '../../src/errors.js';
+import { msm1Artefact } from '../helpers/msm1.js';
 
 const spammy = ['w:viagra', 'w:free', 'w:money', 'u:pills.example', 'w:click'];
 const hammy = ['w:meeting', 'w:agenda', 'w:patch', 'w:review', 'w:thanks'];
@@ -138,7 +140,6 @@ describe('retraining with site feedback', () => {
     }));
     const { model, site } = trainWithSiteCheck(corpus, feedback, {
       maxBytes: 512_000,
-      feedback: [],
       versionPrefix: 'sa',
       active: { version: active.version, artefact: active.serialize() },
     });
@@ -157,24 +158,22 @@ describe('retraining with site feedback', () => {
     const feedback = [{ ...siteSpam(1), held: true }];
     const { site } = trainWithSiteCheck(corpus, feedback, {
       maxBytes: 512_000,
-      feedback: [],
       versionPrefix: 'sa',
     });
     expect(site).toBeNull();
   });
 });
 
-describe('MSM1 artefacts of earlier releases', () => {
-  it('still load and score exactly as the count model did', () => {
-    const legacy = new LegacyCountModel(undefined, 'sa-old');
-    for (let i = 0; i < 20; i++) {
-      legacy.learn([...spammy, `w:noise${i}`], 'spam');
-      legacy.learn([...hammy, `w:noise${i}`], 'ham');
+describe('MSM1 artefacts (a retired format)', () => {
+  it('are refused with a coded 409 naming the version and the step that replaces it', () => {
+    let refused: unknown;
+    try {
+      deserializeModel(msm1Artefact('sa-20240101-0ldc0unt'));
+    } catch (err) {
+      refused = err;
     }
-    const loaded = deserializeModel(legacy.serialize());
-    expect(loaded).toBeInstanceOf(LegacyCountModel);
-    expect(loaded.version).toBe('sa-old');
-    for (const tokens of [spammy, hammy, ['w:other']])
-      expect(loaded.score(tokens)).toEqual(legacy.score(tokens));
+    expect(refused).toBeInstanceOf(RetiredModelFormatError);
+    expect(refused).toMatchObject({ code: 'MODEL_FORMAT_RETIRED', statusCode: 409, exitCode: 78 });
+    expect((refused as Error).message).toMatch(/sa-20240101-0ldc0unt .*MSM1.*mailsentra train/);
   });
 });

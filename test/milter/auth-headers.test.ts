@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { modifications } from '../../src/milter/modifications.js';
 import { Action, Reply } from '../../src/milter/protocol.js';
-import type { HandOn } from '../../src/pipeline/process-message.js';
+import type { HandOn } from '../../src/pipeline/transport.js';
 
 const ours =
   'Authentication-Results: mx.example.net;\r\n spf=pass smtp.mailfrom=example.org;\r\n dkim=none\r\n';

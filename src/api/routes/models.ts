@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { deserializeModel } from '../../classifier/model.js';
-import { type TrainTask, trainInThread } from '../../classifier/train-thread.js';
+import { trainInThread } from '../../classifier/train-thread.js';
+import type { RawLabelled } from '../../classifier/train-version.js';
 import type { ActiveModel } from '../../classifier/types.js';
 import type { Config } from '../../config/schema.js';
 import { httpErrors } from '../../errors.js';
@@ -56,23 +57,25 @@ const JobBody = T.Object({
  */
 async function trainOnce(deps: ModelDeps): Promise<string> {
   const feedbackUntil = new Date();
-  const feedback: TrainTask['feedback'] = [];
+  const feedback: RawLabelled[] = [];
   for await (const f of deps.storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
     feedback.push({ raw: f.raw, label: f.label });
-  // The CPU-heavy part on a thread of its own: on this event loop it stalled SMTP and the API for seconds.
   const activeRecord = await deps.storage.models.getActive();
   const activeArtefact = activeRecord ? await deps.storage.models.getArtefact(activeRecord.version) : null;
   const trained = await trainInThread({
     maxBytes: deps.config.scanner.maxScanBytes,
-    feedback,
     versionPrefix: 'sa',
+    site: [],
+    bundled: true,
+    feedback,
+    sources: 'spamassassin-train',
     ...(activeRecord && activeArtefact
       ? { active: { version: activeRecord.version, artefact: activeArtefact } }
       : {}),
   });
   await deps.storage.models.save({
     version: trained.version,
-    trainingSet: `spamassassin-train+feedback:${feedback.length}`,
+    trainingSet: trained.trainingSet,
     evaluation: trained.evaluation,
     artefact: Buffer.from(trained.artefact.buffer, trained.artefact.byteOffset, trained.artefact.byteLength),
     createdAt: feedbackUntil,

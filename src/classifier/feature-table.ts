@@ -1,0 +1,128 @@
+/**
+ * The linear model's weights: an open-addressing table from a feature's 32-bit FNV-1a hash to its slot, so an
+ * artefact needs no feature strings and scoring costs one probe per feature of the message.
+ */
+
+/** Adagrad accumulator of a feature never updated (keeps the first step finite). */
+export const G0 = 1e-8;
+
+/**
+ * Open-addressing hash → slot table (linear probing, load ≤ 1/2). Key 0 marks an empty slot. A slot's key
+ * and weight sit side by side in one buffer (`cells`: key at 2i, weight bits at 2i+1), so a lookup while
+ * scoring costs one cache miss; the Adagrad accumulators, used only when learning, live apart.
+ */
+export class FeatureTable {
+  private cells: Uint32Array;
+  private cellWeights: Float32Array;
+  accum: Float32Array;
+  /** Feedback reports each feature has had (net of un-learning): the feedback step shrinks with it. */
+  reports: Float32Array;
+  size = 0;
+  private mask: number;
+
+  constructor(capacity = 1 << 12) {
+    let cap = 16;
+    while (cap < capacity * 2) cap *= 2;
+    this.cells = new Uint32Array(cap * 2);
+    this.cellWeights = new Float32Array(this.cells.buffer);
+    this.accum = new Float32Array(cap).fill(G0);
+    this.reports = new Float32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  /** The key stored in slot i (0: empty). */
+  key(i: number): number {
+    return this.cells[2 * i] as number;
+  }
+
+  weight(i: number): number {
+    return this.cellWeights[2 * i + 1] as number;
+  }
+
+  setWeight(i: number, w: number): void {
+    this.cellWeights[2 * i + 1] = w;
+  }
+
+  /** Slot of a hash, or -1. */
+  find(hash: number): number {
+    const key = hash >>> 0 || 1;
+    const cells = this.cells;
+    const mask = this.mask;
+    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const k = cells[2 * i] as number;
+      if (k === key) return i;
+      if (k === 0) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /**
+   * Weight of a hash's feature if the model knows it (trained on it or taught it by feedback still in
+   * force), else undefined: the scoring lookup. A slot left by feedback that was un-learned is not known.
+   */
+  knownWeight(hash: number): number | undefined {
+    const i = this.find(hash);
+    if (i < 0) return undefined;
+    if ((this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0) return undefined;
+    return this.cellWeights[2 * i + 1] as number;
+  }
+
+  /** Weight of a hash's slot, undefined when absent. */
+  weightOf(hash: number): number | undefined {
+    const key = hash >>> 0 || 1;
+    const cells = this.cells;
+    const mask = this.mask;
+    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const k = cells[2 * i] as number;
+      if (k === key) return this.cellWeights[2 * i + 1] as number;
+      if (k === 0) return undefined;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Slot of a hash, inserted (weight 0) if absent. May grow the table: slots found earlier become stale. */
+  insert(hash: number): number {
+    if ((this.size + 1) * 2 > this.capacity) this.grow();
+    const key = hash >>> 0 || 1;
+    const mask = this.mask;
+    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const k = this.cells[2 * i] as number;
+      if (k === key) return i;
+      if (k === 0) {
+        this.cells[2 * i] = key;
+        this.size++;
+        return i;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const old = this.cells;
+    const oldWeights = this.cellWeights;
+    const oldAccum = this.accum;
+    const oldReports = this.reports;
+    const cap = this.capacity * 2;
+    this.cells = new Uint32Array(cap * 2);
+    this.cellWeights = new Float32Array(this.cells.buffer);
+    this.accum = new Float32Array(cap).fill(G0);
+    this.reports = new Float32Array(cap);
+    this.mask = cap - 1;
+    this.size = 0;
+    for (let j = 0; j < oldAccum.length; j++) {
+      const k = old[2 * j] as number;
+      if (k === 0) continue;
+      const i = this.insert(k);
+      this.cellWeights[2 * i + 1] = oldWeights[2 * j + 1] as number;
+      this.accum[i] = oldAccum[j] as number;
+      this.reports[i] = oldReports[j] as number;
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The stored form of a linear model (artefact format MSM2): `MSM2`, the header's length (uint32 LE), a JSON
+ * header (version, parameters, bias, example counts, feature count), then one little-endian array per
+ * column — feature hashes (uint32), weights, Adagrad accumulators and, only for a model that learned
+ * feedback, report counts (float32). The artefact is this body gzipped; its sha256 is the version digest.
+ */
+import { ModelError } from './common.js';
+import { FeatureTable } from './feature-table.js';
+import type { LinearParams } from './linear-model.js';
+
+export const LINEAR_MAGIC = 'MSM2';
+
+/** What a stored artefact without these parameters scored and learned with. */
+const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'feedbackEta' | 'feedbackAccum'> = {
+  evidenceK: 0,
+  feedbackEta: 0,
+  feedbackAccum: 1,
+};
+
+/** Everything an artefact holds. */
+export interface LinearState {
+  version: string;
+  params: LinearParams;
+  bias: number;
+  /** Labelled messages the weights were trained or taught on. */
+  nSpam: number;
+  nHam: number;
+  table: FeatureTable;
+}
+
+/** The uncompressed artefact body. */
+export function encodeLinearBody(state: LinearState): Buffer {
+  const { table } = state;
+  const n = table.size;
+  // Features are written grouped by weight: the features a training message alone contained share one
+  // weight and accumulator (they received identical updates), so runs of equal values compress well.
+  // Sort key: the weight's bits, then the feature hash (deterministic, and a native numeric sort).
+  const order = new BigUint64Array(n);
+  const bits = new Uint32Array(1);
+  const asFloat = new Float32Array(bits.buffer);
+  let j = 0;
+  for (let i = 0; i < table.capacity; i++) {
+    const key = table.key(i);
+    if (key === 0) continue;
+    asFloat[0] = table.weight(i);
+    order[j++] = (BigInt(bits[0] as number) << 32n) | BigInt(key);
+  }
+  order.sort();
+  const k = new Uint32Array(n);
+  const w = new Float32Array(n);
+  const g = new Float32Array(n);
+  const r = new Float32Array(n);
+  let reported = false;
+  for (let x = 0; x < n; x++) {
+    const key = Number((order[x] as bigint) & 0xffffffffn);
+    const i = table.find(key);
+    k[x] = key;
+    w[x] = table.weight(i);
+    g[x] = table.accum[i] as number;
+    r[x] = table.reports[i] as number;
+    if (r[x] !== 0) reported = true;
+  }
+  const header = Buffer.from(
+    JSON.stringify({
+      version: state.version,
+      params: state.params,
+      bias: state.bias,
+      nSpam: state.nSpam,
+      nHam: state.nHam,
+      size: n,
+      // Only a model that learned feedback carries the report counts (a trained artefact stays small).
+      ...(reported ? { reports: true } : {}),
+    }),
+  );
+  const head = Buffer.alloc(8);
+  head.write(LINEAR_MAGIC, 0, 'latin1');
+  head.writeUInt32LE(header.length, 4);
+  return Buffer.concat([
+    head,
+    header,
+    Buffer.from(k.buffer, 0, n * 4),
+    Buffer.from(w.buffer, 0, n * 4),
+    Buffer.from(g.buffer, 0, n * 4),
+    ...(reported ? [Buffer.from(r.buffer, 0, n * 4)] : []),
+  ]);
+}
+
+/** Reads an MSM2 artefact body (already gunzipped, magic checked). */
+export function decodeLinearBody(body: Buffer): LinearState {
+  const headerLength = body.readUInt32LE(4);
+  let header: Omit<LinearState, 'table'> & { size: number; reports?: boolean };
+  try {
+    header = JSON.parse(body.toString('utf8', 8, 8 + headerLength));
+  } catch {
+    throw new ModelError('model artefact header is damaged');
+  }
+  const { size } = header;
+  const offset = 8 + headerLength;
+  const arrays = header.reports ? 4 : 3;
+  if (!Number.isInteger(size) || body.length !== offset + size * 4 * arrays)
+    throw new ModelError('model artefact is truncated');
+  // Copy out of the (possibly unaligned) buffer.
+  const slice = (start: number) =>
+    body.buffer.slice(body.byteOffset + start, body.byteOffset + start + size * 4);
+  const keys = new Uint32Array(slice(offset));
+  const weights = new Float32Array(slice(offset + size * 4));
+  const accum = new Float32Array(slice(offset + size * 8));
+  const reports = header.reports ? new Float32Array(slice(offset + size * 12)) : null;
+  const table = new FeatureTable(size);
+  for (let j = 0; j < size; j++) {
+    const i = table.insert(keys[j] as number);
+    table.setWeight(i, weights[j] as number);
+    table.accum[i] = accum[j] as number;
+    if (reports) table.reports[i] = reports[j] as number;
+  }
+  return {
+    version: header.version,
+    params: { ...STORED_DEFAULTS, ...header.params },
+    bias: header.bias,
+    nSpam: header.nSpam,
+    nHam: header.nHam,
+    table,
+  };
+}
