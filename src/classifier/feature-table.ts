@@ -6,6 +6,15 @@
 /** Adagrad accumulator of a feature never updated (keeps the first step finite). */
 export const G0 = 1e-8;
 
+/** A table's arrays as they are in memory. */
+export interface TableImage {
+  capacity: number;
+  size: number;
+  cells: Uint32Array;
+  accum: Float32Array;
+  reports: Float32Array;
+}
+
 /**
  * Open-addressing hash → slot table (linear probing, load ≤ 1/2). Key 0 marks an empty slot. A slot's key
  * and weight sit side by side in one buffer (`cells`: key at 2i, weight bits at 2i+1), so a lookup while
@@ -28,6 +37,34 @@ export class FeatureTable {
     this.accum = new Float32Array(cap).fill(G0);
     this.reports = new Float32Array(cap);
     this.mask = cap - 1;
+  }
+
+  /** The table's memory as laid out (slots included), for an image that restores without re-inserting. */
+  image(): TableImage {
+    return {
+      capacity: this.capacity,
+      size: this.size,
+      cells: this.cells,
+      accum: this.accum,
+      reports: this.reports,
+    };
+  }
+
+  /** A table over an image's arrays (taken, not copied). */
+  static fromImage(image: TableImage): FeatureTable {
+    const { capacity, size, cells, accum, reports } = image;
+    if (capacity < 16 || (capacity & (capacity - 1)) !== 0 || size * 2 > capacity)
+      throw new RangeError(`bad table image: capacity ${capacity}, size ${size}`);
+    if (cells.length !== capacity * 2 || accum.length !== capacity || reports.length !== capacity)
+      throw new RangeError('bad table image: array lengths do not match its capacity');
+    const table = new FeatureTable(1);
+    table.cells = cells;
+    table.cellWeights = new Float32Array(cells.buffer, cells.byteOffset, cells.length);
+    table.accum = accum;
+    table.reports = reports;
+    table.mask = capacity - 1;
+    table.size = size;
+    return table;
   }
 
   get capacity(): number {

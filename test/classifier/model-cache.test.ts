@@ -37,28 +37,35 @@ describe('model start-up cache', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('first start stores the shipped artefact byte for byte and caches its body', async () => {
+  it('first start stores the shipped artefact byte for byte and caches its image', async () => {
     const model = await ensureActiveModel(models, createModelCache(dataDir));
     expect(model).toBeInstanceOf(LinearModel);
     const active = await storage.models.getActive();
     expect(active?.version).toBe(model.version);
     const stored = await storage.models.getArtefact(model.version);
     expect(stored?.equals(readFileSync(defaultModelPath()))).toBe(true);
-    expect(readdirSync(path.join(dataDir, 'models', 'cache'))).toEqual([`${model.version}.body`]);
+    expect(readdirSync(path.join(dataDir, 'models', 'cache'))).toEqual([`${model.version}.image`]);
   });
 
-  it('a restart loads the cached body without fetching the artefact, scoring identically', async () => {
+  it('a restart loads the cached image without fetching the artefact, scoring and learning identically', async () => {
     artefactReads = 0;
     const fromDb = await ensureActiveModel(storage.models);
     const cached = await ensureActiveModel(models, createModelCache(dataDir));
     expect(artefactReads).toBe(0);
     const tokens = ['free', 'money', 'click', 'meeting', 'agenda', 'viagra'];
-    expect(cached.score(tokens).score).toBe(fromDb.score(tokens).score);
+    expect(cached.score(tokens)).toEqual(fromDb.score(tokens));
+    expect(cached.digest()).toBe(fromDb.digest());
+    // The restored table takes new features and feedback as the decoded one does.
+    for (const m of [cached, fromDb]) m.learn([...tokens, 'a-feature-neither-knew'], 'ham');
+    expect(cached.score([...tokens, 'a-feature-neither-knew'])).toEqual(
+      fromDb.score([...tokens, 'a-feature-neither-knew']),
+    );
+    expect(cached.digest()).toBe(fromDb.digest());
   });
 
   it('a damaged cache file is ignored and rewritten from the database', async () => {
     const version = (await storage.models.getActive())?.version as string;
-    const file = path.join(dataDir, 'models', 'cache', `${version}.body`);
+    const file = path.join(dataDir, 'models', 'cache', `${version}.image`);
     writeFileSync(file, readFileSync(file).subarray(0, 1000));
     artefactReads = 0;
     const model = await ensureActiveModel(models, createModelCache(dataDir));
