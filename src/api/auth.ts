@@ -52,7 +52,9 @@ declare module 'fastify' {
  * grow this without bound.
  */
 export function failureCounter(limit: number, now: () => number = Date.now) {
-  const windows = new LRUCache<string, { start: number; count: number }>({ max: 100_000, ttl: 60_000 });
+  // Windows expire by their own start time (below), so the cache needs no TTL; its size bounds memory, and
+  // lru-cache allocates its index for `max` up front (a larger one cost tens of ms at every start).
+  const windows = new LRUCache<string, { start: number; count: number }>({ max: 10_000 });
   return {
     blocked(client: string): boolean {
       const w = windows.get(client);
