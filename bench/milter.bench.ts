@@ -16,6 +16,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startTestDns } from '../test/helpers/dns-server.js';
 import { type PostfixInstance, startPostfix } from '../test/helpers/postfix.js';
 import { freePort, freshDatabaseUrl, harness, requireHarness, root, waitForPort } from './harness.js';
 
@@ -41,6 +42,11 @@ interface Result {
   ok: boolean;
 }
 
+// smtp-source's sender domain gets its SPF and DMARC records from a DNS server on loopback (no lookup leaves
+// the machine, and the figures do not depend on the system resolver).
+const dns = await startTestDns();
+dns.add('test.local', { type: 'TXT', data: 'v=spf1 ip4:127.0.0.0/8 -all' });
+dns.add('_dmarc.test.local', { type: 'TXT', data: 'v=DMARC1; p=none' });
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const state = mkdtempSync(path.join(tmpdir(), 'mailsentra-milter-bench-'));
 const sinkPort = await freePort();
@@ -64,6 +70,7 @@ try {
       LOG_LEVEL: 'warn',
       DATABASE_URL: benchDb?.url ?? '',
       REDIS_URL: '',
+      DNS_SERVERS: dns.server,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -193,5 +200,6 @@ try {
   }
   spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
   await benchDb?.drop();
+  await dns.close();
   rmSync(state, { recursive: true, force: true });
 }
