@@ -25,7 +25,7 @@ import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
-import { modelRoutes } from './routes/models.js';
+import { modelActions, modelRoutes } from './routes/models.js';
 import { quarantineRoutes } from './routes/quarantine.js';
 import { scanRoutes } from './routes/scan.js';
 import { createMessageViewer } from './view/message-view.js';
@@ -193,7 +193,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(feedbackRoutes, feedback);
   await app.register(scanRoutes, { scanner: deps.scanner });
   await app.register(keyRoutes, { storage });
-  await app.register(modelRoutes, deps);
+  const models = modelActions(deps);
+  await app.register(modelRoutes, { storage, actions: models });
   await app.register(listRoutes, { storage, listCache: deps.listCache });
   await app.register(uiPlugin, {
     ...feedback,
@@ -202,6 +203,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     listCache: deps.listCache,
     signingKey: deps.signingKey,
     viewer,
+    models,
   });
   return app as unknown as FastifyInstance;
 }

@@ -19,6 +19,7 @@ import { authRoutes } from './routes/auth.js';
 import { digestRoutes } from './routes/digest.js';
 import { manageRoutes } from './routes/manage.js';
 import { messageRoutes } from './routes/messages.js';
+import { modelRoutes } from './routes/models.js';
 import { overviewRoutes } from './routes/overview.js';
 import { quarantineRoutes } from './routes/quarantine.js';
 import { assertCsrf, assertSameOrigin, sessionOf } from './session.js';
@@ -117,5 +118,6 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
   await app.register(messageRoutes, deps);
   await app.register(quarantineRoutes, deps);
   await app.register(manageRoutes, deps);
+  await app.register(modelRoutes, deps);
   await app.register(digestRoutes, deps);
 };
