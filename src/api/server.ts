@@ -21,6 +21,7 @@ import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
 import { sessionCredential } from '../ui/session.js';
 import { authPlugin, markPublic } from './auth.js';
+import { digestRoutes } from './routes/digest.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
@@ -196,6 +197,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const models = modelActions(deps);
   await app.register(modelRoutes, { storage, actions: models });
   await app.register(listRoutes, { storage, listCache: deps.listCache });
+  await app.register(digestRoutes, { storage });
   await app.register(uiPlugin, {
     ...feedback,
     config,

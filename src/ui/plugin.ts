@@ -17,6 +17,8 @@ import { html } from './html.js';
 import { page } from './layout.js';
 import { authRoutes } from './routes/auth.js';
 import { digestRoutes } from './routes/digest.js';
+import { digestRecipientRoutes } from './routes/digest-recipients.js';
+import { digestSubscriptionRoutes } from './routes/digest-subscription.js';
 import { manageRoutes } from './routes/manage.js';
 import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
@@ -120,4 +122,6 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
   await app.register(manageRoutes, deps);
   await app.register(modelRoutes, deps);
   await app.register(digestRoutes, deps);
+  await app.register(digestSubscriptionRoutes, deps);
+  await app.register(digestRecipientRoutes, deps);
 };
