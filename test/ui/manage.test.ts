@@ -135,9 +135,7 @@ describe('models in the console', () => {
       row.locator('button:text("Activate")').click(),
     ]);
     expect(refused.status()).toBe(409);
-    await expect(admin.textContent('main')).resolves.toMatch(
-      /worse than the active .* 12 held-out site reports/,
-    );
+    expect(await text(admin)).toMatch(/worse than the active .* 12 held-out site reports/);
     expect(await activeVersion()).toBe(active);
     await browser.shot(admin, 'models-409');
     await Promise.all([admin.waitForURL(/done=/), admin.click('button:text("Activate anyway")')]);
