@@ -15,7 +15,9 @@ export type Action =
   | 'scan'
   | 'audit:read'
   | 'lists:read'
-  | 'lists:write';
+  | 'lists:write'
+  | 'digest:read'
+  | 'digest:write';
 
 export const PERMISSIONS: Readonly<Record<Action, readonly Role[]>> = {
   'messages:read': ['admin', 'analyst'],
@@ -31,6 +33,8 @@ export const PERMISSIONS: Readonly<Record<Action, readonly Role[]>> = {
   'audit:read': ['admin'],
   'lists:read': ['admin', 'analyst'],
   'lists:write': ['admin'],
+  'digest:read': ['admin', 'analyst'],
+  'digest:write': ['admin'],
 };
 
 export function mayDo(role: Role, action: Action): boolean {

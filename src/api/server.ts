@@ -21,11 +21,12 @@ import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
 import { sessionCredential } from '../ui/session.js';
 import { authPlugin, markPublic } from './auth.js';
+import { digestRoutes } from './routes/digest.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
 import { listRoutes } from './routes/lists.js';
 import { messageRoutes } from './routes/messages.js';
-import { modelRoutes } from './routes/models.js';
+import { modelActions, modelRoutes } from './routes/models.js';
 import { quarantineRoutes } from './routes/quarantine.js';
 import { scanRoutes } from './routes/scan.js';
 import { createMessageViewer } from './view/message-view.js';
@@ -193,8 +194,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(feedbackRoutes, feedback);
   await app.register(scanRoutes, { scanner: deps.scanner });
   await app.register(keyRoutes, { storage });
-  await app.register(modelRoutes, deps);
+  const models = modelActions(deps);
+  await app.register(modelRoutes, { storage, actions: models });
   await app.register(listRoutes, { storage, listCache: deps.listCache });
+  await app.register(digestRoutes, { storage });
   await app.register(uiPlugin, {
     ...feedback,
     config,
@@ -202,6 +205,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     listCache: deps.listCache,
     signingKey: deps.signingKey,
     viewer,
+    models,
   });
   return app as unknown as FastifyInstance;
 }

@@ -470,6 +470,11 @@ export const ConfigSchema = T.Object(
           default: null,
         }),
         linkDays: T.Number({ minimum: 0.01, description: 'days a digest link stays valid', default: 7 }),
+        subscriptionDays: T.Number({
+          minimum: 0.01,
+          description: "days a digest's unsubscribe (and subscribe-again) link stays valid",
+          default: 90,
+        }),
         checkMinutes: T.Number({
           minimum: 0.01,
           description: 'how often the digest job looks for recipients due',

@@ -1,7 +1,8 @@
 /**
  * The digest mail (pure but for the MIME build): a plain-text and an HTML part listing a recipient's newly
  * held rows with release, delete and always-allow links, marked `Auto-Submitted: auto-generated` (RFC 3834)
- * so that auto-responders stay quiet.
+ * so that auto-responders stay quiet, and an unsubscribe link, also given as `List-Unsubscribe` with
+ * `List-Unsubscribe-Post` (RFC 8058) so mail clients offer a one-click unsubscribe.
  */
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { html } from '../ui/html.js';
@@ -14,7 +15,15 @@ export interface DigestRow {
   links: { release: string; delete: string; allow: string };
 }
 
-export function digestText(recipient: string, rows: DigestRow[], linkDays: number): string {
+export interface DigestInput {
+  recipient: string;
+  rows: DigestRow[];
+  linkDays: number;
+  /** The recipient's subscription link (unsubscribe, subscribe again). */
+  unsubscribe: string;
+}
+
+export function digestText({ recipient, rows, linkDays, unsubscribe }: DigestInput): string {
   const lines = [
     `Messages held for ${recipient} since the last digest: ${rows.length}`,
     `Links are valid for ${linkDays} days; each opens a page where you confirm.`,
@@ -31,10 +40,11 @@ export function digestText(recipient: string, rows: DigestRow[], linkDays: numbe
       '',
     );
   }
+  lines.push(`Unsubscribe from these digests: ${unsubscribe}`);
   return lines.join('\n');
 }
 
-export function digestHtml(recipient: string, rows: DigestRow[], linkDays: number): string {
+export function digestHtml({ recipient, rows, linkDays, unsubscribe }: DigestInput): string {
   return html`<!doctype html><html><body style="font-family:sans-serif">
 <p>Messages held for <strong>${recipient}</strong> since the last digest: ${rows.length}.
 Links are valid for ${linkDays} days; each opens a page where you confirm.</p>
@@ -44,22 +54,24 @@ ${rows.map(
 <td>${r.score === null ? '-' : r.score.toFixed(3)}</td><td>${r.createdAt.toISOString().slice(0, 16).replace('T', ' ')}</td>
 <td><a href="${r.links.release}">Release</a> · <a href="${r.links.delete}">Delete</a> · <a href="${r.links.allow}">Always allow sender</a></td></tr>`,
 )}
-</table></body></html>`.value;
+</table>
+<p style="font-size:smaller"><a href="${unsubscribe}">Unsubscribe from these digests</a></p></body></html>`
+    .value;
 }
 
-export async function composeDigest(input: {
-  from: string;
-  recipient: string;
-  rows: DigestRow[];
-  linkDays: number;
-}): Promise<Buffer> {
+export async function composeDigest(input: DigestInput & { from: string }): Promise<Buffer> {
   const mail = new MailComposer({
     from: input.from,
     to: input.recipient,
     subject: `Quarantine digest: ${input.rows.length} held message${input.rows.length === 1 ? '' : 's'}`,
-    text: digestText(input.recipient, input.rows, input.linkDays),
-    html: digestHtml(input.recipient, input.rows, input.linkDays),
-    headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+    text: digestText(input),
+    html: digestHtml(input),
+    headers: {
+      'Auto-Submitted': 'auto-generated',
+      'X-Auto-Response-Suppress': 'All',
+      'List-Unsubscribe': `<${input.unsubscribe}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    },
   });
   return mail.compile().build();
 }

@@ -1,8 +1,9 @@
 /**
  * The digest job: every digest.checkMinutes, each recipient with rows held since their last digest, whose
  * interval (digest.intervalHours, or their domain's in digest.domains; 0 = off) has passed and who has not
- * switched digests off, gets one mail through the relay. Instances share the work through the database: a
- * recipient's digest is claimed by moving its last-sent time, so two instances never send the same one.
+ * opted out (their digest's unsubscribe link, or an admin: preference.ts), gets one mail through the relay.
+ * Instances share the work through the database: a recipient's digest is claimed by moving its last-sent
+ * time, so two instances never send the same one.
  * A send the next hop refuses gives the claim back (the next round tries again) and counts as failed.
  */
 import type { Config } from '../config/schema.js';
@@ -49,13 +50,12 @@ export function startDigestJob(deps: DigestDeps, options: { timer?: boolean } = 
   const cfg = config.digest;
   let running: Promise<{ sent: number; failed: number }> | null = null;
 
+  const expiry = (now: Date, days: number) => Math.floor(now.getTime() / 1000 + days * 86_400);
+  const base = () => deps.baseUrl().replace(/\/+$/, '');
   const link = (row: string, to: string, act: DigestAction, now: Date) =>
-    `${deps.baseUrl().replace(/\/+$/, '')}/ui/d/${signToken(deps.signingKey, {
-      row,
-      to,
-      act,
-      exp: Math.floor(now.getTime() / 1000 + cfg.linkDays * 86_400),
-    })}`;
+    `${base()}/ui/d/${signToken(deps.signingKey, { row, to, act, exp: expiry(now, cfg.linkDays) })}`;
+  const subscription = (to: string, now: Date) =>
+    `${base()}/ui/d/subscription/${signToken(deps.signingKey, { to, act: 'digests', exp: expiry(now, cfg.subscriptionDays) })}`;
 
   async function round(now: Date) {
     let sent = 0;
@@ -70,6 +70,7 @@ export function startDigestJob(deps: DigestDeps, options: { timer?: boolean } = 
           from: cfg.from,
           recipient: r.recipient,
           linkDays: cfg.linkDays,
+          unsubscribe: subscription(r.recipient, now),
           rows: rows.map((row) => ({
             ...row,
             links: {

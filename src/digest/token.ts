@@ -1,13 +1,15 @@
 /**
- * Digest link tokens (pure): `<claim>.<mac>`, both base64url, the MAC an HMAC-SHA256 of the claim. A claim
- * binds one quarantine row, its recipient, one action and an expiry, so a link acts on nothing else and
- * for no one else. Single use (for release) is kept by the caller, by the token's hash.
+ * Digest link tokens (pure): `<claim>.<mac>`, both base64url, the MAC an HMAC-SHA256 of the claim. A row
+ * claim binds one quarantine row, its recipient, one action and an expiry, so a link acts on nothing else
+ * and for no one else. A subscription claim binds only the recipient: it sets that recipient's own digest
+ * preference (unsubscribe, subscribe again) and touches no row. Single use (for release) is kept by the
+ * caller, by the token's hash.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 export type DigestAction = 'release' | 'delete' | 'allow';
 
-export interface DigestClaim {
+export interface RowClaim {
   /** quarantine row id */
   row: string;
   /** the row's recipient, lower-cased */
@@ -16,6 +18,16 @@ export interface DigestClaim {
   /** expiry, seconds since the epoch */
   exp: number;
 }
+
+export interface SubscriptionClaim {
+  /** the recipient, lower-cased */
+  to: string;
+  act: 'digests';
+  /** expiry, seconds since the epoch */
+  exp: number;
+}
+
+export type DigestClaim = RowClaim | SubscriptionClaim;
 
 export type Verified =
   | { ok: true; claim: DigestClaim }
@@ -36,21 +48,25 @@ export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Ver
   const want = mac(key, body);
   if (given.length !== want.length || !timingSafeEqual(given, want))
     return { ok: false, code: 'TOKEN_FORGED' };
-  let claim: Partial<DigestClaim>;
+  let claim: { row?: unknown; to?: unknown; act?: unknown; exp?: unknown };
   try {
-    claim = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<DigestClaim>;
+    claim = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as typeof claim;
   } catch {
     return { ok: false, code: 'TOKEN_MALFORMED' };
   }
-  if (
-    typeof claim.row !== 'string' ||
-    typeof claim.to !== 'string' ||
-    typeof claim.exp !== 'number' ||
-    (claim.act !== 'release' && claim.act !== 'delete' && claim.act !== 'allow')
-  )
+  if (claim === null || typeof claim.to !== 'string' || typeof claim.exp !== 'number')
     return { ok: false, code: 'TOKEN_MALFORMED' };
-  if (claim.exp * 1000 <= nowMs) return { ok: false, code: 'TOKEN_EXPIRED' };
-  return { ok: true, claim: claim as DigestClaim };
+  const { to, exp } = claim;
+  let parsed: DigestClaim;
+  if (claim.act === 'digests') parsed = { to, act: 'digests', exp };
+  else if (
+    typeof claim.row === 'string' &&
+    (claim.act === 'release' || claim.act === 'delete' || claim.act === 'allow')
+  )
+    parsed = { row: claim.row, to, act: claim.act, exp };
+  else return { ok: false, code: 'TOKEN_MALFORMED' };
+  if (exp * 1000 <= nowMs) return { ok: false, code: 'TOKEN_EXPIRED' };
+  return { ok: true, claim: parsed };
 }
 
 export function tokenHash(token: string): string {

@@ -14,6 +14,13 @@ export interface DigestRecipient {
   disabled: boolean;
 }
 
+/** One recipient's digest setting; `enabled` is true for recipients never seen. */
+export interface DigestPreference {
+  recipient: string;
+  enabled: boolean;
+  lastSentAt: Date | null;
+}
+
 export interface DigestStore {
   /** Recipients with held rows created after their last digest, and those rows' count. */
   due(): Promise<DigestRecipient[]>;
@@ -32,6 +39,9 @@ export interface DigestStore {
   claim(recipient: string, previous: Date | null, at: Date): Promise<boolean>;
   release(recipient: string, previous: Date | null, at: Date): Promise<void>;
   setDisabled(recipient: string, disabled: boolean): Promise<void>;
+  preference(recipient: string): Promise<DigestPreference>;
+  /** Recipients who opted out, by address, at most `limit`. */
+  optedOut(limit: number): Promise<DigestPreference[]>;
   /** Records a spent token; false when it was spent before (single use). */
   spend(tokenHash: string): Promise<boolean>;
   /** Gives a spent token back (its action failed, e.g. the next hop refused the release). */
@@ -99,6 +109,33 @@ export function createDigestStore(db: Db): DigestStore {
         .values({ recipient: recipient.toLowerCase(), last_sent_at: null, disabled })
         .onConflict((oc) => oc.column('recipient').doUpdateSet({ disabled }))
         .execute();
+    },
+    async preference(recipient) {
+      const r = recipient.toLowerCase();
+      const row = await db
+        .selectFrom('digest_recipients')
+        .select(['disabled', 'last_sent_at'])
+        .where('recipient', '=', r)
+        .executeTakeFirst();
+      return {
+        recipient: r,
+        enabled: row?.disabled !== true,
+        lastSentAt: row?.last_sent_at ? new Date(row.last_sent_at) : null,
+      };
+    },
+    async optedOut(limit) {
+      const rows = await db
+        .selectFrom('digest_recipients')
+        .select(['recipient', 'last_sent_at'])
+        .where('disabled', '=', true)
+        .orderBy('recipient')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        recipient: r.recipient,
+        enabled: false,
+        lastSentAt: r.last_sent_at ? new Date(r.last_sent_at) : null,
+      }));
     },
     async spend(tokenHash) {
       const row = await db

@@ -8,6 +8,7 @@ const NAV: { href: string; label: string; action: Parameters<typeof mayDo>[1] }[
   { href: '/ui/messages', label: 'Message log', action: 'messages:read' },
   { href: '/ui/quarantine', label: 'Quarantine', action: 'quarantine:read' },
   { href: '/ui/lists', label: 'Allow/block', action: 'lists:read' },
+  { href: '/ui/digest', label: 'Digests', action: 'digest:read' },
   { href: '/ui/models', label: 'Models', action: 'models:read' },
   { href: '/ui/keys', label: 'API keys', action: 'keys:read' },
   { href: '/ui/audit', label: 'Audit log', action: 'audit:read' },

@@ -1,3 +1,4 @@
+import type { ModelActions } from '../api/routes/models.js';
 import type { MessageViewer } from '../api/view/message-view.js';
 import type { Config } from '../config/schema.js';
 import type { ListCache } from '../lists/cache.js';
@@ -19,4 +20,6 @@ export interface UiDeps {
   signingKey: Buffer;
   /** Parses messages for display off the event loop. */
   viewer: MessageViewer;
+  /** Activation and training, the same code the API's model routes run. */
+  models: ModelActions;
 }

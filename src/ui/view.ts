@@ -5,6 +5,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { MessageViewer } from '../api/view/message-view.js';
+import type { AuthRecord } from '../auth/types.js';
 import { type Html, type HtmlValue, html } from './html.js';
 import { bytes, score, when } from './layout.js';
 import { bodyCsp, bodyDocument, safeHtml } from './message-body.js';
@@ -56,6 +57,28 @@ export interface VerdictFacts {
   clientIp: string | null;
   clientHelo: string | null;
   topFeatures: { feature: string; weight: number }[];
+  /** Sender authentication as logged; null when it did not run. */
+  auth?: AuthRecord | null;
+}
+
+/** SPF, DKIM, DMARC and ARC as the verdict log kept them; the names and descriptions are escaped like any text. */
+export function authSection(auth: AuthRecord | null): Html {
+  if (!auth) return html`<h2>Sender authentication</h2><p>Not verified for this message.</p>`;
+  const methods = [
+    ['SPF', auth.spf],
+    ['DKIM', auth.dkim],
+    ['DMARC', `${auth.dmarc}${auth.dmarcPolicy ? ` (policy ${auth.dmarcPolicy})` : ''}`],
+    ['ARC', auth.arc],
+  ] as const;
+  return html`<h2>Sender authentication</h2>
+    <table class="auth"><tbody>${methods.map(
+      ([name, result]) => html`<tr><th>${name}</th><td>${result}</td></tr>`,
+    )}<tr><th>From domain</th><td>${auth.fromDomain ?? '—'}</td></tr></tbody></table>
+    ${
+      auth.signals.length
+        ? html`<ul class="signals">${auth.signals.map((s) => html`<li><code>${s.name}</code> ${s.description}</li>`)}</ul>`
+        : ''
+    }`;
 }
 
 export function verdictSection(f: VerdictFacts): Html {
@@ -74,7 +97,8 @@ export function verdictSection(f: VerdictFacts): Html {
       ? html`<h2>Features that weighed most</h2><table><thead><tr><th>feature</th><th>weight</th></tr></thead><tbody>
     ${f.topFeatures.map((t) => html`<tr><td>${t.feature}</td><td>${t.weight.toFixed(3)}</td></tr>`)}</tbody></table>`
       : ''
-  }`;
+  }
+  ${authSection(f.auth ?? null)}`;
 }
 
 /** The body, headers and attachments; `bodyUrl` is this service's route of the sanitised HTML frame. */

@@ -1,4 +1,5 @@
 /** The console's pure parts: the HTML escaper, the message-body sanitiser, digest tokens, list entries. */
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signToken, verifyToken } from '../../src/digest/token.js';
@@ -65,6 +66,27 @@ describe('digest tokens', () => {
     expect(verifyToken(Buffer.alloc(32, 8), t, 0)).toEqual({ ok: false, code: 'TOKEN_FORGED' });
     expect(verifyToken(key, t, 2_000_000_000_000)).toEqual({ ok: false, code: 'TOKEN_EXPIRED' });
     expect(verifyToken(key, 'nonsense', 0)).toEqual({ ok: false, code: 'TOKEN_MALFORMED' });
+  });
+  it('reads a subscription claim (recipient only); a row action without a row, or an unknown act, is malformed', () => {
+    const key = Buffer.alloc(32, 7);
+    const sub = { to: 'a@b.example', act: 'digests', exp: 1_900_000_000 } as const;
+    expect(verifyToken(key, signToken(key, sub), 0)).toEqual({ ok: true, claim: sub });
+    // Extra fields in a signed subscription claim are dropped, not carried to the caller.
+    const withRow = signToken(key, { ...sub, row: 'r1' } as typeof sub);
+    expect(verifyToken(key, withRow, 0)).toEqual({ ok: true, claim: sub });
+    const signed = (claim: unknown) => {
+      const body = Buffer.from(JSON.stringify(claim)).toString('base64url');
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    };
+    for (const bad of [
+      { to: 'a@b.example', act: 'release', exp: 1_900_000_000 },
+      { to: 'a@b.example', act: 'unsubscribe', exp: 1_900_000_000 },
+      { act: 'digests', exp: 1_900_000_000 },
+      { to: 'a@b.example', act: 'digests', exp: '1900000000' },
+      null,
+      42,
+    ])
+      expect(verifyToken(key, signed(bad), 0)).toEqual({ ok: false, code: 'TOKEN_MALFORMED' });
   });
 });
 

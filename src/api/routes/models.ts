@@ -1,7 +1,8 @@
 /**
  * Model versions: list, activate (also rollback: activate an older version), and training as a background
  * job (202 + jobId; one at a time across instances through the storage training lock). A trained version is
- * stored but not activated: an admin activates it after reading its evaluation.
+ * stored but not activated: an admin activates it after reading its evaluation. The console's model page
+ * calls the same `modelActions` as these routes.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -16,7 +17,7 @@ import type { Logger } from '../../observability/log.js';
 import { type Metrics, setActiveModel } from '../../observability/metrics.js';
 import { TRAINING_FEEDBACK_LIMIT, withFeedback } from '../../pipeline/feedback-replay.js';
 import type { Scanner } from '../../pipeline/types.js';
-import type { Storage } from '../../store/types.js';
+import type { ModelRecord, Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { Model } from '../resources.js';
 import { Errors } from '../schemas.js';
@@ -32,7 +33,7 @@ export interface ModelDeps {
   scanner: Scanner;
 }
 
-interface Job {
+export interface TrainingJob {
   id: string;
   state: 'running' | 'done' | 'failed' | 'busy';
   startedAt: string;
@@ -104,10 +105,78 @@ async function refuseIfWorseOnSite(storage: Storage, version: string): Promise<v
     );
 }
 
-export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, deps) => {
-  const { storage } = deps;
-  const jobs = new Map<string, Job>();
+/** What the API's routes and the console's model page both do: one code path for each action. */
+export interface ModelActions {
+  /** Readies and activates a stored version; a 409 when it is worse on the site's held-out mail, unless forced. */
+  activate(version: string, options: { force: boolean; actor: string }): Promise<ModelRecord>;
+  /** Starts a training job in the background (audited); its outcome is read from `job`. */
+  train(actor: string): Promise<TrainingJob>;
+  job(id: string): TrainingJob | undefined;
+  /** The jobs this process started, newest first. */
+  jobs(): TrainingJob[];
+}
 
+export function modelActions(deps: ModelDeps): ModelActions {
+  const { storage } = deps;
+  const jobs = new Map<string, TrainingJob>();
+  return {
+    async activate(version, { force, actor }) {
+      const artefact = await storage.models.getArtefact(version);
+      if (!artefact) throw httpErrors.notFound('model version');
+      if (!force) await refuseIfWorseOnSite(storage, version);
+      // Readied before the switch (feedback since the version's creation replayed onto it), so no message
+      // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
+      // sync that the switch starts.
+      const model = await withFeedback(deps, deserializeModel(artefact));
+      const record = await storage.models.activate(version);
+      deps.activeModel.set(model);
+      setActiveModel(deps.metrics, version);
+      await deps.modelSync?.announce(version);
+      await storage.audit.write({ actor, action: 'model.activate', target: version, details: {} });
+      return record;
+    },
+    async train(actor) {
+      const job: TrainingJob = {
+        id: randomUUID(),
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        finishedAt: null,
+        version: null,
+        error: null,
+      };
+      jobs.set(job.id, job);
+      await storage.audit.write({ actor, action: 'model.train', target: job.id, details: {} });
+      // Background: the caller answers at once; the job's outcome is read from `job(id)`.
+      void storage.models
+        .withTrainingLock(() => trainOnce(deps))
+        .then((version) => {
+          if (version === null) {
+            job.state = 'busy';
+            job.error = 'another instance is training';
+          } else {
+            job.state = 'done';
+            job.version = version;
+          }
+        })
+        .catch((err: unknown) => {
+          job.state = 'failed';
+          job.error = err instanceof Error ? err.message : String(err);
+          deps.logger.error({ event: 'TRAIN_FAILED', err }, 'training job failed');
+        })
+        .finally(() => {
+          job.finishedAt = new Date().toISOString();
+        });
+      return job;
+    },
+    job: (id) => jobs.get(id),
+    jobs: () => [...jobs.values()].reverse(),
+  };
+}
+
+export const modelRoutes: FastifyPluginAsyncTypebox<{ storage: Storage; actions: ModelActions }> = async (
+  app,
+  { storage, actions },
+) => {
   app.get(
     '/api/v1/models',
     { config: { action: 'models:read' }, schema: { response: { 200: T.Array(Model), ...Errors } } },
@@ -130,27 +199,11 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
         response: { 200: Model, ...Errors },
       },
     },
-    async (request) => {
-      const { version } = request.params;
-      const artefact = await storage.models.getArtefact(version);
-      if (!artefact) throw httpErrors.notFound('model version');
-      if (!request.query.force) await refuseIfWorseOnSite(storage, version);
-      // Readied before the switch (feedback since the version's creation replayed onto it), so no message
-      // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
-      // sync that the switch starts.
-      const model = await withFeedback(deps, deserializeModel(artefact));
-      const record = await storage.models.activate(version);
-      deps.activeModel.set(model);
-      setActiveModel(deps.metrics, version);
-      await deps.modelSync?.announce(version);
-      await storage.audit.write({
+    async (request) =>
+      actions.activate(request.params.version, {
+        force: request.query.force === true,
         actor: actorOf(request),
-        action: 'model.activate',
-        target: version,
-        details: {},
-      });
-      return record;
-    },
+      }),
   );
 
   app.post(
@@ -160,37 +213,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       schema: { response: { 202: T.Object({ jobId: T.String() }), ...Errors } },
     },
     async (request, reply) => {
-      const job: Job = {
-        id: randomUUID(),
-        state: 'running',
-        startedAt: new Date().toISOString(),
-        finishedAt: null,
-        version: null,
-        error: null,
-      };
-      jobs.set(job.id, job);
-      const actor = actorOf(request);
-      await storage.audit.write({ actor, action: 'model.train', target: job.id, details: {} });
-      // Background: the request answers at once; the job's outcome is read from /models/jobs/:id.
-      void storage.models
-        .withTrainingLock(() => trainOnce(deps))
-        .then((version) => {
-          if (version === null) {
-            job.state = 'busy';
-            job.error = 'another instance is training';
-          } else {
-            job.state = 'done';
-            job.version = version;
-          }
-        })
-        .catch((err: unknown) => {
-          job.state = 'failed';
-          job.error = err instanceof Error ? err.message : String(err);
-          deps.logger.error({ event: 'TRAIN_FAILED', err }, 'training job failed');
-        })
-        .finally(() => {
-          job.finishedAt = new Date().toISOString();
-        });
+      const job = await actions.train(actorOf(request));
       return reply.code(202).send({ jobId: job.id });
     },
   );
@@ -202,7 +225,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelDeps> = async (app, dep
       schema: { params: T.Object({ id: T.String() }), response: { 200: JobBody, ...Errors } },
     },
     async (request) => {
-      const job = jobs.get(request.params.id);
+      const job = actions.job(request.params.id);
       if (!job) throw httpErrors.notFound('training job');
       return job;
     },

@@ -4,7 +4,7 @@
  * expiring, bound to one row, its recipient and one action; a release token works once.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { type DigestClaim, tokenHash, verifyToken } from '../../digest/token.js';
+import { type DigestClaim, type RowClaim, tokenHash, verifyToken } from '../../digest/token.js';
 import { HttpError, httpErrors } from '../../errors.js';
 import { addListEntry } from '../../lists/edit.js';
 import { domainOf } from '../../lists/entry.js';
@@ -15,6 +15,21 @@ import { page, score, when } from '../layout.js';
 import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 
+/** The token's claim, or the refusal a recipient is shown: 410 when expired, 403 when not ours. */
+export function claimOf(key: Buffer, token: string): DigestClaim {
+  const v = verifyToken(key, token);
+  if (v.ok) return v.claim;
+  const text = {
+    TOKEN_EXPIRED: 'this link has expired; wait for the next digest or ask your administrator',
+    TOKEN_FORGED: 'this link is not valid',
+    TOKEN_MALFORMED: 'this link is not valid',
+  }[v.code];
+  throw new HttpError(v.code === 'TOKEN_EXPIRED' ? 410 : 403, v.code, text);
+}
+
+export const tokenMisused = () =>
+  new HttpError(403, 'TOKEN_MISUSED', 'this link is for something else; use it where the digest put it');
+
 const VERB = { release: 'Release', delete: 'Delete', allow: 'Always allow the sender of' } as const;
 
 export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
@@ -22,21 +37,15 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
 
   async function resolve(
     request: FastifyRequest,
-  ): Promise<{ claim: DigestClaim; item: QuarantineItem; token: string }> {
+  ): Promise<{ claim: RowClaim; item: QuarantineItem; token: string }> {
     const { token } = request.params as { token: string };
-    const v = verifyToken(deps.signingKey, token);
-    if (!v.ok) {
-      const text = {
-        TOKEN_EXPIRED: 'this link has expired; wait for the next digest or ask your administrator',
-        TOKEN_FORGED: 'this link is not valid',
-        TOKEN_MALFORMED: 'this link is not valid',
-      }[v.code];
-      throw new HttpError(v.code === 'TOKEN_EXPIRED' ? 410 : 403, v.code, text);
-    }
-    const item = await storage.quarantine.get(v.claim.row).catch(() => null);
+    const claim = claimOf(deps.signingKey, token);
+    // A subscription link names no row: it is refused here as it is by its own route for row links.
+    if (claim.act === 'digests') throw tokenMisused();
+    const item = await storage.quarantine.get(claim.row).catch(() => null);
     // Bound to the recipient: a row whose recipient is another is as good as absent.
-    if (!item || item.recipient.toLowerCase() !== v.claim.to) throw httpErrors.notFound('message');
-    return { claim: v.claim, item, token };
+    if (!item || item.recipient.toLowerCase() !== claim.to) throw httpErrors.notFound('message');
+    return { claim, item, token };
   }
 
   const summary = (item: QuarantineItem) =>

@@ -1,4 +1,4 @@
-/** Allow/block lists, model versions, API keys and the audit log. */
+/** Allow/block lists, API keys and the audit log. */
 import type { FastifyPluginAsync } from 'fastify';
 import { mayDo } from '../../api/roles.js';
 import { httpErrors } from '../../errors.js';
@@ -88,26 +88,6 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
       return reply.redirect(`/ui/lists?done=${encodeURIComponent(`Removed ${entry.value}.`)}`, 303);
     },
   );
-
-  app.get('/ui/models', { config: { action: 'models:read' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const models = await storage.models.list();
-    return send(
-      reply,
-      page({
-        title: 'Models',
-        session,
-        body: html`<p>Train and activate with <code>POST /api/v1/models/train</code> and
-          <code>POST /api/v1/models/:version/activate</code> (admin).</p>
-        <table class="wide"><thead><tr><th>version</th><th>created</th><th>training set</th><th>evaluation</th><th>active</th></tr></thead>
-        <tbody>${models.map(
-          (m) => html`<tr><td>${m.version}</td><td>${when(m.createdAt)}</td><td>${m.trainingSet}</td>
-            <td>${m.evaluation ? Object.entries(m.evaluation).map(([k, v]) => html`${k} ${typeof v === 'number' ? v.toFixed(4) : String(v)}<br>`) : '—'}</td>
-            <td>${m.active ? 'active' : ''}</td></tr>`,
-        )}</tbody></table>`,
-      }),
-    );
-  });
 
   async function keysPage(session: ReturnType<typeof requireSession>, created: string | null) {
     const keys = await storage.keys.list();

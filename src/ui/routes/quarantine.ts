@@ -221,6 +221,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
           clientIp: logged?.clientIp ?? null,
           clientHelo: logged?.clientHelo ?? null,
           topFeatures: logged?.topFeatures ?? [],
+          auth: logged?.auth ?? null,
         })}
         ${contentSection(view, `/ui/quarantine/${item.id}/body`, q.images === '1')}`,
       }),
