@@ -164,6 +164,8 @@ export function createVerifier(
       let verdict: AuthVerdict;
       const resolve = resolver.forMessage();
       for (const [name, type] of namesToPrefetch(input.raw, input.mailFrom, input.helo)) {
+        // Warm names are left to mailauth's own lookup: asking twice would only double the work.
+        if (resolver.inMemory(name, type)) continue;
         resolve(name, type).catch(() => {}); // mailauth's own lookup of the name reports any failure
       }
       try {
