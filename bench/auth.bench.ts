@@ -70,23 +70,37 @@ function percentiles(ms: number[]): string {
   return `p50 ${at(0.5)} ms  p95 ${at(0.95)} ms  p99 ${at(0.99)} ms  (n=${s.length})`;
 }
 
-/** Wall time of each run, and the CPU time of the whole batch per run (a busy machine inflates the wall
- * time, since other processes take the cores; the CPU time is what this process itself spent). */
-async function measure(n: number, run: () => Promise<unknown>): Promise<number[] & { cpuMs?: number }> {
-  const out: number[] & { cpuMs?: number } = [];
-  const cpu = process.cpuUsage();
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await run();
-    out.push(performance.now() - t);
-  }
-  const used = process.cpuUsage(cpu);
-  out.cpuMs = (used.user + used.system) / 1000 / n;
-  return out;
+/** Wall time of each run; the CPU time of each (this thread's and the process's helpers', e.g. GC), whose
+ * median a busy machine inflates far less than the wall time's (other processes take the cores); and the
+ * CPU time of the whole batch per run, which counts the garbage collection the runs caused. */
+interface Measured {
+  wall: number[];
+  cpu: number[];
+  cpuPerRun: number;
 }
 
-function report(label: string, ms: number[] & { cpuMs?: number }): void {
-  console.log(`${label.padEnd(30)} ${percentiles(ms)}  cpu ${(ms.cpuMs ?? 0).toFixed(3)} ms/msg`);
+async function measure(n: number, run: () => Promise<unknown>): Promise<Measured> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  const batch = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const c = process.cpuUsage();
+    const t = performance.now();
+    await run();
+    wall.push(performance.now() - t);
+    const used = process.cpuUsage(c);
+    cpu.push((used.user + used.system) / 1000);
+  }
+  const used = process.cpuUsage(batch);
+  return { wall, cpu, cpuPerRun: (used.user + used.system) / 1000 / n };
+}
+
+function report(label: string, m: Measured): void {
+  const sorted = [...m.cpu].sort((a, b) => a - b);
+  const cpuP50 = (sorted[Math.floor(sorted.length / 2)] as number).toFixed(3);
+  console.log(
+    `${label.padEnd(30)} ${percentiles(m.wall)}  cpu p50 ${cpuP50} ms, ${m.cpuPerRun.toFixed(3)} ms/msg`,
+  );
 }
 
 const warm = stepWith();
