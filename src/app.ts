@@ -152,6 +152,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     intervalMs,
     channel: channels?.feedback,
   });
+  const senderAuth = createSenderAuth(config, { redis: cache.redis, metrics });
   const processMessage = createMessageProcessor({
     config,
     logger,
@@ -159,7 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     scanner,
     policy: createPolicy(config.policy, config.auth, listCache.entries),
     storage,
-    auth: createSenderAuth(config, { redis: cache.redis, metrics }),
+    auth: senderAuth,
   });
   const forwarder = createForwarder({ config, relay });
   const roles = options.roles ?? { smtp: true, api: true };
@@ -183,6 +184,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         activeModel,
         listCache,
         signingKey,
+        auth: senderAuth,
         modelSync: {
           async announce(version) {
             await modelSync.announce(version);

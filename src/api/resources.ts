@@ -29,7 +29,12 @@ export const AuthRecord = T.Object({
   arc: AuthResult,
   dmarcPolicy: T.Union([T.Literal('none'), T.Literal('quarantine'), T.Literal('reject'), T.Null()]),
   fromDomain: Nullable(T.String()),
-  signals: T.Array(T.Object({ name: T.String(), description: T.String() })),
+  spfChecked: T.Optional(
+    T.Boolean({ description: 'false: no client address was given, SPF was not evaluated (spf is none)' }),
+  ),
+  signals: T.Array(T.Object({ name: T.String(), description: T.String() }), {
+    description: "the classifier's auth signals (features x:<name>) and what each said of this message",
+  }),
 });
 
 /** A verdict-log entry without its raw bytes (`hasRaw` says whether they are kept). */

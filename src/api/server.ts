@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import type { SenderAuth } from '../auth/index.js';
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import { HttpError } from '../errors.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   modelSync: { announce(version: string): Promise<void> } | null;
   /** Told each recorded feedback row, so other processes apply it now (absent: at their periodic check). */
   feedbackSync?: { announce(id: string): Promise<void> } | null;
+  /** Sender authentication for POST /api/v1/scan (null or absent: auth.enabled is off). */
+  auth?: SenderAuth | null;
   /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
   metricsText?: () => Promise<string>;
 }
@@ -192,7 +195,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onClose', () => viewer.close());
   await app.register(quarantineRoutes, { ...feedback, relay: deps.relay, viewer });
   await app.register(feedbackRoutes, feedback);
-  await app.register(scanRoutes, { scanner: deps.scanner });
+  await app.register(scanRoutes, { scanner: deps.scanner, auth: deps.auth ?? null });
   await app.register(keyRoutes, { storage });
   const models = modelActions(deps);
   await app.register(modelRoutes, { storage, actions: models });

@@ -21,6 +21,8 @@ export type CacheTier = 'memory' | 'redis';
 
 export interface DnsCache {
   get(key: string): Promise<{ answer: CachedAnswer; tier: CacheTier } | null>;
+  /** Whether the in-process tier holds an unexpired answer (synchronous: no Redis). */
+  inMemory(key: string): boolean;
   /** Fire and forget: never throws. */
   set(key: string, answer: CachedAnswer): void;
   clear(): void;
@@ -56,6 +58,10 @@ export function createDnsCache(options: {
       } catch {
         return null;
       }
+    },
+    inMemory(key) {
+      const hit = l1.peek(key);
+      return hit !== undefined && hit.expiresAt > Date.now();
     },
     set(key, answer) {
       const ttl = answer.expiresAt - Date.now();

@@ -9,8 +9,14 @@
 const MAX_HEAD = 65_536;
 const MAX_SIGNATURES = 8;
 
-function tag(value: string, name: string): string | null {
-  const m = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*([^;\\s]+)`, 'i').exec(value);
+/** Compiled once: this runs for every message, warm or cold. */
+const TAG_PATTERNS = {
+  d: /(?:^|;)\s*d\s*=\s*([^;\s]+)/i,
+  s: /(?:^|;)\s*s\s*=\s*([^;\s]+)/i,
+};
+
+function tag(value: string, name: keyof typeof TAG_PATTERNS): string | null {
+  const m = TAG_PATTERNS[name].exec(value);
   return m ? (m[1] as string).toLowerCase() : null;
 }
 

@@ -34,6 +34,8 @@ export interface Resolver {
   lookup(name: string, type: string, deadline: number): Promise<DnsRecords>;
   /** A resolver for one message: every lookup it makes shares one budget of dns.budgetMs. */
   forMessage(): MailauthResolver;
+  /** Whether the answer is in the in-process cache now (a prefetch of it would only repeat the lookup). */
+  inMemory(name: string, type: string): boolean;
 }
 
 export function parseServer(spec: string): DnsServer {
@@ -98,12 +100,14 @@ export function createResolver(
     throw failure;
   }
 
+  const keyOf = (name: string, type: string) => `${type}:${name}`;
+
   async function lookup(rawName: string, rawType: string, deadline: number): Promise<DnsRecords> {
     const name = rawName.replace(/\.$/, '').toLowerCase();
     const type = rawType.toUpperCase() as RecordType;
     if (!RECORD_TYPES.includes(type)) throw new DnsError('ENODATA', name, rawType);
     if (!VALID_NAME.test(name)) throw new DnsError('ENOTFOUND', name, type);
-    const key = `${type}:${name}`;
+    const key = keyOf(name, type);
     const started = performance.now();
     const cached = await cache.get(key);
     if (cached) {
@@ -145,6 +149,8 @@ export function createResolver(
 
   return {
     lookup,
+    inMemory: (name, type) =>
+      cache.inMemory(keyOf(name.replace(/\.$/, '').toLowerCase(), type.toUpperCase())),
     forMessage() {
       const deadline = Date.now() + options.budgetMs;
       return (name, type) => lookup(name, type, deadline);

@@ -28,6 +28,8 @@ export interface AuthVerdict {
     result: AuthResult;
     /** The domain SPF checked: the MAIL FROM domain, or the HELO name for the null sender. */
     domain: string | null;
+    /** False without a client address (POST /api/v1/scan given none): SPF was not evaluated, result none. */
+    checked: boolean;
   };
   /** Every signature, in header order; empty when there is none. */
   dkim: DkimSignature[];
@@ -66,5 +68,8 @@ export interface AuthRecord {
   arc: AuthResult;
   dmarcPolicy: DmarcPolicy | null;
   fromDomain: string | null;
+  /** False when SPF was not evaluated (no client address); absent in rows logged before it was recorded. */
+  spfChecked?: boolean;
+  /** The classifier's auth signals (features `x:<name>`), with what each said of this message. */
   signals: { name: string; description: string }[];
 }

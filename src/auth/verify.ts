@@ -70,7 +70,7 @@ export function failedVerdict(
   fromDomain: string | null = null,
 ) {
   const verdict: AuthVerdict = {
-    spf: { result: 'temperror', domain: null },
+    spf: { result: 'temperror', domain: null, checked: true },
     dkim: [],
     dmarc: { result: 'temperror', domain: fromDomain, policy: null },
     arc: { result: 'temperror', sealer: null, sealedDmarc: null },
@@ -89,7 +89,12 @@ export function failedVerdict(
 }
 
 /** mailauth's result → our verdict (pure; exported for tests). */
-export function toVerdict(authservId: string, r: AuthenticateResult, ms: number): AuthVerdict {
+export function toVerdict(
+  authservId: string,
+  r: AuthenticateResult,
+  ms: number,
+  spfChecked = true,
+): AuthVerdict {
   const headerFrom = r.dkim.headerFrom ?? [];
   const fromDomain = headerFrom.length === 1 ? domainOf(headerFrom[0] as string) : null;
   const dkim: DkimSignature[] = (r.dkim.results ?? [])
@@ -107,14 +112,15 @@ export function toVerdict(authservId: string, r: AuthenticateResult, ms: number)
   const sealedDmarc = (r.arc ? r.arc.authenticationResults : undefined)?.dmarc?.result;
   const infos = [
     ...(r.dkim.results ?? []).map((s) => s.info),
-    ...(r.spf ? [r.spf.info] : []),
+    ...(r.spf && spfChecked ? [r.spf.info] : []),
     ...(r.arc ? [r.arc.info] : []),
     ...(r.dmarc ? [r.dmarc.info] : []),
   ].filter((info): info is string => typeof info === 'string' && info.length > 0);
   return {
-    spf: r.spf
-      ? { result: resultWord(r.spf.status.result), domain: r.spf.domain || null }
-      : { result: 'none', domain: null },
+    spf:
+      r.spf && spfChecked
+        ? { result: resultWord(r.spf.status.result), domain: r.spf.domain || null, checked: true }
+        : { result: 'none', domain: null, checked: spfChecked },
     dkim,
     dmarc: r.dmarc
       ? {
@@ -138,7 +144,7 @@ export function toVerdict(authservId: string, r: AuthenticateResult, ms: number)
 /** The results counted in mailsentra_auth_results_total: one per method, one per DKIM signature. */
 export function countResults(metrics: Metrics, v: AuthVerdict): void {
   const inc = (method: AuthMethod, result: AuthResult) => metrics.authResults.inc({ method, result });
-  inc('spf', v.spf.result);
+  if (v.spf.checked) inc('spf', v.spf.result);
   if (v.dkim.length === 0) inc('dkim', v.error ? 'temperror' : 'none');
   for (const s of v.dkim) inc('dkim', s.result);
   inc('dmarc', v.dmarc.result);
@@ -158,6 +164,8 @@ export function createVerifier(
       let verdict: AuthVerdict;
       const resolve = resolver.forMessage();
       for (const [name, type] of namesToPrefetch(input.raw, input.mailFrom, input.helo)) {
+        // Warm names are left to mailauth's own lookup: asking twice would only double the work.
+        if (resolver.inMemory(name, type)) continue;
         resolve(name, type).catch(() => {}); // mailauth's own lookup of the name reports any failure
       }
       try {
@@ -175,7 +183,7 @@ export function createVerifier(
           limitMs,
           () => new Error(`verification took longer than ${limitMs} ms`),
         );
-        verdict = toVerdict(options.authservId, result, elapsed());
+        verdict = toVerdict(options.authservId, result, elapsed(), input.clientIp !== null);
       } catch (err) {
         verdict = failedVerdict(options.authservId, (err as Error).message, elapsed());
       }

@@ -10,13 +10,14 @@ export interface CachedVerdict {
 
 /**
  * Keyed by the model state that scored (`scope`: the version and the feedback it has learned, see
- * `cacheScope` in pipeline/scan.ts) and the content hash. Feedback changes the scope, so a verdict can be
- * shared only between processes whose models agree; nothing is ever invalidated.
+ * `cacheScope` in pipeline/scan.ts) and the message (`key`: its content hash and its auth signals, see
+ * `verdictKey`). Feedback changes the scope, so a verdict can be shared only between processes whose models
+ * agree; nothing is ever invalidated.
  */
 export interface VerdictCache {
   /** Never throws: a Redis failure is a counted miss. */
-  get(scope: string, contentHash: string): Promise<CachedVerdict | null>;
+  get(scope: string, key: string): Promise<CachedVerdict | null>;
   /** Never throws. */
-  set(scope: string, contentHash: string, verdict: CachedVerdict): Promise<void>;
+  set(scope: string, key: string, verdict: CachedVerdict): Promise<void>;
   close(): Promise<void>;
 }

@@ -36,6 +36,16 @@ export const SIGNALS = {
 
 export type SignalName = keyof typeof SIGNALS;
 
+/**
+ * Signals the message's bytes cannot show, named by the pipeline: sender authentication's (auth/signals.ts:
+ * `spf-pass`, `dkim-pass-aligned`, `dmarc-fail-reject` …), known only from the connection and DNS. Their
+ * features are added to the message's before scoring and learning; deduplicated and sorted, so the same
+ * results give the same list (the verdict cache keys on it).
+ */
+export function signalFeatures(names: readonly string[]): string[] {
+  return [...new Set(names)].sort().map((name) => SIGNAL_PREFIX + name);
+}
+
 const SHORTENERS = new Set([
   'bit.ly',
   'bitly.com',

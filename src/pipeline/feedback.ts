@@ -5,13 +5,15 @@
  * process can read the row before it knows it has learned it.
  */
 import { randomUUID } from 'node:crypto';
+import { signalNames } from '../auth/signals.js';
 import type { Label } from '../classifier/types.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { FeedbackEntry, FeedbackStore } from '../store/types.js';
+import type { FeedbackEntry, FeedbackStore, MessageLog } from '../store/types.js';
 import type { Scanner } from './types.js';
 
 export interface FeedbackDeps {
-  storage: { feedback: FeedbackStore };
+  /** `messages`: the log row of a message given by id, for the auth signals it was scanned with. */
+  storage: { feedback: FeedbackStore; messages: Pick<MessageLog, 'get'> };
   scanner: Scanner;
   metrics: Metrics;
   /** Told each recorded row's id, so the other processes apply it now (null: they find it at their check).
@@ -25,9 +27,17 @@ export async function giveFeedback(
 ): Promise<{ entry: FeedbackEntry; previous: Label | null }> {
   const { raw, label } = input;
   const hash = deps.scanner.contentHash(raw);
-  const previous = await deps.storage.feedback.latestLabel(hash);
+  const latest = await deps.storage.feedback.latestLabel(hash);
+  const previous = latest?.label ?? null;
+  // Learned with the auth results the message was scored with (the log row's); a message given raw has none
+  // known, and a log row past retention leaves the content alone to learn.
+  const logged = input.messageId ? await deps.storage.messages.get(input.messageId) : null;
+  const authSignals = signalNames(logged?.auth ?? null);
   const row = { id: randomUUID(), createdAt: new Date() };
-  const { scanned } = await deps.scanner.learn(raw, label, previous, row);
+  const { scanned } = await deps.scanner.learn(raw, label, previous, row, {
+    signals: authSignals,
+    previous: latest?.authSignals ?? [],
+  });
   // Kept with the bytes learned from, so every process applies it, and it is replayed and trained on.
   const entry = await deps.storage.feedback.record({
     ...row,
@@ -36,6 +46,7 @@ export async function giveFeedback(
     label,
     actor: input.actor,
     raw: scanned,
+    authSignals,
   });
   deps.metrics.feedback.inc({ label });
   // Not awaited: while Redis reconnects a publish can wait seconds, and the answer need not (announce never

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SenderAuth } from '../auth/index.js';
-import { authSummary } from '../auth/signals.js';
+import { authSummary, signalNames } from '../auth/signals.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -74,7 +74,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
     if (listed)
       return { action: listed.action, reason: listed.reason, scan: null, required: listed.required };
     try {
-      const scan = await scanner.scan(m.raw);
+      const scan = await scanner.scan(m.raw, signalNames(m.auth?.record ?? null));
       const decision = policy.decide(scan.score, input);
       return { action: decision.action, reason: decision.reason, scan, required: decision.required };
     } catch (err) {

@@ -6,6 +6,7 @@
 import { contentHash } from '../cache/content-hash.js';
 import type { VerdictCache } from '../cache/types.js';
 import { extractFeatures } from '../classifier/features.js';
+import { signalFeatures } from '../classifier/signals.js';
 import type { ActiveModel, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
 import { ScanTimeoutError } from '../errors.js';
@@ -19,11 +20,20 @@ import {
   type FeedbackPosition,
   MAX_UUID,
 } from './feedback-ledger.js';
-import type { FeedbackLesson, Scanner } from './types.js';
+import type { FeedbackLesson, LessonAuth, Scanner } from './types.js';
 
 /** The verdict cache's model state: the version, and the feedback it learned (none: the version alone). */
 export const cacheScope = (version: string, generation: string) =>
   generation ? `${version}+${generation}` : version;
+
+/**
+ * The verdict cache's key for a message: its content hash, and its auth signals' features when it has any
+ * (the same bytes from another client score differently). The features are deduplicated and sorted.
+ */
+export const verdictKey = (contentHash: string, authFeatures: readonly string[]) =>
+  authFeatures.length > 0 ? `${contentHash}:${authFeatures.join(',')}` : contentHash;
+
+const NO_AUTH: LessonAuth = { signals: [], previous: [] };
 
 export interface FeatureExtractor {
   /** `signal` aborts a worker's task: the worker is terminated and replaced, so a runaway parse frees it. */
@@ -83,8 +93,10 @@ export function createScanner(deps: {
     const features = await extractor.extract(lesson.raw);
     const model = modelOf();
     if (previous !== label) {
-      if (previous) model.unlearn(features.tokens, previous);
-      model.learn(features.tokens, label);
+      // Each with the auth signals its own row was scanned with: the unlearn takes back what was learned.
+      if (previous)
+        model.unlearn([...features.tokens, ...signalFeatures(lesson.previousAuthSignals)], previous);
+      model.learn([...features.tokens, ...signalFeatures(lesson.authSignals)], label);
     }
     // Same tick as the change: the cache key (version + generation) names exactly these weights. No cache
     // invalidation is needed: the new generation is a new key for every content, and the entries of the old
@@ -94,13 +106,15 @@ export function createScanner(deps: {
 
   return {
     contentHash,
-    async scan(raw) {
+    async scan(raw, authSignals = []) {
       const started = performance.now();
       const hash = contentHash(raw);
+      const authFeatures = signalFeatures(authSignals);
+      const key = verdictKey(hash, authFeatures);
       const model = activeModel.current();
       const learned = ledger(model);
       if (useCache) {
-        const hit = await cache.get(cacheScope(model.version, learned.generation()), hash);
+        const hit = await cache.get(cacheScope(model.version, learned.generation()), key);
         if (hit) {
           const scanMs = performance.now() - started;
           metrics.scanDuration.observe(scanMs / 1000);
@@ -125,9 +139,11 @@ export function createScanner(deps: {
       // Read in the tick that scores: feedback applied during the parse changed the weights and the
       // generation together.
       const scope = cacheScope(model.version, learned.generation());
-      const result = model.score(features.tokens);
+      const result = model.score(
+        authFeatures.length > 0 ? [...features.tokens, ...authFeatures] : features.tokens,
+      );
       if (useCache)
-        await cache.set(scope, hash, {
+        await cache.set(scope, key, {
           score: result.score,
           topFeatures: result.topFeatures,
           ...(result.evidence ? { evidence: result.evidence } : {}),
@@ -137,7 +153,7 @@ export function createScanner(deps: {
       metrics.spamScore.observe(result.score);
       return { ...result, modelVersion: model.version, contentHash: hash, features, cached: false, scanMs };
     },
-    async learn(raw, label: Label, previous: Label | null, row) {
+    async learn(raw, label: Label, previous: Label | null, row, auth = NO_AUTH) {
       // Features come from this prefix only (extractFeatures), so it teaches exactly what `raw` does.
       const scanned = raw.length > maxScanBytes ? raw.subarray(0, maxScanBytes) : raw;
       await teach(activeModel.current, {
@@ -146,6 +162,8 @@ export function createScanner(deps: {
         raw: scanned,
         label,
         previous,
+        authSignals: auth.signals,
+        previousAuthSignals: auth.previous,
       });
       return { scanned };
     },

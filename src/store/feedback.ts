@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from './db.js';
-import { storableText } from './text.js';
+import { parseJson, storableJson, storableText } from './text.js';
 import type { FeedbackStore, ReplayableFeedback, TrainingFeedback } from './types.js';
 
 /** Rows (each with up to scanner.maxScanBytes of raw) read per query: bounds the memory of a replay. */
@@ -13,6 +13,9 @@ const PAGE = 100;
 
 /** The greatest uuid: the position (t, MAX_UUID) comes after every row created at t. */
 const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** The JSON column as names ([] for null). */
+const signalsOf = (value: string[] | string | null): string[] => (value === null ? [] : parseJson(value));
 
 interface Position {
   createdAt: Date;
@@ -49,17 +52,20 @@ export function createFeedbackStore(db: Db): FeedbackStore {
         .select(['f.id', 'f.content_hash', 'f.label', 'f.raw', 'f.created_at'])
         // What live feedback un-learned: the label just before this row for the same content, at any time
         // (also before `from`: a version trained with feedback learned that label in training).
-        .select((eb) =>
-          eb
+        .select(['f.auth_signals'])
+        .select((eb) => {
+          const before = eb
             .selectFrom('feedback as p')
-            .select('p.label')
             .whereRef('p.content_hash', '=', 'f.content_hash')
             .where(sql<boolean>`(p.created_at, p.id) < (f.created_at, f.id)`)
             .orderBy('p.created_at', 'desc')
             .orderBy('p.id', 'desc')
-            .limit(1)
-            .as('previous'),
-        )
+            .limit(1);
+          return [
+            before.select('p.label').as('previous'),
+            before.select('p.auth_signals').as('previous_auth'),
+          ];
+        })
         .where('f.raw', 'is not', null)
         .orderBy('f.created_at')
         .orderBy('f.id')
@@ -82,6 +88,8 @@ export function createFeedbackStore(db: Db): FeedbackStore {
           previous: r.previous ?? null,
           raw: Buffer.from(r.raw as Buffer),
           createdAt: new Date(r.created_at),
+          authSignals: signalsOf(r.auth_signals),
+          previousAuthSignals: signalsOf(r.previous_auth ?? null),
         } satisfies ReplayableFeedback;
       }
       const last = rows.at(-1);
@@ -105,6 +113,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
           actor: storableText(entry.actor),
           created_at: createdAt,
           raw: entry.raw,
+          auth_signals: entry.authSignals?.length ? storableJson(entry.authSignals) : null,
         })
         .execute();
       return {
@@ -120,13 +129,13 @@ export function createFeedbackStore(db: Db): FeedbackStore {
     async latestLabel(contentHash) {
       const row = await db
         .selectFrom('feedback')
-        .select('label')
+        .select(['label', 'auth_signals'])
         .where('content_hash', '=', contentHash)
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc') // the order replay reads rows in
         .limit(1)
         .executeTakeFirst();
-      return row?.label ?? null;
+      return row ? { label: row.label, authSignals: signalsOf(row.auth_signals) } : null;
     },
 
     async *replayable(after, limit) {
@@ -147,7 +156,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
           db
             .selectFrom('feedback')
             .distinctOn('content_hash')
-            .select(['content_hash', 'label', 'created_at', 'id'])
+            .select(['content_hash', 'label', 'created_at', 'id', 'auth_signals'])
             .where('created_at', '<=', until)
             .orderBy('content_hash')
             .orderBy('created_at', 'desc')
@@ -187,6 +196,7 @@ export function createFeedbackStore(db: Db): FeedbackStore {
             contentHash: l.content_hash,
             label: l.label,
             raw: Buffer.from(raw),
+            authSignals: signalsOf(l.auth_signals),
           } satisfies TrainingFeedback;
         }
       }

@@ -67,6 +67,8 @@ export interface FeedbackTable {
   created_at: Timestamp;
   /** The bytes the model learned from (at most scanner.maxScanBytes); null in rows older than 0004. */
   raw: Buffer | null;
+  /** The auth signals learned with it (names); null: none known. */
+  auth_signals: Json<string[]> | null;
 }
 
 export interface ModelsTable {

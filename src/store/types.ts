@@ -160,6 +160,9 @@ export interface ReplayableFeedback {
   previous: Label | null;
   raw: Buffer;
   createdAt: Date;
+  /** The auth signals learned with this row, and with the `previous` one (un-learned with it). */
+  authSignals: string[];
+  previousAuthSignals: string[];
 }
 
 /** One training example from feedback: the latest label of a content hash, with its bytes. */
@@ -167,6 +170,8 @@ export interface TrainingFeedback {
   contentHash: string;
   label: Label;
   raw: Buffer;
+  /** The auth signals of the labelled row (features `x:<name>`, classifier/signals.ts signalFeatures). */
+  authSignals: string[];
 }
 
 export interface FeedbackStore {
@@ -175,13 +180,16 @@ export interface FeedbackStore {
   record(
     entry: Omit<FeedbackEntry, 'id' | 'createdAt'> & {
       raw: Buffer | null;
+      /** The auth signals the lesson was learned with ([]: none). */
+      authSignals?: readonly string[];
       /** Given when the caller applied the row before recording it (live feedback); else generated. */
       id?: string;
       createdAt?: Date;
     },
   ): Promise<FeedbackEntry>;
-  /** The last label given to this content, to turn a relabel into unlearn + learn. */
-  latestLabel(contentHash: string): Promise<Label | null>;
+  /** The last label given to this content, and the auth signals it was learned with, to turn a relabel into
+   * unlearn + learn. */
+  latestLabel(contentHash: string): Promise<{ label: Label; authSignals: string[] } | null>;
   /**
    * Feedback with raw bytes recorded after `after` (everything when null), oldest first by (created_at, id):
    * only the `limit` most recent such rows. Read in pages, so at most one page of raw bytes is in memory.

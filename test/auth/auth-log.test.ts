@@ -10,7 +10,7 @@ const record: AuthRecord = {
   arc: 'none',
   dmarcPolicy: 'reject',
   fromDomain: 'bank.example',
-  signals: [{ name: 'DMARC_FAIL_REJECT', description: 'DMARC fail for bank.example (p=reject)' }],
+  signals: [{ name: 'dmarc-fail-reject', description: 'DMARC fail for bank.example (p=reject)' }],
 };
 
 const drops: (() => Promise<void>)[] = [];

@@ -6,7 +6,7 @@ import { tempConfig } from '../helpers/cli.js';
 
 function verdict(over: Partial<AuthVerdict> = {}): AuthVerdict {
   return {
-    spf: { result: 'none', domain: null },
+    spf: { result: 'none', domain: null, checked: true },
     dkim: [],
     dmarc: { result: 'none', domain: null, policy: null },
     arc: { result: 'none', sealer: null, sealedDmarc: null },
@@ -44,7 +44,7 @@ describe('allow entries and sender authentication', () => {
     const policy = policyOf({ allowSenders: ['@partner.example'] });
     const forged = input(
       'ceo@partner.example',
-      verdict({ spf: { result: 'fail', domain: 'partner.example' } }),
+      verdict({ spf: { result: 'fail', domain: 'partner.example', checked: true } }),
     );
     expect(policy.preDecide(forged)).toBeNull();
     const decision = policy.decide(0.2, forged);
@@ -59,7 +59,10 @@ describe('allow entries and sender authentication', () => {
   it('SPF or DKIM of the domain (or a subdomain) makes the entry apply', () => {
     const policy = policyOf({ allowSenders: ['@partner.example'] });
     const bySpf = policy.preDecide(
-      input('ceo@partner.example', verdict({ spf: { result: 'pass', domain: 'partner.example' } })),
+      input(
+        'ceo@partner.example',
+        verdict({ spf: { result: 'pass', domain: 'partner.example', checked: true } }),
+      ),
     );
     expect(bySpf).toMatchObject({ action: 'pass', scored: false });
     expect(bySpf?.reason).toMatch(/\(spf aligned\)/);

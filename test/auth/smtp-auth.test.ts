@@ -100,7 +100,7 @@ describe('sender authentication in the SMTP proxy', () => {
 
     const row = await lastLogRow();
     expect(row?.auth).toMatchObject({ spf: 'pass', dkim: 'pass', dmarc: 'pass', arc: 'none' });
-    expect(row?.auth?.signals.map((s) => s.name)).toContain('AUTH_RESULTS_FORGED');
+    expect(row?.auth?.signals.map((s) => s.name)).toContain('auth-results-forged');
     // Authenticated allow-listed sender: passed by the list, and the reason says how it was authenticated.
     expect(row?.reason).toMatch(/allow list entry @authorg\.example \((spf|dkim) aligned\)/);
   });

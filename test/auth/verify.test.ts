@@ -38,7 +38,7 @@ describe('verifier against the loopback DNS server', () => {
       mailFrom: 'alice@authorg.example',
     });
     expect(v.error).toBeNull();
-    expect(v.spf).toEqual({ result: 'pass', domain: 'authorg.example' });
+    expect(v.spf).toEqual({ result: 'pass', domain: 'authorg.example', checked: true });
     expect(v.dkim).toEqual([
       { result: 'pass', domain: 'authorg.example', selector: selectors.origin, aligned: true },
     ]);
@@ -48,7 +48,7 @@ describe('verifier against the loopback DNS server', () => {
     expect(v.header).toMatch(/dkim=pass/);
     expect(v.header).toMatch(/spf=pass/);
     expect(v.header).toMatch(/dmarc=pass/);
-    expect(authSignals(v).map((s) => s.name)).toEqual(['SPF_PASS', 'DKIM_PASS_ALIGNED', 'DMARC_PASS']);
+    expect(authSignals(v).map((s) => s.name)).toEqual(['spf-pass', 'dkim-pass-aligned', 'dmarc-pass']);
     const counted = await metrics.authResults.get();
     const value = (method: string, result: string) =>
       counted.values.find((x) => x.labels.method === method && x.labels.result === result)?.value;
@@ -69,7 +69,7 @@ describe('verifier against the loopback DNS server', () => {
     expect(v.spf.result).toBe('fail');
     expect(v.dkim).toEqual([]);
     expect(v.dmarc).toEqual({ result: 'fail', domain: 'authbank.example', policy: 'reject' });
-    expect(authSignals(v).map((s) => s.name)).toContain('DMARC_FAIL_REJECT');
+    expect(authSignals(v).map((s) => s.name)).toContain('dmarc-fail-reject');
     const config = policyConfig();
     const input = {
       mailFrom: 'security@authbank.example',

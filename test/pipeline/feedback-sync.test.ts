@@ -28,6 +28,8 @@ describe('feedback sync runs', () => {
     label: 'spam',
     previous: null,
     raw: Buffer.from('x'),
+    authSignals: [],
+    previousAuthSignals: [],
   });
 
   it('one at a time: triggers during a run make one more run, not one each', async () => {

@@ -364,8 +364,12 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       label: 'ham',
       actor: 'k1',
       raw: null,
+      authSignals: ['spf-pass', 'dmarc-pass'],
     });
-    expect(await storage.feedback.latestLabel('c1')).toBe('ham');
+    expect(await storage.feedback.latestLabel('c1')).toEqual({
+      label: 'ham',
+      authSignals: ['spf-pass', 'dmarc-pass'],
+    });
     expect(await storage.feedback.latestLabel('other')).toBeNull();
 
     const { key, record } = await storage.keys.create('analyst', 'ci');
@@ -396,7 +400,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
   });
 
   it('keeps feedback with its raw bytes: replayed oldest first with the label each replaced, the most recent N', async () => {
-    const give = async (contentHash: string, label: 'spam' | 'ham', raw: string | null) => {
+    const give = async (contentHash: string, label: 'spam' | 'ham', raw: string | null, auth?: string[]) => {
       await new Promise((r) => setTimeout(r, 3)); // distinct created_at, as feedback given by hand has
       return storage.feedback.record({
         messageId: null,
@@ -404,11 +408,12 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
         label,
         actor: 'k1',
         raw: raw === null ? null : Buffer.from(raw),
+        ...(auth ? { authSignals: auth } : {}),
       });
     };
-    await give('r1', 'ham', null); // before migration 0004: no bytes, yet live feedback unlearned it
+    await give('r1', 'ham', null, ['dkim-pass-aligned']); // before migration 0004: no bytes, yet live feedback unlearned it
     const after = new Date();
-    await give('r1', 'spam', 'bytes of r1');
+    await give('r1', 'spam', 'bytes of r1', ['spf-fail', 'dmarc-fail-reject']);
     await give('r2', 'spam', 'bytes of r2');
     await give('r1', 'ham', 'bytes of r1 again');
     await give('r3', 'ham', null); // no bytes: cannot be replayed
@@ -419,6 +424,12 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       ['r1', 'spam', 'ham', 'bytes of r1'],
       ['r2', 'spam', null, 'bytes of r2'],
       ['r1', 'ham', 'spam', 'bytes of r1 again'],
+    ]);
+    // Each row's auth signals, and those of the row it replaced (un-learned with it).
+    expect(replayed.map((r) => [r.authSignals, r.previousAuthSignals])).toEqual([
+      [['spf-fail', 'dmarc-fail-reject'], ['dkim-pass-aligned']],
+      [[], []],
+      [[], ['spf-fail', 'dmarc-fail-reject']],
     ]);
     const newest = [];
     for await (const row of storage.feedback.replayable(after, 2)) newest.push(row.contentHash);
