@@ -103,7 +103,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
   const initialModel = await ensureActiveModel(storage.models, createModelCache(config.dataDir)).catch(
     async (err: unknown) => {
-      // An active version this release cannot load (a retired format) stops the start; the caller says why.
+      // A model that cannot load (a retired format) stops the start: close the store so the process can exit.
       await storage.close();
       throw err;
     },
