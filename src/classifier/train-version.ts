@@ -8,6 +8,7 @@ import { loadSpamAssassin } from './corpus.js';
 import { summarise } from './evaluate.js';
 import { extractFeatures } from './features.js';
 import type { LinearModel } from './linear-model.js';
+import { signalFeatures } from './signals.js';
 import {
   isHeldOutFeedback,
   type SiteCheckOptions,
@@ -22,6 +23,8 @@ import type { Evaluation, Label } from './types.js';
 export interface RawLabelled {
   raw: Uint8Array;
   label: Label;
+  /** Feedback only: the sender-authentication signals the message was scanned with, learned with it. */
+  authSignals?: readonly string[];
 }
 
 export interface TrainRequest extends SiteCheckOptions {
@@ -67,7 +70,8 @@ function extractLabelled(
   return messages.map((m, i) => {
     progress.tick(i + 1);
     const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-    return { tokens: extractFeatures(raw, { maxBytes }).tokens, label: m.label };
+    const tokens = extractFeatures(raw, { maxBytes }).tokens;
+    return { tokens: m.authSignals ? [...tokens, ...signalFeatures(m.authSignals)] : tokens, label: m.label };
   });
 }
 

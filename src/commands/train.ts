@@ -56,7 +56,8 @@ function serviceTarget(service: ControlClient): TrainingTarget {
         { until: until.toISOString(), limit: TRAINING_FEEDBACK_LIMIT },
         (i) => items.push(i as FeedbackItem),
       );
-      for (const item of items) yield { raw: Buffer.from(item.raw, 'base64'), label: item.label };
+      for (const item of items)
+        yield { raw: Buffer.from(item.raw, 'base64'), label: item.label, authSignals: item.authSignals };
     },
     async storeAndActivate(record) {
       await service.call('models.storeAndActivate', {

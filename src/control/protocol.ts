@@ -47,4 +47,5 @@ export type ControlLine =
 export interface FeedbackItem {
   raw: string;
   label: Label;
+  authSignals: string[];
 }

@@ -75,7 +75,7 @@ function handlers(deps: ControlDeps): { [K in ControlOp]: Handler<K> } {
     async 'feedback.forTraining'({ until, limit }, conn) {
       let count = 0;
       for await (const f of storage.feedback.forTraining(new Date(until), limit)) {
-        conn.item({ raw: Buffer.from(f.raw).toString('base64'), label: f.label });
+        conn.item({ raw: Buffer.from(f.raw).toString('base64'), label: f.label, authSignals: f.authSignals });
         count++;
       }
       return { count };

@@ -60,7 +60,7 @@ async function trainOnce(deps: ModelDeps): Promise<string> {
   const feedbackUntil = new Date();
   const feedback: RawLabelled[] = [];
   for await (const f of deps.storage.feedback.forTraining(feedbackUntil, TRAINING_FEEDBACK_LIMIT))
-    feedback.push({ raw: f.raw, label: f.label });
+    feedback.push({ raw: f.raw, label: f.label, authSignals: f.authSignals });
   const activeRecord = await deps.storage.models.getActive();
   const activeArtefact = activeRecord ? await deps.storage.models.getArtefact(activeRecord.version) : null;
   const trained = await trainInThread({
