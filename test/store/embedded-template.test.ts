@@ -19,7 +19,9 @@ describe('embedded store template', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-template-'));
     const first = await openDb(config(dataDir));
     try {
-      expect(await migrate(first.db)).toEqual([]); // every migration came with the template
+      // The template came migrated: at most migrations newer than the build that wrote it are left to apply
+      // (none on a fresh install), never the first one.
+      expect(await migrate(first.db)).not.toContain('0001-initial');
       await sql`insert into audit_log (id, at, actor, action, target) values (gen_random_uuid(), now(), 'test', 'probe', 'template')`.execute(
         first.db,
       );
