@@ -133,8 +133,17 @@ export interface SettingsTable {
   value: string;
 }
 
+/** Logged messages per UTC day, action and lower-cased envelope sender, kept by triggers (migration 0009). */
+export interface MessageCountsTable {
+  day: ColumnType<string, string, string>;
+  action: MessageAction;
+  sender: string;
+  n: ColumnType<string, string | number, string | number>;
+}
+
 export interface Database {
   messages: MessagesTable;
+  message_counts: MessageCountsTable;
   quarantine_messages: QuarantineMessagesTable;
   quarantine: QuarantineTable;
   feedback: FeedbackTable;

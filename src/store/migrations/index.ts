@@ -8,6 +8,7 @@ import * as subjectTrigram from './0005-subject-trigram.js';
 import * as releaseClaim from './0006-quarantine-release-claim.js';
 import * as consoleTables from './0007-console.js';
 import * as auth from './0008-auth.js';
+import * as messageCounts from './0009-message-counts.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-quarantine-release-claim': releaseClaim,
   '0007-console': consoleTables,
   '0008-auth': auth,
+  '0009-message-counts': messageCounts,
 };
 
 export const migrationProvider: MigrationProvider = {

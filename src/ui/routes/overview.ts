@@ -26,7 +26,8 @@ export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const session = requireSession(request);
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const weekStart = new Date(now.getTime() - 7 * 86_400_000);
+    // Whole UTC days (today and the six before), which the per-day counts answer without reading the log.
+    const weekStart = new Date(dayStart.getTime() - 6 * 86_400_000);
     const [today, week, held, model] = await Promise.all([
       storage.stats.overview(dayStart),
       storage.stats.overview(weekStart),
@@ -43,7 +44,7 @@ export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
         title: 'Overview',
         session,
         body: html`<div class="cards">
-          ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days', week)}
+          ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days (UTC)', week)}
           <section class="card"><h2>Quarantine</h2><p><a href="/ui/quarantine">${held} held</a></p>
             <h2>Active model</h2><p>${model?.version ?? 'none'}</p><dl class="kv">${evaluation}</dl></section>
         </div>
