@@ -1,20 +1,23 @@
 /**
  * The console overview's figures: messages by action over a window, top senders and sender domains. Whole
- * UTC days of the window come from the per-day rollup `message_counts` (kept exact by triggers, migration
- * 0009), so a week is a few thousand rollup rows rather than every message of the week; only the part of the
- * window before its first UTC midnight, if `since` is not one, is counted from the log itself (a range scan
- * of under a day). The counts are exact either way.
+ * UTC days of the window come from the per-day rollups (kept exact by triggers, migration 0009): by action a
+ * handful of rows, by sender one row per sender and day, never the week's messages themselves. Only the part
+ * of the window before its first UTC midnight, when `since` is not one, is counted from the log (a range
+ * scan of under a day). The counts are exact either way.
  */
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from './db.js';
 
+export type ActionCounts = Record<string, number>;
+
 export interface Overview {
-  byAction: Record<string, number>;
+  byAction: ActionCounts;
   topSenders: { sender: string; count: number }[];
   topDomains: { domain: string; count: number }[];
 }
 
 export interface StatsStore {
+  byAction(since: Date): Promise<ActionCounts>;
   overview(since: Date, top?: number): Promise<Overview>;
 }
 
@@ -25,28 +28,44 @@ export function nextUtcMidnight(t: Date): Date {
   return new Date(Math.ceil(t.getTime() / DAY_MS) * DAY_MS);
 }
 
+/** (key, n) over the window from `since`: the rollup's whole days plus the log's rows before the first. */
+function counted(
+  since: Date,
+  rollup: 'message_action_counts' | 'message_sender_counts',
+): RawBuilder<unknown> {
+  const firstDay = nextUtcMidnight(since);
+  const key = rollup === 'message_action_counts' ? sql.raw('action') : sql.raw('sender');
+  const ofRow = rollup === 'message_action_counts' ? sql.raw('action') : sql.raw('lower(mail_from)');
+  return sql`
+    select ${key} as key, n from ${sql.raw(rollup)} where day >= ${firstDay.toISOString().slice(0, 10)}::date
+    union all
+    select ${ofRow}, 1 from messages where received_at >= ${since} and received_at < ${firstDay}`;
+}
+
 export function createStatsStore(db: Db): StatsStore {
+  async function byAction(since: Date): Promise<ActionCounts> {
+    const r = await sql<{ key: string; n: string }>`
+      select key, sum(n) as n from (${counted(since, 'message_action_counts')}) c group by key`.execute(db);
+    return Object.fromEntries(r.rows.map((row) => [row.key, Number(row.n)]));
+  }
   return {
+    byAction,
     async overview(since, top = 10) {
-      const firstDay = nextUtcMidnight(since);
-      const day = firstDay.toISOString().slice(0, 10);
-      // (action, sender, n) over the window: rollup days, plus the log's rows before the first whole day.
-      const counted = sql`
-        select action, sender, n from message_counts where day >= ${day}::date
+      // One pass over the senders' rollup for both lists (the CTE is read twice, so computed once).
+      const tops = await sql<{ kind: 'sender' | 'domain'; name: string; n: string }>`
+        with s as (select key as sender, sum(n) as n from (${counted(since, 'message_sender_counts')}) c
+          group by key)
+        select * from (select 'sender' as kind, sender as name, n from s where sender <> ''
+          order by n desc, sender limit ${top}) senders
         union all
-        select action, lower(mail_from), 1 from messages where received_at >= ${since} and received_at < ${firstDay}`;
-      const actions = await sql<{ action: string; n: string }>`
-        select action, sum(n) as n from (${counted}) c group by action`.execute(db);
-      const senders = await sql<{ sender: string; n: string }>`
-        select sender, sum(n) as n from (${counted}) c where sender <> ''
-        group by 1 order by 2 desc, 1 limit ${top}`.execute(db);
-      const domains = await sql<{ domain: string; n: string }>`
-        select split_part(sender, '@', 2) as domain, sum(n) as n from (${counted}) c where sender like '%@%'
-        group by 1 order by 2 desc, 1 limit ${top}`.execute(db);
+        select * from (select 'domain', split_part(sender, '@', 2), sum(n) from s where sender like '%@%'
+          group by 2 order by 3 desc, 2 limit ${top}) domains`.execute(db);
+      const list = (kind: 'sender' | 'domain') =>
+        tops.rows.filter((r) => r.kind === kind).map((r) => ({ name: r.name, count: Number(r.n) }));
       return {
-        byAction: Object.fromEntries(actions.rows.map((r) => [r.action, Number(r.n)])),
-        topSenders: senders.rows.map((r) => ({ sender: r.sender, count: Number(r.n) })),
-        topDomains: domains.rows.map((r) => ({ domain: r.domain, count: Number(r.n) })),
+        byAction: await byAction(since),
+        topSenders: list('sender').map(({ name, count }) => ({ sender: name, count })),
+        topDomains: list('domain').map(({ name, count }) => ({ domain: name, count })),
       };
     },
   };
