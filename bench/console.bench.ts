@@ -1,8 +1,9 @@
 /**
  * Console query figures in real Postgres: 1 000 000 verdict-log rows and 50 000 quarantine rows (generated in
  * SQL, spread over 30 days, 2 000 senders), then p50/p95 of the console's queries through the storage layer
- * the pages use: log search by sender, by subject substring, by time range, and the quarantine page (held,
- * newest first, 100 rows; and the same filtered by recipient). Prints figures; never fails on them.
+ * the pages use: log search by sender, by subject substring (terms of several selectivities), by time range,
+ * the overview's counts, and the quarantine page (held, newest first, 100 rows; and the same filtered by
+ * recipient). Prints figures; never fails on them.
  * `npx tsx bench/console.bench.ts` (DATABASE_URL defaults to the local Postgres; a scratch database is made
  * and dropped).
  */
@@ -76,7 +77,19 @@ try {
   await measure('log: sender', () =>
     storage.messages.list({ sender: 'sender42@domain42.example', limit: 50 }),
   );
-  await measure('log: subject substring', () => storage.messages.list({ subject: 'offer 123', limit: 50 }));
+  // Subject terms of different selectivity: one in a thousand rows, one message, none, and every row.
+  await measure('log: subject substring (0.1 % of rows)', () =>
+    storage.messages.list({ subject: 'offer 123', limit: 50 }),
+  );
+  await measure('log: subject substring (one message)', () =>
+    storage.messages.list({ subject: 'c4ca4238a0b923', limit: 50 }),
+  );
+  await measure('log: subject substring (no match)', () =>
+    storage.messages.list({ subject: 'no such subject', limit: 50 }),
+  );
+  await measure('log: subject substring (every row)', () =>
+    storage.messages.list({ subject: 'offer', limit: 50 }),
+  );
   await measure('log: time range (one day, 3 days ago)', () =>
     storage.messages.list({
       since: new Date(Date.now() - 4 * day),
@@ -84,8 +97,11 @@ try {
       limit: 50,
     }),
   );
-  await measure('log: overview counts (7 days)', () =>
-    storage.stats.overview(new Date(Date.now() - 7 * day)),
+  // What the overview page asks: today by action, and the last 7 UTC days by action with top senders.
+  const today = new Date(Math.floor(Date.now() / day) * day);
+  await measure('overview: today by action', () => storage.stats.byAction(today));
+  await measure('overview: 7 days, by action and top senders', () =>
+    storage.stats.overview(new Date(today.getTime() - 6 * day)),
   );
   await measure('quarantine page: held, newest 100', () =>
     storage.quarantine.list({ state: 'held', limit: 100 }),

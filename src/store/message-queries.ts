@@ -61,6 +61,30 @@ const SUMMARY_COLUMNS = [
   'auth',
 ] as const;
 
+/** Newest rows a subject search reads in received_at order before it turns to the trigram index: a term in
+ * at least one row in a hundred fills a 50-row page from these. */
+const RECENT_WINDOW = 5000;
+
+/** The log with every filter but the subject applied. */
+function filtered(db: Db, filter: MessageFilter) {
+  let q = db.selectFrom('messages').select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')]);
+  if (filter.action) q = q.where('action', '=', filter.action);
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
+  if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
+  if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
+  if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
+  if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);
+  if (filter.since) q = q.where('received_at', '>=', filter.since);
+  if (filter.until) q = q.where('received_at', '<', filter.until);
+  if (filter.cursor) q = q.where(after('received_at', filter.cursor));
+  return q;
+}
+
+function newestFirst(q: ReturnType<typeof filtered>, limit: number) {
+  return q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(limit);
+}
+
 export function createMessageQueries(db: Db): Pick<MessageLog, 'get' | 'getRaw' | 'list'> {
   return {
     async get(id) {
@@ -77,27 +101,36 @@ export function createMessageQueries(db: Db): Pick<MessageLog, 'get' | 'getRaw' 
     },
     async list(filter: MessageFilter): Promise<Page<MessageSummary>> {
       const limit = clampLimit(filter.limit);
-      let q = db
-        .selectFrom('messages')
-        .select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')]);
-      if (filter.action) q = q.where('action', '=', filter.action);
-      if (filter.status) q = q.where('status', '=', filter.status);
-      if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
-      if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
-      if (filter.subject)
-        q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
-      if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
-      if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
-      if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);
-      if (filter.since) q = q.where('received_at', '>=', filter.since);
-      if (filter.until) q = q.where('received_at', '<', filter.until);
-      if (filter.cursor) q = q.where(after('received_at', filter.cursor));
-      const rows = await q
+      const base = filtered(db, filter);
+      const toResult = (rows: Row[]) => toPage(rows, limit, toSummary, (m) => [m.receivedAt, m.id]);
+      if (!filter.subject) return toResult(await newestFirst(base, limit + 1).execute());
+      const like = sql<boolean>`lower(subject) like ${`%${escapeLike(filter.subject.toLowerCase())}%`}`;
+      // A common term fills the page from the newest rows: read the newest RECENT_WINDOW rows (in
+      // received_at order) and keep those that match.
+      const recent = await db
+        .selectFrom(newestFirst(base, RECENT_WINDOW).as('recent'))
+        .selectAll()
+        .where(like)
         .orderBy('received_at', 'desc')
         .orderBy('id', 'desc')
         .limit(limit + 1)
         .execute();
-      return toPage(rows, limit, toSummary, (m) => [m.receivedAt, m.id]);
+      if (recent.length > limit) return toResult(recent);
+      // A rarer term is found through the trigram index: all matches, then the newest. Left to itself
+      // the planner walks received_at and filters instead, which reads the whole log when few rows match;
+      // the materialized CTE keeps it from doing that.
+      const matched = await db
+        .with(
+          (cte) => cte('matched').materialized(),
+          () => base.where(like),
+        )
+        .selectFrom('matched')
+        .selectAll()
+        .orderBy('received_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      return toResult(matched);
     },
   };
 }

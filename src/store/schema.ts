@@ -135,8 +135,24 @@ export interface SettingsTable {
   value: string;
 }
 
+/** Logged messages per UTC day and action, kept by triggers (migration 0010). */
+export interface MessageActionCountsTable {
+  day: ColumnType<string, string, string>;
+  action: MessageAction;
+  n: ColumnType<string, string | number, string | number>;
+}
+
+/** Logged messages per UTC day and lower-cased envelope sender, kept by triggers (migration 0010). */
+export interface MessageSenderCountsTable {
+  day: ColumnType<string, string, string>;
+  sender: string;
+  n: ColumnType<string, string | number, string | number>;
+}
+
 export interface Database {
   messages: MessagesTable;
+  message_action_counts: MessageActionCountsTable;
+  message_sender_counts: MessageSenderCountsTable;
   quarantine_messages: QuarantineMessagesTable;
   quarantine: QuarantineTable;
   feedback: FeedbackTable;

@@ -54,4 +54,43 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
     });
     expect(plan).toContain('messages_subject_trgm');
   });
+  /** Every page of a subject search, following the cursor. */
+  async function allPages(subject: string, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await storage.messages.list({ subject, limit, cursor });
+      ids.push(...page.items.map((m) => m.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return ids;
+  }
+
+  it('pages newest first whether the matches are among the newest rows or far behind them', async () => {
+    // 60 old rows that match, behind 6 000 newer rows that do not; and a common term in every newer row.
+    await sql`
+      insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
+        action, reason, total_ms, status)
+      select gen_random_uuid(), now() - interval '30 days' - i * interval '1 minute', 's', 'a@example.org',
+        array['b@example.net'], 'Old Receipt ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
+      from generate_series(1, 60) as i`.execute(storage.db);
+    await sql`
+      insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
+        action, reason, total_ms, status)
+      select gen_random_uuid(), now() - interval '1 day' - i * interval '1 second', 's', 'a@example.org',
+        array['b@example.net'], 'daily digest ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
+      from generate_series(1, 6000) as i`.execute(storage.db);
+    const expected = async (pattern: string) =>
+      (
+        await sql<{ id: string }>`select id from messages where lower(subject) like ${pattern}
+          order by received_at desc, id desc`.execute(storage.db)
+      ).rows.map((r) => r.id);
+
+    const old = await allPages('old receipt', 25);
+    expect(old).toHaveLength(60);
+    expect(old).toEqual(await expected('%old receipt%'));
+    const common = await storage.messages.list({ subject: 'DAILY digest', limit: 50 });
+    expect(common.items.map((m) => m.id)).toEqual((await expected('%daily digest%')).slice(0, 50));
+    expect(common.nextCursor).not.toBeNull();
+  });
 });

@@ -9,6 +9,7 @@ import * as releaseClaim from './0006-quarantine-release-claim.js';
 import * as consoleTables from './0007-console.js';
 import * as auth from './0008-auth.js';
 import * as feedbackAuth from './0009-feedback-auth.js';
+import * as messageCounts from './0010-message-counts.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-console': consoleTables,
   '0008-auth': auth,
   '0009-feedback-auth': feedbackAuth,
+  '0010-message-counts': messageCounts,
 };
 
 export const migrationProvider: MigrationProvider = {

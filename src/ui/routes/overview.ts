@@ -1,6 +1,6 @@
 /** Overview: today's and this week's messages by action, spam share, quarantine size, top senders, model. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Overview } from '../../store/stats.js';
+import type { ActionCounts } from '../../store/stats.js';
 import { html } from '../html.js';
 import { page } from '../layout.js';
 import { requireSession } from '../plugin.js';
@@ -8,14 +8,14 @@ import type { UiDeps } from '../types.js';
 
 const ACTIONS = ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const;
 
-function actionTable(title: string, o: Overview) {
-  const total = Object.values(o.byAction).reduce((a, b) => a + b, 0);
-  const spam = (o.byAction.tag ?? 0) + (o.byAction.quarantine ?? 0) + (o.byAction.reject ?? 0);
+function actionTable(title: string, byAction: ActionCounts) {
+  const total = Object.values(byAction).reduce((a, b) => a + b, 0);
+  const spam = (byAction.tag ?? 0) + (byAction.quarantine ?? 0) + (byAction.reject ?? 0);
   return html`<section class="card"><h2>${title}</h2>
     <p>${total} messages, spam share ${total ? ((100 * spam) / total).toFixed(1) : '0.0'} %</p>
     <table><thead><tr><th>action</th><th>messages</th><th aria-hidden="true"></th></tr></thead><tbody>
     ${ACTIONS.map((a) => {
-      const n = o.byAction[a] ?? 0;
+      const n = byAction[a] ?? 0;
       return html`<tr><td>${a}</td><td>${n}</td><td aria-hidden="true"><meter min="0" max="${total}" value="${n}"></meter></td></tr>`;
     })}</tbody></table></section>`;
 }
@@ -26,9 +26,10 @@ export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const session = requireSession(request);
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const weekStart = new Date(now.getTime() - 7 * 86_400_000);
+    // Whole UTC days (today and the six before), which the per-day counts answer without reading the log.
+    const weekStart = new Date(dayStart.getTime() - 6 * 86_400_000);
     const [today, week, held, model] = await Promise.all([
-      storage.stats.overview(dayStart),
+      storage.stats.byAction(dayStart),
       storage.stats.overview(weekStart),
       storage.quarantine.countHeld(),
       storage.models.getActive(),
@@ -43,7 +44,7 @@ export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
         title: 'Overview',
         session,
         body: html`<div class="cards">
-          ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days', week)}
+          ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days (UTC)', week.byAction)}
           <section class="card"><h2>Quarantine</h2><p><a href="/ui/quarantine">${held} held</a></p>
             <h2>Active model</h2><p>${model?.version ?? 'none'}</p><dl class="kv">${evaluation}</dl></section>
         </div>
