@@ -1,7 +1,7 @@
 /** The verdict log read back: one entry, its raw bytes, and filtered pages newest first. */
 import { type Selectable, sql } from 'kysely';
-import { after, clampLimit, escapeLike, toPage } from './cursor.js';
 import type { Db } from './db.js';
+import { containsIgnoringCase, equalsIgnoringCase, pageNewestFirst } from './listing.js';
 import type { MessagesTable } from './schema.js';
 import { parseJson } from './text.js';
 import type { MessageFilter, MessageLog, MessageSummary, Page } from './types.js';
@@ -76,28 +76,18 @@ export function createMessageQueries(db: Db): Pick<MessageLog, 'get' | 'getRaw' 
       return row?.raw ? Buffer.from(row.raw) : null;
     },
     async list(filter: MessageFilter): Promise<Page<MessageSummary>> {
-      const limit = clampLimit(filter.limit);
       let q = db
         .selectFrom('messages')
         .select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')]);
       if (filter.action) q = q.where('action', '=', filter.action);
       if (filter.status) q = q.where('status', '=', filter.status);
-      if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
+      if (filter.sender) q = q.where(equalsIgnoringCase('mail_from', filter.sender));
       if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
-      if (filter.subject)
-        q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
+      if (filter.subject) q = q.where(containsIgnoringCase('subject', filter.subject));
       if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
       if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
       if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);
-      if (filter.since) q = q.where('received_at', '>=', filter.since);
-      if (filter.until) q = q.where('received_at', '<', filter.until);
-      if (filter.cursor) q = q.where(after('received_at', filter.cursor));
-      const rows = await q
-        .orderBy('received_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toSummary, (m) => [m.receivedAt, m.id]);
+      return pageNewestFirst(q, 'received_at', filter, toSummary, (m) => [m.receivedAt, m.id]);
     },
   };
 }
