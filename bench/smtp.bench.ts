@@ -6,7 +6,7 @@
  * Needs `npm run build` first and Debian's postfix (smtp-source, smtp-sink).
  * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), DATABASE_URL (default: embedded PGlite).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import {
   processTreeKb,
   requireHarness,
   root,
+  spawnService,
   waitForPort,
 } from './harness.js';
 
@@ -34,20 +35,14 @@ async function startService(
   processes: number,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve'], {
-    env: {
-      ...process.env,
-      SMTP_LISTEN: `127.0.0.1:${port}`,
-      RELAY_TO: `127.0.0.1:${sinkPort}`,
-      VERDICT_CACHE: cache,
-      SMTP_PROCESSES: String(processes),
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
-      LOG_LEVEL: 'warn',
-      // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
-      DATABASE_URL: benchDb?.url ?? '',
-      REDIS_URL: '',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const child = spawnService({
+    SMTP_LISTEN: `127.0.0.1:${port}`,
+    RELAY_TO: `127.0.0.1:${sinkPort}`,
+    VERDICT_CACHE: cache,
+    SMTP_PROCESSES: String(processes),
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
+    // A real Postgres when given (production-like; the embedded PGlite runs on the service's main thread).
+    DATABASE_URL: benchDb?.url ?? '',
   });
   await waitForPort(port);
   return { port, child };
