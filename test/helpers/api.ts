@@ -4,6 +4,7 @@
  * line is captured.
  */
 
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type App, createApp } from '../../src/app.js';
@@ -79,4 +80,26 @@ export async function startTestApi(
       await sink.close();
     },
   };
+}
+
+/** Quarantines a spam for `recipients` as the pipeline would (one row each): `raw`, or a short one with `subject`. */
+export function holdSpam(
+  storage: OpenedStorage,
+  recipients: string[],
+  options: { subject?: string; raw?: Buffer } = {},
+) {
+  const subject = options.subject ?? `Cheap pills ${randomUUID()}`;
+  return storage.quarantine.hold({
+    messageId: randomUUID(),
+    mailFrom: 'bounce@example.org',
+    recipients,
+    subject,
+    headerFrom: 's@example.org',
+    score: 0.99,
+    reason: 'score 0.990 >= quarantine 0.950',
+    raw:
+      options.raw ??
+      Buffer.from(`From: s@example.org\r\nTo: r@example.net\r\nSubject: ${subject}\r\n\r\nBuy now\r\n`),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
 }
