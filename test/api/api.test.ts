@@ -38,6 +38,10 @@ afterAll(async () => {
   await api?.close();
 });
 
+/** The analyst's POST /api/v1/feedback. */
+const feedback = (payload: object) =>
+  app.inject({ method: 'POST', url: '/api/v1/feedback', headers: auth(analystKey), payload });
+
 async function hold(recipients: string[], subject = 'Cheap pills') {
   const [first] = await holdSpam(storage, recipients, { subject, raw: raw(subject, 'Buy now <b>cheap</b>') });
   return first as NonNullable<typeof first>;
@@ -191,12 +195,7 @@ describe('feedback and scan', () => {
         })
       ).json().score as number;
     const before = await scan();
-    const fb = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { raw: msg.toString(), label: 'spam' },
-    });
+    const fb = await feedback({ raw: msg.toString(), label: 'spam' });
     expect(fb.statusCode).toBe(200);
     expect(fb.json().previous).toBeNull();
     expect(await scan()).toBeGreaterThan(before);
@@ -240,38 +239,18 @@ describe('feedback and scan', () => {
       }),
     );
     await storage.messages.flush();
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: id, label: 'ham' },
-    });
+    const res = await feedback({ messageId: id, label: 'ham' });
     expect(res.statusCode).toBe(200);
-    const again = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: id, label: 'spam' },
-    });
+    const again = await feedback({ messageId: id, label: 'spam' });
     expect(again.json().previous).toBe('ham');
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/mailsentra_feedback_total\{label="ham"\} [1-9]/);
-    const unknown = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: crypto.randomUUID(), label: 'ham' },
-    });
+    const unknown = await feedback({ messageId: crypto.randomUUID(), label: 'ham' });
     expect(unknown.statusCode).toBe(404);
   });
 
   it('names the bad field in a validation error', async () => {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { raw: 'x', label: 'maybe' },
-    });
+    const res = await feedback({ raw: 'x', label: 'maybe' });
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toContain('label');
   });
