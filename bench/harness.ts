@@ -1,9 +1,9 @@
 /**
  * What the SMTP benches share: the team's harness (../shared/bench/smtp-bench.sh, smtp-source/smtp-sink),
- * free ports, waiting for the service, and its memory read from /proc (the process and, with
+ * free ports, the built service started and waited for, and its memory read from /proc (the process and, with
  * smtp.processes > 1, its cluster workers). Ports and databases come from the test helpers.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,4 +38,18 @@ export function processTreeKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
       return sum;
     }
   }, 0);
+}
+
+/**
+ * The built service (`node dist/bundle/cli.js serve`, as `npm start` runs it) as its own process: `env` over this process's, without Redis and
+ * logging warnings only unless `env` says otherwise; its stderr shown, its stdout ignored or piped.
+ */
+export function spawnService(
+  env: Record<string, string>,
+  stdout: 'ignore' | 'pipe' = 'ignore',
+): ChildProcess {
+  return spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
+    env: { ...process.env, LOG_LEVEL: 'warn', REDIS_URL: '', ...env },
+    stdio: ['ignore', stdout, 'inherit'],
+  });
 }

@@ -9,7 +9,7 @@
  * Verdict cache off (smtp-source repeats one message). Needs `npm run build` and Debian's postfix.
  * Env: DATABASE_URL (default: embedded PGlite), BENCH_SCALE (message counts multiplier, default 1).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import {
   processTreeKb,
   requireHarness,
   root,
+  spawnService,
   waitForPort,
 } from './harness.js';
 
@@ -67,19 +68,13 @@ async function startService(sinkPort: number) {
   const smtpPort = await freePort();
   const apiPort = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-load-'));
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
-    env: {
-      ...process.env,
-      SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-      API_LISTEN: `127.0.0.1:${apiPort}`,
-      RELAY_TO: `127.0.0.1:${sinkPort}`,
-      VERDICT_CACHE: 'off',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: benchDb?.url ?? '',
-      REDIS_URL: '',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const child: ChildProcess = spawnService({
+    SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+    API_LISTEN: `127.0.0.1:${apiPort}`,
+    RELAY_TO: `127.0.0.1:${sinkPort}`,
+    VERDICT_CACHE: 'off',
+    DATA_DIR: dataDir,
+    DATABASE_URL: benchDb?.url ?? '',
   });
   await waitForPort(smtpPort);
   await waitForPort(apiPort);

@@ -12,13 +12,13 @@
  * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CACHE (on/off, default off),
  * DATABASE_URL (default: embedded PGlite).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { type PostfixInstance, startPostfix } from '../test/helpers/postfix.js';
-import { freePort, freshDatabaseUrl, harness, requireHarness, root, waitForPort } from './harness.js';
+import { freePort, freshDatabaseUrl, harness, requireHarness, spawnService, waitForPort } from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? '1000');
 const reps = Number(process.env.BENCH_REPS ?? '1');
@@ -58,21 +58,15 @@ try {
   const smtpPort = await freePort();
   const milterPort = await freePort();
   const reinjectPort = await freePort();
-  service = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
-    env: {
-      ...process.env,
-      SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-      MILTER_LISTEN: `127.0.0.1:${milterPort}`,
-      API_LISTEN: `127.0.0.1:${await freePort()}`,
-      RELAY_TO: `127.0.0.1:${reinjectPort}`,
-      VERDICT_CACHE: cache,
-      DATA_DIR: mkdtempSync(path.join(state, 'data-')),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: benchDb?.url ?? '',
-      REDIS_URL: '',
-      DNS_SERVERS: dns.server,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  service = spawnService({
+    SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+    MILTER_LISTEN: `127.0.0.1:${milterPort}`,
+    DNS_SERVERS: dns.server,
+    API_LISTEN: `127.0.0.1:${await freePort()}`,
+    RELAY_TO: `127.0.0.1:${reinjectPort}`,
+    VERDICT_CACHE: cache,
+    DATA_DIR: mkdtempSync(path.join(state, 'data-')),
+    DATABASE_URL: benchDb?.url ?? '',
   });
   await waitForPort(milterPort, 180_000);
   const pid = service.pid as number;

@@ -5,11 +5,11 @@
  * log line says where the time went. Prints figures; never fails on them. On a shared machine the figures
  * move with the load: compare rows of one run only.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, freshDatabaseUrl, root } from './harness.js';
+import { freePort, freshDatabaseUrl, spawnService } from './harness.js';
 
 const RESTARTS = 3;
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -41,19 +41,17 @@ async function readyWithin(
 async function startOnce(dataDir: string, databaseUrl: string): Promise<Start> {
   const [smtpPort, apiPort, relayPort] = [await freePort(), await freePort(), await freePort()];
   const began = performance.now();
-  const proc = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
-    env: {
-      ...process.env,
+  const proc = spawnService(
+    {
       SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
       API_LISTEN: `127.0.0.1:${apiPort}`,
       RELAY_TO: `127.0.0.1:${relayPort}`,
       DATA_DIR: dataDir,
       DATABASE_URL: databaseUrl,
-      REDIS_URL: '',
       LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+    'pipe',
+  );
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => {
     out += d.toString();

@@ -22,6 +22,7 @@ import { loadDefaultModel } from '../src/classifier/model-source.js';
 import { SIGNAL_PREFIX, SIGNALS } from '../src/classifier/signals.js';
 import { featuresOf, trainFromFeatures } from '../src/classifier/train.js';
 import type { Label } from '../src/classifier/types.js';
+import { callApi } from '../test/helpers/api-client.js';
 import { startTestService, type TestService } from '../test/helpers/service.js';
 import { root } from './harness.js';
 
@@ -133,20 +134,8 @@ if (recent) row('recent-spam-2023-2025', scoreAll(model, recent));
 
 // Site adaptation through the API of a fresh service.
 const ADMIN = 'shift-bench-admin-key-0123456789';
-async function api<T>(service: TestService, method: string, url: string, body?: Buffer | object): Promise<T> {
-  const raw = Buffer.isBuffer(body);
-  const res = await fetch(`http://127.0.0.1:${service.apiPort}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN}`,
-      ...(body === undefined ? {} : { 'content-type': raw ? 'message/rfc822' : 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: raw ? body : JSON.stringify(body) }),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = <T>(service: TestService, method: string, url: string, body?: unknown) =>
+  callApi<T>(service, ADMIN, method, url, body);
 
 async function scanRest(service: TestService, rest: readonly CorpusMessage[]): Promise<Scored[]> {
   const out: Scored[] = [];

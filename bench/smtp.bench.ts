@@ -9,7 +9,7 @@
  * first use). Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3), BENCH_CONC (default 10,50),
  * DATABASE_URL (default the local Postgres).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import {
   processTreeKb,
   requireHarness,
   root,
+  spawnService,
   waitForPort,
 } from './harness.js';
 
@@ -43,20 +44,14 @@ async function startService(
   databaseUrl: string,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
-    env: {
-      ...process.env,
-      SMTP_LISTEN: `127.0.0.1:${port}`,
-      API_LISTEN: `127.0.0.1:${await freePort()}`,
-      RELAY_TO: `127.0.0.1:${sinkPort}`,
-      VERDICT_CACHE: 'off',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: '',
-      DNS_SERVERS: dns.server,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const child = spawnService({
+    SMTP_LISTEN: `127.0.0.1:${port}`,
+    API_LISTEN: `127.0.0.1:${await freePort()}`,
+    RELAY_TO: `127.0.0.1:${sinkPort}`,
+    VERDICT_CACHE: 'off',
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
+    DATABASE_URL: databaseUrl,
+    DNS_SERVERS: dns.server,
   });
   await waitForPort(port, 120_000);
   return { port, child };

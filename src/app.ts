@@ -3,6 +3,7 @@
  * services, so a test builds a whole MailSentra on ephemeral ports with `createApp(config)`.
  */
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/server.js';
 import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
@@ -49,6 +50,8 @@ export interface App {
   feedbackSync: FeedbackSync;
   /** The milter listener, when milter.listen is set. */
   milter: MilterServer | null;
+  /** The HTTP API (null without the API role); tests `inject` into it without opening a port. */
+  api: FastifyInstance | null;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
   start(): Promise<{ smtpPort: number; apiPort: number; milterPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
@@ -173,16 +176,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ? createMilterServer({ config, logger, process: processMessage })
       : null;
   const { onFeedback, onActivated } = options;
+  // What the API is built from is also what the App exposes.
+  const parts = { config, logger, metrics, storage, scanner, relay, activeModel, listCache };
   const api = roles.api
     ? await buildApi({
-        config,
-        logger,
-        metrics,
-        storage,
-        scanner,
-        relay,
-        activeModel,
-        listCache,
+        ...parts,
         signingKey,
         auth: senderAuth,
         modelSync: {
@@ -233,18 +231,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   let control: ControlServer | null = null;
 
   return {
-    config,
-    logger,
-    metrics,
-    storage,
-    scanner,
-    relay,
-    activeModel,
-    listCache,
+    ...parts,
     digest,
     modelSync,
     feedbackSync,
     milter,
+    api,
     async start() {
       control = await openControl();
       const smtpPort = inbound ? await inbound.listen() : 0;

@@ -9,6 +9,11 @@ export const Uuid = T.String({ format: 'uuid' });
 export const IdParams = T.Object({ id: Uuid });
 /** Opaque keyset cursor (base64url); its content is checked when decoded. */
 export const Cursor = T.String({ pattern: '^[A-Za-z0-9_-]{1,512}$' });
+/** Where the previous page of a listing stopped, and how many rows a page has. */
+export const PageQuery = {
+  cursor: T.Optional(Cursor),
+  limit: T.Optional(T.Integer({ minimum: 1, maximum: 500 })),
+};
 export const Errors = {
   400: ErrorBody,
   401: ErrorBody,
@@ -16,3 +21,8 @@ export const Errors = {
   404: ErrorBody,
   429: ErrorBody,
 } as const;
+/** A stored message's bytes by id, sent as message/rfc822. */
+export const RawById = {
+  params: IdParams,
+  response: { 200: T.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...Errors },
+};

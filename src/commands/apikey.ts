@@ -3,6 +3,7 @@
  * With a service running on the embedded store, the service mints it (see service.ts), so it works at once.
  */
 import type { Command } from '../cli.js';
+import { createAuditedKey } from '../store/keys.js';
 import { commandConfig, parseArgs, withStorage } from './context.js';
 import { runningService } from './service.js';
 
@@ -25,16 +26,7 @@ export const run: Command = async (args, ctx) => {
       service.close();
     }
   } else {
-    key = await withStorage(config, async (storage) => {
-      const created = await storage.keys.create(role, label);
-      await storage.audit.write({
-        actor: 'cli',
-        action: 'key.create',
-        target: created.record.id,
-        details: { role },
-      });
-      return created.key;
-    });
+    key = (await withStorage(config, (storage) => createAuditedKey(storage, role, label, 'cli'))).key;
   }
   ctx.stdout.write(`${key}\n`);
   return 0;

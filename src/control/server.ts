@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from '../observability/log.js';
 import type { Db } from '../store/db.js';
 import { migrate } from '../store/db.js';
+import { createAuditedKey } from '../store/keys.js';
 import type { Storage } from '../store/types.js';
 import type { ControlLine, ControlOp, ControlOps, ControlRequest } from './protocol.js';
 
@@ -45,14 +46,7 @@ function handlers(deps: ControlDeps): { [K in ControlOp]: Handler<K> } {
   const { storage } = deps;
   return {
     async 'apikey.create'({ role, label }) {
-      const created = await storage.keys.create(role, label);
-      await storage.audit.write({
-        actor: 'cli',
-        action: 'key.create',
-        target: created.record.id,
-        details: { role },
-      });
-      return { key: created.key };
+      return { key: (await createAuditedKey(storage, role, label, 'cli')).key };
     },
     async migrate() {
       return { applied: await migrate(storage.db) };

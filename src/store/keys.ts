@@ -7,7 +7,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { ApiKeysTable } from './schema.js';
 import { storableTextOrNull } from './text.js';
-import type { ApiKeyRecord, KeyStore, Role } from './types.js';
+import type { ApiKeyRecord, KeyStore, Role, Storage } from './types.js';
 
 export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -89,4 +89,21 @@ export function createKeyStore(db: Db): KeyStore {
       return rows.map((r) => toRecord(r));
     },
   };
+}
+
+/** Mints a key and records who did it: the API, the CLI and the control socket all create keys this way. */
+export async function createAuditedKey(
+  storage: Pick<Storage, 'keys' | 'audit'>,
+  role: Role,
+  label: string | null,
+  actor: string,
+): Promise<{ record: ApiKeyRecord; key: string }> {
+  const created = await storage.keys.create(role, label);
+  await storage.audit.write({
+    actor,
+    action: 'key.create',
+    target: created.record.id,
+    details: { role },
+  });
+  return created;
 }

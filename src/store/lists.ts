@@ -1,7 +1,9 @@
 /** Allow/block list entries kept in the database (the console and `/api/v1/lists` edit them). */
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import type { EntryKind, ListEntry, ListName } from '../lists/entry.js';
 import type { Db } from './db.js';
+import type { SenderListsTable } from './schema.js';
 import { storableText } from './text.js';
 
 export interface SenderListStore {
@@ -18,22 +20,11 @@ export interface SenderListStore {
   remove(id: string): Promise<ListEntry | null>;
 }
 
-interface Row {
-  id: string;
-  list: string;
-  kind: string;
-  value: string;
-  scope: string;
-  aligned_only: boolean;
-  created_at: Date | string;
-  created_by: string;
-}
-
-function toEntry(r: Row): ListEntry {
+function toEntry(r: Selectable<SenderListsTable>): ListEntry {
   return {
     id: r.id,
-    list: r.list as ListName,
-    kind: r.kind as EntryKind,
+    list: r.list,
+    kind: r.kind,
     value: r.value,
     scope: r.scope,
     alignedOnly: r.aligned_only,
@@ -46,7 +37,7 @@ export function createSenderListStore(db: Db): SenderListStore {
   return {
     async all() {
       const rows = await db.selectFrom('sender_lists').selectAll().orderBy('created_at', 'desc').execute();
-      return rows.map((r) => toEntry(r as Row));
+      return rows.map(toEntry);
     },
     async add(e) {
       await db
@@ -71,11 +62,11 @@ export function createSenderListStore(db: Db): SenderListStore {
         .where('value', '=', storableText(e.value))
         .where('scope', '=', e.scope)
         .executeTakeFirstOrThrow();
-      return toEntry(row as Row);
+      return toEntry(row);
     },
     async remove(id) {
       const row = await db.deleteFrom('sender_lists').where('id', '=', id).returningAll().executeTakeFirst();
-      return row ? toEntry(row as Row) : null;
+      return row ? toEntry(row) : null;
     },
   };
 }

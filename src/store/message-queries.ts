@@ -1,7 +1,8 @@
 /** The verdict log read back: one entry, its raw bytes, and filtered pages newest first. */
 import { type Selectable, sql } from 'kysely';
-import { after, clampLimit, escapeLike, toPage } from './cursor.js';
+import { after, clampLimit, toPage } from './cursor.js';
 import type { Db } from './db.js';
+import { containsIgnoringCase, equalsIgnoringCase } from './listing.js';
 import type { MessagesTable } from './schema.js';
 import { parseJson } from './text.js';
 import type { MessageFilter, MessageLog, MessageSummary, Page } from './types.js';
@@ -70,7 +71,7 @@ function filtered(db: Db, filter: MessageFilter) {
   let q = db.selectFrom('messages').select([...SUMMARY_COLUMNS, sql<boolean>`raw is not null`.as('has_raw')]);
   if (filter.action) q = q.where('action', '=', filter.action);
   if (filter.status) q = q.where('status', '=', filter.status);
-  if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
+  if (filter.sender) q = q.where(equalsIgnoringCase('mail_from', filter.sender));
   if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
   if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
   if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
@@ -104,7 +105,7 @@ export function createMessageQueries(db: Db): Pick<MessageLog, 'get' | 'getRaw' 
       const base = filtered(db, filter);
       const toResult = (rows: Row[]) => toPage(rows, limit, toSummary, (m) => [m.receivedAt, m.id]);
       if (!filter.subject) return toResult(await newestFirst(base, limit + 1).execute());
-      const like = sql<boolean>`lower(subject) like ${`%${escapeLike(filter.subject.toLowerCase())}%`}`;
+      const like = containsIgnoringCase('subject', filter.subject);
       // A common term fills the page from the newest rows: read the newest RECENT_WINDOW rows (in
       // received_at order) and keep those that match.
       const recent = await db

@@ -5,9 +5,9 @@
  * held or releasing any more, its bytes are dropped: released and deleted mail is no longer readable.
  */
 import { randomUUID } from 'node:crypto';
-import { type Selectable, sql } from 'kysely';
-import { after, clampLimit, escapeLike, toPage } from './cursor.js';
+import type { Selectable } from 'kysely';
 import type { Db } from './db.js';
+import { containsIgnoringCase, equalsIgnoringCase, pageNewestFirst } from './listing.js';
 import type { QuarantineTable } from './schema.js';
 import { storableText, storableTextOrNull } from './text.js';
 import type { Page, QuarantineFilter, QuarantineItem, QuarantineState, QuarantineStore } from './types.js';
@@ -56,6 +56,15 @@ export async function dropSettledBytes(db: Db, messageIds: string[]): Promise<vo
 }
 
 export function createQuarantineStore(db: Db, onChange: () => void = () => {}): QuarantineStore {
+  /** Rows `from` → `to` in one statement: of concurrent moves of a row exactly one gets it back. */
+  const move = (ids: string[], from: QuarantineState, to: QuarantineState, actor: string) =>
+    db
+      .updateTable('quarantine')
+      .set({ state: to, acted_by: actor, acted_at: new Date() })
+      .where('id', 'in', ids)
+      .where('state', '=', from)
+      .returningAll()
+      .execute();
   return {
     async hold(item) {
       const now = new Date();
@@ -103,41 +112,19 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
       return row?.raw ? Buffer.from(row.raw) : null;
     },
     async list(filter: QuarantineFilter): Promise<Page<QuarantineItem>> {
-      const limit = clampLimit(filter.limit);
       let q = db.selectFrom('quarantine').selectAll();
       if (filter.state) q = q.where('state', '=', filter.state);
-      if (filter.sender) q = q.where(sql`lower(mail_from)`, '=', filter.sender.toLowerCase());
-      if (filter.recipient) q = q.where(sql`lower(recipient)`, '=', filter.recipient.toLowerCase());
-      if (filter.subject)
-        q = q.where(sql`lower(subject)`, 'like', `%${escapeLike(filter.subject.toLowerCase())}%`);
-      if (filter.since) q = q.where('created_at', '>=', filter.since);
-      if (filter.until) q = q.where('created_at', '<', filter.until);
-      if (filter.cursor) q = q.where(after('created_at', filter.cursor));
-      const rows = await q
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1)
-        .execute();
-      return toPage(rows, limit, toItem, (item) => [item.createdAt, item.id]);
+      if (filter.sender) q = q.where(equalsIgnoringCase('mail_from', filter.sender));
+      if (filter.recipient) q = q.where(equalsIgnoringCase('recipient', filter.recipient));
+      if (filter.subject) q = q.where(containsIgnoringCase('subject', filter.subject));
+      return pageNewestFirst(q, 'created_at', filter, toItem, (item) => [item.createdAt, item.id]);
     },
     async claimRelease(id, actor) {
-      const row = await db
-        .updateTable('quarantine')
-        .set({ state: 'releasing', acted_by: actor, acted_at: new Date() })
-        .where('id', '=', id)
-        .where('state', '=', 'held')
-        .returningAll()
-        .executeTakeFirst();
+      const [row] = await move([id], 'held', 'releasing', actor);
       return row ? toItem(row) : null;
     },
     async completeRelease(id, actor, relayed) {
-      const row = await db
-        .updateTable('quarantine')
-        .set({ state: relayed ? 'released' : 'held', acted_by: actor, acted_at: new Date() })
-        .where('id', '=', id)
-        .where('state', '=', 'releasing')
-        .returningAll()
-        .executeTakeFirst();
+      const [row] = await move([id], 'releasing', relayed ? 'released' : 'held', actor);
       if (!row) return null;
       if (relayed) await dropSettledBytes(db, [row.message_id]);
       onChange();
@@ -145,13 +132,7 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
     },
     async remove(ids, actor) {
       if (ids.length === 0) return [];
-      const rows = await db
-        .updateTable('quarantine')
-        .set({ state: 'deleted', acted_by: actor, acted_at: new Date() })
-        .where('id', 'in', ids)
-        .where('state', '=', 'held')
-        .returningAll()
-        .execute();
+      const rows = await move(ids, 'held', 'deleted', actor);
       await dropSettledBytes(db, [...new Set(rows.map((r) => r.message_id))]);
       onChange();
       return rows.map(toItem);

@@ -2,6 +2,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { AuthRecord } from '../auth/types.js';
 import type { Evaluation, Label } from '../classifier/types.js';
+import type { EntryKind, ListName } from '../lists/entry.js';
 import type { MessageAction } from '../observability/metrics.js';
 import type { DeliveryStatus, QuarantineState, Role } from './types.js';
 
@@ -102,8 +103,8 @@ export interface AuditLogTable {
 
 export interface SenderListsTable {
   id: string;
-  list: string;
-  kind: string;
+  list: ListName;
+  kind: EntryKind;
   value: string;
   scope: string;
   aligned_only: boolean;

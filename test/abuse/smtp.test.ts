@@ -5,6 +5,8 @@
  */
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /** A raw SMTP client: reads whole replies, writes what it is told, and notices when the server hangs up. */
@@ -111,39 +113,50 @@ async function release(peers: Peer[]): Promise<void> {
   );
 }
 
-describe('SMTP limits against abusive clients', () => {
-  let svc: TestService;
+/**
+ * The service of one describe block, with every message reaching the sink whatever its score (these tests are
+ * about the listener, not the verdict). The peers a test tracks are released after it, and the sink emptied.
+ */
+function listenerUnderTest(smtp: DeepPartial<Config['smtp']>) {
+  let svc: TestService | null = null;
   const peers: Peer[] = [];
-  const track = <P extends Peer>(p: P) => {
-    peers.push(p);
-    return p;
-  };
   beforeAll(async () => {
     svc = await startTestService({
-      config: {
-        smtp: { maxSessions: 3, maxRecipients: 5 },
-        // Everything reaches the sink, whatever its score: these tests are about the listener, not the verdict.
-        policy: { thresholds: { quarantine: null, reject: null } },
-      },
+      config: { smtp, policy: { thresholds: { quarantine: null, reject: null } } },
     });
   });
   afterAll(async () => {
-    await svc.stop();
+    await svc?.stop();
   });
   afterEach(async () => {
     await release(peers);
-    svc.sink.messages.length = 0;
+    if (svc) svc.sink.messages.length = 0;
   });
+  return {
+    get svc(): TestService {
+      if (!svc) throw new Error('the service did not start');
+      return svc;
+    },
+    track<P extends Peer>(p: P): P {
+      peers.push(p);
+      return p;
+    },
+  };
+}
+
+describe('SMTP limits against abusive clients', () => {
+  const listener = listenerUnderTest({ maxSessions: 3, maxRecipients: 5 });
+  const { track } = listener;
 
   it('refuses connections beyond smtp.maxSessions with 421 and hangs up, while the sessions it holds keep working', async () => {
-    const max = svc.config.smtp.maxSessions;
-    const held = await Promise.all(range(max).map(() => open(svc.smtpPort).then(track)));
+    const max = listener.svc.config.smtp.maxSessions;
+    const held = await Promise.all(range(max).map(() => open(listener.svc.smtpPort).then(track)));
     for (const h of held) expect(h.greeting).toMatch(/^220 /);
 
     const started = Date.now();
     const flood = await Promise.all(
       range(12).map(async () => {
-        const p = track(connect(svc.smtpPort));
+        const p = track(connect(listener.svc.smtpPort));
         return { reply: await p.reply(), closedAt: await p.closed };
       }),
     );
@@ -155,23 +168,23 @@ describe('SMTP limits against abusive clients', () => {
 
     // The sessions that were in first never noticed.
     for (const [i, h] of held.entries()) expect(await transaction(h, `held-${i}`)).toMatch(/^250 /);
-    for (const i of range(max)) expect(delivered(svc, `held-${i}`)).toHaveLength(1);
+    for (const i of range(max)) expect(delivered(listener.svc, `held-${i}`)).toHaveLength(1);
 
     // Once they are gone, the full capacity is back: the refused connections hold no slot.
     for (const h of held) {
       expect(await h.command('QUIT')).toMatch(/^221 /);
       await h.closed;
     }
-    const again = await Promise.all(range(max).map(() => open(svc.smtpPort).then(track)));
+    const again = await Promise.all(range(max).map(() => open(listener.svc.smtpPort).then(track)));
     for (const a of again) expect(a.greeting).toMatch(/^220 /);
     expect(await transaction(again[0]!, 'after-flood')).toMatch(/^250 /);
-    expect(delivered(svc, 'after-flood')).toHaveLength(1);
+    expect(delivered(listener.svc, 'after-flood')).toHaveLength(1);
   }, 10_000);
 
   it('answers each unrecognised command 500, and the tenth with 421 and a hang-up', async () => {
     // smtp-server counts these itself, with a fixed limit of 10 (it has no option for it).
     const limit = 10;
-    const p = track(await open(svc.smtpPort));
+    const p = track(await open(listener.svc.smtpPort));
     expect(p.greeting).toMatch(/^220 /);
     for (const i of range(limit - 1)) expect(await p.command(`XYZZY ${i}`)).toMatch(/^500 /);
     const last = Date.now();
@@ -181,7 +194,7 @@ describe('SMTP limits against abusive clients', () => {
 
   it('counts unrecognised commands over the session: valid commands in between do not reset the count', async () => {
     const limit = 10;
-    const p = track(await open(svc.smtpPort));
+    const p = track(await open(listener.svc.smtpPort));
     expect(p.greeting).toMatch(/^220 /);
     expect(await p.command('EHLO client.example')).toMatch(/^250[- ]/);
     for (const i of range(limit - 1)) {
@@ -194,9 +207,9 @@ describe('SMTP limits against abusive clients', () => {
   }, 10_000);
 
   it('answers 452 4.5.3 past smtp.maxRecipients and delivers the message to the recipients it took', async () => {
-    const max = svc.config.smtp.maxRecipients;
+    const max = listener.svc.config.smtp.maxRecipients;
     const rcpts = range(max + 2).map((i) => `r${i}@example.net`);
-    const p = track(await open(svc.smtpPort));
+    const p = track(await open(listener.svc.smtpPort));
     expect(p.greeting).toMatch(/^220 /);
     expect(await p.command('EHLO client.example')).toMatch(/^250[- ]/);
     expect(await p.command('MAIL FROM:<alice@example.org>')).toMatch(/^250 /);
@@ -206,7 +219,7 @@ describe('SMTP limits against abusive clients', () => {
     for (const a of answers.slice(max)) expect(a).toMatch(/^452 4\.5\.3 /);
     expect(await p.command('DATA')).toMatch(/^354 /);
     expect(await p.command(`${message('many-rcpts')}.`)).toMatch(/^250 /);
-    expect(delivered(svc, 'many-rcpts').map((m) => m.rcptTo)).toEqual([rcpts.slice(0, max)]);
+    expect(delivered(listener.svc, 'many-rcpts').map((m) => m.rcptTo)).toEqual([rcpts.slice(0, max)]);
 
     // The limit is per message: the next transaction in the same session gets the full allowance again.
     expect(await p.command('MAIL FROM:<alice@example.org>')).toMatch(/^250 /);
@@ -218,27 +231,10 @@ describe('SMTP limits against abusive clients', () => {
 describe('SMTP against slow clients', () => {
   const IDLE_MS = 1500;
   const SESSION_MS = 3000;
-  let svc: TestService;
-  const peers: Peer[] = [];
-  beforeAll(async () => {
-    svc = await startTestService({
-      config: {
-        smtp: { idleTimeoutMs: IDLE_MS, sessionTimeoutMs: SESSION_MS },
-        policy: { thresholds: { quarantine: null, reject: null } },
-      },
-    });
-  });
-  afterAll(async () => {
-    await svc.stop();
-  });
-  afterEach(async () => {
-    await release(peers);
-    svc.sink.messages.length = 0;
-  });
+  const listener = listenerUnderTest({ idleTimeoutMs: IDLE_MS, sessionTimeoutMs: SESSION_MS });
   const start = async () => {
     const startedAt = Date.now();
-    const p = await open(svc.smtpPort);
-    peers.push(p);
+    const p = listener.track(await open(listener.svc.smtpPort));
     expect(p.greeting).toMatch(/^220 /);
     return Object.assign(p, { startedAt });
   };
@@ -279,13 +275,13 @@ describe('SMTP against slow clients', () => {
     // the next hop sees (its 250 comes once it is relayed).
     const q = await start();
     expect(await transaction(q, 'after-slowloris')).toMatch(/^250 /);
-    expect(svc.sink.messages).toHaveLength(1);
-    expect(delivered(svc, 'after-slowloris')).toHaveLength(1);
+    expect(listener.svc.sink.messages).toHaveLength(1);
+    expect(delivered(listener.svc, 'after-slowloris')).toHaveLength(1);
   }, 10_000);
 
   it('lets a normal session through that finishes well within the limits', async () => {
     const p = await start();
     expect(await transaction(p, 'prompt')).toMatch(/^250 /);
-    expect(delivered(svc, 'prompt')).toHaveLength(1);
+    expect(delivered(listener.svc, 'prompt')).toHaveLength(1);
   }, 10_000);
 });

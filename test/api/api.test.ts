@@ -1,27 +1,19 @@
 /**
- * The admin and feedback API against real parts: embedded PGlite storage, the real scanner and model, the
- * real relay delivering to a recording SMTP sink on 127.0.0.1.
+ * The admin and feedback API of a service built by the composition root: embedded PGlite storage, the real
+ * scanner and model, the real relay delivering to a recording SMTP sink on 127.0.0.1.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../src/api/roles.js';
-import { buildApi } from '../../src/api/server.js';
-import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import type { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel } from '../../src/classifier/model.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
-import { loadConfig } from '../../src/config/load.js';
-import { startListCache } from '../../src/lists/cache.js';
-import { silentLogger } from '../../src/observability/log.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { createActiveModel } from '../../src/pipeline/active-model.js';
-import { createScanner } from '../../src/pipeline/scan.js';
-import { createRelay } from '../../src/smtp/relay.js';
-import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import type { OpenedStorage } from '../../src/store/index.js';
+import { holdSpam, startTestApi, type TestApi } from '../helpers/api.js';
 import { logEntry } from '../helpers/log-entry.js';
 import { startStallMeter } from '../helpers/loop-stall.js';
-import { type Sink, startSink } from '../helpers/sink.js';
+import type { Sink } from '../helpers/sink.js';
 
 const ADMIN = 'admin-bootstrap-key-0123456789-abcdefghij';
 const raw = (subject: string, body: string) =>
@@ -29,6 +21,7 @@ const raw = (subject: string, body: string) =>
     `From: Sender <s@example.org>\r\nTo: r@example.net\r\nSubject: ${subject}\r\nMessage-ID: <${subject.length}@x>\r\n\r\n${body}\r\n`,
   );
 
+let api: TestApi;
 let app: FastifyInstance;
 let storage: OpenedStorage;
 let sink: Sink;
@@ -36,51 +29,21 @@ let analystKey: string;
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
-  sink = await startSink();
-  const config = loadConfig({
-    file: null,
-    env: {},
-    overrides: {
-      api: { adminApiKey: ADMIN, authFailuresPerMinute: 5, bodyLimit: 4096 },
-      relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
-      database: { url: null },
-      redis: { url: null },
-    },
-  });
-  const logger = silentLogger();
-  const metrics = createMetrics({ defaultMetrics: false });
-  storage = await openStorage(config, { logger, metrics }, { pglite: 'memory://' });
-  const activeModel = createActiveModel(loadDefaultModel(), metrics);
-  const cache = createVerdictCache(config, { logger, metrics });
-  const scanner = createScanner({ config, activeModel, cache, metrics });
-  const relay = createRelay(config, metrics);
-  const listCache = await startListCache(storage.lists, { intervalMs: 60_000, logger });
-  app = await buildApi({
-    ...{ config, logger, metrics, storage, scanner, relay, activeModel, listCache },
-    signingKey: Buffer.alloc(32, 1),
-    modelSync: null,
-  });
+  api = await startTestApi({ api: { adminApiKey: ADMIN, authFailuresPerMinute: 5, bodyLimit: 4096 } });
+  ({ app, storage, sink } = api);
   analystKey = (await storage.keys.create('analyst', 'test')).key;
 }, 120_000);
 
 afterAll(async () => {
-  await app?.close();
-  await storage?.close();
-  await sink?.close();
+  await api?.close();
 });
 
+/** The analyst's POST /api/v1/feedback. */
+const feedback = (payload: object) =>
+  app.inject({ method: 'POST', url: '/api/v1/feedback', headers: auth(analystKey), payload });
+
 async function hold(recipients: string[], subject = 'Cheap pills') {
-  const [first] = await storage.quarantine.hold({
-    messageId: crypto.randomUUID(),
-    mailFrom: 'bounce@example.org',
-    recipients,
-    subject,
-    headerFrom: 's@example.org',
-    score: 0.99,
-    reason: 'score 0.990 >= quarantine 0.950',
-    raw: Buffer.concat([raw(subject, 'Buy now <b>cheap</b>')]),
-    expiresAt: new Date(Date.now() + 86_400_000),
-  });
+  const [first] = await holdSpam(storage, recipients, { subject, raw: raw(subject, 'Buy now <b>cheap</b>') });
   return first as NonNullable<typeof first>;
 }
 
@@ -232,12 +195,7 @@ describe('feedback and scan', () => {
         })
       ).json().score as number;
     const before = await scan();
-    const fb = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { raw: msg.toString(), label: 'spam' },
-    });
+    const fb = await feedback({ raw: msg.toString(), label: 'spam' });
     expect(fb.statusCode).toBe(200);
     expect(fb.json().previous).toBeNull();
     expect(await scan()).toBeGreaterThan(before);
@@ -281,38 +239,18 @@ describe('feedback and scan', () => {
       }),
     );
     await storage.messages.flush();
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: id, label: 'ham' },
-    });
+    const res = await feedback({ messageId: id, label: 'ham' });
     expect(res.statusCode).toBe(200);
-    const again = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: id, label: 'spam' },
-    });
+    const again = await feedback({ messageId: id, label: 'spam' });
     expect(again.json().previous).toBe('ham');
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/mailsentra_feedback_total\{label="ham"\} [1-9]/);
-    const unknown = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { messageId: crypto.randomUUID(), label: 'ham' },
-    });
+    const unknown = await feedback({ messageId: crypto.randomUUID(), label: 'ham' });
     expect(unknown.statusCode).toBe(404);
   });
 
   it('names the bad field in a validation error', async () => {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/api/v1/feedback',
-      headers: auth(analystKey),
-      payload: { raw: 'x', label: 'maybe' },
-    });
+    const res = await feedback({ raw: 'x', label: 'maybe' });
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toContain('label');
   });

@@ -10,26 +10,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { callApi } from '../helpers/api-client.js';
 import { type Backend, backends, freshDatabaseUrl } from '../helpers/db.js';
 import { ordinaryMail } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const ADMIN = 'feedback-persistence-admin-key-0123456789';
 
-async function api<T>(service: TestService, method: string, url: string, body?: unknown): Promise<T> {
-  const raw = Buffer.isBuffer(body);
-  const res = await fetch(`http://127.0.0.1:${service.apiPort}${url}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN}`,
-      ...(body === undefined ? {} : { 'content-type': raw ? 'message/rfc822' : 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: raw ? body : JSON.stringify(body) }),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = <T>(service: TestService, method: string, url: string, body?: unknown) =>
+  callApi<T>(service, ADMIN, method, url, body);
 
 const scoreOf = async (service: TestService, mail: Buffer) =>
   (await api<{ score: number }>(service, 'POST', '/api/v1/scan', mail)).score;

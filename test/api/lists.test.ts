@@ -6,6 +6,8 @@ const ADMIN = 'lists-test-admin-key-0123456789-abcdefghijk';
 let api: TestApi;
 let analyst: string;
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
+const addEntry = (key: string, payload: object) =>
+  api.app.inject({ method: 'POST', url: '/api/v1/lists', headers: as(key), payload });
 
 beforeAll(async () => {
   api = await startTestApi({ api: { adminApiKey: ADMIN } });
@@ -17,12 +19,7 @@ afterAll(async () => {
 
 describe('/api/v1/lists', () => {
   it('adds, lists and removes entries, each audited', async () => {
-    const add = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/lists',
-      headers: as(ADMIN),
-      payload: { list: 'block', value: '@Spam.Example', scope: 'rcpt.example' },
-    });
+    const add = await addEntry(ADMIN, { list: 'block', value: '@Spam.Example', scope: 'rcpt.example' });
     expect(add.statusCode).toBe(201);
     const entry = add.json();
     expect(entry).toMatchObject({
@@ -33,19 +30,9 @@ describe('/api/v1/lists', () => {
     });
     expect(entry.alignedOnly).toBe(false);
     // The same entry again is the same row.
-    const again = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/lists',
-      headers: as(ADMIN),
-      payload: { list: 'block', value: '@spam.example', scope: 'rcpt.example' },
-    });
+    const again = await addEntry(ADMIN, { list: 'block', value: '@spam.example', scope: 'rcpt.example' });
     expect(again.json().id).toBe(entry.id);
-    const net = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/lists',
-      headers: as(ADMIN),
-      payload: { list: 'allow', value: '192.0.2.0/24', alignedOnly: true },
-    });
+    const net = await addEntry(ADMIN, { list: 'allow', value: '192.0.2.0/24', alignedOnly: true });
     expect(net.json()).toMatchObject({ kind: 'network', scope: 'global', alignedOnly: true });
 
     const list = await api.app.inject({ method: 'GET', url: '/api/v1/lists', headers: as(analyst) });
@@ -76,20 +63,10 @@ describe('/api/v1/lists', () => {
   });
 
   it('refuses a bad value with 400 and the analyst with 403', async () => {
-    const bad = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/lists',
-      headers: as(ADMIN),
-      payload: { list: 'block', value: 'not an address' },
-    });
+    const bad = await addEntry(ADMIN, { list: 'block', value: 'not an address' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toBe('BAD_LIST_ENTRY');
-    const refused = await api.app.inject({
-      method: 'POST',
-      url: '/api/v1/lists',
-      headers: as(analyst),
-      payload: { list: 'allow', value: 'a@b.example' },
-    });
+    const refused = await addEntry(analyst, { list: 'allow', value: 'a@b.example' });
     expect(refused.statusCode).toBe(403);
   });
 });

@@ -69,24 +69,24 @@ afterAll(async () => {
 
 describe('a stored MSM1 model version', () => {
   it('is refused at activation through the API with 409 MODEL_FORMAT_RETIRED; the model in force stays', async () => {
-    await withRegistry(async (storage) => {
-      const api = await startTestApi({ api: { adminApiKey: ADMIN } }, { storage });
-      try {
-        const before = (await api.app.inject({ method: 'GET', url: '/ready' })).json().model as string;
-        const refused = await api.app.inject({
-          method: 'POST',
-          url: `/api/v1/models/${VERSION}/activate`,
-          headers: { authorization: `Bearer ${ADMIN}` },
-        });
-        expect(refused.statusCode).toBe(409);
-        expect(refused.json().error).toBe('MODEL_FORMAT_RETIRED');
-        expect(refused.json().message).toMatch(/MSM1.*mailsentra train.*POST \/api\/v1\/models\/train/);
-        expect((await api.app.inject({ method: 'GET', url: '/ready' })).json().model).toBe(before);
-        expect(await storage.models.getActive()).toBeNull();
-      } finally {
-        await api.close();
-      }
-    });
+    // The API of a whole service on this file's store (it activates the default model: none is active yet).
+    const store = databaseUrl ? { databaseUrl } : { pglite: path.resolve(config.dataDir, 'pglite') };
+    const api = await startTestApi({ api: { adminApiKey: ADMIN } }, store);
+    try {
+      const before = (await api.app.inject({ method: 'GET', url: '/ready' })).json().model as string;
+      const refused = await api.app.inject({
+        method: 'POST',
+        url: `/api/v1/models/${VERSION}/activate`,
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error).toBe('MODEL_FORMAT_RETIRED');
+      expect(refused.json().message).toMatch(/MSM1.*mailsentra train.*POST \/api\/v1\/models\/train/);
+      expect((await api.app.inject({ method: 'GET', url: '/ready' })).json().model).toBe(before);
+      expect((await api.storage.models.getActive())?.version).toBe(before);
+    } finally {
+      await api.close();
+    }
   });
 
   it('already active: scan and serve refuse in one line naming the fix, exit 78, and serve never listens', async () => {

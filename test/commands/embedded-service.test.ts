@@ -35,16 +35,13 @@ describe('commands beside a running service on the embedded store', () => {
   const api = (p: string, key: string) =>
     fetch(`http://127.0.0.1:${ports.apiPort}${p}`, { headers: { authorization: `Bearer ${key}` } });
 
+  const start = () =>
+    startChildService({ ...ports, relayPort: sink.port, databaseUrl: null, dataDir, timeoutMs: 180_000 });
+
   beforeAll(async () => {
     sink = await startSink();
     ports = { smtpPort: await freePort(), apiPort: await freePort() };
-    service = await startChildService({
-      ...ports,
-      relayPort: sink.port,
-      databaseUrl: null,
-      dataDir,
-      timeoutMs: 180_000,
-    });
+    service = await start();
   }, 200_000);
   afterAll(async () => {
     if (service && service.proc.exitCode === null) service.proc.kill('SIGKILL');
@@ -119,13 +116,7 @@ describe('commands beside a running service on the embedded store', () => {
   it('a service killed with SIGKILL does not block the next start, and kept what was written through it', async () => {
     service?.proc.kill('SIGKILL');
     await service?.exited;
-    service = await startChildService({
-      ...ports,
-      relayPort: sink.port,
-      databaseUrl: null,
-      dataDir,
-      timeoutMs: 180_000,
-    });
+    service = await start();
     await expect
       .poll(async () => (await api('/api/v1/keys', adminKey)).status, { timeout: 60_000 })
       .toBe(200);

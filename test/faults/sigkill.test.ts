@@ -11,12 +11,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
-import { type ChildService, startChildService } from '../helpers/child-service.js';
-import { freshDatabaseUrl } from '../helpers/db.js';
+import { childSurroundings, startChildService } from '../helpers/child-service.js';
 import { freePort } from '../helpers/redis.js';
-import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
 
 const TOTAL = 2000;
@@ -42,19 +40,7 @@ interface Attempt {
 }
 
 describe.skipIf(!process.env.DATABASE_URL)('SIGKILL under load', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let sink: Sink;
-  let child: ChildService | null = null;
-
-  beforeAll(async () => {
-    db = await freshDatabaseUrl();
-    sink = await startSink();
-  });
-  afterAll(async () => {
-    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
-    await sink?.close();
-    await db?.drop();
-  });
+  const around = childSurroundings();
 
   it('loses no message that got 250, and every other one got an error the client retried', async () => {
     const ports = { smtpPort: await freePort(), apiPort: await freePort() };
@@ -62,23 +48,23 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGKILL under load', () => {
     const start = () =>
       startChildService({
         ...ports,
-        relayPort: sink.port,
-        databaseUrl: db.url,
+        relayPort: around.sink.port,
+        databaseUrl: around.db.url,
         dataDir,
         env: { LOG_LEVEL: 'warn' },
       });
-    child = await start();
+    around.child = await start();
 
     const attempts = new Map<number, Attempt[]>();
     let replies = 0;
     let kills = 0;
     let restarting: Promise<void> | null = null;
     const killAndRestart = async () => {
-      const dying = child!;
+      const dying = around.child!;
       dying.proc.kill('SIGKILL');
       await dying.exited;
       kills++;
-      child = await start();
+      around.child = await start();
     };
 
     let next = 0;
@@ -104,15 +90,15 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGKILL under load', () => {
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     await restarting;
-    child.proc.kill('SIGTERM');
-    await child.exited;
+    around.child.proc.kill('SIGTERM');
+    await around.child.exited;
 
     const atSink = new Map<number, number>();
-    for (const m of sink.messages) {
+    for (const m of around.sink.messages) {
       const id = loadId(m.raw.toString('latin1'));
       atSink.set(id, (atSink.get(id) ?? 0) + 1);
     }
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: around.db.url });
     await client.connect();
     const held = new Map<number, number>();
     for (const row of (await client.query('select raw from quarantine_messages')).rows as { raw: Buffer }[]) {

@@ -3,10 +3,10 @@
  * cuts (the machine's server keeps serving every other test); Redis is a private redis-server killed and
  * started again. Postgres is needed for these: .ci/run sets DATABASE_URL and fails on any skip.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
-import { freshDatabaseUrl } from '../helpers/db.js';
+import { freshDatabaseWithClient } from '../helpers/db.js';
 import { PrivateRedis } from '../helpers/redis.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { send } from '../helpers/smtp-client.js';
@@ -21,24 +21,22 @@ const value = async (metric: { get(): Promise<{ values: { value: number }[] }> }
   (await metric.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 describe.skipIf(!process.env.DATABASE_URL)('Postgres going away', () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: Awaited<ReturnType<typeof freshDatabaseWithClient>>;
   let proxy: TcpProxy;
   let svc: TestService;
   let direct: pg.Client;
 
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
+    db = await freshDatabaseWithClient();
+    direct = db.client;
     const url = new URL(db.url);
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.host = `127.0.0.1:${proxy.port}`;
     svc = await startTestService({
       config: { database: { url: url.toString() }, logBuffer: { maxRows: 3, flushIntervalMs: 20 } },
     });
-    direct = new pg.Client({ connectionString: db.url });
-    await direct.connect();
   });
   afterAll(async () => {
-    await direct?.end();
     await svc?.stop();
     await proxy?.close();
     await db?.drop();

@@ -1,26 +1,23 @@
 /**
- * The API built on real parts, for `inject` tests: embedded PGlite storage (or a given one), the real scanner and
- * default model, the real relay delivering to a recording sink. Log lines can be captured.
+ * The API of a whole MailSentra built by the composition root, for `inject` tests: no listener is opened, the
+ * storage is embedded PGlite (or a given database URL), the relay delivers to a recording sink, and every log
+ * line is captured.
  */
 
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../../src/api/server.js';
-import { createVerdictCache } from '../../src/cache/verdict-cache.js';
-import { loadDefaultModel } from '../../src/classifier/model-source.js';
+import { type App, createApp } from '../../src/app.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startListCache } from '../../src/lists/cache.js';
 import { createLogger } from '../../src/observability/log.js';
-import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { createActiveModel } from '../../src/pipeline/active-model.js';
-import { createScanner } from '../../src/pipeline/scan.js';
-import { createRelay } from '../../src/smtp/relay.js';
-import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import type { Metrics } from '../../src/observability/metrics.js';
+import type { OpenedStorage } from '../../src/store/index.js';
 import { type Sink, startSink } from './sink.js';
 
 export interface TestApi {
   app: FastifyInstance;
+  service: App;
   storage: OpenedStorage;
   sink: Sink;
   config: Config;
@@ -32,7 +29,11 @@ export interface TestApi {
 
 export async function startTestApi(
   overrides: DeepPartial<Config> = {},
-  options: { storage?: OpenedStorage; databaseUrl?: string } = {},
+  options: {
+    databaseUrl?: string;
+    /** Embedded database location (default in memory); a directory lets a later API open the same one. */
+    pglite?: string;
+  } = {},
 ): Promise<TestApi> {
   const sink = await startSink();
   const config = loadConfig({
@@ -56,39 +57,49 @@ export async function startTestApi(
       },
     }),
   );
-  const metrics = createMetrics({ defaultMetrics: false });
-  const storage =
-    options.storage ?? (await openStorage(config, { logger, metrics }, { pglite: 'memory://' }));
-  const activeModel = createActiveModel(loadDefaultModel(), metrics);
-  const cache = createVerdictCache(config, { logger, metrics });
-  const scanner = createScanner({ config, activeModel, cache, metrics });
-  const relay = createRelay(config, metrics);
-  const listCache = await startListCache(storage.lists, { intervalMs: 60_000, logger });
-  const app = await buildApi({
-    config,
+  const service = await createApp(config, {
     logger,
-    metrics,
-    storage,
-    scanner,
-    relay,
-    activeModel,
-    listCache,
-    signingKey: Buffer.alloc(32, 1),
-    modelSync: null,
+    roles: { smtp: false, api: true },
+    storage: { pglite: options.pglite ?? 'memory://' },
+    syncChannels: null,
+    digestTimer: false,
   });
+  const app = service.api;
+  if (!app) throw new Error('the API role built no API');
   await app.ready();
   return {
     app,
-    storage,
+    service,
+    storage: service.storage,
     sink,
     config,
-    metrics,
+    metrics: service.metrics,
     logLines,
     async close() {
-      listCache.stop();
-      await app.close();
-      if (!options.storage) await storage.close();
+      await service.stop();
       await sink.close();
     },
   };
+}
+
+/** Quarantines a spam for `recipients` as the pipeline would (one row each): `raw`, or a short one with `subject`. */
+export function holdSpam(
+  storage: OpenedStorage,
+  recipients: string[],
+  options: { subject?: string; raw?: Buffer } = {},
+) {
+  const subject = options.subject ?? `Cheap pills ${randomUUID()}`;
+  return storage.quarantine.hold({
+    messageId: randomUUID(),
+    mailFrom: 'bounce@example.org',
+    recipients,
+    subject,
+    headerFrom: 's@example.org',
+    score: 0.99,
+    reason: 'score 0.990 >= quarantine 0.950',
+    raw:
+      options.raw ??
+      Buffer.from(`From: s@example.org\r\nTo: r@example.net\r\nSubject: ${subject}\r\n\r\nBuy now\r\n`),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
 }

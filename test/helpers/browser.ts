@@ -7,6 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { startTestService, type TestService } from './service.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.resolve('test-results/ui');
@@ -63,4 +66,30 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
   await page.goto(`${base}/ui/login`);
   await page.fill('input[name="key"]', key);
   await Promise.all([page.waitForURL(`${base}/ui`), page.click('button[type="submit"]')]);
+}
+
+export interface ConsoleUnderTest {
+  svc: TestService;
+  browser: TestBrowser;
+  /** The console's origin, http://127.0.0.1:<api port>. */
+  base: string;
+  stop(): Promise<void>;
+}
+
+/** A service with its console, and a browser to drive it; digest rounds run when a test calls them. */
+export async function startConsoleUnderTest(config: DeepPartial<Config>): Promise<ConsoleUnderTest> {
+  const svc = await startTestService({ config, app: { digestTimer: false } });
+  const browser = await openBrowser().catch(async (err: unknown) => {
+    await svc.stop();
+    throw err;
+  });
+  return {
+    svc,
+    browser,
+    base: `http://127.0.0.1:${svc.apiPort}`,
+    async stop() {
+      await browser.close();
+      await svc.stop();
+    },
+  };
 }

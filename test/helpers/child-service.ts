@@ -8,6 +8,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { freshDatabaseUrl } from './db.js';
+import { type Sink, startSink } from './sink.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -85,4 +88,44 @@ export async function startChildService(options: {
     throw new Error(`${(err as Error).message}; its output:\n${log.slice(-3000)}`);
   }
   return { proc, smtpPort: options.smtpPort, apiPort: options.apiPort, output: () => log, exited };
+}
+
+export interface ChildSurroundings {
+  /** A fresh database on the real Postgres (DATABASE_URL). */
+  readonly db: { url: string };
+  /** The service's next hop. */
+  readonly sink: Sink;
+  /** The child a test runs; still running after the block, it is killed. */
+  child: ChildService | null;
+}
+
+/**
+ * What a child service of one describe block runs against, made before its tests: a fresh database and a
+ * recording next hop. After them the child left running is killed, the sink closed and the database dropped.
+ */
+export function childSurroundings(): ChildSurroundings {
+  let db: { url: string; drop(): Promise<void> } | null = null;
+  let sink: Sink | null = null;
+  const around = {
+    get db() {
+      if (!db) throw new Error('no database yet');
+      return db;
+    },
+    get sink() {
+      if (!sink) throw new Error('no sink yet');
+      return sink;
+    },
+    child: null as ChildService | null,
+  };
+  beforeAll(async () => {
+    db = await freshDatabaseUrl();
+    sink = await startSink();
+  });
+  afterAll(async () => {
+    const { child } = around;
+    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
+    await sink?.close();
+    await db?.drop();
+  });
+  return around;
 }

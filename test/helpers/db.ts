@@ -45,3 +45,22 @@ export async function openTestStorage(url: string | null): Promise<OpenedStorage
     { pglite: 'memory://' },
   );
 }
+
+/** A fresh database with a client of the test's own on it (to lock tables, or look behind the service). */
+export async function freshDatabaseWithClient(): Promise<{
+  url: string;
+  client: pg.Client;
+  drop(): Promise<void>;
+}> {
+  const db = await freshDatabaseUrl();
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  return {
+    url: db.url,
+    client,
+    async drop() {
+      await client.end();
+      await db.drop();
+    },
+  };
+}

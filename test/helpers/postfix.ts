@@ -5,11 +5,18 @@
  * use — with only the ports rewritten, so the documented configuration is the tested one.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, chown, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import type { DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { waitForPort } from './child-service.js';
+import { freePort } from './redis.js';
+import { startTestService, type TestService } from './service.js';
+import { type Sink, startSink } from './sink.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 export const POSTFIX = '/usr/sbin/postfix';
@@ -165,6 +172,88 @@ export async function startPostfix(options: {
     async stop() {
       await run(POSTFIX, ['-c', conf, 'stop']).catch(() => run(POSTFIX, ['-c', conf, 'abort']));
       await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A short ham and spam of the test corpus, with the CRLF line ends an MTA sends. */
+export function postfixSamples(): { ham: Buffer; spam: Buffer } {
+  const corpus = loadSpamAssassin('test');
+  const crlf = (b: Buffer) => Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+  const first = (label: 'ham' | 'spam', under: number) => {
+    const found = corpus.find((m) => m.label === label && m.raw.length < under);
+    if (!found) throw new Error(`no ${label} under ${under} bytes in the test corpus`);
+    return crlf(found.raw);
+  };
+  return { ham: first('ham', 4000), spam: first('spam', 6000) };
+}
+
+/** Waits for what Postfix does in its own time (queue runs, retries, log lines). */
+export const waitForPostfix = <T>(
+  what: string,
+  check: () => T | false | undefined | Promise<T | false | undefined>,
+) => waitFor(what, check, { timeoutMs: 20_000, intervalMs: 100 });
+
+export interface PostfixWorld {
+  /** Postfix's next hop. */
+  sink: Sink;
+  postfix: PostfixInstance;
+  /** The running MailSentra (throws once `stopService` ran). */
+  service(): TestService;
+  /** Stops MailSentra alone (Postfix keeps running). */
+  stopService(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * MailSentra wired into a real Postfix in `mode` (config/postfix/ with test ports): Postfix delivers to a
+ * recording sink, and MailSentra relays (and releases) back to Postfix's re-injection listener. Fails, never
+ * skips, where Postfix is missing or the test is not root.
+ */
+export async function startPostfixWorld(
+  mode: PostfixMode,
+  config: DeepPartial<Config> = {},
+): Promise<PostfixWorld> {
+  await access(POSTFIX, constants.X_OK).catch(() => {
+    throw new Error(`${POSTFIX} is missing: install Debian's postfix package (.ci/run does)`);
+  });
+  if (process.getuid?.() !== 0) throw new Error('starting a real Postfix needs root (CI runs as root)');
+  const sink = await startSink();
+  const reinjectPort = await freePort();
+  const svc = await startTestService({
+    sink,
+    config: { ...config, relay: { ...config.relay, to: `127.0.0.1:${reinjectPort}` } },
+  });
+  const postfix = await startPostfix({
+    mode,
+    smtpdPort: await freePort(),
+    filterPort: mode === 'milter' ? 0 : svc.smtpPort,
+    reinjectPort,
+    nextHopPort: sink.port,
+    ...(mode === 'milter' ? { milterPort: svc.milterPort } : {}),
+  }).catch(async (err: unknown) => {
+    await svc.stop();
+    await sink.close();
+    throw err;
+  });
+  let running: TestService | null = svc;
+  const stopService = async () => {
+    const stopping = running;
+    running = null;
+    await stopping?.stop();
+  };
+  return {
+    sink,
+    postfix,
+    service() {
+      if (!running) throw new Error('MailSentra was stopped');
+      return running;
+    },
+    stopService,
+    async stop() {
+      await postfix.stop();
+      await stopService();
+      await sink.close();
     },
   };
 }

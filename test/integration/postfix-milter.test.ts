@@ -5,80 +5,41 @@
  * MailSentra decides. Postfix must be installed and the test run as root (.ci/run): it never skips.
  */
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSpamAssassin } from '../../src/classifier/corpus.js';
-import { POSTFIX, type PostfixInstance, startPostfix } from '../helpers/postfix.js';
-import { freePort } from '../helpers/redis.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { type Sink, startSink } from '../helpers/sink.js';
+import { type PostfixWorld, postfixSamples, startPostfixWorld, waitForPostfix } from '../helpers/postfix.js';
 import { send } from '../helpers/smtp-client.js';
 
-const corpus = loadSpamAssassin('test');
-const crlf = (b: Buffer) => Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
-const HAM = crlf(corpus.find((m) => m.label === 'ham' && m.raw.length < 4000)!.raw);
-const SPAM = crlf(corpus.find((m) => m.label === 'spam' && m.raw.length < 6000)!.raw);
+const { ham: HAM, spam: SPAM } = postfixSamples();
 const ADMIN = 'admin-key-for-the-milter-test-0123';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('Postfix with MailSentra as its milter', () => {
-  let sink: Sink;
-  let svc: TestService | null = null;
-  let postfix: PostfixInstance;
+  let world: PostfixWorld;
 
   beforeAll(async () => {
-    await access(POSTFIX, constants.X_OK).catch(() => {
-      throw new Error(`${POSTFIX} is missing: install Debian's postfix package (.ci/run does)`);
-    });
-    if (process.getuid?.() !== 0) throw new Error('starting a real Postfix needs root (CI runs as root)');
-    sink = await startSink();
-    const reinjectPort = await freePort();
-    svc = await startTestService({
-      sink,
-      config: {
-        smtp: { listen: 'off' },
-        milter: { listen: '127.0.0.1:0' },
-        // Releases go back to Postfix, on the listener that skips the milter.
-        relay: { to: `127.0.0.1:${reinjectPort}` },
-        api: { adminApiKey: ADMIN },
-        policy: { domains: { 'tagged.example': { quarantine: null }, 'strict.example': { reject: 0.9 } } },
-      },
-    });
-    postfix = await startPostfix({
-      mode: 'milter',
-      smtpdPort: await freePort(),
-      filterPort: 0,
-      reinjectPort,
-      nextHopPort: sink.port,
-      milterPort: svc.milterPort,
+    world = await startPostfixWorld('milter', {
+      smtp: { listen: 'off' },
+      milter: { listen: '127.0.0.1:0' },
+      api: { adminApiKey: ADMIN },
+      policy: { domains: { 'tagged.example': { quarantine: null }, 'strict.example': { reject: 0.9 } } },
     });
   }, 60_000);
 
   afterAll(async () => {
-    await postfix?.stop();
-    await svc?.stop();
-    await sink?.close();
+    await world?.stop();
   });
 
-  const app = () => (svc as TestService).app;
+  const app = () => world.service().app;
   async function logged(sessionId: string) {
     await app().storage.messages.flush();
     return (await app().storage.messages.list({ limit: 100 })).items.find((m) => m.sessionId === sessionId);
   }
   const atSink = (rcpt: string) =>
-    until(`mail for ${rcpt} at the next hop`, () => sink.messages.find((m) => m.rcptTo.includes(rcpt)));
+    waitForPostfix(`mail for ${rcpt} at the next hop`, () =>
+      world.sink.messages.find((m) => m.rcptTo.includes(rcpt)),
+    );
 
   it('delivers ham with our headers; the verdict log has the client and Postfix queue id', async () => {
-    const r = await send(postfix.port, { from: 'alice@example.org', to: ['bob@example.net'] }, HAM, {
+    const r = await send(world.postfix.port, { from: 'alice@example.org', to: ['bob@example.net'] }, HAM, {
       helo: 'client.example.org',
     });
     expect(r.code, r.response).toBe(250);
@@ -98,7 +59,11 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('tags spam for a domain that does not quarantine: X-Spam-Flag YES and the subject prefix', async () => {
-    const r = await send(postfix.port, { from: 'spammer@example.com', to: ['gina@tagged.example'] }, SPAM);
+    const r = await send(
+      world.postfix.port,
+      { from: 'spammer@example.com', to: ['gina@tagged.example'] },
+      SPAM,
+    );
     expect(r.code, r.response).toBe(250);
     const text = (await atSink('gina@tagged.example')).raw.toString('latin1');
     expect(text).toMatch(/^X-Spam-Flag: YES\r\n/m);
@@ -106,21 +71,28 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('quarantines spam (never at the next hop) and releases it through the API to the original recipient', async () => {
-    const r = await send(postfix.port, { from: 'spammer@example.com', to: ['carol@example.net'] }, SPAM);
+    const r = await send(
+      world.postfix.port,
+      { from: 'spammer@example.com', to: ['carol@example.net'] },
+      SPAM,
+    );
     expect(r.code, r.response).toBe(250);
-    const held = await until('the spam in quarantine', async () => {
+    const held = await waitForPostfix('the spam in quarantine', async () => {
       const page = await app().storage.quarantine.list({ state: 'held', recipient: 'carol@example.net' });
       return page.items[0];
     });
     // Postfix discarded its copy at MailSentra's word.
-    await until('postfix to log the discard', async () =>
-      /milter-discard/.test(await postfix.log()) ? true : undefined,
+    await waitForPostfix('postfix to log the discard', async () =>
+      /milter-discard/.test(await world.postfix.log()) ? true : undefined,
     );
-    expect(sink.messages.some((m) => m.rcptTo.includes('carol@example.net'))).toBe(false);
-    const res = await fetch(`http://127.0.0.1:${svc?.apiPort}/api/v1/quarantine/${held.id}/release`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}` },
-    });
+    expect(world.sink.messages.some((m) => m.rcptTo.includes('carol@example.net'))).toBe(false);
+    const res = await fetch(
+      `http://127.0.0.1:${world.service().apiPort}/api/v1/quarantine/${held.id}/release`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}` },
+      },
+    );
     expect(res.status).toBe(200);
     const got = await atSink('carol@example.net');
     expect(got.rcptTo).toEqual(['carol@example.net']);
@@ -128,14 +100,18 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('rejects with our 550 5.7.1 text and the log reference', async () => {
-    const r = await send(postfix.port, { from: 'spammer@example.com', to: ['dan@strict.example'] }, SPAM);
+    const r = await send(
+      world.postfix.port,
+      { from: 'spammer@example.com', to: ['dan@strict.example'] },
+      SPAM,
+    );
     expect(r.code).toBe(550);
     expect(r.response).toMatch(/5\.7\.1 Message rejected as spam \(score [01]\.\d{3}, ref [0-9a-f-]{36}\)/);
   });
 
   it('gives two recipients with different policies each their own outcome', async () => {
     const r = await send(
-      postfix.port,
+      world.postfix.port,
       { from: 'spammer@example.com', to: ['hank@example.net', 'ivy@tagged.example'] },
       SPAM,
     );
@@ -146,14 +122,14 @@ describe('Postfix with MailSentra as its milter', () => {
     const held = await app().storage.quarantine.list({ state: 'held' });
     expect(held.items.map((q) => q.recipient)).toContain('hank@example.net');
     expect(held.items.map((q) => q.recipient)).not.toContain('ivy@tagged.example');
-    expect(sink.messages.some((m) => m.rcptTo.includes('hank@example.net'))).toBe(false);
+    expect(world.sink.messages.some((m) => m.rcptTo.includes('hank@example.net'))).toBe(false);
   });
 
   it('scans mail submitted locally with sendmail (non_smtpd_milters)', async () => {
     await new Promise<void>((resolve, reject) => {
       const child = execFile(
         '/usr/sbin/sendmail',
-        ['-C', postfix.conf, '-f', 'local@example.org', 'jack@example.net'],
+        ['-C', world.postfix.conf, '-f', 'local@example.org', 'jack@example.net'],
         (err) => (err ? reject(err) : resolve()),
       );
       child.stdin?.end(HAM);
@@ -164,14 +140,13 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('with MailSentra down, Postfix applies milter_default_action (tempfail): 4xx, nothing delivered', async () => {
-    await svc?.stop();
-    svc = null;
-    const before = sink.messages.length;
-    const r = await send(postfix.port, { from: 'alice@example.org', to: ['kate@example.net'] }, HAM);
+    await world.stopService();
+    const before = world.sink.messages.length;
+    const r = await send(world.postfix.port, { from: 'alice@example.org', to: ['kate@example.net'] }, HAM);
     expect(r.code, r.response).toBeGreaterThanOrEqual(400);
     expect(r.code, r.response).toBeLessThan(500);
     expect(r.response).toMatch(/4\.\d\.\d/);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(sink.messages.length).toBe(before);
+    expect(world.sink.messages.length).toBe(before);
   });
 });

@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { Action, Step, WANTED_ACTIONS, WANTED_STEPS } from '../../src/milter/protocol.js';
-import { freshDatabaseUrl } from '../helpers/db.js';
+import { freshDatabaseWithClient } from '../helpers/db.js';
 import { ALL_STEPS, decodeChanges, type MilterClient, milterConnect } from '../helpers/milter-client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -339,18 +339,16 @@ describe('the milter on a unix socket', () => {
 
 describe.skipIf(!process.env.DATABASE_URL)('the milter with a slow or failing database', () => {
   let svc: TestService;
-  let db: { url: string; drop(): Promise<void> };
+  let db: Awaited<ReturnType<typeof freshDatabaseWithClient>>;
   let direct: pg.Client;
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
+    db = await freshDatabaseWithClient();
+    direct = db.client;
     svc = await startTestService({
       config: { database: { url: db.url }, milter: { listen: '127.0.0.1:0', progressIntervalMs: 50 } },
     });
-    direct = new pg.Client({ connectionString: db.url });
-    await direct.connect();
   });
   afterAll(async () => {
-    await direct?.end();
     await svc?.stop();
     await db?.drop();
   });

@@ -2,10 +2,12 @@
  * The API's boundaries tried as an attacker would, one test per finding: cross-site bodies, racing releases and
  * deletes, reading what was deleted, heavy views stalling mail, malformed ids and cursors, a revoked bootstrap key.
  */
-import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { holdSpam, startTestApi, type TestApi } from '../helpers/api.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 import { startStallMeter } from '../helpers/loop-stall.js';
 
@@ -20,22 +22,8 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function hold(recipients: string[], raw?: Buffer, target: TestApi = api) {
-  const subject = `Cheap pills ${randomUUID()}`;
-  return target.storage.quarantine.hold({
-    messageId: randomUUID(),
-    mailFrom: 'bounce@example.org',
-    recipients,
-    subject,
-    headerFrom: 's@example.org',
-    score: 0.99,
-    reason: 'score 0.990 >= quarantine 0.950',
-    raw:
-      raw ??
-      Buffer.from(`From: s@example.org\r\nTo: r@example.net\r\nSubject: ${subject}\r\n\r\nBuy now\r\n`),
-    expiresAt: new Date(Date.now() + 86_400_000),
-  });
-}
+const hold = (recipients: string[], raw?: Buffer, target: TestApi = api) =>
+  holdSpam(target.storage, recipients, { raw });
 
 const deliveredTo = (subjectOf: string) =>
   api.sink.messages.filter((m) => m.raw.toString('latin1').includes(subjectOf)).length;
@@ -239,17 +227,22 @@ describe('malformed ids and cursors', () => {
 describe('the bootstrap key', () => {
   it('stays revoked across a restart with the same ADMIN_API_KEY', async () => {
     const key = 'bootstrap-revoke-key-0123456789-abcdefghij';
-    const first = await startTestApi({ api: { adminApiKey: key } });
+    const dir = mkdtempSync(path.join(tmpdir(), 'mailsentra-bootstrap-'));
     try {
-      const [record] = await first.storage.keys.list();
-      const revoke = await first.app.inject({
-        method: 'DELETE',
-        url: `/api/v1/keys/${record?.id}`,
-        headers: { authorization: `Bearer ${key}` },
-      });
-      expect(revoke.statusCode).toBe(200);
-      // The same storage, a new service with the same environment.
-      const second = await startTestApi({ api: { adminApiKey: key } }, { storage: first.storage });
+      const first = await startTestApi({ api: { adminApiKey: key } }, { pglite: dir });
+      try {
+        const [record] = await first.storage.keys.list();
+        const revoke = await first.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/keys/${record?.id}`,
+          headers: { authorization: `Bearer ${key}` },
+        });
+        expect(revoke.statusCode).toBe(200);
+      } finally {
+        await first.close();
+      }
+      // The same database, a new service with the same environment.
+      const second = await startTestApi({ api: { adminApiKey: key } }, { pglite: dir });
       try {
         const r = await second.app.inject({
           url: '/api/v1/models',
@@ -261,9 +254,9 @@ describe('the bootstrap key', () => {
         await second.close();
       }
     } finally {
-      await first.close();
+      rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it('must be at least 32 characters', () => {
     expect(() => loadConfig({ file: null, env: { ADMIN_API_KEY: 'short-but-16-chars!!' } })).toThrow(

@@ -3,11 +3,9 @@
  * Mail flows through both workers, /metrics counts all of it, feedback given to the API changes the score
  * in every worker, and SIGTERM drains and exits 0. Needs Postgres (the embedded database is one process's).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildService, startChildService, waitForPort } from '../helpers/child-service.js';
-import { freshDatabaseUrl } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { childSurroundings, startChildService, waitForPort } from '../helpers/child-service.js';
 import { freePort } from '../helpers/redis.js';
-import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,47 +17,38 @@ const FEEDBACK_MESSAGE =
 const scoreOf = (raw: Buffer) => Number(/X-Spam-Score: ([\d.]+)/.exec(raw.toString('latin1'))?.[1]);
 
 describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let sink: Sink;
-  let child: ChildService | null = null;
+  const around = childSurroundings();
 
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
-    sink = await startSink();
     const apiPort = await freePort();
-    child = await startChildService({
+    around.child = await startChildService({
       smtpPort: await freePort(),
       apiPort,
-      relayPort: sink.port,
-      databaseUrl: db.url,
+      relayPort: around.sink.port,
+      databaseUrl: around.db.url,
       env: { SMTP_PROCESSES: '2', ADMIN_API_KEY: ADMIN, VERDICT_CACHE: 'off' },
     });
     await waitForPort(apiPort);
   }, 120_000);
-  afterAll(async () => {
-    if (child && child.proc.exitCode === null) child.proc.kill('SIGKILL');
-    await sink?.close();
-    await db?.drop();
-  });
 
   it('relays through both workers and counts every message in the primary’s /metrics', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, n) =>
-        send(child!.smtpPort, { from: 'a@example.org', to: ['b@example.net'] }, message(n)),
+        send(around.child!.smtpPort, { from: 'a@example.org', to: ['b@example.net'] }, message(n)),
       ),
     );
     expect(results.map((r) => r.code)).toEqual(Array(20).fill(250));
-    expect(sink.messages).toHaveLength(20);
+    expect(around.sink.messages).toHaveLength(20);
     // Each worker logs the messages it handled with its own pid.
     const pids = new Set(
-      child!
-        .output()
+      around
+        .child!.output()
         .split('\n')
         .filter((l) => l.includes('"event":"MESSAGE_DONE"') || l.includes('"messageId"'))
         .map((l) => (JSON.parse(l) as { pid: number }).pid),
     );
     expect(pids.size).toBe(2);
-    const metrics = await (await fetch(`http://127.0.0.1:${child!.apiPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${around.child!.apiPort}/metrics`)).text();
     const counted = [...metrics.matchAll(/^mailsentra_messages_total\{action="[a-z]+"\} (\d+)$/gm)].reduce(
       (sum, m) => sum + Number(m[1]),
       0,
@@ -70,11 +59,12 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
 
   it('applies feedback given to the API in every worker', async () => {
     const env = { from: 'promo@example.com', to: ['b@example.net'] };
-    sink.messages.length = 0;
-    for (let i = 0; i < 4; i++) expect((await send(child!.smtpPort, env, FEEDBACK_MESSAGE)).code).toBe(250);
-    const before = sink.messages.map((m) => scoreOf(m.raw));
+    around.sink.messages.length = 0;
+    for (let i = 0; i < 4; i++)
+      expect((await send(around.child!.smtpPort, env, FEEDBACK_MESSAGE)).code).toBe(250);
+    const before = around.sink.messages.map((m) => scoreOf(m.raw));
     expect(new Set(before).size).toBe(1);
-    const r = await fetch(`http://127.0.0.1:${child!.apiPort}/api/v1/feedback`, {
+    const r = await fetch(`http://127.0.0.1:${around.child!.apiPort}/api/v1/feedback`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ raw: FEEDBACK_MESSAGE, label: 'spam' }),
@@ -83,17 +73,17 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
     // The primary tells the workers, which read the row from the database: asynchronously. Four messages in
     // a row visit both workers; once all four score higher, both learned.
     const after = await waitFor('both workers to learn the feedback', async () => {
-      sink.messages.length = 0;
-      for (let i = 0; i < 4; i++) await send(child!.smtpPort, env, FEEDBACK_MESSAGE);
-      const scores = sink.messages.map((m) => scoreOf(m.raw));
+      around.sink.messages.length = 0;
+      for (let i = 0; i < 4; i++) await send(around.child!.smtpPort, env, FEEDBACK_MESSAGE);
+      const scores = around.sink.messages.map((m) => scoreOf(m.raw));
       return scores.length === 4 && scores.every((s) => s > before[0]!) && scores;
     });
     expect(after).toHaveLength(4);
   }, 60_000);
 
   it('SIGTERM stops both workers and the primary, exit 0', async () => {
-    child!.proc.kill('SIGTERM');
-    expect(await child!.exited).toBe(0);
-    expect(child!.output().match(/"event":"STOPPED"/g)).toHaveLength(3);
+    around.child!.proc.kill('SIGTERM');
+    expect(await around.child!.exited).toBe(0);
+    expect(around.child!.output().match(/"event":"STOPPED"/g)).toHaveLength(3);
   }, 60_000);
 });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import { expectPassedIntact } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 import { rawSession, send } from '../helpers/smtp-client.js';
@@ -35,16 +36,7 @@ describe('the SMTP proxy', () => {
   it('passes ham to the next hop with X-Spam headers on top and the original bytes untouched', async () => {
     const r = await send(svc.smtpPort, env(), HAM);
     expect(r.code).toBe(250);
-    expect(svc.sink.messages).toHaveLength(1);
-    const got = svc.sink.messages[0]!;
-    expect(got.mailFrom).toBe('alice@example.org');
-    expect(got.rcptTo).toEqual(['bob@example.net']);
-    const text = got.raw.toString('latin1');
-    expect(text).toMatch(
-      /^X-Spam-Flag: NO\r\nX-Spam-Score: 0\.\d{3}\r\nX-Spam-Status: No, score=0\.\d{3} required=0\.500 model=\S+\r\nX-MailSentra-Id: [0-9a-f-]{36}\r\n/,
-    );
-    expect(got.raw.subarray(got.raw.length - HAM.length).equals(HAM)).toBe(true);
-    const id = /X-MailSentra-Id: (\S+)/.exec(text)![1];
+    const { id } = expectPassedIntact(svc.sink, HAM);
     const row = (await logged(svc)).find((m) => m.id === id);
     expect(row).toMatchObject({ action: 'pass', status: 'delivered', mailFrom: 'alice@example.org' });
   });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectPassedIntact } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { send } from '../helpers/smtp-client.js';
 import { makeSelfSignedCertificate, type TestCertificate } from '../helpers/tls.js';
@@ -187,17 +188,7 @@ describe('STARTTLS with a certificate configured', () => {
     const info = await sendOverTls(svc.smtpPort);
     expect(info.response).toMatch(/^250 /);
 
-    expect(svc.sink.messages).toHaveLength(1);
-    const got = svc.sink.messages[0]!;
-    expect(got.mailFrom).toBe('alice@example.org');
-    expect(got.rcptTo).toEqual(['bob@example.net']);
-    const text = got.raw.toString('latin1');
-    expect(text).toMatch(
-      /^X-Spam-Flag: NO\r\nX-Spam-Score: 0\.\d{3}\r\nX-Spam-Status: No, score=0\.\d{3} required=0\.500 model=\S+\r\nX-MailSentra-Id: [0-9a-f-]{36}\r\n/,
-    );
-    expect(text.endsWith(HAM)).toBe(true);
-
-    const id = /X-MailSentra-Id: (\S+)/.exec(text)![1];
+    const { id } = expectPassedIntact(svc.sink, HAM);
     await svc.app.storage.messages.flush();
     const row = (await svc.app.storage.messages.list({ limit: 50 })).items.find((m) => m.id === id);
     expect(row).toMatchObject({

@@ -2,35 +2,27 @@
  * The retention purge across processes: every process of a cluster (and every instance) runs the job, and
  * only one purges at a time — the others skip their turn rather than queue on the same rows.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/observability/log.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { type OpenedStorage, openStorage } from '../../src/store/index.js';
+import type { OpenedStorage } from '../../src/store/index.js';
 import { PURGE_LOCK, purgeIfFree } from '../../src/store/retention.js';
-import { freshDatabaseUrl } from '../helpers/db.js';
+import { freshDatabaseWithClient, openTestStorage } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
 
 describe.skipIf(!process.env.DATABASE_URL)('retention purge on a shared Postgres', () => {
-  let db: { url: string; drop(): Promise<void> };
-  let config: Config;
+  let db: Awaited<ReturnType<typeof freshDatabaseWithClient>>;
   let storage: OpenedStorage;
   let other: pg.Client;
+  // The default retention days: what the purge reads from the config.
+  const config = loadConfig({ file: null, env: {} });
 
   beforeAll(async () => {
-    db = await freshDatabaseUrl();
-    config = loadConfig({ file: null, env: {}, overrides: { database: { url: db.url } } });
-    storage = await openStorage(config, {
-      logger: silentLogger(),
-      metrics: createMetrics({ defaultMetrics: false }),
-    });
-    other = new pg.Client({ connectionString: db.url });
-    await other.connect();
+    db = await freshDatabaseWithClient();
+    other = db.client;
+    storage = await openTestStorage(db.url);
   });
   afterAll(async () => {
-    await other?.end();
     await storage?.close();
     await db?.drop();
   });

@@ -5,14 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { type ConsoleUnderTest, openBrowser, signIn, startConsoleUnderTest } from '../helpers/browser.js';
 import { send } from '../helpers/smtp-client.js';
 
 const ADMIN = `ms_admin_${randomBytes(12).toString('hex')}`;
-let svc: TestService;
-let browser: TestBrowser;
-let base: string;
+let ui: ConsoleUnderTest;
 let analystKey: string;
 
 function mail(from: string, to: string, subject: string, body = 'Hello, this is a message.'): string {
@@ -23,74 +20,70 @@ function mail(from: string, to: string, subject: string, body = 'Hello, this is 
 }
 
 async function deliver(from: string, to: string, subject: string) {
-  const r = await send(svc.smtpPort, { from, to: [to] }, mail(from, to, subject));
+  const r = await send(ui.svc.smtpPort, { from, to: [to] }, mail(from, to, subject));
   expect(r.code).toBe(250);
-  await svc.app.storage.messages.flush();
+  await ui.svc.app.storage.messages.flush();
 }
 
 beforeAll(async () => {
-  svc = await startTestService({
-    config: {
-      api: { adminApiKey: ADMIN },
-      // Held by a config entry: the test decides what is quarantined, not the model.
-      policy: { blockSenders: ['@held.example'] },
-    },
-    app: { digestTimer: false },
+  ui = await startConsoleUnderTest({
+    api: { adminApiKey: ADMIN },
+    // Held by a config entry: the test decides what is quarantined, not the model.
+    policy: { blockSenders: ['@held.example'] },
   });
-  base = `http://127.0.0.1:${svc.apiPort}`;
-  analystKey = (await svc.app.storage.keys.create('analyst', 'ui test')).key;
-  browser = await openBrowser();
+  analystKey = (await ui.svc.app.storage.keys.create('analyst', 'ui test')).key;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await svc?.stop();
+  await ui?.stop();
 });
 
 describe('console', () => {
   it('signs in, searches the log and opens a message', async () => {
     const tag = randomBytes(4).toString('hex');
     await deliver('alice@sender.example', 'bob@rcpt.example', `Quarterly numbers ${tag}`);
-    const page = await browser.newPage();
-    await page.goto(`${base}/ui`);
-    expect(page.url()).toBe(`${base}/ui/login`);
-    await signIn(page, base, ADMIN);
+    const page = await ui.browser.newPage();
+    await page.goto(`${ui.base}/ui`);
+    expect(page.url()).toBe(`${ui.base}/ui/login`);
+    await signIn(page, ui.base, ADMIN);
     await expect(page.textContent('h1')).resolves.toBe('Overview');
-    await browser.shot(page, 'overview');
-    const cookies = await browser.context.cookies(`${base}/ui`);
+    await ui.browser.shot(page, 'overview');
+    const cookies = await ui.browser.context.cookies(`${ui.base}/ui`);
     const session = cookies.find((c) => c.name === 'mailsentra_session');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
 
-    await page.goto(`${base}/ui/messages`);
+    await page.goto(`${ui.base}/ui/messages`);
     await page.fill('input[name="subject"]', tag);
     await Promise.all([page.waitForURL(/subject=/), page.click('form.filters button[type="submit"]')]);
     const rows = page.locator('table.wide tbody tr');
     await expect(rows.count()).resolves.toBe(1);
-    await browser.shot(page, 'message-log');
+    await ui.browser.shot(page, 'message-log');
     await Promise.all([
       page.waitForURL(/\/ui\/messages\/[0-9a-f-]{36}$/),
       page.click(`text=Quarterly numbers ${tag}`),
     ]);
     await expect(page.textContent('main')).resolves.toContain('alice@sender.example');
     await expect(page.textContent('main')).resolves.toContain('Hello, this is a message.');
-    await browser.shot(page, 'message-view');
+    await ui.browser.shot(page, 'message-view');
     await page.close();
   });
 
   it('releases a quarantined message to the next hop, once', async () => {
     const tag = randomBytes(4).toString('hex');
     await deliver('promo@held.example', 'carol@rcpt.example', `Held ${tag}`);
-    const before = svc.sink.messages.length;
-    const page = await browser.newPage();
-    await page.goto(`${base}/ui/quarantine?subject=${tag}`);
-    await browser.shot(page, 'quarantine');
+    const before = ui.svc.sink.messages.length;
+    const page = await ui.browser.newPage();
+    await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
+    await ui.browser.shot(page, 'quarantine');
     await page.check('input[name="ids"]');
     await Promise.all([page.waitForURL(/done=/), page.click('button[formaction="/ui/quarantine/release"]')]);
     await expect(page.textContent('.notice')).resolves.toContain('Released 1');
-    const arrived = svc.sink.messages.slice(before).filter((m) => m.raw.toString().includes(`Held ${tag}`));
+    const arrived = ui.svc.sink.messages
+      .slice(before)
+      .filter((m) => m.raw.toString().includes(`Held ${tag}`));
     expect(arrived).toHaveLength(1);
     expect(arrived[0]?.rcptTo).toEqual(['carol@rcpt.example']);
-    const [row] = (await svc.app.storage.quarantine.list({ subject: tag })).items;
+    const [row] = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items;
     expect(row?.state).toBe('released');
     await page.close();
   });
@@ -98,13 +91,13 @@ describe('console', () => {
   it('bulk-deletes with select-all', async () => {
     const tag = randomBytes(4).toString('hex');
     for (const n of [1, 2, 3]) await deliver('bulk@held.example', `u${n}@rcpt.example`, `Bulk ${tag}`);
-    const page = await browser.newPage();
-    await page.goto(`${base}/ui/quarantine?subject=${tag}`);
+    const page = await ui.browser.newPage();
+    await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
     await expect(page.locator('input[name="ids"]').count()).resolves.toBe(3);
     await page.check('input[data-select-all]');
     await Promise.all([page.waitForURL(/done=/), page.click('button[formaction="/ui/quarantine/delete"]')]);
     await expect(page.textContent('.notice')).resolves.toContain('Deleted 3');
-    const states = (await svc.app.storage.quarantine.list({ subject: tag })).items.map((i) => i.state);
+    const states = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items.map((i) => i.state);
     expect(states).toEqual(['deleted', 'deleted', 'deleted']);
     await page.close();
   });
@@ -113,8 +106,8 @@ describe('console', () => {
     const tag = randomBytes(4).toString('hex');
     // Held by the config list, so the row exists; the block is for the sender's other domain-mate below.
     await deliver('ann@held.example', 'dave@rcpt.example', `First ${tag}`);
-    const page = await browser.newPage();
-    await page.goto(`${base}/ui/quarantine?subject=${tag}`);
+    const page = await ui.browser.newPage();
+    await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
     await Promise.all([page.waitForURL(/\/ui\/quarantine\/[0-9a-f-]{36}$/), page.click(`text=First ${tag}`)]);
     // Block the address for the recipient's domain only.
     const blockForm = page.locator('form[action$="/list"]').filter({ hasText: 'Block sender' });
@@ -123,23 +116,23 @@ describe('console', () => {
     await expect(page.textContent('.notice')).resolves.toContain(
       'ann@held.example is on the block list for rcpt.example',
     );
-    await browser.shot(page, 'quarantine-view');
+    await ui.browser.shot(page, 'quarantine-view');
     // The config list would hold mail from held.example anyway: prove the DB entry with a message whose
     // sender only the new entry names, by listing that sender's address in a new domain-scoped entry.
-    await page.goto(`${base}/ui/lists`);
+    await page.goto(`${ui.base}/ui/lists`);
     await page.fill('input[name="value"]', `spammer-${tag}@elsewhere.example`);
     await page.fill('input[name="scope"]', 'global');
     await Promise.all([page.waitForURL(/done=/), page.click('form.filters button[type="submit"]')]);
-    await browser.shot(page, 'lists');
+    await ui.browser.shot(page, 'lists');
     const r = await send(
-      svc.smtpPort,
+      ui.svc.smtpPort,
       { from: `spammer-${tag}@elsewhere.example`, to: ['erin@rcpt.example'] },
       mail(`spammer-${tag}@elsewhere.example`, 'erin@rcpt.example', `Second ${tag}`),
     );
     expect(r.code).toBe(250);
-    const [held] = (await svc.app.storage.quarantine.list({ subject: `Second ${tag}` })).items;
+    const [held] = (await ui.svc.app.storage.quarantine.list({ subject: `Second ${tag}` })).items;
     expect(held?.reason).toContain(`block list entry spammer-${tag}@elsewhere.example`);
-    const audit = await svc.app.storage.audit.list(20);
+    const audit = await ui.svc.app.storage.audit.list(20);
     expect(audit.map((a) => a.action)).toContain('lists.block.add');
     await page.close();
   });
@@ -150,18 +143,18 @@ describe('console', () => {
     const other = await openBrowser();
     try {
       const page = await other.newPage();
-      await signIn(page, base, analystKey);
-      await page.goto(`${base}/ui/quarantine?subject=${tag}`);
+      await signIn(page, ui.base, analystKey);
+      await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
       await expect(page.locator('button[formaction="/ui/quarantine/release"]').count()).resolves.toBe(0);
       // A hand-made post with the analyst's own valid session and CSRF token: refused by role.
       const csrf = await page.getAttribute('input[name="_csrf"]', 'value');
       const id = await page.getAttribute('input[name="ids"]', 'value');
-      const res = await page.request.post(`${base}/ui/quarantine/release`, {
+      const res = await page.request.post(`${ui.base}/ui/quarantine/release`, {
         form: { _csrf: csrf ?? '', ids: id ?? '' },
-        headers: { origin: base },
+        headers: { origin: ui.base },
       });
       expect(res.status()).toBe(403);
-      const [row] = (await svc.app.storage.quarantine.list({ subject: tag })).items;
+      const [row] = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items;
       expect(row?.state).toBe('held');
     } finally {
       await other.close();
@@ -171,19 +164,19 @@ describe('console', () => {
   it('refuses a cross-site form post, even with the session cookie', async () => {
     const tag = randomBytes(4).toString('hex');
     await deliver('y@held.example', 'gina@rcpt.example', `Csrf ${tag}`);
-    const [row] = (await svc.app.storage.quarantine.list({ subject: tag })).items;
+    const [row] = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items;
     // An attacker's page on another origin (a second server on another port) auto-submits a form to us.
-    const page = await browser.newPage();
+    const page = await ui.browser.newPage();
     const { createServer } = await import('node:http');
     const evil = createServer((_req, res) => {
       res.setHeader('content-type', 'text/html');
-      res.end(`<form id=f method=post action="${base}/ui/quarantine/release">
+      res.end(`<form id=f method=post action="${ui.base}/ui/quarantine/release">
         <input name=ids value="${row?.id}"></form><script>document.getElementById('f').submit()</script>`);
     });
     await new Promise<void>((r) => evil.listen(0, '127.0.0.2', r));
     const port = (evil.address() as { port: number }).port;
     try {
-      const response = page.waitForResponse((r) => r.url() === `${base}/ui/quarantine/release`);
+      const response = page.waitForResponse((r) => r.url() === `${ui.base}/ui/quarantine/release`);
       await page.goto(`http://127.0.0.2:${port}/`);
       // The SameSite=Strict cookie stays home, so the post arrives without a session.
       expect((await response).status()).toBe(401);
@@ -191,38 +184,38 @@ describe('console', () => {
       evil.close();
     }
     // With the session and a valid CSRF token, a post naming another origin is still refused...
-    await page.goto(`${base}/ui/quarantine?subject=${tag}`);
+    await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
     const csrf = (await page.getAttribute('input[name="_csrf"]', 'value')) ?? '';
-    const forged = await page.request.post(`${base}/ui/quarantine/release`, {
+    const forged = await page.request.post(`${ui.base}/ui/quarantine/release`, {
       form: { _csrf: csrf, ids: row?.id ?? '' },
       headers: { origin: 'http://127.0.0.2:1' },
     });
     expect(forged.status()).toBe(403);
     await expect(forged.text()).resolves.toContain('CROSS_SITE_REQUEST');
     // ...and so is one from our own origin without the CSRF token.
-    const tokenless = await page.request.post(`${base}/ui/quarantine/release`, {
+    const tokenless = await page.request.post(`${ui.base}/ui/quarantine/release`, {
       form: { ids: row?.id ?? '' },
-      headers: { origin: base },
+      headers: { origin: ui.base },
     });
     expect(tokenless.status()).toBe(403);
     await expect(tokenless.text()).resolves.toContain('BAD_CSRF_TOKEN');
     // A JSON body is not a console form: 415.
-    const json = await page.request.post(`${base}/ui/quarantine/release`, {
+    const json = await page.request.post(`${ui.base}/ui/quarantine/release`, {
       data: { _csrf: csrf, ids: row?.id },
-      headers: { origin: base, 'content-type': 'application/json' },
+      headers: { origin: ui.base, 'content-type': 'application/json' },
     });
     expect(json.status()).toBe(415);
-    const [after] = (await svc.app.storage.quarantine.list({ subject: tag })).items;
+    const [after] = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items;
     expect(after?.state).toBe('held');
     await page.close();
   });
 
   it('signs out: the session no longer works', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${base}/ui`);
-    await Promise.all([page.waitForURL(`${base}/ui/login`), page.click('form.signout button')]);
-    await page.goto(`${base}/ui/quarantine`);
-    expect(page.url()).toBe(`${base}/ui/login`);
+    const page = await ui.browser.newPage();
+    await page.goto(`${ui.base}/ui`);
+    await Promise.all([page.waitForURL(`${ui.base}/ui/login`), page.click('form.signout button')]);
+    await page.goto(`${ui.base}/ui/quarantine`);
+    expect(page.url()).toBe(`${ui.base}/ui/login`);
     await page.close();
   });
 });

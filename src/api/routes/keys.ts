@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
+import { createAuditedKey } from '../../store/keys.js';
 import type { Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { ApiKey, AuditEntry } from '../resources.js';
@@ -26,13 +27,8 @@ export const keyRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = async 
       },
     },
     async (request, reply) => {
-      const { record, key } = await storage.keys.create(request.body.role, request.body.label ?? null);
-      await storage.audit.write({
-        actor: actorOf(request),
-        action: 'key.create',
-        target: record.id,
-        details: { role: record.role },
-      });
+      const { role, label } = request.body;
+      const { record, key } = await createAuditedKey(storage, role, label ?? null, actorOf(request));
       return reply.code(201).send({ key, record });
     },
   );

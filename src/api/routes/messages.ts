@@ -4,7 +4,7 @@ import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { MessageFilter, Storage } from '../../store/types.js';
 import { Message } from '../resources.js';
-import { Cursor, Errors, IdParams, PageOf } from '../schemas.js';
+import { Errors, IdParams, PageOf, PageQuery, RawById } from '../schemas.js';
 
 const Query = T.Object({
   action: T.Optional(T.Union(['pass', 'tag', 'quarantine', 'reject', 'tempfail'].map((a) => T.Literal(a)))),
@@ -19,8 +19,7 @@ const Query = T.Object({
   maxScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
   since: T.Optional(T.String({ format: 'date-time' })),
   until: T.Optional(T.String({ format: 'date-time' })),
-  cursor: T.Optional(Cursor),
-  limit: T.Optional(T.Integer({ minimum: 1, maximum: 500 })),
+  ...PageQuery,
 });
 
 export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = async (app, { storage }) => {
@@ -57,10 +56,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = as
     '/api/v1/messages/:id/raw',
     {
       config: { action: 'messages:read' },
-      schema: {
-        params: IdParams,
-        response: { 200: T.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...Errors },
-      },
+      schema: RawById,
     },
     async (request, reply) => {
       const raw = await storage.messages.getRaw(request.params.id);

@@ -10,7 +10,7 @@ import { deleteItems, type QuarantineActionDeps, releaseItem } from '../../quara
 import type { QuarantineItem } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { QuarantineItem as QuarantineItemSchema } from '../resources.js';
-import { Cursor, ErrorBody, Errors, IdParams, PageOf, Uuid } from '../schemas.js';
+import { ErrorBody, Errors, IdParams, PageOf, PageQuery, RawById, Uuid } from '../schemas.js';
 import type { MessageViewer } from '../view/message-view.js';
 
 export interface QuarantineDeps extends QuarantineActionDeps {
@@ -24,8 +24,7 @@ const ListQuery = T.Object({
   sender: T.Optional(T.String()),
   recipient: T.Optional(T.String()),
   subject: T.Optional(T.String()),
-  cursor: T.Optional(Cursor),
-  limit: T.Optional(T.Integer({ minimum: 1, maximum: 500 })),
+  ...PageQuery,
 });
 
 const View = T.Object({
@@ -95,10 +94,7 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
     '/api/v1/quarantine/:id/raw',
     {
       config: { action: 'quarantine:read' },
-      schema: {
-        params: IdParams,
-        response: { 200: T.Unsafe<Buffer>({ type: 'string', format: 'binary' }), ...Errors },
-      },
+      schema: RawById,
     },
     async (request, reply) => {
       const item = await find(request.params.id);
