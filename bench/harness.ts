@@ -53,3 +53,18 @@ export function spawnService(
     stdio: ['ignore', stdout, 'inherit'],
   });
 }
+
+/**
+ * Runs the harness (`smtp-bench.sh ARGS`) without blocking this process's event loop: a bench that serves
+ * something itself (the loopback DNS server) must go on answering while smtp-source runs.
+ */
+export function runHarness(
+  args: string[],
+  options: { stdio?: 'inherit' | 'ignore' | ['ignore', 'ignore', 'inherit']; env?: NodeJS.ProcessEnv } = {},
+): Promise<number | null> {
+  const child = spawn('bash', [harness, ...args], {
+    stdio: options.stdio ?? 'inherit',
+    env: options.env ?? process.env,
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}

@@ -18,7 +18,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestDns } from '../test/helpers/dns-server.js';
 import { type PostfixInstance, startPostfix } from '../test/helpers/postfix.js';
-import { freePort, freshDatabaseUrl, harness, requireHarness, spawnService, waitForPort } from './harness.js';
+import {
+  freePort,
+  freshDatabaseUrl,
+  harness,
+  requireHarness,
+  runHarness,
+  spawnService,
+  waitForPort,
+} from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? '1000');
 const reps = Number(process.env.BENCH_REPS ?? '1');
@@ -102,13 +110,11 @@ try {
     ['postfix + content_filter', contentFilter],
   ];
 
-  function run(setup: Setup, port: number, conc: number, rep: number): Result {
+  async function run(setup: Setup, port: number, conc: number, rep: number): Promise<Result> {
     const json = path.join(state, 'runs.jsonl');
     const started = performance.now();
-    spawnSync(
-      'bash',
+    await runHarness(
       [
-        harness,
         'run',
         `127.0.0.1:${port}`,
         String(SIZE),
@@ -144,9 +150,8 @@ try {
 
   // Warm up each path (the model's first messages, Postfix's process pools).
   for (const [, pf] of setups) {
-    spawnSync(
-      'bash',
-      [harness, 'run', `127.0.0.1:${pf.port}`, String(SIZE), '50', '5', '--sink-port', String(sinkPort)],
+    await runHarness(
+      ['run', `127.0.0.1:${pf.port}`, String(SIZE), '50', '5', '--sink-port', String(sinkPort)],
       {
         stdio: 'ignore',
       },
@@ -160,7 +165,7 @@ try {
         (_, i) => setups[(i + rep + conc) % setups.length] as [Setup, PostfixInstance],
       );
       for (const [setup, pf] of order) {
-        const r = run(setup, pf.port, conc, rep);
+        const r = await run(setup, pf.port, conc, rep);
         results.push(r);
         console.log(
           `${setup.padEnd(26)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,

@@ -21,6 +21,7 @@ import {
   processTreeKb,
   requireHarness,
   root,
+  runHarness,
   spawnService,
   waitForPort,
 } from './harness.js';
@@ -167,7 +168,7 @@ try {
     out,
     '--keep-sink',
   ];
-  spawnSync('bash', [harness, ...args], { stdio: 'inherit', env: { ...process.env, SMTP_TOOLS_DIR: root } });
+  await runHarness(args, { env: { ...process.env, SMTP_TOOLS_DIR: root } });
   ratios(out, ['mailsentra-embedded', 'mailsentra-postgres', ...(harakaPid ? ['haraka'] : [])]);
   for (const [name, svc] of [
     ['embedded', embedded],
