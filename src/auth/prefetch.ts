@@ -25,6 +25,22 @@ const domainOf = (address: string) => {
   return at === -1 ? null : address.slice(at + 1).toLowerCase() || null;
 };
 
+/**
+ * The address in a From value: the one in angle brackets, else the first token with text on both sides of an
+ * '@'. Linear in the value's length: a regular expression for the bare form backtracks quadratically on a long
+ * run of address characters (a hostile 256 KiB From without '@' held a message for seconds).
+ */
+function fromAddress(value: string): string {
+  if (!value.includes('@')) return '';
+  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
+  if (angle) return angle[1] as string;
+  for (const token of value.split(/[\s<>"',;:]+/)) {
+    const at = token.indexOf('@');
+    if (at > 0 && at < token.length - 1) return token;
+  }
+  return '';
+}
+
 /** `[name, type]` pairs: DKIM and ARC keys, the SPF record of MAIL FROM (or HELO), From's DMARC record. */
 export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | null): [string, 'TXT'][] {
   const slice = raw.subarray(0, MAX_HEAD).toString('latin1');
@@ -44,9 +60,7 @@ export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | nu
       const s = tag(value, 's');
       if (d && s) names.add(`${s}._domainkey.${d}`);
     } else if (field === 'from' && from === null) {
-      const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
-      const bare = /([^\s<>"',;:]+@[^\s<>"',;:]+)/.exec(value);
-      from = domainOf((angle?.[1] ?? bare?.[1] ?? '').toLowerCase());
+      from = domainOf(fromAddress(value).toLowerCase());
     }
   }
   const spfDomain = mailFrom ? domainOf(mailFrom) : helo && !helo.startsWith('[') ? helo.toLowerCase() : null;
