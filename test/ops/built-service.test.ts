@@ -62,7 +62,10 @@ describe('the bundled build (npm start)', () => {
   });
 
   it('trains on its own thread', async () => {
-    const created = await runCliChild(['apikey', 'create', '--role', 'admin'], { DATA_DIR: dataDir });
+    const created = await runCliChild(['apikey', 'create', '--role', 'admin'], {
+      DATA_DIR: dataDir,
+      DATABASE_URL: '',
+    });
     expect(created.code, created.stderr).toBe(0);
     const key = /ms_[A-Za-z0-9_-]+/.exec(created.stdout)?.[0] ?? '';
     const api = `http://127.0.0.1:${service.apiPort}/api/v1`;
