@@ -111,16 +111,8 @@ export class FeatureTable {
 
   /** Weight of a hash's slot, undefined when absent. */
   weightOf(hash: number): number | undefined {
-    const key = hash >>> 0 || 1;
-    const cells = this.cells;
-    const mask = this.mask;
-    let i = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
-    for (;;) {
-      const k = cells[2 * i] as number;
-      if (k === key) return this.cellWeights[2 * i + 1] as number;
-      if (k === 0) return undefined;
-      i = (i + 1) & mask;
-    }
+    const i = this.find(hash);
+    return i < 0 ? undefined : (this.cellWeights[2 * i + 1] as number);
   }
 
   /** Slot of a hash, inserted (weight 0) if absent. May grow the table: slots found earlier become stale. */

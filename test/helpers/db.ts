@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -61,6 +62,30 @@ export async function freshDatabaseWithClient(): Promise<{
     async drop() {
       await client.end();
       await db.drop();
+    },
+  };
+}
+
+/**
+ * The storage of a `describe` block on `backend`: a fresh database on the real Postgres, in-memory PGlite
+ * otherwise; opened before the block's tests, closed (and the database dropped) after them.
+ */
+export function storageOn(backend: Backend): { readonly storage: OpenedStorage } {
+  let storage: OpenedStorage | null = null;
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    let url: string | undefined;
+    if (backend === 'postgres') ({ url, drop } = await freshDatabaseUrl());
+    storage = await openTestStorage(url ?? null);
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await drop?.();
+  });
+  return {
+    get storage() {
+      if (!storage) throw new Error('storage is opened in beforeAll');
+      return storage;
     },
   };
 }

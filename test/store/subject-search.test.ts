@@ -3,26 +3,14 @@
  * 0005) serves it on the real Postgres and on the embedded PGlite alike.
  */
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OpenedStorage } from '../../src/store/index.js';
-import { type Backend, backends, freshDatabaseUrl, openTestStorage } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { type Backend, backends, storageOn } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
 
 const logged = (subject: string | null) => logEntry({ subject });
 
 describe.each(backends)('subject search on %s', (backend: Backend) => {
-  let storage: OpenedStorage;
-  let drop: (() => Promise<void>) | undefined;
-
-  beforeAll(async () => {
-    let url: string | undefined;
-    if (backend === 'postgres') ({ url, drop } = await freshDatabaseUrl());
-    storage = await openTestStorage(url ?? null);
-  });
-  afterAll(async () => {
-    await storage?.close();
-    await drop?.();
-  });
+  const db = storageOn(backend);
 
   it('finds any part of a subject, case-insensitively, through the trigram index', async () => {
     const rows = [
@@ -32,16 +20,17 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
       logged(null),
       ...Array.from({ length: 200 }, (_, i) => logged(`newsletter ${i}`)),
     ];
-    for (const r of rows) storage.messages.record(r);
-    await storage.messages.flush();
-    const ids = async (subject: string) => (await storage.messages.list({ subject })).items.map((m) => m.id);
+    for (const r of rows) db.storage.messages.record(r);
+    await db.storage.messages.flush();
+    const ids = async (subject: string) =>
+      (await db.storage.messages.list({ subject })).items.map((m) => m.id);
     expect(await ids('rly rep')).toEqual([rows[0]?.id]);
     expect(await ids('100%')).toEqual([rows[1]?.id]);
     expect(await ids('отчёт')).toEqual([rows[2]?.id]);
     expect(await ids('no such subject')).toEqual([]);
 
     // The planner takes the index when a scan is not cheaper (this table is small, so scans are turned off).
-    const plan = await storage.db.connection().execute(async (conn) => {
+    const plan = await db.storage.db.connection().execute(async (conn) => {
       await sql`set enable_seqscan = off`.execute(conn);
       try {
         const r = await sql<{
@@ -59,7 +48,7 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await storage.messages.list({ subject, limit, cursor });
+      const page = await db.storage.messages.list({ subject, limit, cursor });
       ids.push(...page.items.map((m) => m.id));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -73,23 +62,23 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
         action, reason, total_ms, status)
       select gen_random_uuid(), now() - interval '30 days' - i * interval '1 minute', 's', 'a@example.org',
         array['b@example.net'], 'Old Receipt ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
-      from generate_series(1, 60) as i`.execute(storage.db);
+      from generate_series(1, 60) as i`.execute(db.storage.db);
     await sql`
       insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
         action, reason, total_ms, status)
       select gen_random_uuid(), now() - interval '1 day' - i * interval '1 second', 's', 'a@example.org',
         array['b@example.net'], 'daily digest ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
-      from generate_series(1, 6000) as i`.execute(storage.db);
+      from generate_series(1, 6000) as i`.execute(db.storage.db);
     const expected = async (pattern: string) =>
       (
         await sql<{ id: string }>`select id from messages where lower(subject) like ${pattern}
-          order by received_at desc, id desc`.execute(storage.db)
+          order by received_at desc, id desc`.execute(db.storage.db)
       ).rows.map((r) => r.id);
 
     const old = await allPages('old receipt', 25);
     expect(old).toHaveLength(60);
     expect(old).toEqual(await expected('%old receipt%'));
-    const common = await storage.messages.list({ subject: 'DAILY digest', limit: 50 });
+    const common = await db.storage.messages.list({ subject: 'DAILY digest', limit: 50 });
     expect(common.items.map((m) => m.id)).toEqual((await expected('%daily digest%')).slice(0, 50));
     expect(common.nextCursor).not.toBeNull();
   });
