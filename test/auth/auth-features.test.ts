@@ -5,9 +5,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ORIGIN_IP, plainMessage, populate, STRANGER_IP, signedMessage } from '../helpers/auth-world.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import {
+  ORIGIN_IP,
+  plainMessage,
+  STRANGER_IP,
+  signedMessage,
+  startAuthWorldService,
+} from '../helpers/auth-world.js';
+import type { TestDns } from '../helpers/dns-server.js';
+import type { TestService } from '../helpers/service.js';
 import { rawSession } from '../helpers/smtp-client.js';
 
 const ADMIN = 'auth-features-admin-key-0123456789';
@@ -15,17 +21,11 @@ let dns: TestDns;
 let svc: TestService;
 
 beforeAll(async () => {
-  dns = await startTestDns();
-  populate(dns);
-  svc = await startTestService({
-    config: {
-      api: { adminApiKey: ADMIN },
-      auth: { authservId: 'mx.mailsentra.test' },
-      dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
-      // p=reject is left to the score here (the classifier is what is tested); p=quarantine is honoured.
-      policy: { dmarc: { reject: 'ignore' }, thresholds: { quarantine: null } },
-    },
-  });
+  ({ dns, svc } = await startAuthWorldService({
+    api: { adminApiKey: ADMIN },
+    // p=reject is left to the score here (the classifier is what is tested); p=quarantine is honoured.
+    policy: { dmarc: { reject: 'ignore' }, thresholds: { quarantine: null } },
+  }));
 });
 afterAll(async () => {
   await svc.stop();

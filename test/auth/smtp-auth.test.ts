@@ -7,25 +7,26 @@ import { createDnsCache } from '../../src/auth/dns-cache.js';
 import { createResolver } from '../../src/auth/resolver.js';
 import { createVerifier } from '../../src/auth/verify.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { ORIGIN_IP, plainMessage, populate, STRANGER_IP, signedMessage } from '../helpers/auth-world.js';
-import { startTestDns, type TestDns } from '../helpers/dns-server.js';
+import {
+  AUTHSERV_ID,
+  ORIGIN_IP,
+  plainMessage,
+  STRANGER_IP,
+  signedMessage,
+  startAuthWorldService,
+} from '../helpers/auth-world.js';
+import type { TestDns } from '../helpers/dns-server.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { rawSession } from '../helpers/smtp-client.js';
 
-const AUTHSERV = 'mx.mailsentra.test';
+const AUTHSERV = AUTHSERV_ID;
 let dns: TestDns;
 let svc: TestService;
 
 beforeAll(async () => {
-  dns = await startTestDns();
-  populate(dns);
-  svc = await startTestService({
-    config: {
-      auth: { authservId: AUTHSERV },
-      dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
-      policy: { allowSenders: ['@authorg.example'], thresholds: { quarantine: null } },
-    },
-  });
+  ({ dns, svc } = await startAuthWorldService({
+    policy: { allowSenders: ['@authorg.example'], thresholds: { quarantine: null } },
+  }));
 });
 afterAll(async () => {
   await svc.stop();

@@ -7,8 +7,11 @@ import { dkimSign, sealMessage } from 'mailauth';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
 import { createResolver } from '../../src/auth/resolver.js';
 import { createVerifier, type Verifier } from '../../src/auth/verify.js';
+import type { DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import type { TestDns } from './dns-server.js';
+import { startTestDns, type TestDns } from './dns-server.js';
+import { startTestService, type TestService } from './service.js';
 
 export const ORIGIN_IP = '192.0.2.10'; // in authorg.example's SPF
 export const LIST_IP = '198.51.100.20'; // the forwarder (authlist.example)
@@ -120,4 +123,26 @@ export function testVerifier(
     { resolver, metrics },
   );
   return { verifier, metrics };
+}
+
+/** Our authserv-id in the services these tests start. */
+export const AUTHSERV_ID = 'mx.mailsentra.test';
+
+/**
+ * A whole service whose resolver is a loopback DNS server holding this world's records; `config` adds to its
+ * configuration (its `auth` entries over the authserv-id).
+ */
+export async function startAuthWorldService(
+  config: DeepPartial<Config>,
+): Promise<{ dns: TestDns; svc: TestService }> {
+  const dns = await startTestDns();
+  populate(dns);
+  const svc = await startTestService({
+    config: {
+      ...config,
+      auth: { authservId: AUTHSERV_ID, ...config.auth },
+      dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
+    },
+  });
+  return { dns, svc };
 }
