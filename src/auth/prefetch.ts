@@ -6,6 +6,8 @@
  * still looked up by mailauth, and a wrong guess costs one unused answer.
  */
 
+import { addressIn } from '../util/address.js';
+
 const MAX_HEAD = 65_536;
 const MAX_SIGNATURES = 8;
 
@@ -24,22 +26,6 @@ const domainOf = (address: string) => {
   const at = address.lastIndexOf('@');
   return at === -1 ? null : address.slice(at + 1).toLowerCase() || null;
 };
-
-/**
- * The address in a From value: the one in angle brackets, else the first token with text on both sides of an
- * '@'. Linear in the value's length: a regular expression for the bare form backtracks quadratically on a long
- * run of address characters (a hostile 256 KiB From without '@' held a message for seconds).
- */
-function fromAddress(value: string): string {
-  if (!value.includes('@')) return '';
-  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
-  if (angle) return angle[1] as string;
-  for (const token of value.split(/[\s<>"',;:]+/)) {
-    const at = token.indexOf('@');
-    if (at > 0 && at < token.length - 1) return token;
-  }
-  return '';
-}
 
 /** `[name, type]` pairs: DKIM and ARC keys, the SPF record of MAIL FROM (or HELO), From's DMARC record. */
 export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | null): [string, 'TXT'][] {
@@ -60,7 +46,7 @@ export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | nu
       const s = tag(value, 's');
       if (d && s) names.add(`${s}._domainkey.${d}`);
     } else if (field === 'from' && from === null) {
-      from = domainOf(fromAddress(value).toLowerCase());
+      from = domainOf(addressIn(value) ?? '');
     }
   }
   const spfDomain = mailFrom ? domainOf(mailFrom) : helo && !helo.startsWith('[') ? helo.toLowerCase() : null;

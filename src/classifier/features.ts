@@ -8,6 +8,7 @@
  *   x:  named signals (signals.ts): link text naming another domain, credential words, hidden text …
  */
 
+import { addressIn } from '../util/address.js';
 import { decodeHeaderWords, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
 import { messageSignals, SIGNAL_PREFIX } from './signals.js';
 import { addWordFeatures, DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
@@ -80,18 +81,6 @@ function decodedHeader(headers: Header[], name: string): string | null {
 
 // Patterns are written so no input makes them backtrack quadratically: each scan stops at the next
 // delimiter instead of running to the end of the string and back (a test feeds them hostile headers).
-function addressOf(from: string): string | null {
-  if (!from.includes('@')) return null;
-  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(from);
-  if (angle) return (angle[1] as string).toLowerCase();
-  // The first run of address characters with something on both sides of an '@'.
-  for (const token of from.split(/[\s<>"',;:]+/)) {
-    const at = token.indexOf('@');
-    if (at > 0 && at < token.length - 1) return token.toLowerCase();
-  }
-  return null;
-}
-
 function displayName(from: string): string {
   return from
     .replace(/<[^<>]*>/g, ' ')
@@ -159,7 +148,7 @@ function headerFacts(
     if (/!\s*$|!!/.test(subject)) into.add('h:subject:exclaim');
     if (/\$\d|\d%/.test(subject)) into.add('h:subject:money');
   }
-  const fromAddr = from ? addressOf(from) : null;
+  const fromAddr = from ? addressIn(from) : null;
   if (!fromAddr) into.add('h:from:no-address');
   else {
     const domain = fromAddr.split('@')[1] ?? '';
@@ -167,7 +156,7 @@ function headerFacts(
     if (/\d{3,}/.test(fromAddr.split('@')[0] ?? '')) into.add('h:from:digits');
   }
   const replyTo = cappedHeader(h, 'reply-to');
-  if (replyTo && fromAddr && addressOf(replyTo) !== fromAddr) into.add('h:reply-to:differs');
+  if (replyTo && fromAddr && addressIn(replyTo) !== fromAddr) into.add('h:reply-to:differs');
   if (!headerValue(h, 'mime-version') && parsed.contentTypes.some((c) => c !== 'text/plain'))
     into.add('h:mime-version:missing');
   for (const w of parsed.warnings) into.add(`h:warn:${w.split(' ').slice(0, 2).join('-')}`);

@@ -73,7 +73,7 @@ export function buildCorpus(): Corpus {
  */
 export const BACKTRACKING_REGRESSIONS: Record<string, string> = {
   'from-256k-no-at.eml':
-    'src/classifier/features.ts displayName()/addressOf() and src/auth/prefetch.ts fromAddress(): a regex like /([^\\s<>"\',;:]+@[^\\s<>"\',;:]+)/ is O(n²) on a From without "@"',
+    'src/util/address.ts addressIn() or src/classifier/features.ts displayName(): a regex like /([^\\s<>"\',;:]+@[^\\s<>"\',;:]+)/ is O(n²) on a From without "@"',
   'date-256k-open-parens.eml':
     'src/classifier/features.ts headerFacts() date.replace(/\\([^)]*\\)/g, "") is O(n²) on unclosed "("',
   'subject-256k-digits.eml':
