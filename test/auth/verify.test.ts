@@ -20,6 +20,10 @@ let dns: TestDns;
 beforeAll(async () => {
   dns = await startTestDns();
   populate(dns);
+  dns.add('ranges.authorg.example', {
+    type: 'TXT',
+    data: 'v=spf1 ip4:198.51.100.0/24 ip6:2001:db8:5::/48 -all',
+  });
 });
 afterAll(async () => {
   await dns.close();
@@ -56,6 +60,23 @@ describe('verifier against the loopback DNS server', () => {
     expect(value('dkim', 'pass')).toBe(1);
     expect(value('dmarc', 'pass')).toBe(1);
     expect(value('arc', 'none')).toBe(1);
+  });
+
+  // The SPF ranges go through mailauth's matchIp, patched to parse each range with its own family's parser.
+  it.each([
+    ['198.51.100.77', 'pass'],
+    ['198.51.101.1', 'fail'],
+    ['2001:db8:5::9', 'pass'],
+    ['2001:db8:6::9', 'fail'],
+  ])('matches SPF ip4/ip6 CIDR ranges: %s → %s', async (clientIp, result) => {
+    const { verifier } = testVerifier(dns);
+    const v = await verifier.verify({
+      raw: plainMessage('Alice <alice@ranges.authorg.example>'),
+      clientIp,
+      helo: 'mail.ranges.authorg.example',
+      mailFrom: 'alice@ranges.authorg.example',
+    });
+    expect(v.spf).toEqual({ result, domain: 'ranges.authorg.example', checked: true });
   });
 
   it('fails a spoofed p=reject domain, and policy rejects it', async () => {
