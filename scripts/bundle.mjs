@@ -17,6 +17,7 @@ await build({
     'feature-worker': new URL('pipeline/feature-worker.js', dist).pathname,
     'view-worker': new URL('api/view/view-worker.js', dist).pathname,
     'train-thread': new URL('classifier/train-thread.js', dist).pathname,
+    'pglite-thread': new URL('store/pglite-thread.js', dist).pathname,
   },
   outdir: outdir.pathname,
   bundle: true,

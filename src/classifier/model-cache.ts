@@ -1,7 +1,7 @@
 /**
  * The start-up cache of model artefacts: `<dataDir>/models/cache/<version>.image`, the model as loaded in
  * memory (model-image.ts). Loading the active version at start then costs one file read instead of fetching
- * a 4 MB bytea from the database (through PGlite's wire protocol, on this thread), gunzipping it and
+ * a 4 MB bytea from the database, gunzipping it and
  * rebuilding its feature table. A version's artefact never changes, so the file is valid as long as it
  * parses; a damaged one is ignored and rewritten. Only the latest version loaded is kept (one file, the size
  * of the model in memory: about 32 MB for the default model).

@@ -5,12 +5,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
+import { startPgliteThread } from './pglite-remote.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -21,20 +21,6 @@ export interface OpenedDb {
   /** The directory whose lock this process holds (embedded store on disk), else null. */
   lockDir: string | null;
   close(): Promise<void>;
-}
-
-const BYTEA_OID = 17;
-
-// PGlite exchanges bytea as hex text, and its own conversions go through a JS array of one string (or one
-// parseInt) per byte: ~1 ms per 5 KB message, on the thread that also runs SMTP (PGlite is in-process), and
-// about 0.9 s for a 4 MB model artefact. Buffer's hex codec does the same in native code.
-function byteaToText(value: unknown): string {
-  if (!(value instanceof Uint8Array)) throw new TypeError('bytea parameter must be a Uint8Array');
-  return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
-}
-
-function byteaFromText(text: string): Buffer {
-  return Buffer.from(text.slice(2), 'hex');
 }
 
 /** What holds an embedded directory, named in the refusal another process gets (`serve`, `apikey create`). */
@@ -77,26 +63,7 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
   }
 }
 
-/**
- * The embedded database's client on `dir` (PGlite's own directory, or `memory://`). A directory that holds no
- * cluster yet starts from `template` when given: a dump of a freshly created and migrated cluster
- * (scripts/embedded-template.mjs writes it at build time, `storeTemplatePath()`), so a first start unpacks a
- * few megabytes instead of running initdb, which takes seconds to tens of seconds.
- */
-export async function createPgliteClient(dir: string, template: Buffer | null = null): Promise<PGlite> {
-  // Imported only here: the Postgres path never loads the WebAssembly build.
-  const [{ PGlite }, { pg_trgm }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    // pg_trgm backs the subject search index (migration 0005), as on a real server with contrib.
-    import('@electric-sql/pglite/contrib/pg_trgm'),
-  ]);
-  return PGlite.create(dir, {
-    extensions: { pg_trgm },
-    serializers: { [BYTEA_OID]: byteaToText },
-    parsers: { [BYTEA_OID]: byteaFromText },
-    ...(template ? { loadDataDir: new Blob([template]) } : {}),
-  });
-}
+export { createPgliteClient } from './pglite-client.js';
 
 /** Where the build leaves the embedded store's template (beside the default model, at the package root). */
 export function storeTemplatePath(): string {
@@ -114,8 +81,10 @@ function templateFor(dir: string): Buffer | null {
 }
 
 async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
+  // In a thread of its own: PGlite runs each query synchronously, and on this thread it would hold SMTP,
+  // scoring and the API for every verdict-log batch.
   const [client, { pgliteDialect }] = await Promise.all([
-    createPgliteClient(dir, templateFor(dir)),
+    startPgliteThread(dir, templateFor(dir)),
     import('./pglite-dialect.js'),
   ]);
   const dialect = pgliteDialect(client);

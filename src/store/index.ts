@@ -42,7 +42,7 @@ export async function openStorage(
     await opened.close();
     throw err;
   }
-  // Embedded: small inserts, since PGlite runs them on this thread (see MessageLogOptions).
+  // Embedded: small inserts, since PGlite has one connection (see MessageLogOptions).
   const messages = createMessageLog(
     db,
     config,

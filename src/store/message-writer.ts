@@ -23,8 +23,9 @@ export interface MessageWriter extends Pick<MessageLog, 'record' | 'flush'> {
 }
 
 export interface MessageLogOptions {
-  /** Rows per insert at most, below `logBuffer.flushRows`: the embedded PGlite executes on the event loop,
-   * so a 500-row insert held SMTP for ~0.2–0.4 s where 50 rows hold it for tens of milliseconds. */
+  /** Rows per insert at most, below `logBuffer.flushRows`: the embedded PGlite has one connection, so every
+   * other query (the API's, a quarantine's, a model's) waits behind a batch; 500 rows take it for ~0.2–0.4 s
+   * where 50 rows take tens of milliseconds. */
   maxBatchRows?: number;
   /** Raw bytes per insert at most, below MAX_BATCH_RAW_BYTES, for the same reason: 50 rows of 50 KiB mail
    * held the embedded database's thread for ~100 ms. */
@@ -121,8 +122,8 @@ export function createMessageWriter(
         failed(err);
       }
       gauge();
-      // The embedded PGlite runs queries on this thread and resolves them as microtasks: without a turn of
-      // the event loop here, a whole backlog would be written while SMTP and timers starve for seconds.
+      // A turn of the event loop between batches: a client that resolves queries as microtasks (PGlite
+      // in-process) would otherwise write a whole backlog while SMTP and timers starve.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

@@ -1,10 +1,9 @@
 /**
  * Kysely over PGlite: the dialect is Postgres's (adapter, compiler, introspector), the driver sends each
- * compiled query to the one in-process PGlite client. Written here rather than imported from kysely-pglite,
+ * compiled query to the one PGlite client (its thread's remote end, or PGlite itself). Written here rather than imported from kysely-pglite,
  * whose entry module also loads a code generator (kysely-codegen and its TypeScript loader): importing it
  * took seconds of every embedded start for nothing the service uses.
  */
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   type DatabaseConnection,
@@ -16,9 +15,10 @@ import {
   PostgresQueryCompiler,
   type QueryResult,
 } from 'kysely';
+import type { PgliteQueryClient } from './pglite-remote.js';
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly client: PGlite) {}
+  constructor(private readonly client: PgliteQueryClient) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const result = await this.client.query<R>(query.sql, [...query.parameters]);
@@ -35,7 +35,7 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  constructor(private readonly client: PGlite) {}
+  constructor(private readonly client: PgliteQueryClient) {}
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
     return new PGliteConnection(this.client);
@@ -55,7 +55,7 @@ class PGliteDriver implements Driver {
   }
 }
 
-export function pgliteDialect(client: PGlite): Dialect {
+export function pgliteDialect(client: PgliteQueryClient): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => new PGliteDriver(client),
