@@ -108,6 +108,7 @@ export function startPgliteThread(dir: string, template: Uint8Array | null): Pro
         try {
           await request({ close: true });
         } finally {
+          stopped ??= new Error("the embedded database's thread stopped: the client was closed");
           await worker.terminate();
         }
       },
