@@ -9,9 +9,8 @@
  * Verdict cache off (smtp-source repeats one message). Needs `npm run build` and Debian's postfix.
  * Env: DATABASE_URL (default: embedded PGlite), BENCH_SCALE (message counts multiplier, default 1).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
   freePort,
@@ -20,8 +19,7 @@ import {
   processTreeKb,
   requireHarness,
   root,
-  spawnService,
-  waitForPort,
+  startProxy,
 } from './harness.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
@@ -64,28 +62,11 @@ function quantile(before: Scrape, after: Scrape, q: number): number {
   return prevLe;
 }
 
-async function startService(sinkPort: number) {
-  const smtpPort = await freePort();
-  const apiPort = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-load-'));
-  const child: ChildProcess = spawnService({
-    SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-    API_LISTEN: `127.0.0.1:${apiPort}`,
-    RELAY_TO: `127.0.0.1:${sinkPort}`,
-    VERDICT_CACHE: 'off',
-    DATA_DIR: dataDir,
-    DATABASE_URL: benchDb?.url ?? '',
-  });
-  await waitForPort(smtpPort);
-  await waitForPort(apiPort);
-  return { smtpPort, apiPort, child, dataDir };
-}
-
 // A fresh database per run: the current default model, an empty log.
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const sinkPort = await freePort();
 spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'ignore' });
-const svc = await startService(sinkPort);
+const svc = await startProxy(sinkPort, benchDb?.url ?? '');
 const pid = svc.child.pid as number;
 const rows: string[] = [];
 
