@@ -56,6 +56,18 @@ export function spawnService(
   });
 }
 
+/** What the harness's runs need in their environment: smtp-source and smtp-sink found from this checkout. */
+export const harnessEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SMTP_TOOLS_DIR: root });
+
+/** The harness's smtp-sink on a free port, which every bench's proxies relay to; `stop()` ends it. */
+export async function startSink(
+  stdio: 'ignore' | 'inherit' = 'inherit',
+): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  spawnSync('bash', [harness, 'sink', 'start', String(port)], { stdio });
+  return { port, stop: () => spawnSync('bash', [harness, 'sink', 'stop', String(port)], { stdio }) };
+}
+
 /**
  * The built service as the SMTP proxy under a bench: fresh ports and data directory, relaying to `sinkPort`,
  * the verdict cache off (smtp-source sends one message again and again, and each must be scored), `env` on

@@ -13,13 +13,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  freePort,
   freshDatabaseUrl,
   harness,
+  harnessEnv,
   processTreeKb,
   requireHarness,
-  root,
   startProxy,
+  startSink,
 } from './harness.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
@@ -64,8 +64,8 @@ function quantile(before: Scrape, after: Scrape, q: number): number {
 
 // A fresh database per run: the current default model, an empty log.
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
-const sinkPort = await freePort();
-spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'ignore' });
+const sink = await startSink('ignore');
+const sinkPort = sink.port;
 const svc = await startProxy(sinkPort, benchDb?.url ?? '');
 const pid = svc.child.pid as number;
 const rows: string[] = [];
@@ -84,7 +84,7 @@ async function cell(label: string, size: number, conc: number, count: number) {
       '--json',
       out,
     ]),
-    { stdio: 'ignore', env: { ...process.env, SMTP_TOOLS_DIR: root } },
+    { stdio: 'ignore', env: harnessEnv() },
   );
   const after = await scrape(svc.apiPort);
   const r = JSON.parse(readFileSync(out, 'utf8').trim().split('\n').pop() ?? '{}') as {
@@ -148,6 +148,6 @@ try {
 } finally {
   svc.child.kill('SIGTERM');
   await new Promise((r) => svc.child.once('exit', r));
-  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'ignore' });
+  sink.stop();
   await benchDb?.drop();
 }

@@ -18,11 +18,12 @@ import {
   freePort,
   freshDatabaseUrl,
   harness,
+  harnessEnv,
   processTreeKb,
   requireHarness,
-  root,
   runHarness,
   startProxy,
+  startSink,
 } from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? 1000);
@@ -108,8 +109,8 @@ console.log(
     .join(' ')}`,
 );
 const db = await freshDatabaseUrl(base);
-const sinkPort = await freePort();
-spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+const sink = await startSink();
+const sinkPort = sink.port;
 const services: ChildProcess[] = [];
 let harakaPid: number | null = null;
 try {
@@ -149,7 +150,7 @@ try {
     out,
     '--keep-sink',
   ];
-  await runHarness(args, { env: { ...process.env, SMTP_TOOLS_DIR: root } });
+  await runHarness(args, { env: harnessEnv() });
   ratios(out, ['mailsentra-embedded', 'mailsentra-postgres', ...(harakaPid ? ['haraka'] : [])]);
   for (const [name, svc] of [
     ['embedded', embedded],
@@ -170,7 +171,7 @@ try {
     child.kill('SIGTERM');
     if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
   }
-  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+  sink.stop();
   await db.drop();
   await dns.close();
 }
