@@ -4,14 +4,17 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
+import { afterAll, beforeAll } from 'vitest';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
 import { createResolver } from '../../src/auth/resolver.js';
 import { createVerifier, type Verifier } from '../../src/auth/verify.js';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import type { MessageSummary } from '../../src/store/types.js';
 import { startTestDns, type TestDns } from './dns-server.js';
 import { startTestService, type TestService } from './service.js';
+import { rawSession } from './smtp-client.js';
 
 export const ORIGIN_IP = '192.0.2.10'; // in authorg.example's SPF
 export const LIST_IP = '198.51.100.20'; // the forwarder (authlist.example)
@@ -132,7 +135,7 @@ export const AUTHSERV_ID = 'mx.mailsentra.test';
  * A whole service whose resolver is a loopback DNS server holding this world's records; `config` adds to its
  * configuration (its `auth` entries over the authserv-id).
  */
-export async function startAuthWorldService(
+async function startAuthWorldService(
   config: DeepPartial<Config>,
 ): Promise<{ dns: TestDns; svc: TestService }> {
   const dns = await startTestDns();
@@ -145,4 +148,54 @@ export async function startAuthWorldService(
     },
   });
   return { dns, svc };
+}
+
+export interface AuthWorldService {
+  readonly dns: TestDns;
+  readonly svc: TestService;
+  /** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
+  deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string>;
+  /** The verdict log's newest row, once the buffered writer has flushed. */
+  lastLogRow(): Promise<MessageSummary | undefined>;
+}
+
+/** The auth world's service for one test file: started before its tests, stopped after them. */
+export function useAuthWorldService(config: DeepPartial<Config>): AuthWorldService {
+  let started: { dns: TestDns; svc: TestService } | undefined;
+  beforeAll(async () => {
+    started = await startAuthWorldService(config);
+  });
+  afterAll(async () => {
+    await started?.svc.stop();
+    await started?.dns.close();
+  });
+  const world = () => {
+    if (!started) throw new Error('the auth world starts in beforeAll: use it inside a test');
+    return started;
+  };
+  return {
+    get dns() {
+      return world().dns;
+    },
+    get svc() {
+      return world().svc;
+    },
+    async deliver(raw, client, mailFrom) {
+      const replies = await rawSession(world().svc.smtpPort, [
+        'EHLO postfix.example\r\n',
+        `XFORWARD ADDR=${client.ip} HELO=${client.helo}\r\n`,
+        `MAIL FROM:<${mailFrom}>\r\n`,
+        'RCPT TO:<bob@example.com>\r\n',
+        'DATA\r\n',
+        Buffer.concat([raw, Buffer.from('.\r\n')]),
+        'QUIT\r\n',
+      ]);
+      return replies[6] as string;
+    },
+    async lastLogRow() {
+      const { messages } = world().svc.app.storage;
+      await messages.flush();
+      return (await messages.list({ limit: 1 })).items[0];
+    },
+  };
 }
