@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -78,6 +79,36 @@ export async function startTestApi(
     async close() {
       await service.stop();
       await sink.close();
+    },
+  };
+}
+
+/** The request headers that authenticate with an API key. */
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/**
+ * The API for one test file, with `adminKey` as its bootstrap admin key and an analyst key made for it:
+ * started before the file's tests, closed after them.
+ */
+export function useTestApi(adminKey: string): { readonly api: TestApi; readonly analyst: string } {
+  let started: { api: TestApi; analyst: string } | undefined;
+  beforeAll(async () => {
+    const api = await startTestApi({ api: { adminApiKey: adminKey } });
+    started = { api, analyst: (await api.storage.keys.create('analyst', 'test')).key };
+  }, 120_000);
+  afterAll(async () => {
+    await started?.api.close();
+  });
+  const get = () => {
+    if (!started) throw new Error('the API starts in beforeAll: use it inside a test');
+    return started;
+  };
+  return {
+    get api() {
+      return get().api;
+    },
+    get analyst() {
+      return get().analyst;
     },
   };
 }
