@@ -7,13 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/log.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 import type { OpenedStorage } from '../../src/store/index.js';
+import { perFile } from './per-file.js';
 import { type Sink, startSink } from './sink.js';
 
 export interface TestApi {
@@ -90,27 +90,14 @@ export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
  * The API for one test file, with `adminKey` as its bootstrap admin key and an analyst key made for it:
  * started before the file's tests, closed after them.
  */
-export function useTestApi(adminKey: string): { readonly api: TestApi; readonly analyst: string } {
-  let started: { api: TestApi; analyst: string } | undefined;
-  beforeAll(async () => {
-    const api = await startTestApi({ api: { adminApiKey: adminKey } });
-    started = { api, analyst: (await api.storage.keys.create('analyst', 'test')).key };
-  }, 120_000);
-  afterAll(async () => {
-    await started?.api.close();
-  });
-  const get = () => {
-    if (!started) throw new Error('the API starts in beforeAll: use it inside a test');
-    return started;
-  };
-  return {
-    get api() {
-      return get().api;
+export function useTestApi(adminKey: string): { api: TestApi; analyst: string } {
+  return perFile(
+    async () => {
+      const api = await startTestApi({ api: { adminApiKey: adminKey } });
+      return { api, analyst: (await api.storage.keys.create('analyst', 'test')).key };
     },
-    get analyst() {
-      return get().analyst;
-    },
-  };
+    ({ api }) => api.close(),
+  );
 }
 
 /** Quarantines a spam for `recipients` as the pipeline would (one row each): `raw`, or a short one with `subject`. */

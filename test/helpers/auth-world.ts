@@ -4,7 +4,6 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
-import { afterAll, beforeAll } from 'vitest';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
 import { createResolver } from '../../src/auth/resolver.js';
 import { createVerifier, type Verifier } from '../../src/auth/verify.js';
@@ -13,6 +12,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import type { MessageSummary } from '../../src/store/types.js';
 import { startTestDns, type TestDns } from './dns-server.js';
+import { perFile } from './per-file.js';
 import { startTestService, type TestService } from './service.js';
 import { rawSession } from './smtp-client.js';
 
@@ -131,13 +131,20 @@ export function testVerifier(
 /** Our authserv-id in the services these tests start. */
 export const AUTHSERV_ID = 'mx.mailsentra.test';
 
+export interface AuthWorldService {
+  dns: TestDns;
+  svc: TestService;
+  /** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
+  deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string>;
+  /** The verdict log's newest row, once the buffered writer has flushed. */
+  lastLogRow(): Promise<MessageSummary | undefined>;
+}
+
 /**
  * A whole service whose resolver is a loopback DNS server holding this world's records; `config` adds to its
  * configuration (its `auth` entries over the authserv-id).
  */
-async function startAuthWorldService(
-  config: DeepPartial<Config>,
-): Promise<{ dns: TestDns; svc: TestService }> {
+export async function startAuthWorldService(config: DeepPartial<Config>): Promise<AuthWorldService> {
   const dns = await startTestDns();
   populate(dns);
   const svc = await startTestService({
@@ -147,41 +154,11 @@ async function startAuthWorldService(
       dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
     },
   });
-  return { dns, svc };
-}
-
-export interface AuthWorldService {
-  readonly dns: TestDns;
-  readonly svc: TestService;
-  /** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
-  deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string>;
-  /** The verdict log's newest row, once the buffered writer has flushed. */
-  lastLogRow(): Promise<MessageSummary | undefined>;
-}
-
-/** The auth world's service for one test file: started before its tests, stopped after them. */
-export function useAuthWorldService(config: DeepPartial<Config>): AuthWorldService {
-  let started: { dns: TestDns; svc: TestService } | undefined;
-  beforeAll(async () => {
-    started = await startAuthWorldService(config);
-  });
-  afterAll(async () => {
-    await started?.svc.stop();
-    await started?.dns.close();
-  });
-  const world = () => {
-    if (!started) throw new Error('the auth world starts in beforeAll: use it inside a test');
-    return started;
-  };
   return {
-    get dns() {
-      return world().dns;
-    },
-    get svc() {
-      return world().svc;
-    },
+    dns,
+    svc,
     async deliver(raw, client, mailFrom) {
-      const replies = await rawSession(world().svc.smtpPort, [
+      const replies = await rawSession(svc.smtpPort, [
         'EHLO postfix.example\r\n',
         `XFORWARD ADDR=${client.ip} HELO=${client.helo}\r\n`,
         `MAIL FROM:<${mailFrom}>\r\n`,
@@ -193,9 +170,20 @@ export function useAuthWorldService(config: DeepPartial<Config>): AuthWorldServi
       return replies[6] as string;
     },
     async lastLogRow() {
-      const { messages } = world().svc.app.storage;
+      const { messages } = svc.app.storage;
       await messages.flush();
       return (await messages.list({ limit: 1 })).items[0];
     },
   };
+}
+
+/** The auth world's service for one test file: started before its tests, stopped after them. */
+export function useAuthWorldService(config: DeepPartial<Config>): AuthWorldService {
+  return perFile(
+    () => startAuthWorldService(config),
+    async ({ svc, dns }) => {
+      await svc.stop();
+      await dns.close();
+    },
+  );
 }
