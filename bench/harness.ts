@@ -4,13 +4,15 @@
  * smtp.processes > 1, its cluster workers). Ports and databases come from the test helpers.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForPort } from '../test/helpers/child-service.js';
+import { freePort } from '../test/helpers/redis.js';
 
-export { waitForPort } from '../test/helpers/child-service.js';
 export { freshDatabaseUrl } from '../test/helpers/db.js';
-export { freePort } from '../test/helpers/redis.js';
+export { freePort, waitForPort };
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 // SMTP_BENCH_HARNESS: where the harness is when this checkout is not beside ../shared (a git worktree).
@@ -52,6 +54,45 @@ export function spawnService(
     env: { ...process.env, LOG_LEVEL: 'warn', REDIS_URL: '', ...env },
     stdio: ['ignore', stdout, 'inherit'],
   });
+}
+
+/** What the harness's runs need in their environment: smtp-source and smtp-sink found from this checkout. */
+export const harnessEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SMTP_TOOLS_DIR: root });
+
+/** The harness's smtp-sink on a free port, which every bench's proxies relay to; `stop()` ends it. */
+export async function startSink(
+  stdio: 'ignore' | 'inherit' = 'inherit',
+): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  spawnSync('bash', [harness, 'sink', 'start', String(port)], { stdio });
+  return { port, stop: () => spawnSync('bash', [harness, 'sink', 'stop', String(port)], { stdio }) };
+}
+
+/**
+ * The built service as the SMTP proxy under a bench: fresh ports and data directory, relaying to `sinkPort`,
+ * the verdict cache off (smtp-source sends one message again and again, and each must be scored), `env` on
+ * top; resolves once its SMTP and API ports accept connections.
+ */
+export async function startProxy(
+  sinkPort: number,
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ smtpPort: number; apiPort: number; child: ChildProcess; dataDir: string }> {
+  const smtpPort = await freePort();
+  const apiPort = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-'));
+  const child = spawnService({
+    SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
+    API_LISTEN: `127.0.0.1:${apiPort}`,
+    RELAY_TO: `127.0.0.1:${sinkPort}`,
+    VERDICT_CACHE: 'off',
+    DATA_DIR: dataDir,
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
+  await waitForPort(smtpPort, 120_000);
+  await waitForPort(apiPort, 120_000);
+  return { smtpPort, apiPort, child, dataDir };
 }
 
 /**

@@ -9,19 +9,17 @@
  * Verdict cache off (smtp-source repeats one message). Needs `npm run build` and Debian's postfix.
  * Env: DATABASE_URL (default: embedded PGlite), BENCH_SCALE (message counts multiplier, default 1).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import {
-  freePort,
   freshDatabaseUrl,
   harness,
+  harnessEnv,
   processTreeKb,
   requireHarness,
-  root,
-  spawnService,
-  waitForPort,
+  startProxy,
+  startSink,
 } from './harness.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '1');
@@ -64,28 +62,11 @@ function quantile(before: Scrape, after: Scrape, q: number): number {
   return prevLe;
 }
 
-async function startService(sinkPort: number) {
-  const smtpPort = await freePort();
-  const apiPort = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-load-'));
-  const child: ChildProcess = spawnService({
-    SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
-    API_LISTEN: `127.0.0.1:${apiPort}`,
-    RELAY_TO: `127.0.0.1:${sinkPort}`,
-    VERDICT_CACHE: 'off',
-    DATA_DIR: dataDir,
-    DATABASE_URL: benchDb?.url ?? '',
-  });
-  await waitForPort(smtpPort);
-  await waitForPort(apiPort);
-  return { smtpPort, apiPort, child, dataDir };
-}
-
 // A fresh database per run: the current default model, an empty log.
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
-const sinkPort = await freePort();
-spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'ignore' });
-const svc = await startService(sinkPort);
+const sink = await startSink('ignore');
+const sinkPort = sink.port;
+const svc = await startProxy(sinkPort, benchDb?.url ?? '');
 const pid = svc.child.pid as number;
 const rows: string[] = [];
 
@@ -103,7 +84,7 @@ async function cell(label: string, size: number, conc: number, count: number) {
       '--json',
       out,
     ]),
-    { stdio: 'ignore', env: { ...process.env, SMTP_TOOLS_DIR: root } },
+    { stdio: 'ignore', env: harnessEnv() },
   );
   const after = await scrape(svc.apiPort);
   const r = JSON.parse(readFileSync(out, 'utf8').trim().split('\n').pop() ?? '{}') as {
@@ -167,6 +148,6 @@ try {
 } finally {
   svc.child.kill('SIGTERM');
   await new Promise((r) => svc.child.once('exit', r));
-  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'ignore' });
+  sink.stop();
   await benchDb?.drop();
 }

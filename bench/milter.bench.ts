@@ -12,7 +12,7 @@
  * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CACHE (on/off, default off),
  * DATABASE_URL (default: embedded PGlite).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,10 +21,10 @@ import { type PostfixInstance, startPostfix } from '../test/helpers/postfix.js';
 import {
   freePort,
   freshDatabaseUrl,
-  harness,
   requireHarness,
   runHarness,
   spawnService,
+  startSink,
   waitForPort,
 } from './harness.js';
 
@@ -57,8 +57,8 @@ dns.add('test.local', { type: 'TXT', data: 'v=spf1 ip4:127.0.0.0/8 -all' });
 dns.add('_dmarc.test.local', { type: 'TXT', data: 'v=DMARC1; p=none' });
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const state = mkdtempSync(path.join(tmpdir(), 'mailsentra-milter-bench-'));
-const sinkPort = await freePort();
-spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+const sink = await startSink();
+const sinkPort = sink.port;
 const postfixes: PostfixInstance[] = [];
 let service: ChildProcess | null = null;
 
@@ -197,7 +197,7 @@ try {
     service.kill('SIGTERM');
     await new Promise((r) => service?.once('exit', r));
   }
-  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+  sink.stop();
   await benchDb?.drop();
   await dns.close();
   rmSync(state, { recursive: true, force: true });

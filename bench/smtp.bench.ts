@@ -18,12 +18,12 @@ import {
   freePort,
   freshDatabaseUrl,
   harness,
+  harnessEnv,
   processTreeKb,
   requireHarness,
-  root,
   runHarness,
-  spawnService,
-  waitForPort,
+  startProxy,
+  startSink,
 } from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? 1000);
@@ -39,24 +39,6 @@ requireHarness();
 const dns = await startTestDns();
 dns.add('test.local', { type: 'TXT', data: 'v=spf1 ip4:127.0.0.0/8 -all' });
 dns.add('_dmarc.test.local', { type: 'TXT', data: 'v=DMARC1; p=none' });
-
-async function startService(
-  sinkPort: number,
-  databaseUrl: string,
-): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawnService({
-    SMTP_LISTEN: `127.0.0.1:${port}`,
-    API_LISTEN: `127.0.0.1:${await freePort()}`,
-    RELAY_TO: `127.0.0.1:${sinkPort}`,
-    VERDICT_CACHE: 'off',
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'mailsentra-bench-')),
-    DATABASE_URL: databaseUrl,
-    DNS_SERVERS: dns.server,
-  });
-  await waitForPort(port, 120_000);
-  return { port, child };
-}
 
 function startHaraka(sinkPort: number, port: number): number | null {
   const harakaDir = process.env.HARAKA_DIR ?? '/tmp/haraka-peer';
@@ -127,13 +109,13 @@ console.log(
     .join(' ')}`,
 );
 const db = await freshDatabaseUrl(base);
-const sinkPort = await freePort();
-spawnSync('bash', [harness, 'sink', 'start', String(sinkPort)], { stdio: 'inherit' });
+const sink = await startSink();
+const sinkPort = sink.port;
 const services: ChildProcess[] = [];
 let harakaPid: number | null = null;
 try {
-  const embedded = await startService(sinkPort, '');
-  const postgres = await startService(sinkPort, db.url);
+  const embedded = await startProxy(sinkPort, '', { DNS_SERVERS: dns.server });
+  const postgres = await startProxy(sinkPort, db.url, { DNS_SERVERS: dns.server });
   services.push(embedded.child, postgres.child);
   const harakaPort = await freePort();
   harakaPid = startHaraka(sinkPort, harakaPort);
@@ -143,11 +125,11 @@ try {
     '--label',
     'same-run',
     '--proxy',
-    `mailsentra-embedded=127.0.0.1:${embedded.port}`,
+    `mailsentra-embedded=127.0.0.1:${embedded.smtpPort}`,
     '--proxy-pid',
     `mailsentra-embedded=${embedded.child.pid}`,
     '--proxy',
-    `mailsentra-postgres=127.0.0.1:${postgres.port}`,
+    `mailsentra-postgres=127.0.0.1:${postgres.smtpPort}`,
     '--proxy-pid',
     `mailsentra-postgres=${postgres.child.pid}`,
     ...(harakaPid ? ['--proxy', `haraka=127.0.0.1:${harakaPort}`, '--proxy-pid', `haraka=${harakaPid}`] : []),
@@ -168,7 +150,7 @@ try {
     out,
     '--keep-sink',
   ];
-  await runHarness(args, { env: { ...process.env, SMTP_TOOLS_DIR: root } });
+  await runHarness(args, { env: harnessEnv() });
   ratios(out, ['mailsentra-embedded', 'mailsentra-postgres', ...(harakaPid ? ['haraka'] : [])]);
   for (const [name, svc] of [
     ['embedded', embedded],
@@ -189,7 +171,7 @@ try {
     child.kill('SIGTERM');
     if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
   }
-  spawnSync('bash', [harness, 'sink', 'stop', String(sinkPort)], { stdio: 'inherit' });
+  sink.stop();
   await db.drop();
   await dns.close();
 }

@@ -17,7 +17,7 @@ import { controlSocketPath } from './control/protocol.js';
 import { type ControlServer, startControlServer } from './control/server.js';
 import { type DigestJob, startDigestJob } from './digest/job.js';
 import { type ListCache, startListCache } from './lists/cache.js';
-import { createMilterServer, type MilterServer } from './milter/server.js';
+import { createMilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startupPhases } from './observability/startup.js';
@@ -27,6 +27,7 @@ import { FEEDBACK_CHANNEL, type FeedbackSync, startFeedbackSync } from './pipeli
 import { createPolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
+import type { Listener } from './pipeline/transport.js';
 import type { Scanner } from './pipeline/types.js';
 import { createForwarder } from './smtp/forward.js';
 import { createInboundServer } from './smtp/inbound.js';
@@ -49,7 +50,7 @@ export interface App {
   modelSync: ModelSync;
   feedbackSync: FeedbackSync;
   /** The milter listener, when milter.listen is set. */
-  milter: MilterServer | null;
+  milter: Listener | null;
   /** The HTTP API (null without the API role); tests `inject` into it without opening a port. */
   api: FastifyInstance | null;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */

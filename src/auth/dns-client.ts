@@ -129,21 +129,49 @@ function sameQuestion(response: DecodedPacket, id: number, name: string, type: R
   );
 }
 
-function overUdp(server: DnsServer, name: string, type: RecordType, ms: number): Promise<DecodedPacket> {
+/** How a transport ends its exchange: with the answer, or with a DnsError of this code. */
+interface Outcome {
+  answer(packet: DecodedPacket): void;
+  fail(code: DnsErrorCode): void;
+}
+
+/**
+ * One question's exchange over a transport that `open` starts and whose close it returns: it ends once, with
+ * the answer, an error, or ETIMEOUT after `ms`, and the socket is closed however it ends. A random id per
+ * question (and a fresh socket, so a random source port) makes a spoofed answer harder.
+ */
+function exchange(
+  name: string,
+  type: RecordType,
+  ms: number,
+  open: (id: number, outcome: Outcome) => () => void,
+): Promise<DecodedPacket> {
   return new Promise((resolve, reject) => {
-    // A fresh socket (random source port) and a random id per question: both make a spoofed answer harder.
-    const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-    const id = randomInt(0, 65_536);
-    const done = (err: Error | null, packet?: DecodedPacket) => {
+    let ended = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let close = () => {};
+    const end = (settle: () => void) => {
+      if (ended) return;
+      ended = true;
       clearTimeout(timer);
-      socket.close();
-      if (err) reject(err);
-      else resolve(packet as DecodedPacket);
+      close();
+      settle();
     };
-    const timer = setTimeout(() => done(new DnsError('ETIMEOUT', name, type)), ms);
+    const outcome: Outcome = {
+      answer: (packet) => end(() => resolve(packet)),
+      fail: (code) => end(() => reject(new DnsError(code, name, type))),
+    };
+    close = open(randomInt(0, 65_536), outcome);
+    timer = setTimeout(() => outcome.fail('ETIMEOUT'), ms);
+  });
+}
+
+function overUdp(server: DnsServer, name: string, type: RecordType, ms: number): Promise<DecodedPacket> {
+  return exchange(name, type, ms, (id, outcome) => {
+    const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
     // Connected: the kernel drops datagrams from anyone but the server, and an ICMP "port unreachable"
     // ends the wait at once instead of at the timeout.
-    socket.on('error', () => done(new DnsError('EREFUSED', name, type)));
+    socket.on('error', () => outcome.fail('EREFUSED'));
     socket.on('message', (msg) => {
       let packet: DecodedPacket;
       try {
@@ -151,39 +179,34 @@ function overUdp(server: DnsServer, name: string, type: RecordType, ms: number):
       } catch {
         return; // garbage on our port: keep waiting for the real answer
       }
-      if (sameQuestion(packet, id, name, type)) done(null, packet);
+      if (sameQuestion(packet, id, name, type)) outcome.answer(packet);
     });
     socket.connect(server.port, server.host, () =>
       socket.send(dnsPacket.encode(encodeQuery(id, name, type))),
     );
+    return () => socket.close();
   });
 }
 
 function overTcp(server: DnsServer, name: string, type: RecordType, ms: number): Promise<DecodedPacket> {
-  return new Promise((resolve, reject) => {
-    const id = randomInt(0, 65_536);
+  return exchange(name, type, ms, (id, outcome) => {
     const socket = net.connect(server.port, server.host);
     let buffered = Buffer.alloc(0);
-    const done = (err: Error | null, packet?: DecodedPacket) => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(packet as DecodedPacket);
-    };
-    const timer = setTimeout(() => done(new DnsError('ETIMEOUT', name, type)), ms);
-    socket.on('error', () => done(new DnsError('EREFUSED', name, type)));
+    socket.on('error', () => outcome.fail('EREFUSED'));
     socket.on('connect', () => socket.write(dnsPacket.streamEncode(encodeQuery(id, name, type))));
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length < 2 || buffered.length < 2 + buffered.readUInt16BE(0)) return;
+      let packet: DecodedPacket;
       try {
-        const packet = dnsPacket.streamDecode(buffered) as DecodedPacket;
-        if (sameQuestion(packet, id, name, type)) done(null, packet);
-        else done(new DnsError('EBADRESP', name, type));
+        packet = dnsPacket.streamDecode(buffered) as DecodedPacket;
       } catch {
-        done(new DnsError('EBADRESP', name, type));
+        return outcome.fail('EBADRESP');
       }
+      if (sameQuestion(packet, id, name, type)) outcome.answer(packet);
+      else outcome.fail('EBADRESP');
     });
+    return () => socket.destroy();
   });
 }
 

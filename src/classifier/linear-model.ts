@@ -127,15 +127,7 @@ export class LinearModel implements SpamModel {
   /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives),
    * evidence scaling applied. */
   margin(tokens: readonly string[]): number {
-    const weights = this.knownWeights(tokens);
-    let sum = 0;
-    let known = 0;
-    for (let i = 0; i < tokens.length; i++) {
-      const w = weights[i] as number;
-      if (Number.isNaN(w)) continue;
-      sum += w;
-      known++;
-    }
+    const { sum, known } = this.weigh(tokens, null);
     return evidenceMargin(this.bias, sum, tokens.length, known, this.params.evidenceK);
   }
 
@@ -159,19 +151,11 @@ export class LinearModel implements SpamModel {
     return weights;
   }
 
-  /** The calibrated spam probability of a margin: sigmoid(a * (z - t)). */
-  probability(z: number): number {
-    return sigmoid(this.params.a * (z - this.params.t));
-  }
-
-  /** The margin at which the calibrated probability is `score` (the inverse of `probability`). */
-  marginAt(score: number): number {
-    return this.params.t + Math.log(score / (1 - score)) / this.params.a;
-  }
-
-  score(tokens: readonly string[]): ScoreResult {
-    // The EXPLAIN heaviest features, kept sorted by |weight| descending (insertion into a short list).
-    const top: { feature: string; w: number }[] = [];
+  /**
+   * The sum and count of the known features' weights; with `top`, also keeps there the EXPLAIN heaviest,
+   * sorted by |weight| descending (insertion into a short list).
+   */
+  private weigh(tokens: readonly string[], top: { feature: string; w: number }[] | null) {
     let floor = 0;
     let sum = 0;
     let known = 0;
@@ -182,6 +166,7 @@ export class LinearModel implements SpamModel {
       const feature = tokens[i] as string;
       sum += w;
       known++;
+      if (top === null) continue;
       const m = Math.abs(w);
       if (m === 0 || (top.length === EXPLAIN && m <= floor)) continue;
       let k = top.length;
@@ -195,6 +180,22 @@ export class LinearModel implements SpamModel {
       if (top.length > EXPLAIN) top.pop();
       if (top.length === EXPLAIN) floor = Math.abs((top[EXPLAIN - 1] as { w: number }).w);
     }
+    return { sum, known };
+  }
+
+  /** The calibrated spam probability of a margin: sigmoid(a * (z - t)). */
+  probability(z: number): number {
+    return sigmoid(this.params.a * (z - this.params.t));
+  }
+
+  /** The margin at which the calibrated probability is `score` (the inverse of `probability`). */
+  marginAt(score: number): number {
+    return this.params.t + Math.log(score / (1 - score)) / this.params.a;
+  }
+
+  score(tokens: readonly string[]): ScoreResult {
+    const top: { feature: string; w: number }[] = [];
+    const { sum, known } = this.weigh(tokens, top);
     const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);

@@ -7,22 +7,15 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { parseHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
+import type { Listener } from '../pipeline/transport.js';
 import { MilterProtocolError, PacketReader } from './protocol.js';
 import { createSession, type ProcessMessage } from './session.js';
-
-export interface MilterServer {
-  /** Resolves with the TCP port (0 for a unix socket). */
-  listen(): Promise<number>;
-  /** Stops accepting; messages being decided get `graceMs` to be answered, then connections are cut. */
-  close(graceMs: number): Promise<void>;
-  readonly openConnections: number;
-}
 
 export function createMilterServer(deps: {
   config: Config;
   logger: Logger;
   process: ProcessMessage;
-}): MilterServer {
+}): Listener {
   const { config, logger } = deps;
   const listenOn = config.milter.listen;
   const connections = new Map<Socket, { busy: boolean }>();

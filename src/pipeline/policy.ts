@@ -162,6 +162,13 @@ export function createPolicy(
   const blockSenders = config.blockSenders.map((value): ListEntry => ({ value, alignedOnly: false }));
   const tagRequired = config.thresholds.tag ?? 1;
   const domainOf = (recipient: string) => recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
+  /** A decision made before scoring (a list entry, a DMARC failure): the message is not scored. */
+  const unscored = (action: ScoreAction, reason: string): Decision => ({
+    action,
+    reason,
+    required: tagRequired,
+    scored: false,
+  });
 
   function thresholdsFor(recipient: string): Thresholds {
     const override = config.domains[domainOf(recipient)];
@@ -186,56 +193,30 @@ export function createPolicy(
       if (best === null || SEVERITY[honour] > SEVERITY[best]) best = honour;
     }
     if (best === null) return null;
-    return {
-      action: best,
-      reason: `DMARC fail for ${input.auth.dmarc.domain ?? 'the From domain'} under its p=${policy} (${authSummary(input.auth)})`,
-      required: tagRequired,
-      scored: false,
-    };
+    return unscored(
+      best,
+      `DMARC fail for ${input.auth.dmarc.domain ?? 'the From domain'} under its p=${policy} (${authSummary(input.auth)})`,
+    );
   }
 
   return {
     preDecide(input) {
-      if (blockNet(input.clientIp)) {
-        return {
-          action: 'quarantine',
-          reason: `client ${input.clientIp} on block list`,
-          required: tagRequired,
-          scored: false,
-        };
-      }
+      if (blockNet(input.clientIp)) return unscored('quarantine', `client ${input.clientIp} on block list`);
       const blocked = input.mailFrom ? addressMatches(input.mailFrom, blockSenders) : null;
-      if (blocked)
-        return {
-          action: 'quarantine',
-          reason: `sender matches block list entry ${blocked.value}`,
-          required: tagRequired,
-          scored: false,
-        };
+      if (blocked) return unscored('quarantine', `sender matches block list entry ${blocked.value}`);
       const dbBlocked = listMatch(lists(), 'block', input);
-      if (dbBlocked)
-        return { action: 'quarantine', reason: listReason(dbBlocked), required: tagRequired, scored: false };
-      if (allowNet(input.clientIp)) {
-        return {
-          action: 'pass',
-          reason: `client ${input.clientIp} on allow list`,
-          required: tagRequired,
-          scored: false,
-        };
-      }
+      if (dbBlocked) return unscored('quarantine', listReason(dbBlocked));
+      if (allowNet(input.clientIp)) return unscored('pass', `client ${input.clientIp} on allow list`);
       const dmarc = dmarcDecision(input);
       if (dmarc) return dmarc;
       const allowed = allowedSender(input, allowSenders);
       if (allowed.entry)
-        return {
-          action: 'pass',
-          reason: `sender matches allow list entry ${allowed.entry.value}${allowed.by ? ` (${allowed.by} aligned)` : ''}`,
-          required: tagRequired,
-          scored: false,
-        };
+        return unscored(
+          'pass',
+          `sender matches allow list entry ${allowed.entry.value}${allowed.by ? ` (${allowed.by} aligned)` : ''}`,
+        );
       const dbAllowed = listMatch(lists(), 'allow', input);
-      if (dbAllowed)
-        return { action: 'pass', reason: listReason(dbAllowed), required: tagRequired, scored: false };
+      if (dbAllowed) return unscored('pass', listReason(dbAllowed));
       return null;
     },
     decide(score, input) {

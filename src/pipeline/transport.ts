@@ -6,6 +6,16 @@ import type { Logger } from '../observability/log.js';
 import type { Stamp } from './headers.js';
 import type { HandOff } from './outcome.js';
 
+/** A transport's listener, as the app starts and stops it. */
+export interface Listener {
+  /** Resolves with the TCP port (0 for a unix socket). */
+  listen(): Promise<number>;
+  /** Stops accepting; what is in flight gets `graceMs` to finish (a message its reply), then is cut. */
+  close(graceMs: number): Promise<void>;
+  /** Connections open now: SMTP sessions, or MTA connections to the milter. */
+  readonly openConnections: number;
+}
+
 export interface Delivery {
   sessionId: string;
   clientIp: string | null;

@@ -12,23 +12,16 @@ import { SmtpError, smtpErrors } from '../errors.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Reply } from '../pipeline/process-message.js';
-import type { Delivery } from '../pipeline/transport.js';
+import type { Delivery, Listener } from '../pipeline/transport.js';
 import { networkMatcher } from '../util/networks.js';
 import { TrustingSMTPServer } from './greet-pause.js';
-
-export interface InboundServer {
-  listen(): Promise<number>;
-  /** Stops accepting; sessions in flight get `graceMs` to finish, then are cut. */
-  close(graceMs: number): Promise<void>;
-  readonly openSessions: number;
-}
 
 export function createInboundServer(deps: {
   config: Config;
   logger: Logger;
   metrics: Metrics;
   onMessage(delivery: Delivery): Promise<Reply>;
-}): InboundServer {
+}): Listener {
   const { config, logger, metrics } = deps;
   const c = config.smtp;
   const allowed = networkMatcher(c.allowNetworks);
@@ -177,7 +170,7 @@ export function createInboundServer(deps: {
   }
 
   return {
-    get openSessions() {
+    get openConnections() {
       return sessions;
     },
     listen() {

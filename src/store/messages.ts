@@ -2,24 +2,16 @@
  * The verdict log: the buffered writer (message-writer.ts), which never blocks or fails the SMTP path, and
  * the queries the API reads it with (message-queries.ts), as one MessageLog.
  */
-import type { Config } from '../config/schema.js';
-import type { Logger } from '../observability/log.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Db } from './db.js';
 import { createMessageQueries } from './message-queries.js';
-import { createMessageWriter, type MessageLogOptions, type MessageWriter } from './message-writer.js';
+import { createMessageWriter, type MessageWriter } from './message-writer.js';
 import type { MessageLog } from './types.js';
 
 export type BufferedMessageLog = MessageLog & MessageWriter;
 
-export function createMessageLog(
-  db: Db,
-  config: Config,
-  deps: { logger: Logger; metrics: Metrics },
-  options: MessageLogOptions = {},
-): BufferedMessageLog {
-  const writer = createMessageWriter(db, config, deps, options);
-  const queries = createMessageQueries(db);
+/** Takes what the writer takes; the queries read the same database. */
+export function createMessageLog(...writerArgs: Parameters<typeof createMessageWriter>): BufferedMessageLog {
+  const writer = createMessageWriter(...writerArgs);
+  const queries = createMessageQueries(writerArgs[0]);
   return {
     get pending() {
       return writer.pending;

@@ -65,3 +65,12 @@ export function fields(value: unknown): string[] {
 export function notice(text: HtmlValue, kind: 'ok' | 'error' = 'ok'): Html {
   return html`<p class="notice ${kind}" role="status">${text}</p>`;
 }
+
+/** The link to a keyset-paged list's next page: the same query with the next cursor; none on the last page. */
+export function nextPageLink(path: string, query: Record<string, unknown>, cursor: string | null): Html | '' {
+  if (!cursor) return '';
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (typeof v === 'string') params.set(k, v);
+  params.set('cursor', cursor);
+  return html`<p><a href="${path}?${params.toString()}" rel="next">Next page</a></p>`;
+}

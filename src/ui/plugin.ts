@@ -24,7 +24,7 @@ import { messageRoutes } from './routes/messages.js';
 import { modelRoutes } from './routes/models.js';
 import { overviewRoutes } from './routes/overview.js';
 import { quarantineRoutes } from './routes/quarantine.js';
-import { assertCsrf, assertSameOrigin, sessionOf } from './session.js';
+import { assertCsrf, assertSameOrigin, sessionOf, uiErrors } from './session.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './static.js';
 import type { UiDeps } from './types.js';
 
@@ -53,7 +53,7 @@ function parseForm(text: string): FormBody {
 }
 
 export function requireSession(request: FastifyRequest): UiSession {
-  if (!request.uiSession) throw new HttpError(401, 'SIGN_IN_REQUIRED', 'sign in first');
+  if (!request.uiSession) throw uiErrors.signInRequired();
   return request.uiSession;
 }
 

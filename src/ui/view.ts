@@ -3,9 +3,10 @@
  * part as text, the HTML part in a sandboxed frame served by a separate route (./message-body.ts), and the
  * attachments by name, type and size. Every value from the message is escaped.
  */
-import type { FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { MessageViewer } from '../api/view/message-view.js';
 import type { AuthRecord } from '../auth/types.js';
+import { httpErrors } from '../errors.js';
 import { type Html, type HtmlValue, html } from './html.js';
 import { bytes, score, when } from './layout.js';
 import { bodyCsp, bodyDocument, safeHtml } from './message-body.js';
@@ -30,18 +31,27 @@ export async function parseForView(viewer: MessageViewer, raw: Buffer): Promise<
   };
 }
 
-/** Answers a body-frame route: the message's HTML, sanitised, under the sandboxing CSP. */
-export async function sendBodyFrame(
-  reply: FastifyReply,
+/**
+ * The route `/ui/<area>/:id/body` of a message's body frame (`?images=1` loads remote images): the message's
+ * HTML, sanitised, under the sandboxing CSP. The area's store gives the bytes, or null once they are gone.
+ */
+export function bodyFrameRoute(
+  app: FastifyInstance,
+  area: 'messages' | 'quarantine',
   viewer: MessageViewer,
-  raw: Buffer,
-  loadImages: boolean,
-): Promise<FastifyReply> {
-  const view = await parseForView(viewer, raw);
-  return reply
-    .header('content-security-policy', bodyCsp(loadImages))
-    .type('text/html; charset=utf-8')
-    .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
+  store: { getRaw(id: string): Promise<Buffer | null> },
+): void {
+  app.get(`/ui/${area}/:id/body`, { config: { action: `${area}:read` } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const raw = await store.getRaw(id).catch(() => null);
+    if (!raw) throw httpErrors.notFound('message bytes');
+    const loadImages = (request.query as Record<string, string | undefined>).images === '1';
+    const view = await parseForView(viewer, raw);
+    return reply
+      .header('content-security-policy', bodyCsp(loadImages))
+      .type('text/html; charset=utf-8')
+      .send(bodyDocument(safeHtml(view.html ?? '', { loadImages })));
+  });
 }
 
 export interface VerdictFacts {

@@ -1,21 +1,11 @@
 /** GET|POST|DELETE /api/v1/lists: entries kept in the database, validated, audited, admin-only to change. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { bearer, useTestApi } from '../helpers/api.js';
 
 const ADMIN = 'lists-test-admin-key-0123456789-abcdefghijk';
-let api: TestApi;
-let analyst: string;
-const as = (key: string) => ({ authorization: `Bearer ${key}` });
+const world = useTestApi(ADMIN);
 const addEntry = (key: string, payload: object) =>
-  api.app.inject({ method: 'POST', url: '/api/v1/lists', headers: as(key), payload });
-
-beforeAll(async () => {
-  api = await startTestApi({ api: { adminApiKey: ADMIN } });
-  analyst = (await api.storage.keys.create('analyst', 'lists')).key;
-}, 120_000);
-afterAll(async () => {
-  await api?.close();
-});
+  world.api.app.inject({ method: 'POST', url: '/api/v1/lists', headers: bearer(key), payload });
 
 describe('/api/v1/lists', () => {
   it('adds, lists and removes entries, each audited', async () => {
@@ -35,7 +25,11 @@ describe('/api/v1/lists', () => {
     const net = await addEntry(ADMIN, { list: 'allow', value: '192.0.2.0/24', alignedOnly: true });
     expect(net.json()).toMatchObject({ kind: 'network', scope: 'global', alignedOnly: true });
 
-    const list = await api.app.inject({ method: 'GET', url: '/api/v1/lists', headers: as(analyst) });
+    const list = await world.api.app.inject({
+      method: 'GET',
+      url: '/api/v1/lists',
+      headers: bearer(world.analyst),
+    });
     expect(list.statusCode).toBe(200);
     expect(
       list
@@ -44,19 +38,19 @@ describe('/api/v1/lists', () => {
         .sort(),
     ).toEqual(['192.0.2.0/24', '@spam.example']);
 
-    const del = await api.app.inject({
+    const del = await world.api.app.inject({
       method: 'DELETE',
       url: `/api/v1/lists/${entry.id}`,
-      headers: as(ADMIN),
+      headers: bearer(ADMIN),
     });
     expect(del.statusCode).toBe(200);
-    const gone = await api.app.inject({
+    const gone = await world.api.app.inject({
       method: 'DELETE',
       url: `/api/v1/lists/${entry.id}`,
-      headers: as(ADMIN),
+      headers: bearer(ADMIN),
     });
     expect(gone.statusCode).toBe(404);
-    const actions = (await api.storage.audit.list(10)).map((a) => a.action);
+    const actions = (await world.api.storage.audit.list(10)).map((a) => a.action);
     expect(actions).toEqual(
       expect.arrayContaining(['lists.block.add', 'lists.allow.add', 'lists.block.remove']),
     );
@@ -66,7 +60,7 @@ describe('/api/v1/lists', () => {
     const bad = await addEntry(ADMIN, { list: 'block', value: 'not an address' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toBe('BAD_LIST_ENTRY');
-    const refused = await addEntry(analyst, { list: 'allow', value: 'a@b.example' });
+    const refused = await addEntry(world.analyst, { list: 'allow', value: 'a@b.example' });
     expect(refused.statusCode).toBe(403);
   });
 });

@@ -4,32 +4,20 @@
  * API verifies with the envelope it is given and keys the verdict cache on the results.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ORIGIN_IP,
   plainMessage,
   STRANGER_IP,
   signedMessage,
-  startAuthWorldService,
+  useAuthWorldService,
 } from '../helpers/auth-world.js';
-import type { TestDns } from '../helpers/dns-server.js';
-import type { TestService } from '../helpers/service.js';
-import { rawSession } from '../helpers/smtp-client.js';
 
 const ADMIN = 'auth-features-admin-key-0123456789';
-let dns: TestDns;
-let svc: TestService;
-
-beforeAll(async () => {
-  ({ dns, svc } = await startAuthWorldService({
-    api: { adminApiKey: ADMIN },
-    // p=reject is left to the score here (the classifier is what is tested); p=quarantine is honoured.
-    policy: { dmarc: { reject: 'ignore' }, thresholds: { quarantine: null } },
-  }));
-});
-afterAll(async () => {
-  await svc.stop();
-  await dns.close();
+const world = useAuthWorldService({
+  api: { adminApiKey: ADMIN },
+  // p=reject is left to the score here (the classifier is what is tested); p=quarantine is honoured.
+  policy: { dmarc: { reject: 'ignore' }, thresholds: { quarantine: null } },
 });
 
 interface Verdict {
@@ -41,7 +29,7 @@ interface Verdict {
 
 async function call(method: string, url: string, body?: Buffer | object, key: string | null = ADMIN) {
   const raw = Buffer.isBuffer(body);
-  const res = await fetch(`http://127.0.0.1:${svc.apiPort}${url}`, {
+  const res = await fetch(`http://127.0.0.1:${world.svc.apiPort}${url}`, {
     method,
     headers: {
       ...(key ? { authorization: `Bearer ${key}` } : {}),
@@ -60,19 +48,8 @@ async function scan(raw: Buffer, query = ''): Promise<Verdict> {
 
 /** Delivers over SMTP as Postfix would (XFORWARD) and returns the message's log id. */
 async function deliver(raw: Buffer, ip: string, mailFrom: string): Promise<string> {
-  const replies = await rawSession(svc.smtpPort, [
-    'EHLO postfix.example\r\n',
-    `XFORWARD ADDR=${ip} HELO=mail.sender.example\r\n`,
-    `MAIL FROM:<${mailFrom}>\r\n`,
-    'RCPT TO:<bob@example.com>\r\n',
-    'DATA\r\n',
-    Buffer.concat([raw, Buffer.from('.\r\n')]),
-    'QUIT\r\n',
-  ]);
-  expect(replies[6]).toMatch(/^250 /);
-  await svc.app.storage.messages.flush();
-  const [row] = (await svc.app.storage.messages.list({ limit: 1 })).items;
-  return row?.id as string;
+  expect(await world.deliver(raw, { ip, helo: 'mail.sender.example' }, mailFrom)).toMatch(/^250 /);
+  return (await world.lastLogRow())?.id as string;
 }
 
 const spoof = (subject: string) => plainMessage('Bank <security@authbank.example>', subject);
@@ -128,7 +105,7 @@ describe('authentication results as classifier features', () => {
     const before = await scan(spoof('Your statement is ready'), stranger);
     expect(names(before)).toContain('dmarc-fail-reject');
     expect(before.topFeatures.map((f) => f.feature)).not.toContain('x:dmarc-fail-reject');
-    const probe = svc.app.activeModel.current().score(['x:dmarc-fail-reject']);
+    const probe = world.svc.app.activeModel.current().score(['x:dmarc-fail-reject']);
     expect(probe.evidence?.known ?? 0).toBe(0);
 
     // The same text, spoofed (reported spam) and genuinely sent by authorg.example (reported ham): the words
@@ -145,7 +122,7 @@ describe('authentication results as classifier features', () => {
       }
     }
     const rows = [];
-    for await (const row of svc.app.storage.feedback.replayable(null, 100)) rows.push(row);
+    for await (const row of world.svc.app.storage.feedback.replayable(null, 100)) rows.push(row);
     expect(rows.filter((r) => r.authSignals.includes('dmarc-fail-reject'))).toHaveLength(4);
     expect(rows.filter((r) => r.authSignals.includes('dkim-pass-aligned'))).toHaveLength(4);
 
@@ -177,7 +154,7 @@ describe('authentication results as classifier features', () => {
     const released = await call('POST', `/api/v1/quarantine/${item?.id}/release`, { learnAsHam: true });
     expect(released.status).toBe(200);
     const rows = [];
-    for await (const row of svc.app.storage.feedback.replayable(null, 100)) rows.push(row);
+    for await (const row of world.svc.app.storage.feedback.replayable(null, 100)) rows.push(row);
     const lesson = rows.find((r) => r.label === 'ham' && r.authSignals.includes('dmarc-fail-quarantine'));
     expect(lesson?.authSignals).toEqual(expect.arrayContaining(['spf-fail', 'dkim-none']));
   });

@@ -13,45 +13,15 @@ import {
   plainMessage,
   STRANGER_IP,
   signedMessage,
-  startAuthWorldService,
+  useAuthWorldService,
 } from '../helpers/auth-world.js';
-import type { TestDns } from '../helpers/dns-server.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { rawSession } from '../helpers/smtp-client.js';
 
 const AUTHSERV = AUTHSERV_ID;
-let dns: TestDns;
-let svc: TestService;
-
-beforeAll(async () => {
-  ({ dns, svc } = await startAuthWorldService({
-    policy: { allowSenders: ['@authorg.example'], thresholds: { quarantine: null } },
-  }));
+const world = useAuthWorldService({
+  policy: { allowSenders: ['@authorg.example'], thresholds: { quarantine: null } },
 });
-afterAll(async () => {
-  await svc.stop();
-  await dns.close();
-});
-
-/** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
-async function deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string> {
-  const replies = await rawSession(svc.smtpPort, [
-    'EHLO postfix.example\r\n',
-    `XFORWARD ADDR=${client.ip} HELO=${client.helo}\r\n`,
-    `MAIL FROM:<${mailFrom}>\r\n`,
-    'RCPT TO:<bob@example.com>\r\n',
-    'DATA\r\n',
-    Buffer.concat([raw, Buffer.from('.\r\n')]),
-    'QUIT\r\n',
-  ]);
-  return replies[6] as string;
-}
-
-async function lastLogRow() {
-  await svc.app.storage.messages.flush();
-  const [row] = (await svc.app.storage.messages.list({ limit: 1 })).items;
-  return row;
-}
 
 const headerFields = (raw: Buffer, name: string) => {
   const head = raw.toString('latin1').split('\r\n\r\n')[0] as string;
@@ -64,13 +34,13 @@ describe('sender authentication in the SMTP proxy', () => {
       `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=authbank.example; dmarc=pass\r\n` +
       'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=authorg.example\r\n';
     const raw = Buffer.concat([Buffer.from(forged), await signedMessage('Board minutes')]);
-    const reply = await deliver(
+    const reply = await world.deliver(
       raw,
       { ip: ORIGIN_IP, helo: 'mail.authorg.example' },
       'alice@authorg.example',
     );
     expect(reply).toMatch(/^250 /);
-    const received = svc.sink.messages.at(-1)?.raw as Buffer;
+    const received = world.svc.sink.messages.at(-1)?.raw as Buffer;
     const results = headerFields(received, 'Authentication-Results');
     expect(results).toHaveLength(2);
     const ours = results.filter((f) => f.includes(`${AUTHSERV};`));
@@ -85,7 +55,13 @@ describe('sender authentication in the SMTP proxy', () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const cache = createDnsCache({ memoryEntries: 100, redis: null, redisTimeoutMs: 50 });
     const resolver = createResolver(
-      { servers: [dns.server], timeoutMs: 300, budgetMs: 1000, maxTtlSeconds: 60, negativeTtlSeconds: 60 },
+      {
+        servers: [world.dns.server],
+        timeoutMs: 300,
+        budgetMs: 1000,
+        maxTtlSeconds: 60,
+        negativeTtlSeconds: 60,
+      },
       { cache, metrics },
     );
     const again = await createVerifier(
@@ -99,7 +75,7 @@ describe('sender authentication in the SMTP proxy', () => {
     });
     expect(again.dkim[0]?.result).toBe('pass');
 
-    const row = await lastLogRow();
+    const row = await world.lastLogRow();
     expect(row?.auth).toMatchObject({ spf: 'pass', dkim: 'pass', dmarc: 'pass', arc: 'none' });
     expect(row?.auth?.signals.map((s) => s.name)).toContain('auth-results-forged');
     // Authenticated allow-listed sender: passed by the list, and the reason says how it was authenticated.
@@ -108,13 +84,13 @@ describe('sender authentication in the SMTP proxy', () => {
 
   it('rejects a spoofed p=reject domain with a reason and the log id', async () => {
     const raw = plainMessage('Bank <security@authbank.example>', 'Verify your account now');
-    const reply = await deliver(
+    const reply = await world.deliver(
       raw,
       { ip: STRANGER_IP, helo: 'spoofer.invalid' },
       'security@authbank.example',
     );
     expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/);
-    const row = await lastLogRow();
+    const row = await world.lastLogRow();
     expect(reply).toContain(row?.id as string);
     expect(row).toMatchObject({ action: 'reject', status: 'rejected', score: null });
     expect(row?.auth).toMatchObject({ spf: 'fail', dmarc: 'fail', dmarcPolicy: 'reject' });
@@ -124,14 +100,14 @@ describe('sender authentication in the SMTP proxy', () => {
     // MAIL FROM and From in authorg.example (allow-listed, aligned only), sent from a stranger's address, unsigned:
     // SPF fails, no DKIM, and DMARC p=reject. With DMARC ignored the allow entry alone is what is tested.
     const raw = plainMessage('Alice <alice@authorg.example>', 'Invoice overdue');
-    const before = svc.sink.messages.length;
-    const reply = await deliver(raw, { ip: STRANGER_IP, helo: 'x.invalid' }, 'alice@authorg.example');
+    const before = world.svc.sink.messages.length;
+    const reply = await world.deliver(raw, { ip: STRANGER_IP, helo: 'x.invalid' }, 'alice@authorg.example');
     expect(reply).toMatch(/^550 5\.7\.1 .*DMARC/); // the default policy: p=reject honoured
-    expect(svc.sink.messages.length).toBe(before);
+    expect(world.svc.sink.messages.length).toBe(before);
   });
 
   it('counts results in /metrics', async () => {
-    const res = await fetch(`http://127.0.0.1:${svc.apiPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${world.svc.apiPort}/metrics`);
     const text = await res.text();
     expect(text).toMatch(/mailsentra_auth_results_total\{method="dmarc",result="fail"\} [1-9]/);
     expect(text).toMatch(/mailsentra_auth_results_total\{method="dkim",result="pass"\} [1-9]/);
@@ -145,7 +121,7 @@ describe('a forged allow-listed sender when DMARC is not honoured', () => {
     lax = await startTestService({
       config: {
         auth: { authservId: AUTHSERV },
-        dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
+        dns: { servers: [world.dns.server], budgetMs: 10_000, timeoutMs: 5000 },
         policy: {
           allowSenders: ['@authorg.example'],
           dmarc: { reject: 'ignore' },

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authservIdOf } from '../../src/auth/ar-header.js';
 import { authSignals } from '../../src/auth/signals.js';
+import type { AuthVerdict } from '../../src/auth/types.js';
+import type { AuthInput } from '../../src/auth/verify.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createPolicy } from '../../src/pipeline/policy.js';
 import {
@@ -32,15 +34,42 @@ afterAll(async () => {
 const policyConfig = (policy: Record<string, unknown> = {}, auth: Record<string, unknown> = {}) =>
   loadConfig({ file: null, env: {}, overrides: { policy, auth } });
 
+type Sender = Omit<AuthInput, 'raw'>;
+const ORIGIN: Sender = {
+  clientIp: ORIGIN_IP,
+  helo: 'mail.authorg.example',
+  mailFrom: 'alice@authorg.example',
+};
+const LIST: Sender = {
+  clientIp: LIST_IP,
+  helo: 'mail.authlist.example',
+  mailFrom: 'team-bounces@authlist.example',
+};
+const stranger = (mailFrom: string, helo = 'x.invalid'): Sender => ({
+  clientIp: STRANGER_IP,
+  helo,
+  mailFrom,
+});
+
+/** The policy's decision before scoring, for a verified message from `sender` to bob@example.com. */
+function preDecide(
+  auth: AuthVerdict,
+  sender: Sender,
+  options: { policy?: Record<string, unknown>; auth?: Record<string, unknown>; rcptTo?: string[] } = {},
+) {
+  const config = policyConfig(options.policy, options.auth);
+  return createPolicy(config.policy, config.auth).preDecide({
+    mailFrom: sender.mailFrom,
+    rcptTo: options.rcptTo ?? ['bob@example.com'],
+    clientIp: sender.clientIp,
+    auth,
+  });
+}
+
 describe('verifier against the loopback DNS server', () => {
   it('passes SPF, DKIM and DMARC for a signed message from a permitted address', async () => {
     const { verifier, metrics } = testVerifier(dns);
-    const v = await verifier.verify({
-      raw: await signedMessage(),
-      clientIp: ORIGIN_IP,
-      helo: 'mail.authorg.example',
-      mailFrom: 'alice@authorg.example',
-    });
+    const v = await verifier.verify({ raw: await signedMessage(), ...ORIGIN });
     expect(v.error).toBeNull();
     expect(v.spf).toEqual({ result: 'pass', domain: 'authorg.example', checked: true });
     expect(v.dkim).toEqual([
@@ -83,90 +112,50 @@ describe('verifier against the loopback DNS server', () => {
     const { verifier } = testVerifier(dns);
     const v = await verifier.verify({
       raw: plainMessage('Bank <security@authbank.example>', 'Verify your account'),
-      clientIp: STRANGER_IP,
-      helo: 'spoofer.invalid',
-      mailFrom: 'security@authbank.example',
+      ...stranger('security@authbank.example', 'spoofer.invalid'),
     });
     expect(v.spf.result).toBe('fail');
     expect(v.dkim).toEqual([]);
     expect(v.dmarc).toEqual({ result: 'fail', domain: 'authbank.example', policy: 'reject' });
     expect(authSignals(v).map((s) => s.name)).toContain('dmarc-fail-reject');
-    const config = policyConfig();
-    const input = {
-      mailFrom: 'security@authbank.example',
-      rcptTo: ['bob@example.com'],
-      clientIp: STRANGER_IP,
-      auth: v,
-    };
-    const decision = createPolicy(config.policy, config.auth).preDecide(input);
+    const spoofer = stranger('security@authbank.example', 'spoofer.invalid');
+    const decision = preDecide(v, spoofer);
     expect(decision?.action).toBe('reject');
     expect(decision?.scored).toBe(false);
     expect(decision?.reason).toMatch(/DMARC fail for authbank\.example under its p=reject/);
     // A recipient domain that asked for quarantine instead, beside one that takes the default: the strictest.
-    const lax = policyConfig({ domains: { 'example.com': { dmarc: { reject: 'quarantine' } } } });
-    expect(createPolicy(lax.policy, lax.auth).preDecide(input)?.action).toBe('quarantine');
-    expect(
-      createPolicy(lax.policy, lax.auth).preDecide({
-        ...input,
-        rcptTo: ['bob@example.com', 'eve@other.example'],
-      })?.action,
-    ).toBe('reject');
-    const ignore = policyConfig({ dmarc: { reject: 'ignore' } });
-    expect(createPolicy(ignore.policy, ignore.auth).preDecide(input)).toBeNull();
+    const lax = { domains: { 'example.com': { dmarc: { reject: 'quarantine' } } } };
+    expect(preDecide(v, spoofer, { policy: lax })?.action).toBe('quarantine');
+    const rcptTo = ['bob@example.com', 'eve@other.example'];
+    expect(preDecide(v, spoofer, { policy: lax, rcptTo })?.action).toBe('reject');
+    expect(preDecide(v, spoofer, { policy: { dmarc: { reject: 'ignore' } } })).toBeNull();
   });
 
   it('honours p=quarantine as quarantine', async () => {
     const { verifier } = testVerifier(dns);
     const v = await verifier.verify({
       raw: plainMessage('<news@authquar.example>'),
-      clientIp: STRANGER_IP,
-      helo: 'x.invalid',
-      mailFrom: 'news@authquar.example',
+      ...stranger('news@authquar.example'),
     });
     expect(v.dmarc).toEqual({ result: 'fail', domain: 'authquar.example', policy: 'quarantine' });
-    const config = policyConfig();
-    const input = {
-      mailFrom: 'news@authquar.example',
-      rcptTo: ['bob@example.com'],
-      clientIp: STRANGER_IP,
-      auth: v,
-    };
-    expect(createPolicy(config.policy, config.auth).preDecide(input)?.action).toBe('quarantine');
+    expect(preDecide(v, stranger('news@authquar.example'))?.action).toBe('quarantine');
   });
 
   it('verifies a forwarded message by its ARC chain; a trusted sealer lifts the DMARC failure', async () => {
     const { verifier } = testVerifier(dns);
-    const v = await verifier.verify({
-      raw: await forwardedByList(),
-      clientIp: LIST_IP,
-      helo: 'mail.authlist.example',
-      mailFrom: 'team-bounces@authlist.example',
-    });
+    const v = await verifier.verify({ raw: await forwardedByList(), ...LIST });
     expect(v.dkim[0]?.result).toBe('fail'); // the Subject was rewritten
     expect(v.dmarc.result).toBe('fail');
     expect(v.arc).toEqual({ result: 'pass', sealer: 'authlist.example', sealedDmarc: 'pass' });
     expect(v.header).toMatch(/arc=pass/);
-    const input = {
-      mailFrom: 'team-bounces@authlist.example',
-      rcptTo: ['bob@example.com'],
-      clientIp: LIST_IP,
-      auth: v,
-    };
-    const untrusted = policyConfig();
-    expect(createPolicy(untrusted.policy, untrusted.auth).preDecide(input)?.action).toBe('reject');
-    const trusted = policyConfig({}, { trustedArcSealers: ['authlist.example'] });
-    expect(createPolicy(trusted.policy, trusted.auth).preDecide(input)).toBeNull();
+    expect(preDecide(v, LIST)?.action).toBe('reject');
+    expect(preDecide(v, LIST, { auth: { trustedArcSealers: ['authlist.example'] } })).toBeNull();
   });
 
   it('an ARC chain broken after sealing fails', async () => {
     const { verifier } = testVerifier(dns);
     const forwarded = (await forwardedByList()).toString('latin1').replace('the figures', 'the invoices');
-    const v = await verifier.verify({
-      raw: Buffer.from(forwarded, 'latin1'),
-      clientIp: LIST_IP,
-      helo: 'mail.authlist.example',
-      mailFrom: 'team-bounces@authlist.example',
-    });
+    const v = await verifier.verify({ raw: Buffer.from(forwarded, 'latin1'), ...LIST });
     expect(v.arc.result).toBe('fail');
     expect(v.arc.sealedDmarc).toBeNull();
   });
@@ -175,20 +164,11 @@ describe('verifier against the loopback DNS server', () => {
     const { verifier, metrics } = testVerifier(dns);
     const v = await verifier.verify({
       raw: plainMessage('<a@authbroken.example>'),
-      clientIp: STRANGER_IP,
-      helo: 'x.invalid',
-      mailFrom: 'a@authbroken.example',
+      ...stranger('a@authbroken.example'),
     });
     expect(v.spf.result).toBe('temperror');
     expect(v.dmarc.result).toBe('temperror');
-    const config = policyConfig();
-    const input = {
-      mailFrom: 'a@authbroken.example',
-      rcptTo: ['bob@example.com'],
-      clientIp: STRANGER_IP,
-      auth: v,
-    };
-    expect(createPolicy(config.policy, config.auth).preDecide(input)).toBeNull(); // the score decides
+    expect(preDecide(v, stranger('a@authbroken.example'))).toBeNull(); // the score decides
     const errors = await metrics.dnsErrors.get();
     expect(errors.values.find((x) => x.labels.reason === 'servfail')?.value).toBeGreaterThan(0);
   });
@@ -198,9 +178,7 @@ describe('verifier against the loopback DNS server', () => {
     const started = Date.now();
     const v = await verifier.verify({
       raw: plainMessage('<a@authslow.example>'),
-      clientIp: STRANGER_IP,
-      helo: 'x.invalid',
-      mailFrom: 'a@authslow.example',
+      ...stranger('a@authslow.example'),
     });
     const took = Date.now() - started;
     expect(v.spf.result).toBe('temperror');
@@ -215,12 +193,7 @@ describe('verifier against the loopback DNS server', () => {
 
   it('answers come from the cache for their TTL: a second message asks the server nothing', async () => {
     const { verifier, metrics } = testVerifier(dns);
-    const input = async () => ({
-      raw: await signedMessage('Another one'),
-      clientIp: ORIGIN_IP,
-      helo: 'mail.authorg.example',
-      mailFrom: 'alice@authorg.example',
-    });
+    const input = async () => ({ raw: await signedMessage('Another one'), ...ORIGIN });
     await verifier.verify(await input());
     const asked = dns.queries.length;
     const v = await verifier.verify(await input());

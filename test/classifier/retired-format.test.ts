@@ -5,8 +5,7 @@
  * before it listens, so the upstream MTA keeps the mail queued instead of handing it to a filter that cannot
  * score — and the fix it names, `mailsentra train`, works from that state.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
@@ -17,6 +16,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { openStorage } from '../../src/store/index.js';
 import { startTestApi } from '../helpers/api.js';
 import { runCli, runCliChild, tempConfig } from '../helpers/cli.js';
+import { smallCorpus } from '../helpers/corpus.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 import { msm1Artefact } from '../helpers/msm1.js';
 
@@ -114,13 +114,7 @@ describe('a stored MSM1 model version', () => {
   }, 120_000);
 
   it('the fix it names works from that state: mailsentra train activates a version that scans', async () => {
-    const corpus = mkdtempSync(path.join(tmpdir(), 'mailsentra-retired-'));
-    const sample = loadSpamAssassin('test');
-    for (const label of ['ham', 'spam'] as const) {
-      mkdirSync(path.join(corpus, label));
-      for (const m of sample.filter((x) => x.label === label).slice(0, 30))
-        writeFileSync(path.join(corpus, label, path.basename(m.path)), m.raw);
-    }
+    const corpus = smallCorpus();
     const train = await runCli(['--config', configFile, 'train', '--corpus', corpus]);
     expect(train.code, train.stderr).toBe(0);
     const active = await withRegistry((storage) => storage.models.getActive());

@@ -4,27 +4,15 @@
  * once and the trained version is in force there; a second `serve` on the same directory is refused with
  * one line before it touches anything; a service killed with SIGKILL does not block the next start.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { type ChildService, startChildService } from '../helpers/child-service.js';
 import { runCliChild } from '../helpers/cli.js';
+import { smallCorpus } from '../helpers/corpus.js';
 import { freePort } from '../helpers/redis.js';
 import { type Sink, startSink } from '../helpers/sink.js';
-
-/** A site corpus of 30 + 30 messages (`DIR/ham`, `DIR/spam`). */
-function smallCorpus(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mailsentra-corpus-'));
-  const test = loadSpamAssassin('test');
-  for (const label of ['ham', 'spam'] as const) {
-    mkdirSync(path.join(dir, label));
-    for (const m of test.filter((x) => x.label === label).slice(0, 30))
-      writeFileSync(path.join(dir, label, path.basename(m.path)), m.raw);
-  }
-  return dir;
-}
 
 describe('commands beside a running service on the embedded store', () => {
   let sink: Sink;

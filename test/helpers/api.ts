@@ -13,6 +13,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/log.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 import type { OpenedStorage } from '../../src/store/index.js';
+import { perFile } from './per-file.js';
 import { type Sink, startSink } from './sink.js';
 
 export interface TestApi {
@@ -80,6 +81,23 @@ export async function startTestApi(
       await sink.close();
     },
   };
+}
+
+/** The request headers that authenticate with an API key. */
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/**
+ * The API for one test file, with `adminKey` as its bootstrap admin key and an analyst key made for it:
+ * started before the file's tests, closed after them.
+ */
+export function useTestApi(adminKey: string): { api: TestApi; analyst: string } {
+  return perFile(
+    async () => {
+      const api = await startTestApi({ api: { adminApiKey: adminKey } });
+      return { api, analyst: (await api.storage.keys.create('analyst', 'test')).key };
+    },
+    ({ api }) => api.close(),
+  );
 }
 
 /** Quarantines a spam for `recipients` as the pipeline would (one row each): `raw`, or a short one with `subject`. */

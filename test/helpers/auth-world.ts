@@ -10,8 +10,11 @@ import { createVerifier, type Verifier } from '../../src/auth/verify.js';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import type { MessageSummary } from '../../src/store/types.js';
 import { startTestDns, type TestDns } from './dns-server.js';
+import { perFile } from './per-file.js';
 import { startTestService, type TestService } from './service.js';
+import { rawSession } from './smtp-client.js';
 
 export const ORIGIN_IP = '192.0.2.10'; // in authorg.example's SPF
 export const LIST_IP = '198.51.100.20'; // the forwarder (authlist.example)
@@ -128,13 +131,20 @@ export function testVerifier(
 /** Our authserv-id in the services these tests start. */
 export const AUTHSERV_ID = 'mx.mailsentra.test';
 
+export interface AuthWorldService {
+  dns: TestDns;
+  svc: TestService;
+  /** One message through SMTP as Postfix hands it over: XFORWARD names the real client. Returns the DATA reply. */
+  deliver(raw: Buffer, client: { ip: string; helo: string }, mailFrom: string): Promise<string>;
+  /** The verdict log's newest row, once the buffered writer has flushed. */
+  lastLogRow(): Promise<MessageSummary | undefined>;
+}
+
 /**
  * A whole service whose resolver is a loopback DNS server holding this world's records; `config` adds to its
  * configuration (its `auth` entries over the authserv-id).
  */
-export async function startAuthWorldService(
-  config: DeepPartial<Config>,
-): Promise<{ dns: TestDns; svc: TestService }> {
+export async function startAuthWorldService(config: DeepPartial<Config>): Promise<AuthWorldService> {
   const dns = await startTestDns();
   populate(dns);
   const svc = await startTestService({
@@ -144,5 +154,36 @@ export async function startAuthWorldService(
       dns: { servers: [dns.server], budgetMs: 10_000, timeoutMs: 5000 },
     },
   });
-  return { dns, svc };
+  return {
+    dns,
+    svc,
+    async deliver(raw, client, mailFrom) {
+      const replies = await rawSession(svc.smtpPort, [
+        'EHLO postfix.example\r\n',
+        `XFORWARD ADDR=${client.ip} HELO=${client.helo}\r\n`,
+        `MAIL FROM:<${mailFrom}>\r\n`,
+        'RCPT TO:<bob@example.com>\r\n',
+        'DATA\r\n',
+        Buffer.concat([raw, Buffer.from('.\r\n')]),
+        'QUIT\r\n',
+      ]);
+      return replies[6] as string;
+    },
+    async lastLogRow() {
+      const { messages } = svc.app.storage;
+      await messages.flush();
+      return (await messages.list({ limit: 1 })).items[0];
+    },
+  };
+}
+
+/** The auth world's service for one test file: started before its tests, stopped after them. */
+export function useAuthWorldService(config: DeepPartial<Config>): AuthWorldService {
+  return perFile(
+    () => startAuthWorldService(config),
+    async ({ svc, dns }) => {
+      await svc.stop();
+      await dns.close();
+    },
+  );
 }

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type APIResponse, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startTestService, type TestService } from './service.js';
@@ -66,6 +66,33 @@ export async function signIn(page: Page, base: string, key: string): Promise<voi
   await page.goto(`${base}/ui/login`);
   await page.fill('input[name="key"]', key);
   await Promise.all([page.waitForURL(`${base}/ui`), page.click('button[type="submit"]')]);
+}
+
+/** A form post from a signed-in page: same-origin, with the page's CSRF token and `form` on top. */
+export type PagePost = (url: string, form?: Record<string, string>) => Promise<APIResponse>;
+
+/**
+ * What another user sees and may do: a page in a browser of its own, signed in with `key` and opened at
+ * `path`, and `post` for the hand-made requests that user could send with its own valid session.
+ */
+export async function asOtherUser(
+  base: string,
+  key: string,
+  path: string,
+  use: (page: Page, post: PagePost) => Promise<void>,
+): Promise<void> {
+  const other = await openBrowser();
+  try {
+    const page = await other.newPage();
+    await signIn(page, base, key);
+    await page.goto(`${base}${path}`);
+    const csrf = (await page.getAttribute('input[name="_csrf"]', 'value')) ?? '';
+    await use(page, (url, form = {}) =>
+      page.request.post(`${base}${url}`, { form: { _csrf: csrf, ...form }, headers: { origin: base } }),
+    );
+  } finally {
+    await other.close();
+  }
 }
 
 export interface ConsoleUnderTest {

@@ -3,7 +3,15 @@
  * command as an MTA would, and reads the filter's replies. Raw writes let a test send malformed packets.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import type { DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { Action, Cmd, cstrings, encode, type Packet, PacketReader, Step } from '../../src/milter/protocol.js';
+import { startTestService, type TestService } from './service.js';
+
+/** A whole service that listens only as a milter (SMTP off), on an ephemeral port; `policy` as given. */
+export function startMilterService(policy: DeepPartial<Config['policy']>): Promise<TestService> {
+  return startTestService({ config: { smtp: { listen: 'off' }, milter: { listen: '127.0.0.1:0' }, policy } });
+}
 
 export const ALL_ACTIONS = 0x1ff;
 export const ALL_STEPS = 0x1fffff;

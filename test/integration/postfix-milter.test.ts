@@ -29,6 +29,8 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   const app = () => world.service().app;
+  /** The spam sent through Postfix from spammer@example.com to `to`; its SMTP reply. */
+  const spamTo = (to: string[]) => send(world.postfix.port, { from: 'spammer@example.com', to }, SPAM);
   async function logged(sessionId: string) {
     await app().storage.messages.flush();
     return (await app().storage.messages.list({ limit: 100 })).items.find((m) => m.sessionId === sessionId);
@@ -59,11 +61,7 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('tags spam for a domain that does not quarantine: X-Spam-Flag YES and the subject prefix', async () => {
-    const r = await send(
-      world.postfix.port,
-      { from: 'spammer@example.com', to: ['gina@tagged.example'] },
-      SPAM,
-    );
+    const r = await spamTo(['gina@tagged.example']);
     expect(r.code, r.response).toBe(250);
     const text = (await atSink('gina@tagged.example')).raw.toString('latin1');
     expect(text).toMatch(/^X-Spam-Flag: YES\r\n/m);
@@ -71,11 +69,7 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('quarantines spam (never at the next hop) and releases it through the API to the original recipient', async () => {
-    const r = await send(
-      world.postfix.port,
-      { from: 'spammer@example.com', to: ['carol@example.net'] },
-      SPAM,
-    );
+    const r = await spamTo(['carol@example.net']);
     expect(r.code, r.response).toBe(250);
     const held = await waitForPostfix('the spam in quarantine', async () => {
       const page = await app().storage.quarantine.list({ state: 'held', recipient: 'carol@example.net' });
@@ -100,21 +94,13 @@ describe('Postfix with MailSentra as its milter', () => {
   });
 
   it('rejects with our 550 5.7.1 text and the log reference', async () => {
-    const r = await send(
-      world.postfix.port,
-      { from: 'spammer@example.com', to: ['dan@strict.example'] },
-      SPAM,
-    );
+    const r = await spamTo(['dan@strict.example']);
     expect(r.code).toBe(550);
     expect(r.response).toMatch(/5\.7\.1 Message rejected as spam \(score [01]\.\d{3}, ref [0-9a-f-]{36}\)/);
   });
 
   it('gives two recipients with different policies each their own outcome', async () => {
-    const r = await send(
-      world.postfix.port,
-      { from: 'spammer@example.com', to: ['hank@example.net', 'ivy@tagged.example'] },
-      SPAM,
-    );
+    const r = await spamTo(['hank@example.net', 'ivy@tagged.example']);
     expect(r.code, r.response).toBe(250);
     const got = await atSink('ivy@tagged.example');
     expect(got.rcptTo).toEqual(['ivy@tagged.example']);

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { startMilterService } from '../helpers/milter-client.js';
+import type { TestService } from '../helpers/service.js';
 
 const run = promisify(execFile);
 const corpus = loadSpamAssassin('test');
@@ -26,13 +27,7 @@ describe('miltertest scripts against the milter', () => {
   let svc: TestService;
   let dir: string;
   beforeAll(async () => {
-    svc = await startTestService({
-      config: {
-        smtp: { listen: 'off' },
-        milter: { listen: '127.0.0.1:0' },
-        policy: { domains: { 'reject.example': { reject: 0.9 } } },
-      },
-    });
+    svc = await startMilterService({ domains: { 'reject.example': { reject: 0.9 } } });
     dir = await mkdtemp(path.join(tmpdir(), 'mailsentra-miltertest-'));
     await writeFile(path.join(dir, 'ham.eml'), HAM);
     await writeFile(path.join(dir, 'spam.eml'), SPAM);

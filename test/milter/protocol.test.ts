@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { Action, Step, WANTED_ACTIONS, WANTED_STEPS } from '../../src/milter/protocol.js';
 import { freshDatabaseWithClient } from '../helpers/db.js';
-import { ALL_STEPS, decodeChanges, type MilterClient, milterConnect } from '../helpers/milter-client.js';
+import {
+  ALL_STEPS,
+  decodeChanges,
+  type MilterClient,
+  milterConnect,
+  startMilterService,
+} from '../helpers/milter-client.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const corpus = loadSpamAssassin('test');
@@ -45,18 +51,21 @@ async function ready(
   return c;
 }
 
+/** Another message on a connection past HELO: its envelope, then the ham, which is accepted. */
+async function passAnother(c: MilterClient, queueId: string, mailFrom: string, rcptTo: string) {
+  c.macro('M', { i: queueId });
+  c.mail(mailFrom);
+  c.rcpt(rcptTo);
+  c.message(HAM);
+  expect((await c.readFinal()).final.cmd).toBe('a');
+}
+
 describe('the milter', () => {
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startTestService({
-      config: {
-        smtp: { listen: 'off' },
-        milter: { listen: '127.0.0.1:0' },
-        policy: {
-          thresholds: { tag: 0.5, quarantine: 0.95 },
-          domains: { 'lax.example': { quarantine: null }, 'strict.example': { reject: 0.9 } },
-        },
-      },
+    svc = await startMilterService({
+      thresholds: { tag: 0.5, quarantine: 0.95 },
+      domains: { 'lax.example': { quarantine: null }, 'strict.example': { reject: 0.9 } },
     });
   });
   afterAll(async () => {
@@ -165,11 +174,7 @@ describe('the milter', () => {
     c.header('Subject', ' the aborted one');
     c.body(Buffer.from('half a body'));
     c.send('A');
-    c.macro('M', { i: 'QAFTER' });
-    c.mail('carol@example.org');
-    c.rcpt('dave@example.net');
-    c.message(HAM);
-    expect((await c.readFinal()).final.cmd).toBe('a');
+    await passAnother(c, 'QAFTER', 'carol@example.org', 'dave@example.net');
     const rows = await logged(svc);
     expect(rows.some((m) => m.sessionId === 'QABORTED')).toBe(false);
     const row = rows.find((m) => m.sessionId === 'QAFTER');
@@ -185,11 +190,7 @@ describe('the milter', () => {
     c.send('K');
     c.connectInfo('other.example.org', '2001:db8::5');
     c.helo('other.example.org');
-    c.macro('M', { i: 'QNC2' });
-    c.mail('erin@example.org');
-    c.rcpt('frank@example.net');
-    c.message(HAM);
-    expect((await c.readFinal()).final.cmd).toBe('a');
+    await passAnother(c, 'QNC2', 'erin@example.org', 'frank@example.net');
     const row = (await logged(svc)).find((m) => m.sessionId === 'QNC2');
     expect(row).toMatchObject({
       clientIp: '2001:db8::5',

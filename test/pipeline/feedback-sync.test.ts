@@ -139,6 +139,14 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
     return service;
   }
 
+  /** Two instances started alike, and an ordinary mail with its score before any feedback (read on `a`). */
+  async function twoInstances(...options: Parameters<typeof instance>) {
+    const a = await instance(...options);
+    const b = await instance(...options);
+    const mail = ordinaryMail();
+    return { a, b, mail, fresh: await scoreOf(a, mail) };
+  }
+
   beforeEach(async () => {
     db = await freshDatabaseUrl();
   });
@@ -150,10 +158,10 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
 
   it('reaches the other instance through the Redis announcement, without a restart, both ways', async () => {
     // Periodic check far off: only the announcement can carry the lesson within the bound.
-    const a = await instance({ modelCheckIntervalMs: 60_000, syncChannels: channels });
-    const b = await instance({ modelCheckIntervalMs: 60_000, syncChannels: channels });
-    const mail = ordinaryMail();
-    const fresh = await scoreOf(a, mail);
+    const { a, b, mail, fresh } = await twoInstances({
+      modelCheckIntervalMs: 60_000,
+      syncChannels: channels,
+    });
     expect(await scoreOf(b, mail)).toBeCloseTo(fresh, 9);
 
     await feedback(a, mail, 'spam');
@@ -186,10 +194,7 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
 
   it('an instance that has not learned the feedback yet cannot hand its verdict to one that has', async () => {
     // No announcements, no check within the test: B stays behind A until told to sync.
-    const a = await instance({ modelCheckIntervalMs: 60_000, syncChannels: null });
-    const b = await instance({ modelCheckIntervalMs: 60_000, syncChannels: null });
-    const mail = ordinaryMail();
-    const fresh = await scoreOf(a, mail);
+    const { a, b, mail, fresh } = await twoInstances({ modelCheckIntervalMs: 60_000, syncChannels: null });
 
     await feedback(a, mail, 'spam');
     // B scores the content with its unlearned model: that verdict is in the shared Redis tier.
@@ -209,10 +214,7 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('feedback acro
 
   it('applies each row once per process: the instance that recorded it matches a fresh replay', async () => {
     // Announcements and a frequent check: A hears of its own rows both ways and must not learn them again.
-    const a = await instance({ modelCheckIntervalMs: 100, syncChannels: channels });
-    const b = await instance({ modelCheckIntervalMs: 100, syncChannels: channels });
-    const mail = ordinaryMail();
-    const fresh = await scoreOf(a, mail);
+    const { a, b, mail, fresh } = await twoInstances({ modelCheckIntervalMs: 100, syncChannels: channels });
     await feedback(a, mail, 'spam');
     await feedback(b, mail, 'ham');
     await feedback(a, mail, 'spam');

@@ -145,6 +145,16 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 3000): Pro
   return condition();
 }
 
+/** A raw session for `use`, ended however `use` ends. */
+async function withDialog(port: number, use: (c: Dialog) => Promise<void>): Promise<void> {
+  const c = await dial(port);
+  try {
+    await use(c);
+  } finally {
+    c.end();
+  }
+}
+
 describe('STARTTLS with a certificate configured', () => {
   let cert: TestCertificate;
   let svc: TestService;
@@ -158,8 +168,7 @@ describe('STARTTLS with a certificate configured', () => {
   });
 
   it('advertises STARTTLS, presents the configured certificate, and forgets the plaintext EHLO after the upgrade', async () => {
-    const c = await dial(svc.smtpPort);
-    try {
+    await withDialog(svc.smtpPort, async (c) => {
       expect(c.greeting).toMatch(/^220 /);
       const before = await c.command('EHLO client.example');
       expect(before).toMatch(/^250-/);
@@ -178,9 +187,7 @@ describe('STARTTLS with a certificate configured', () => {
       expect(keywords(after)).not.toContain('STARTTLS');
       expect(await c.command('STARTTLS')).toMatch(/^503 /);
       expect(await c.command('QUIT')).toMatch(/^221 /);
-    } finally {
-      c.end();
-    }
+    });
   });
 
   it('filters a message sent over TLS like any other: it reaches the next hop tagged and is logged', async () => {
@@ -236,8 +243,7 @@ describe('STARTTLS without a certificate', () => {
   });
 
   it('is neither advertised nor accepted (500, as for an unknown command), and the session carries on', async () => {
-    const c = await dial(svc.smtpPort);
-    try {
+    await withDialog(svc.smtpPort, async (c) => {
       const ehlo = await c.command('EHLO client.example');
       expect(ehlo).toMatch(/^250-/);
       expect(keywords(ehlo)).not.toContain('STARTTLS');
@@ -246,9 +252,7 @@ describe('STARTTLS without a certificate', () => {
       expect(await c.command('MAIL FROM:<alice@example.org>')).toMatch(/^250 /);
       expect(await c.command('RCPT TO:<bob@example.net>')).toMatch(/^250 /);
       expect(await c.command('QUIT')).toMatch(/^221 /);
-    } finally {
-      c.end();
-    }
+    });
   });
 
   it('makes a client that insists on TLS give up before sending anything', async () => {

@@ -12,6 +12,15 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activat
   const channel = `test:model:${randomBytes(4).toString('hex')}`;
   let drop: () => Promise<void>;
   const instances: { storage: OpenedStorage; sync: ModelSync; version: string }[] = [];
+  type Instance = (typeof instances)[0];
+  /** Stores a version (not yet active) whose artefact names it. */
+  const saveVersion = (i: Instance, version: string) =>
+    i.storage.models.save({
+      version,
+      trainingSet: 't',
+      evaluation: null,
+      artefact: Buffer.from(`artefact of ${version}`),
+    });
 
   beforeAll(async () => {
     const fresh = await freshDatabaseUrl();
@@ -50,33 +59,23 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activat
   });
 
   it('one instance activates, the other loads that version through the Redis announcement', async () => {
-    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
-    await a.storage.models.save({
-      version: 'v-new',
-      trainingSet: 't',
-      evaluation: null,
-      artefact: Buffer.from('artefact of v-new'),
-    });
+    const [a, b] = instances as [Instance, Instance];
+    await saveVersion(a, 'v-new');
     await a.storage.models.activate('v-new');
     await a.sync.announce('v-new');
     await waitFor('the announced version loaded', () => b.version === 'v-new', { timeoutMs: 3000 });
   });
 
   it('an instance that missed the announcement catches up at its periodic check', async () => {
-    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
-    await a.storage.models.save({
-      version: 'v-quiet',
-      trainingSet: 't',
-      evaluation: null,
-      artefact: Buffer.from('artefact of v-quiet'),
-    });
+    const [a, b] = instances as [Instance, Instance];
+    await saveVersion(a, 'v-quiet');
     await a.storage.models.activate('v-quiet'); // not announced
     await b.sync.check();
     expect(b.version).toBe('v-quiet');
   });
 
   it('only one of two concurrent trainings on two instances runs', async () => {
-    const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+    const [a, b] = instances as [Instance, Instance];
     let release: () => void = () => {};
     const first = a.storage.models.withTrainingLock(
       () =>

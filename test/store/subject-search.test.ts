@@ -43,6 +43,15 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
     });
     expect(plan).toContain('messages_subject_trgm');
   });
+  /** `count` logged messages, the subject numbered, the newest `newest` old and each `apart` before the last. */
+  async function insertMessages(count: number, m: { subject: string; newest: string; apart: string }) {
+    await sql`
+      insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
+        action, reason, total_ms, status)
+      select gen_random_uuid(), now() - ${m.newest}::interval - i * ${m.apart}::interval, 's', 'a@example.org',
+        array['b@example.net'], ${m.subject} || i, 1, 'h', 'pass', 'r', 1, 'delivered'
+      from generate_series(1, ${count}::int) as i`.execute(db.storage.db);
+  }
   /** Every page of a subject search, following the cursor. */
   async function allPages(subject: string, limit: number): Promise<string[]> {
     const ids: string[] = [];
@@ -57,18 +66,8 @@ describe.each(backends)('subject search on %s', (backend: Backend) => {
 
   it('pages newest first whether the matches are among the newest rows or far behind them', async () => {
     // 60 old rows that match, behind 6 000 newer rows that do not; and a common term in every newer row.
-    await sql`
-      insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
-        action, reason, total_ms, status)
-      select gen_random_uuid(), now() - interval '30 days' - i * interval '1 minute', 's', 'a@example.org',
-        array['b@example.net'], 'Old Receipt ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
-      from generate_series(1, 60) as i`.execute(db.storage.db);
-    await sql`
-      insert into messages (id, received_at, session_id, mail_from, rcpt_to, subject, size, content_hash,
-        action, reason, total_ms, status)
-      select gen_random_uuid(), now() - interval '1 day' - i * interval '1 second', 's', 'a@example.org',
-        array['b@example.net'], 'daily digest ' || i, 1, 'h', 'pass', 'r', 1, 'delivered'
-      from generate_series(1, 6000) as i`.execute(db.storage.db);
+    await insertMessages(60, { subject: 'Old Receipt ', newest: '30 days', apart: '1 minute' });
+    await insertMessages(6000, { subject: 'daily digest ', newest: '1 day', apart: '1 second' });
     const expected = async (pattern: string) =>
       (
         await sql<{ id: string }>`select id from messages where lower(subject) like ${pattern}

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConsoleUnderTest, openBrowser, signIn, startConsoleUnderTest } from '../helpers/browser.js';
+import { asOtherUser, type ConsoleUnderTest, signIn, startConsoleUnderTest } from '../helpers/browser.js';
 import { send } from '../helpers/smtp-client.js';
 
 const ADMIN = `ms_admin_${randomBytes(12).toString('hex')}`;
@@ -140,25 +140,15 @@ describe('console', () => {
   it('an analyst sees no release and is refused one', async () => {
     const tag = randomBytes(4).toString('hex');
     await deliver('x@held.example', 'frank@rcpt.example', `Analyst ${tag}`);
-    const other = await openBrowser();
-    try {
-      const page = await other.newPage();
-      await signIn(page, ui.base, analystKey);
-      await page.goto(`${ui.base}/ui/quarantine?subject=${tag}`);
+    await asOtherUser(ui.base, analystKey, `/ui/quarantine?subject=${tag}`, async (page, post) => {
       await expect(page.locator('button[formaction="/ui/quarantine/release"]').count()).resolves.toBe(0);
       // A hand-made post with the analyst's own valid session and CSRF token: refused by role.
-      const csrf = await page.getAttribute('input[name="_csrf"]', 'value');
       const id = await page.getAttribute('input[name="ids"]', 'value');
-      const res = await page.request.post(`${ui.base}/ui/quarantine/release`, {
-        form: { _csrf: csrf ?? '', ids: id ?? '' },
-        headers: { origin: ui.base },
-      });
+      const res = await post('/ui/quarantine/release', { ids: id ?? '' });
       expect(res.status()).toBe(403);
       const [row] = (await ui.svc.app.storage.quarantine.list({ subject: tag })).items;
       expect(row?.state).toBe('held');
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('refuses a cross-site form post, even with the session cookie', async () => {

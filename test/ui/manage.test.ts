@@ -13,7 +13,7 @@ import type { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel } from '../../src/classifier/model.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
-import { openBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
+import { asOtherUser, openBrowser, signIn, type TestBrowser } from '../helpers/browser.js';
 import { logEntry } from '../helpers/log-entry.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
@@ -148,28 +148,16 @@ describe('models in the console', () => {
   });
 
   it('an analyst sees the versions and no buttons, and is refused train and activate', async () => {
-    const other = await openBrowser();
-    try {
-      const page = await other.newPage();
-      await signIn(page, base, analystKey);
-      await page.goto(`${base}/ui/models`);
+    await asOtherUser(base, analystKey, '/ui/models', async (page, post) => {
       await expect(page.textContent('main')).resolves.toContain('Only an admin can train');
       await expect(page.locator('form[action^="/ui/models"]').count()).resolves.toBe(0);
-      const csrf = (await page.getAttribute('input[name="_csrf"]', 'value')) ?? '';
       const versions = await svc.app.storage.models.list();
       const inactive = versions.find((m) => !m.active)?.version ?? 'x';
       const before = await auditActions();
-      for (const url of ['/ui/models/train', `/ui/models/${inactive}/activate`]) {
-        const res = await page.request.post(`${base}${url}`, {
-          form: { _csrf: csrf },
-          headers: { origin: base },
-        });
-        expect(res.status()).toBe(403);
-      }
+      for (const url of ['/ui/models/train', `/ui/models/${inactive}/activate`])
+        expect((await post(url)).status()).toBe(403);
       expect(await auditActions()).toEqual(before);
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('refuses model posts without a session, without or with a forged CSRF token, or cross-site', async () => {
@@ -210,23 +198,13 @@ describe('digest preferences in the console', () => {
     expect((await svc.app.storage.digest.preference('quinn@rcpt.example')).enabled).toBe(false);
     await browser.shot(admin, 'digest-recipients');
 
-    const other = await openBrowser();
-    try {
-      const page = await other.newPage();
-      await signIn(page, base, analystKey);
-      await page.goto(`${base}/ui/digest`);
+    await asOtherUser(base, analystKey, '/ui/digest', async (page, post) => {
       await expect(page.textContent('main')).resolves.toContain('quinn@rcpt.example');
       await expect(page.locator('form[action="/ui/digest"]').count()).resolves.toBe(0);
-      const csrf = (await page.getAttribute('input[name="_csrf"]', 'value')) ?? '';
-      const res = await page.request.post(`${base}/ui/digest`, {
-        form: { _csrf: csrf, recipient: 'quinn@rcpt.example', digests: 'on' },
-        headers: { origin: base },
-      });
+      const res = await post('/ui/digest', { recipient: 'quinn@rcpt.example', digests: 'on' });
       expect(res.status()).toBe(403);
       expect((await svc.app.storage.digest.preference('quinn@rcpt.example')).enabled).toBe(false);
-    } finally {
-      await other.close();
-    }
+    });
 
     const tokenless = await admin.request.post(`${base}/ui/digest`, {
       form: { recipient: 'quinn@rcpt.example', digests: 'on' },

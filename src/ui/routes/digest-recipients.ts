@@ -7,59 +7,51 @@ import { mayDo } from '../../api/roles.js';
 import { setDigestPreference } from '../../digest/preference.js';
 import { httpErrors } from '../../errors.js';
 import { html } from '../html.js';
-import { csrfField, field, notice, page, when } from '../layout.js';
-import { type FormBody, requireSession } from '../plugin.js';
-import { FORM } from '../session.js';
+import { csrfField, field, notice, when } from '../layout.js';
+import { doneAt, formPost, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 export const digestRecipientRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage } = deps;
 
-  app.get('/ui/digest', { config: { action: 'digest:read' } }, async (request, reply) => {
-    const session = requireSession(request);
+  pageRoute(app, '/ui/digest', 'digest:read', async ({ session, query }) => {
     const admin = mayDo(session.key.role, 'digest:write');
     const optedOut = await storage.digest.optedOut(1000);
-    const done = field((request.query as Record<string, string | undefined>).done);
+    const done = field(query.done);
     const toggle = (recipient: string, enabled: boolean, label: string) =>
       html`<form method="post" action="/ui/digest" class="actions">${csrfField(session)}
         <input type="hidden" name="recipient" value="${recipient}"><input type="hidden" name="digests" value="${enabled ? 'on' : 'off'}">
         <button type="submit">${label}</button></form>`;
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: 'Digest recipients',
-        session,
-        body: html`${done ? notice(done) : ''}
-        <p>Recipients who unsubscribed from quarantine digests (through their digest's link, or set here) get
-          none until switched on again.</p>
-        ${
-          admin
-            ? html`<form method="post" action="/ui/digest" class="filters">${csrfField(session)}
-              <label>Recipient<input name="recipient" type="email" required></label>
-              <label>Digests<select name="digests"><option value="off">off</option><option value="on">on</option></select></label>
-              <button type="submit" class="primary">Set</button></form>`
-            : ''
-        }
-        <table class="wide"><thead><tr><th>recipient</th><th>last digest</th>${admin ? html`<th></th>` : ''}</tr></thead>
-        <tbody>${optedOut.map(
-          (p) => html`<tr><td>${p.recipient}</td><td>${when(p.lastSentAt)}</td>
-            ${admin ? html`<td>${toggle(p.recipient, true, 'Turn digests on')}</td>` : ''}</tr>`,
-        )}</tbody></table>
-        ${optedOut.length === 0 ? html`<p>No recipient has opted out.</p>` : ''}`,
-      }),
-    );
+    return {
+      title: 'Digest recipients',
+      body: html`${done ? notice(done) : ''}
+      <p>Recipients who unsubscribed from quarantine digests (through their digest's link, or set here) get
+        none until switched on again.</p>
+      ${
+        admin
+          ? html`<form method="post" action="/ui/digest" class="filters">${csrfField(session)}
+            <label>Recipient<input name="recipient" type="email" required></label>
+            <label>Digests<select name="digests"><option value="off">off</option><option value="on">on</option></select></label>
+            <button type="submit" class="primary">Set</button></form>`
+          : ''
+      }
+      <table class="wide"><thead><tr><th>recipient</th><th>last digest</th>${admin ? html`<th></th>` : ''}</tr></thead>
+      <tbody>${optedOut.map(
+        (p) => html`<tr><td>${p.recipient}</td><td>${when(p.lastSentAt)}</td>
+          ${admin ? html`<td>${toggle(p.recipient, true, 'Turn digests on')}</td>` : ''}</tr>`,
+      )}</tbody></table>
+      ${optedOut.length === 0 ? html`<p>No recipient has opted out.</p>` : ''}`,
+    };
   });
 
-  app.post('/ui/digest', { config: { action: 'digest:write', bodyTypes: FORM } }, async (request, reply) => {
-    const session = requireSession(request);
-    const body = request.body as FormBody;
+  formPost(app, '/ui/digest', 'digest:write', async ({ body, actor }) => {
     const digests = field(body.digests);
     if (digests !== 'on' && digests !== 'off') throw httpErrors.badRequest('digests is on or off');
     const pref = await setDigestPreference(
       storage,
       { recipient: field(body.recipient) ?? '', enabled: digests === 'on' },
-      `key:${session.key.id}`,
+      actor,
     );
-    const text = `Digests for ${pref.recipient} are ${pref.enabled ? 'on' : 'off'}.`;
-    return reply.redirect(`/ui/digest?done=${encodeURIComponent(text)}`, 303);
+    return doneAt('/ui/digest', `Digests for ${pref.recipient} are ${pref.enabled ? 'on' : 'off'}.`);
   });
 };

@@ -5,14 +5,15 @@
  * 8058 one-click POST (`List-Unsubscribe=One-Click`, form or multipart body, sent by the mail provider
  * without cookies or Origin) opts out. A POST with `digests=on` opts back in.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { setDigestPreference } from '../../digest/preference.js';
 import type { SubscriptionClaim } from '../../digest/token.js';
 import { httpErrors } from '../../errors.js';
 import type { DigestPreference } from '../../store/digest.js';
 import { type Html, html } from '../html.js';
-import { field, page, when } from '../layout.js';
+import { field, when } from '../layout.js';
 import type { FormBody } from '../plugin.js';
+import { sendPage } from '../route.js';
 import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 import { claimOf, tokenMisused } from './digest.js';
@@ -46,8 +47,7 @@ export const digestSubscriptionRoutes: FastifyPluginAsync<UiDeps> = async (app, 
     return { claim, token };
   }
 
-  const send = (reply: { type(t: string): { send(b: string): unknown } }, title: string, body: Html) =>
-    reply.type('text/html; charset=utf-8').send(page({ title, session: null, body }));
+  const send = (reply: FastifyReply, title: string, body: Html) => sendPage(reply, null, { title, body });
 
   app.get('/ui/d/subscription/:token', { config: { action: 'public' } }, async (request, reply) => {
     const { claim, token } = resolve(request);

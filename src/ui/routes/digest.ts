@@ -11,7 +11,8 @@ import { domainOf } from '../../lists/entry.js';
 import { deleteItems, releaseItem } from '../../quarantine/actions.js';
 import type { QuarantineItem } from '../../store/types.js';
 import { html } from '../html.js';
-import { page, score, when } from '../layout.js';
+import { score, when } from '../layout.js';
+import { sendPage } from '../route.js';
 import { FORM } from '../session.js';
 import type { UiDeps } from '../types.js';
 
@@ -56,25 +57,22 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   app.get('/ui/d/:token', { config: { action: 'public' } }, async (request, reply) => {
     const { claim, item, token } = await resolve(request);
     const open = item.state === 'held' || claim.act === 'allow';
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: `${VERB[claim.act]} this message?`,
-        session: null,
-        body: html`${summary(item)}
-        ${
-          open
-            ? html`<form method="post" action="/ui/d/${token}"><p>
-              <button type="submit" class="${claim.act === 'delete' ? 'danger' : 'primary'}">${
-                claim.act === 'allow'
-                  ? `Always allow ${item.mailFrom} and release`
-                  : claim.act === 'release'
-                    ? 'Release to my inbox'
-                    : 'Delete'
-              }</button></p></form>`
-            : html`<p class="notice">This message is already ${item.state}.</p>`
-        }`,
-      }),
-    );
+    return sendPage(reply, null, {
+      title: `${VERB[claim.act]} this message?`,
+      body: html`${summary(item)}
+      ${
+        open
+          ? html`<form method="post" action="/ui/d/${token}"><p>
+            <button type="submit" class="${claim.act === 'delete' ? 'danger' : 'primary'}">${
+              claim.act === 'allow'
+                ? `Always allow ${item.mailFrom} and release`
+                : claim.act === 'release'
+                  ? 'Release to my inbox'
+                  : 'Delete'
+            }</button></p></form>`
+          : html`<p class="notice">This message is already ${item.state}.</p>`
+      }`,
+    });
   });
 
   app.post('/ui/d/:token', { config: { action: 'public', bodyTypes: FORM } }, async (request, reply) => {
@@ -111,12 +109,9 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
       } else if (claim.act === 'allow') done = `${item.mailFrom} is allowed.`;
       else throw httpErrors.conflict(`message is ${item.state}`);
     }
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: 'Done',
-        session: null,
-        body: html`<p class="notice" role="status">${done}</p>${summary({ ...item, state: claim.act === 'delete' ? 'deleted' : 'released' })}`,
-      }),
-    );
+    return sendPage(reply, null, {
+      title: 'Done',
+      body: html`<p class="notice" role="status">${done}</p>${summary({ ...item, state: claim.act === 'delete' ? 'deleted' : 'released' })}`,
+    });
   });
 };

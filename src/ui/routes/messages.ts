@@ -4,14 +4,12 @@ import { httpErrors } from '../../errors.js';
 import { giveFeedback } from '../../pipeline/feedback.js';
 import type { MessageFilter } from '../../store/types.js';
 import { type Html, html } from '../html.js';
-import { csrfField, field, notice, page, score, when } from '../layout.js';
-import { type FormBody, requireSession } from '../plugin.js';
-import { FORM } from '../session.js';
+import { csrfField, field, nextPageLink, notice, score, when } from '../layout.js';
+import { formPost, pageRoute, type Query } from '../route.js';
 import type { UiDeps } from '../types.js';
-import { contentSection, parseForView, sendBodyFrame, verdictSection } from '../view.js';
+import { bodyFrameRoute, contentSection, parseForView, verdictSection } from '../view.js';
 
 const ACTIONS = ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const;
-type Query = Record<string, string | undefined>;
 
 function number(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -64,77 +62,53 @@ function searchForm(q: Query): Html {
 export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage } = deps;
 
-  app.get('/ui/messages', { config: { action: 'messages:read' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const q = request.query as Query;
+  pageRoute(app, '/ui/messages', 'messages:read', async ({ query: q }) => {
     const result = await storage.messages.list(filterOf(q));
-    const next = result.nextCursor
-      ? `/ui/messages?${new URLSearchParams({ ...Object.fromEntries(Object.entries(q).filter(([, v]) => typeof v === 'string')), cursor: result.nextCursor } as Record<string, string>)}`
-      : null;
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: 'Message log',
-        session,
-        body: html`${searchForm(q)}
-        <table class="wide"><thead><tr><th>received</th><th>sender</th><th>recipients</th><th>subject</th><th>score</th><th>action</th></tr></thead>
-        <tbody>${result.items.map(
-          (
-            m,
-          ) => html`<tr><td>${when(m.receivedAt)}</td><td>${m.mailFrom || '<>'}</td><td>${m.rcptTo.join(', ')}</td>
-            <td><a href="/ui/messages/${m.id}">${m.subject ?? '(no subject)'}</a></td><td>${score(m.score)}</td><td>${m.action}</td></tr>`,
-        )}</tbody></table>
-        ${result.items.length === 0 ? html`<p>No messages match.</p>` : ''}
-        ${next ? html`<p><a href="${next}" rel="next">Next page</a></p>` : ''}`,
-      }),
-    );
+    return {
+      title: 'Message log',
+      body: html`${searchForm(q)}
+      <table class="wide"><thead><tr><th>received</th><th>sender</th><th>recipients</th><th>subject</th><th>score</th><th>action</th></tr></thead>
+      <tbody>${result.items.map(
+        (
+          m,
+        ) => html`<tr><td>${when(m.receivedAt)}</td><td>${m.mailFrom || '<>'}</td><td>${m.rcptTo.join(', ')}</td>
+          <td><a href="/ui/messages/${m.id}">${m.subject ?? '(no subject)'}</a></td><td>${score(m.score)}</td><td>${m.action}</td></tr>`,
+      )}</tbody></table>
+      ${result.items.length === 0 ? html`<p>No messages match.</p>` : ''}
+      ${nextPageLink('/ui/messages', q, result.nextCursor)}`,
+    };
   });
 
-  app.get('/ui/messages/:id', { config: { action: 'messages:read' } }, async (request, reply) => {
-    const session = requireSession(request);
-    const { id } = request.params as { id: string };
+  pageRoute(app, '/ui/messages/:id', 'messages:read', async ({ session, query, params: { id } }) => {
     const m = await storage.messages.get(id).catch(() => null);
     if (!m) throw httpErrors.notFound('message');
     const raw = m.hasRaw ? await storage.messages.getRaw(id) : null;
     const view = raw ? await parseForView(deps.viewer, raw) : null;
-    const loadImages = (request.query as Query).images === '1';
-    const sent = (request.query as Query).reported;
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: 'Message',
-        session,
-        body: html`${sent ? notice(`Reported as ${sent}.`) : ''}
-        ${verdictSection(m)}
-        ${
-          raw
-            ? html`<form method="post" action="/ui/messages/${m.id}/feedback" class="actions">${csrfField(session)}
-            <button type="submit" name="label" value="spam">Report as spam</button>
-            <button type="submit" name="label" value="ham">Report as not spam</button></form>`
-            : ''
-        }
-        ${contentSection(view, `/ui/messages/${m.id}/body`, loadImages)}`,
-      }),
-    );
+    const loadImages = query.images === '1';
+    const sent = query.reported;
+    return {
+      title: 'Message',
+      body: html`${sent ? notice(`Reported as ${sent}.`) : ''}
+      ${verdictSection(m)}
+      ${
+        raw
+          ? html`<form method="post" action="/ui/messages/${m.id}/feedback" class="actions">${csrfField(session)}
+          <button type="submit" name="label" value="spam">Report as spam</button>
+          <button type="submit" name="label" value="ham">Report as not spam</button></form>`
+          : ''
+      }
+      ${contentSection(view, `/ui/messages/${m.id}/body`, loadImages)}`,
+    };
   });
 
-  app.get('/ui/messages/:id/body', { config: { action: 'messages:read' } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    const raw = await storage.messages.getRaw(id).catch(() => null);
-    if (!raw) throw httpErrors.notFound('message bytes');
-    return sendBodyFrame(reply, deps.viewer, raw, (request.query as Query).images === '1');
-  });
+  bodyFrameRoute(app, 'messages', deps.viewer, storage.messages);
 
-  app.post(
-    '/ui/messages/:id/feedback',
-    { config: { action: 'feedback:write', bodyTypes: FORM } },
-    async (request, reply) => {
-      const session = requireSession(request);
-      const { id } = request.params as { id: string };
-      const label = field((request.body as FormBody).label);
-      if (label !== 'spam' && label !== 'ham') throw httpErrors.badRequest('label is spam or ham');
-      const raw = await storage.messages.getRaw(id).catch(() => null);
-      if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
-      await giveFeedback(deps, { raw, label, messageId: id, actor: `key:${session.key.id}` });
-      return reply.redirect(`/ui/messages/${encodeURIComponent(id)}?reported=${label}`, 303);
-    },
-  );
+  formPost(app, '/ui/messages/:id/feedback', 'feedback:write', async ({ params, body, actor }) => {
+    const label = field(body.label);
+    if (label !== 'spam' && label !== 'ham') throw httpErrors.badRequest('label is spam or ham');
+    const raw = await storage.messages.getRaw(params.id).catch(() => null);
+    if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
+    await giveFeedback(deps, { raw, label, messageId: params.id, actor });
+    return `/ui/messages/${encodeURIComponent(params.id)}?reported=${label}`;
+  });
 };

@@ -4,7 +4,7 @@
  * console and `POST /api/v1/models/...` cannot drift: the same site check refuses a version worse on the
  * site's held-out mail (409 here too, with an "activate anyway" form that forces it).
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { mayDo } from '../../api/roles.js';
 import type { TrainingJob } from '../../api/routes/models.js';
 import type { Evaluation } from '../../classifier/types.js';
@@ -12,9 +12,8 @@ import { HttpError } from '../../errors.js';
 import type { UiSession } from '../../store/sessions.js';
 import type { ModelRecord } from '../../store/types.js';
 import { type Html, html } from '../html.js';
-import { csrfField, field, notice, page, when } from '../layout.js';
-import { type FormBody, requireSession } from '../plugin.js';
-import { FORM } from '../session.js';
+import { csrfField, field, notice, when } from '../layout.js';
+import { doneAt, formPost, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 const FIGURES = ['accuracy', 'precision', 'recall', 'falsePositiveRate', 'rocAuc', 'recallAtFpr001'] as const;
@@ -48,82 +47,65 @@ function activateForm(session: UiSession, m: ModelRecord, active: ModelRecord | 
 
 export const modelRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage, models: actions } = deps;
-  const send = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
 
-  app.get('/ui/models', { config: { action: 'models:read' } }, async (request, reply) => {
-    const session = requireSession(request);
+  pageRoute(app, '/ui/models', 'models:read', async ({ session, query }) => {
     const models = await storage.models.list();
     const active = models.find((m) => m.active);
     const admin = mayDo(session.key.role, 'models:activate');
-    const done = field((request.query as Record<string, string | undefined>).done);
+    const done = field(query.done);
     const jobs = actions.jobs().slice(0, 5);
-    return send(
-      reply,
-      page({
-        title: 'Models',
-        session,
-        body: html`${done ? notice(done) : ''}
-        ${
-          admin
-            ? html`<form method="post" action="/ui/models/train" class="actions">${csrfField(session)}
-              <button type="submit" class="primary">Train a new version</button></form>
-              <p>A trained version is stored, not activated: read its evaluation, then activate it.</p>`
-            : html`<p>Only an admin can train, activate or roll back a version.</p>`
-        }
-        ${
-          jobs.length
-            ? html`<h2>Training jobs</h2><table><thead><tr><th>started</th><th>state</th><th>version</th><th>error</th></tr></thead>
-              <tbody>${jobs.map(jobRow)}</tbody></table>`
-            : ''
-        }
-        <table class="wide"><thead><tr><th>version</th><th>created</th><th>training set</th><th>evaluation</th><th>active</th>${admin ? html`<th></th>` : ''}</tr></thead>
-        <tbody>${models.map(
-          (m) => html`<tr><td>${m.version}</td><td>${when(m.createdAt)}</td><td>${m.trainingSet}</td>
-            <td>${evaluationCell(m.evaluation)}</td><td>${m.active ? 'active' : ''}</td>
-            ${admin ? html`<td>${m.active ? '' : activateForm(session, m, active)}</td>` : ''}</tr>`,
-        )}</tbody></table>`,
-      }),
-    );
+    return {
+      title: 'Models',
+      body: html`${done ? notice(done) : ''}
+      ${
+        admin
+          ? html`<form method="post" action="/ui/models/train" class="actions">${csrfField(session)}
+            <button type="submit" class="primary">Train a new version</button></form>
+            <p>A trained version is stored, not activated: read its evaluation, then activate it.</p>`
+          : html`<p>Only an admin can train, activate or roll back a version.</p>`
+      }
+      ${
+        jobs.length
+          ? html`<h2>Training jobs</h2><table><thead><tr><th>started</th><th>state</th><th>version</th><th>error</th></tr></thead>
+            <tbody>${jobs.map(jobRow)}</tbody></table>`
+          : ''
+      }
+      <table class="wide"><thead><tr><th>version</th><th>created</th><th>training set</th><th>evaluation</th><th>active</th>${admin ? html`<th></th>` : ''}</tr></thead>
+      <tbody>${models.map(
+        (m) => html`<tr><td>${m.version}</td><td>${when(m.createdAt)}</td><td>${m.trainingSet}</td>
+          <td>${evaluationCell(m.evaluation)}</td><td>${m.active ? 'active' : ''}</td>
+          ${admin ? html`<td>${m.active ? '' : activateForm(session, m, active)}</td>` : ''}</tr>`,
+      )}</tbody></table>`,
+    };
   });
 
-  app.post(
-    '/ui/models/train',
-    { config: { action: 'models:activate', bodyTypes: FORM } },
-    async (request, reply) => {
-      const session = requireSession(request);
-      const job = await actions.train(`key:${session.key.id}`);
-      return reply.redirect(
-        `/ui/models?done=${encodeURIComponent(`Training started (job ${job.id}); reload to see its outcome.`)}`,
-        303,
-      );
-    },
-  );
+  formPost(app, '/ui/models/train', 'models:activate', async ({ actor }) => {
+    const job = await actions.train(actor);
+    return doneAt('/ui/models', `Training started (job ${job.id}); reload to see its outcome.`);
+  });
 
-  app.post(
+  formPost(
+    app,
     '/ui/models/:version/activate',
-    { config: { action: 'models:activate', bodyTypes: FORM } },
-    async (request, reply) => {
-      const session = requireSession(request);
-      const { version } = request.params as { version: string };
-      const force = field((request.body as FormBody | undefined)?.force) === '1';
+    'models:activate',
+    async ({ session, params, body, actor }) => {
+      const { version } = params;
+      const force = field(body.force) === '1';
       try {
-        await actions.activate(version, { force, actor: `key:${session.key.id}` });
+        await actions.activate(version, { force, actor });
       } catch (err) {
         if (!(err instanceof HttpError) || err.statusCode !== 409 || force) throw err;
         // The site check refused it: say why, and offer to force it as the API's ?force=true does.
         const record = (await storage.models.list()).find((m) => m.version === version);
-        return send(
-          reply.code(409),
-          page({
-            title: 'Not activated',
-            session,
-            body: html`<p class="notice error" role="alert"><strong>${err.code}</strong>: ${err.message}</p>
-            ${record ? activateForm(session, record, undefined, true) : ''}
-            <p><a href="/ui/models">Back to the models</a></p>`,
-          }),
-        );
+        return {
+          status: 409,
+          title: 'Not activated',
+          body: html`<p class="notice error" role="alert"><strong>${err.code}</strong>: ${err.message}</p>
+          ${record ? activateForm(session, record, undefined, true) : ''}
+          <p><a href="/ui/models">Back to the models</a></p>`,
+        };
       }
-      return reply.redirect(`/ui/models?done=${encodeURIComponent(`${version} is active.`)}`, 303);
+      return doneAt('/ui/models', `${version} is active.`);
     },
   );
 };

@@ -2,8 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ActionCounts } from '../../store/stats.js';
 import { html } from '../html.js';
-import { page } from '../layout.js';
-import { requireSession } from '../plugin.js';
+import { pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 const ACTIONS = ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const;
@@ -22,8 +21,7 @@ function actionTable(title: string, byAction: ActionCounts) {
 
 export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   const { storage } = deps;
-  app.get('/ui', { config: { action: 'messages:read' } }, async (request, reply) => {
-    const session = requireSession(request);
+  pageRoute(app, '/ui', 'messages:read', async () => {
     const now = new Date();
     const dayStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     // Whole UTC days (today and the six before), which the per-day counts answer without reading the log.
@@ -39,25 +37,22 @@ export const overviewRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
           .filter(([, v]) => typeof v === 'number')
           .map(([k, v]) => html`<dt>${k}</dt><dd>${Number(v).toFixed(4)}</dd>`)
       : [];
-    return reply.type('text/html; charset=utf-8').send(
-      page({
-        title: 'Overview',
-        session,
-        body: html`<div class="cards">
-          ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days (UTC)', week.byAction)}
-          <section class="card"><h2>Quarantine</h2><p><a href="/ui/quarantine">${held} held</a></p>
-            <h2>Active model</h2><p>${model?.version ?? 'none'}</p><dl class="kv">${evaluation}</dl></section>
-        </div>
-        <div class="cards">
-          <section class="card"><h2>Top senders (7 days)</h2><table><tbody>${week.topSenders.map(
-            (s) =>
-              html`<tr><td><a href="/ui/messages?sender=${encodeURIComponent(s.sender)}">${s.sender}</a></td><td>${s.count}</td></tr>`,
-          )}</tbody></table></section>
-          <section class="card"><h2>Top sender domains (7 days)</h2><table><tbody>${week.topDomains.map(
-            (d) => html`<tr><td>${d.domain}</td><td>${d.count}</td></tr>`,
-          )}</tbody></table></section>
-        </div>`,
-      }),
-    );
+    return {
+      title: 'Overview',
+      body: html`<div class="cards">
+        ${actionTable('Today (UTC)', today)}${actionTable('Last 7 days (UTC)', week.byAction)}
+        <section class="card"><h2>Quarantine</h2><p><a href="/ui/quarantine">${held} held</a></p>
+          <h2>Active model</h2><p>${model?.version ?? 'none'}</p><dl class="kv">${evaluation}</dl></section>
+      </div>
+      <div class="cards">
+        <section class="card"><h2>Top senders (7 days)</h2><table><tbody>${week.topSenders.map(
+          (s) =>
+            html`<tr><td><a href="/ui/messages?sender=${encodeURIComponent(s.sender)}">${s.sender}</a></td><td>${s.count}</td></tr>`,
+        )}</tbody></table></section>
+        <section class="card"><h2>Top sender domains (7 days)</h2><table><tbody>${week.topDomains.map(
+          (d) => html`<tr><td>${d.domain}</td><td>${d.count}</td></tr>`,
+        )}</tbody></table></section>
+      </div>`,
+    };
   });
 };
