@@ -22,6 +22,7 @@ import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
 import { sessionCredential } from '../ui/session.js';
 import { authPlugin, markPublic } from './auth.js';
+import { lazySchemaCompilers } from './lazy-schemas.js';
 import { digestRoutes } from './routes/digest.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -94,6 +95,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Per-request lines off (errors are logged once by the error handler); the logController form, since the
     // top-level option is deprecated (FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (config.api.adminApiKey) {
