@@ -151,6 +151,8 @@ export function countResults(metrics: Metrics, v: AuthVerdict): void {
   inc('arc', v.arc.result);
 }
 
+type MailAuth = typeof import('mailauth');
+
 export function createVerifier(
   options: VerifierOptions,
   deps: { resolver: Resolver; metrics: Metrics },
@@ -159,10 +161,12 @@ export function createVerifier(
   const limitMs = options.budgetMs + 1000;
   // mailauth is loaded with the first message, not with the service: evaluating it (DKIM, ARC, BIMI and
   // their crypto and DNS helpers) is a tenth of a second that every start would spend before /ready.
-  let mailauth: Promise<typeof import('mailauth')> | undefined;
+  // Its CommonJS exports through `default`: Node's own import and the bundle's chunk (which has no named
+  // exports for a CommonJS module) both give module.exports there.
+  let mailauth: Promise<MailAuth> | undefined;
   return {
     async verify(input) {
-      mailauth ??= import('mailauth');
+      mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
       const started = performance.now();
       const elapsed = () => performance.now() - started;
       let verdict: AuthVerdict;
