@@ -1,6 +1,8 @@
-// After `tsc`: bundle the service into dist/bundle/, one file per thread it starts (the command line and its
-// worker entries). Loading ~1,500 modules one by one (resolving, reading and compiling each) was most of
-// the time a restart took to become ready; one file per thread is read and compiled at once.
+// After `tsc`: bundle the service into dist/bundle/: one entry per thread it starts (the command line and
+// its worker entries) and the chunks they share. Loading ~1,500 modules one by one (resolving, reading and
+// compiling each) was most of the time a restart took to become ready; a few files are read and compiled
+// at once. Code split (`splitting`): what is imported dynamically (each command; mailauth, first used with
+// a message) is a chunk of its own, read and compiled only when it is first imported, not at every start.
 // Worker pools find their entry beside the calling module (util/worker-pool.ts), so every worker entry is
 // emitted into the same folder as cli.js. Packages that read files of their own at run time (their
 // __dirname) stay external and are loaded from node_modules as usual.
@@ -23,6 +25,7 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
+  splitting: true,
   target: 'node20',
   sourcemap: 'linked',
   sourcesContent: false,
@@ -30,7 +33,7 @@ await build({
   external: [
     '@electric-sql/pglite', // its WebAssembly and data files
     'piscina', // starts its own worker file
-    '@fastify/swagger',
+    // @fastify/swagger is bundled: it shares the bundle's yaml instead of loading its own copy file by file.
     '@fastify/swagger-ui', // serves its static files
     'pino', // transports run files of its own
     'ioredis', // names its own folder in error stacks

@@ -101,17 +101,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     { event: 'STORE_OPENING', db: config.database.url === null ? 'embedded' : 'postgres' },
     'opening the database and applying migrations',
   );
+  const modelCache = createModelCache(config.dataDir);
+  modelCache.preload();
   const storage = await openStorage(config, { logger, metrics }, options.storage);
   stepDone('STORE_READY', 'database ready', { db: storage.kind });
   phases.mark('storage');
   logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
-  const initialModel = await ensureActiveModel(storage.models, createModelCache(config.dataDir)).catch(
-    async (err: unknown) => {
-      // A model that cannot load (a retired format) stops the start: close the store so the process can exit.
-      await storage.close();
-      throw err;
-    },
-  );
+  const initialModel = await ensureActiveModel(storage.models, modelCache).catch(async (err: unknown) => {
+    // A model that cannot load (a retired format) stops the start: close the store so the process can exit.
+    await storage.close();
+    throw err;
+  });
   const activeModel = createActiveModel(initialModel, metrics);
   stepDone('MODEL_READY', 'model ready', { model: activeModel.current().version });
   phases.mark('model');

@@ -22,6 +22,7 @@ import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
 import { sessionCredential } from '../ui/session.js';
 import { authPlugin, markPublic } from './auth.js';
+import { lazySchemaCompilers } from './lazy-schemas.js';
 import { digestRoutes } from './routes/digest.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { keyRoutes } from './routes/keys.js';
@@ -51,6 +52,14 @@ export interface ApiDeps {
   /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
   metricsText?: () => Promise<string>;
 }
+
+const DOCS_LOGO = {
+  type: 'image/svg+xml',
+  content: Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40"><text x="0" y="28" ' +
+      'font-family="sans-serif" font-size="24" fill="#fff">MailSentra</text></svg>',
+  ),
+};
 
 /** Maps any thrown error to a status and the public `{ error, message }` body. */
 export function errorBody(err: FastifyError | Error): { status: number; error: string; message: string } {
@@ -94,6 +103,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Per-request lines off (errors are logged once by the error handler); the logController form, since the
     // top-level option is deprecated (FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (config.api.adminApiKey) {
@@ -146,7 +156,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // The OpenAPI document and its viewer are public: they describe the API, they grant nothing.
   await app.register(async (docs) => {
     docs.addHook('onRoute', markPublic);
-    await docs.register(swaggerUi, { routePrefix: '/docs' });
+    // Our own logo: without one the plugin reads Fastify's from disk on the thread pool while the server
+    // gets ready, which on a loaded machine is a wait for a free core before /ready.
+    await docs.register(swaggerUi, { routePrefix: '/docs', logo: DOCS_LOGO });
   });
 
   app.get(

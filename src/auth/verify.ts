@@ -4,7 +4,7 @@
  * trusted MTA), never from Received headers. Never throws: a failure or an overrun of the time budget gives a
  * verdict whose methods are all temperror, and policy decides what that means.
  */
-import { type AuthenticateResult, authenticate, type DNSResolver } from 'mailauth';
+import type { AuthenticateResult, DNSResolver } from 'mailauth';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
 import { formatAuthResults } from './ar-header.js';
@@ -151,14 +151,22 @@ export function countResults(metrics: Metrics, v: AuthVerdict): void {
   inc('arc', v.arc.result);
 }
 
+type MailAuth = typeof import('mailauth');
+
 export function createVerifier(
   options: VerifierOptions,
   deps: { resolver: Resolver; metrics: Metrics },
 ): Verifier {
   const { resolver, metrics } = deps;
   const limitMs = options.budgetMs + 1000;
+  // mailauth is loaded with the first message, not with the service: evaluating it (DKIM, ARC, BIMI and
+  // their crypto and DNS helpers) is a tenth of a second that every start would spend before /ready.
+  // Its CommonJS exports through `default`: Node's own import and the bundle's chunk (which has no named
+  // exports for a CommonJS module) both give module.exports there.
+  let mailauth: Promise<MailAuth> | undefined;
   return {
     async verify(input) {
+      mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
       const started = performance.now();
       const elapsed = () => performance.now() - started;
       let verdict: AuthVerdict;
@@ -169,6 +177,7 @@ export function createVerifier(
         resolve(name, type).catch(() => {}); // mailauth's own lookup of the name reports any failure
       }
       try {
+        const { authenticate } = await mailauth;
         const result = await withTimeout(
           authenticate(input.raw, {
             ip: input.clientIp ?? undefined,

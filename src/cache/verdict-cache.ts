@@ -5,11 +5,12 @@
  * optional at run time: every call has a short timeout, a failure is a counted miss, an outage is logged
  * once, and ioredis reconnects by itself.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import { newRedis } from '../util/redis-client.js';
 import { withTimeout as timeout } from '../util/timeout.js';
 import type { CachedVerdict, VerdictCache } from './types.js';
 
@@ -42,7 +43,7 @@ export function createVerdictCache(
   let down = false;
 
   if (config.redis.url) {
-    redis = new Redis(config.redis.url, {
+    redis = newRedis(config.redis.url, {
       // Fail fast while disconnected instead of queueing commands behind a dead socket.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

@@ -7,7 +7,16 @@
  * of the model in memory: about 32 MB for the default model).
  */
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  close,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFile,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { LinearModel } from './linear-model.js';
@@ -15,10 +24,33 @@ import { deserializeModelBody } from './model.js';
 import { decodeModelImage, encodeModelImage } from './model-image.js';
 
 export interface ModelCache {
+  /**
+   * Starts reading the cached image in the background (a thread of the pool, not this one), before the
+   * active version is known: the read then overlaps opening the store. The cache holds one version, so
+   * there is one file to guess; `read` checks the version as always.
+   */
+  preload(): void;
   /** The version's model, or null when it is not cached (or the file is unreadable). */
-  read(version: string): LinearModel | null;
+  read(version: string): Promise<LinearModel | null>;
   /** Keeps `artefact` (gzip, as stored) for `version`; returns the model it holds. */
   write(version: string, artefact: Buffer): LinearModel;
+}
+
+/** The whole file, opened at the call and read on the pool's threads. */
+function readOpened(file: string): Promise<Buffer> {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return new Promise((resolve, reject) =>
+    readFile(fd, (err, data) => {
+      close(fd, () => {});
+      if (err) reject(err);
+      else resolve(data);
+    }),
+  );
 }
 
 /** Versions are `<prefix>-<date>-<hex>`; anything else is not used as a file name. */
@@ -27,15 +59,32 @@ const SAFE = /^[A-Za-z0-9._-]{1,128}$/;
 export function createModelCache(dataDir: string): ModelCache {
   const dir = path.resolve(dataDir, 'models', 'cache');
   const fileOf = (version: string) => (SAFE.test(version) ? path.join(dir, `${version}.image`) : null);
+  const preloaded = new Map<string, Promise<Buffer>>();
   return {
-    read(version) {
+    preload() {
+      let names: string[];
+      try {
+        names = readdirSync(dir).filter((n) => n.endsWith('.image'));
+      } catch {
+        return; // no cache yet
+      }
+      for (const name of names) {
+        // Opened now, read later: what is read is the file as it is at this call.
+        const read = readOpened(path.join(dir, name));
+        read.catch(() => {}); // reported (as a miss) by read() if that version is asked for
+        preloaded.set(path.join(dir, name), read);
+      }
+    },
+    async read(version) {
       const file = fileOf(version);
       if (!file) return null;
       try {
-        const model = decodeModelImage(readFileSync(file));
+        const model = decodeModelImage(await (preloaded.get(file) ?? readOpened(file)));
         return model.version === version ? model : null;
       } catch {
         return null;
+      } finally {
+        preloaded.clear();
       }
     },
     write(version, artefact) {

@@ -52,7 +52,7 @@ export function loadDefaultModel(file = defaultModelPath()): LinearModel {
 export async function ensureActiveModel(models: ModelStore, cache?: ModelCache): Promise<LinearModel> {
   const active = await models.getActive();
   if (active) {
-    const cached = cache?.read(active.version);
+    const cached = await cache?.read(active.version);
     if (cached) return cached;
     const artefact = await models.getArtefact(active.version);
     if (artefact) return cache ? cache.write(active.version, artefact) : deserializeModel(artefact);

@@ -5,8 +5,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kysely, Migrator, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Config } from '../config/schema.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
@@ -42,6 +41,8 @@ function holderCommand(): string {
  */
 export async function openDb(config: Config, pglite?: string): Promise<OpenedDb> {
   if (config.database.url) {
+    // Imported only here: the embedded store never loads the Postgres client.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => {});
@@ -101,7 +102,26 @@ async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> 
   };
 }
 
+/**
+ * True when the migration table lists exactly the known migrations. Kysely's Migrator first introspects the
+ * catalogue (every table and column) to find its own tables, which on the embedded store is the costliest
+ * query of a start; a database that is up to date needs only its list of applied names. Anything else (no
+ * table yet, a migration missing, one this build does not know) goes to the Migrator, which applies or
+ * refuses under its lock as usual.
+ */
+async function upToDate(db: Db): Promise<boolean> {
+  const known = Object.keys(await migrationProvider.getMigrations()).sort();
+  const exists = await sql<{ t: string | null }>`select to_regclass('kysely_migration')::text as t`.execute(
+    db,
+  );
+  if (!exists.rows[0]?.t) return false;
+  const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const names = applied.rows.map((r) => r.name).sort();
+  return names.length === known.length && names.every((n, i) => n === known[i]);
+}
+
 export async function migrate(db: Db): Promise<string[]> {
+  if (await upToDate(db)) return [];
   const migrator = new Migrator({ db, provider: migrationProvider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));

@@ -3,7 +3,7 @@
  * can do nothing else). Best effort by design: ioredis reconnects by itself, errors are swallowed here and
  * a lost message is made up for by the caller's periodic check.
  */
-import { Redis } from 'ioredis';
+import { newRedis } from '../util/redis-client.js';
 
 export interface RedisChannel {
   /** Rejects when Redis is unreachable (the caller logs it). */
@@ -20,8 +20,8 @@ export function openRedisChannel(
   onMessage: (message: string) => void,
 ): RedisChannel {
   const options = { maxRetriesPerRequest: 1, retryStrategy: (n: number) => Math.min(n * 200, 5000) };
-  const publisher = new Redis(url, options);
-  const subscriber = new Redis(url, options);
+  const publisher = newRedis(url, options);
+  const subscriber = newRedis(url, options);
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
   const subscribed = subscriber.subscribe(channel).then(

@@ -71,7 +71,31 @@ describe('model start-up cache', () => {
     const model = await ensureActiveModel(models, createModelCache(dataDir));
     expect(artefactReads).toBe(1);
     expect(model.version).toBe(version);
-    expect(createModelCache(dataDir).read(version)?.version).toBe(version);
+    expect((await createModelCache(dataDir).read(version))?.version).toBe(version);
+  });
+
+  it('a preloaded image is the one read for its version, and never stands in for another version', async () => {
+    const version = (await storage.models.getActive())?.version as string;
+    const file = path.join(dataDir, 'models', 'cache', `${version}.image`);
+    const bytes = readFileSync(file);
+    const cache = createModelCache(dataDir);
+    cache.preload();
+    // Gone from disk after the preload started: only the preloaded bytes can answer.
+    rmSync(file);
+    try {
+      expect((await cache.read(version))?.version).toBe(version);
+      // Preloaded bytes are used once; another version is looked up as its own file (absent here).
+      const again = createModelCache(dataDir);
+      writeFileSync(file, bytes);
+      again.preload();
+      expect(await again.read(`${version}-other`)).toBeNull();
+    } finally {
+      writeFileSync(file, bytes);
+    }
+    // No cache directory: preload does nothing and read is a miss.
+    const empty = createModelCache(path.join(dataDir, 'absent'));
+    empty.preload();
+    expect(await empty.read(version)).toBeNull();
   });
 
   it('the file mirror is rewritten only when the version or the learned feedback changed', async () => {

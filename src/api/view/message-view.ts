@@ -38,8 +38,10 @@ export const DEFAULT_VIEW_LIMITS: ViewLimits = {
 
 export function createMessageViewer(limits: ViewLimits = DEFAULT_VIEW_LIMITS): MessageViewer {
   // One thread: views are an admin's clicks, and a queue of at most 32 answers 503 past that instead of
-  // building up work.
-  const pool = workerPool(import.meta.url, 'view-worker', { threads: 1, maxQueue: 32 });
+  // building up work. Started with the first view, not with the service: a thread loading its parser is
+  // CPU that every start would spend before /ready, for a page most starts never serve.
+  let pool: ReturnType<typeof workerPool> | null = null;
+  let closed = false;
   return {
     async view(raw, options = {}) {
       const truncated = raw.length > limits.maxBytes;
@@ -47,6 +49,8 @@ export function createMessageViewer(limits: ViewLimits = DEFAULT_VIEW_LIMITS): M
       const signal = AbortSignal.timeout(limits.timeoutMs);
       try {
         const task: ViewTask = { raw: bytes, maxTextChars: limits.maxTextChars, html: options.html === true };
+        if (closed) throw new Error('viewer closed');
+        pool ??= workerPool(import.meta.url, 'view-worker', { threads: 1, maxQueue: 32 });
         const parsed = (await pool.run(task, { signal })) as Omit<MessageView, 'truncated'>;
         return { ...parsed, truncated };
       } catch (err) {
@@ -61,6 +65,9 @@ export function createMessageViewer(limits: ViewLimits = DEFAULT_VIEW_LIMITS): M
         throw new HttpError(422, 'VIEW_FAILED', 'the message could not be parsed; fetch it raw instead');
       }
     },
-    close: () => pool.destroy(),
+    async close() {
+      closed = true;
+      await pool?.destroy();
+    },
   };
 }
