@@ -16,7 +16,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { type CorpusMessage, loadCorpusDir, loadSpamAssassin } from '../src/classifier/corpus.js';
+import {
+  type CorpusMessage,
+  loadCorpusDir,
+  loadLabelledPath,
+  loadSpamAssassin,
+} from '../src/classifier/corpus.js';
 import { recallAtFpr, rocAuc } from '../src/classifier/evaluate.js';
 import { extractFeatures } from '../src/classifier/features.js';
 import type { LinearModel } from '../src/classifier/linear-model.js';
@@ -123,7 +128,12 @@ function external(name: string): CorpusMessage[] | null {
     emit([`${name}: absent (${dir})`, '', '', '', '', '', '', '', 'skipped']);
     return null;
   }
-  const set = loadCorpusDir(dir);
+  // Some sets hold one label only (recent spam, public-records ham); a training corpus needs both.
+  const set = (['ham', 'spam'] as const).every((label) => existsSync(path.join(dir, label)))
+    ? loadCorpusDir(dir)
+    : (['ham', 'spam'] as const).flatMap((label) =>
+        existsSync(path.join(dir, label)) ? loadLabelledPath(path.join(dir, label), label) : [],
+      );
   sets[name] = set;
   return set;
 }
