@@ -11,10 +11,14 @@ import type { LinearParams } from './linear-model.js';
 export const LINEAR_MAGIC = 'MSM2';
 
 /** What a stored artefact without these parameters scored and learned with. */
-const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'feedbackEta' | 'feedbackAccum'> = {
+const STORED_DEFAULTS: Pick<
+  LinearParams,
+  'evidenceK' | 'feedbackEta' | 'feedbackAccum' | 'signalsNonNegative'
+> = {
   evidenceK: 0,
   feedbackEta: 0,
   feedbackAccum: 1,
+  signalsNonNegative: false,
 };
 
 /** Everything an artefact holds. */

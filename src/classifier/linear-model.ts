@@ -50,6 +50,9 @@ export interface LinearParams {
   feedbackEta: number;
   /** How much a feature's training history damps its feedback step. */
   feedbackAccum: number;
+  /** Training keeps the weights of named content signals (signals.ts) at or above 0: each names a spam
+   * trait, so the corpus may find one useless but never a sign of ham (site feedback may still do so). */
+  signalsNonNegative: boolean;
 }
 
 /** Chosen by 5-fold cross-validation on TRAIN (see docs/classifier.md). */
@@ -63,6 +66,7 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   evidenceK: 10,
   feedbackEta: 1,
   feedbackAccum: 1,
+  signalsNonNegative: true,
 };
 
 /** Features named in a verdict's explanation. */

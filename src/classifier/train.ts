@@ -10,6 +10,7 @@ import { FeatureTable } from './feature-table.js';
 import { extractFeatures } from './features.js';
 import { DEFAULT_LINEAR_PARAMS, evidenceMargin, LinearModel, type LinearParams } from './linear-model.js';
 import { versionFor } from './model.js';
+import { SIGNAL_PREFIX, SIGNALS } from './signals.js';
 import { chooseDecisionMargin } from './threshold.js';
 import type { Label } from './types.js';
 
@@ -75,9 +76,14 @@ export function fitLogistic(points: readonly { z: number; y: number }[], l2 = 1)
 /** A site example is seen at most this many times per epoch (more makes Adagrad's first steps erratic). */
 const MAX_REPEAT = 20;
 
+const isContentSignal = (feature: string): number =>
+  feature.startsWith(SIGNAL_PREFIX) && feature.slice(SIGNAL_PREFIX.length) in SIGNALS ? 1 : 0;
+
 /** A message as table slots (one per feature string) and its feature count n. */
 interface Row {
   slots: Int32Array;
+  /** 1 where the feature is a named content signal (signals.ts), else 0. */
+  signals: Uint8Array;
   n: number;
   y: 0 | 1;
   repeat: number;
@@ -92,8 +98,9 @@ function toRows(items: readonly LabelledFeatures[], table: FeatureTable): Row[] 
     const slots = new Int32Array(hashes.length);
     for (let j = 0; j < hashes.length; j++) slots[j] = table.find(hashes[j] as number);
     const item = items[k] as LabelledFeatures;
+    const signals = Uint8Array.from(item.tokens, isContentSignal);
     const repeat = Math.max(1, Math.min(MAX_REPEAT, Math.round(item.repeat ?? 1)));
-    return { slots, n: hashes.length, y: item.label === 'spam' ? 1 : 0, repeat };
+    return { slots, signals, n: hashes.length, y: item.label === 'spam' ? 1 : 0, repeat };
   });
 }
 
@@ -110,6 +117,7 @@ function fitWeights(rows: readonly Row[], capacity: number, params: LinearParams
   let bias = 0;
   let biasAccum = 1e-8;
   const { eta, epochs } = params;
+  const nonNegative = params.signalsNonNegative;
   const order: number[] = [];
   rows.forEach((row, i) => {
     for (let r = 0; r < row.repeat; r++) order.push(i);
@@ -136,10 +144,13 @@ function fitWeights(rows: readonly Row[], capacity: number, params: LinearParams
       const g = err * scale;
       if (g !== 0) {
         const gg = g * g;
-        for (const i of row.slots) {
+        for (let j = 0; j < row.slots.length; j++) {
+          const i = row.slots[j] as number;
           const acc = (accum[i] as number) + gg;
           accum[i] = acc;
-          weights[i] = (weights[i] as number) - (eta * g) / Math.sqrt(acc);
+          const w = (weights[i] as number) - (eta * g) / Math.sqrt(acc);
+          // A named signal means spam by definition: the corpus may find it useless, never a sign of ham.
+          weights[i] = nonNegative && row.signals[j] === 1 && w < 0 ? 0 : w;
         }
       }
       if (params.fitBias) {

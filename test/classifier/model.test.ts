@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { fnv1a } from '../../src/classifier/common.js';
 import { FeatureTable } from '../../src/classifier/feature-table.js';
 import { LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel, ModelError } from '../../src/classifier/model.js';
@@ -104,6 +105,31 @@ describe('linear model', () => {
     const fp = held.filter((h) => h.label === 'ham' && h.z >= model.params.t).length;
     expect(fp).toBe(0);
     expect(model.params.t).toBeGreaterThan(0);
+  });
+
+  it('never trains a named content signal toward ham, while other features learn either way', () => {
+    // bulk-mailer (a named signal) and a header fact appear only on ham: the corpus would make both hammy.
+    const data = items().map((item) =>
+      item.label === 'ham' ? { ...item, tokens: [...item.tokens, 'x:bulk-mailer', 'h:mailer:mutt'] } : item,
+    );
+    const weight = (model: LinearModel, feature: string) =>
+      model.table.weightOf(fnv1a(feature)) ?? Number.NaN;
+    const model = trainFromFeatures(data);
+    expect(model.params.signalsNonNegative).toBe(true);
+    expect(weight(model, 'x:bulk-mailer')).toBe(0);
+    expect(weight(model, 'h:mailer:mutt')).toBeLessThan(-0.1);
+    // A signal the pipeline adds from outside the message (sender authentication) is not constrained.
+    const auth = trainFromFeatures(
+      items().map((item) =>
+        item.label === 'ham' ? { ...item, tokens: [...item.tokens, 'x:spf-pass'] } : item,
+      ),
+    );
+    expect(weight(auth, 'x:spf-pass')).toBeLessThan(-0.1);
+    const free = trainFromFeatures(data, { params: { signalsNonNegative: false } });
+    expect(weight(free, 'x:bulk-mailer')).toBeLessThan(-0.1);
+    // Site feedback may still teach a signal toward ham.
+    model.learn(['x:bulk-mailer', ...hammy], 'ham');
+    expect(weight(model, 'x:bulk-mailer')).toBeLessThan(0);
   });
 
   it('refuses a damaged artefact with a coded error', () => {
