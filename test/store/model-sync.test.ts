@@ -77,13 +77,19 @@ describe.runIf(process.env.DATABASE_URL && process.env.REDIS_URL)('model activat
   it('only one of two concurrent trainings on two instances runs', async () => {
     const [a, b] = instances as [Instance, Instance];
     let release: () => void = () => {};
+    let acquired: () => void = () => {};
+    const locked = new Promise<void>((r) => {
+      acquired = r;
+    });
     const first = a.storage.models.withTrainingLock(
       () =>
         new Promise<string>((r) => {
           release = () => r('a trained');
+          acquired();
         }),
     );
-    await new Promise((r) => setTimeout(r, 50));
+    // The callback runs once a holds the lock: b tries only then.
+    await locked;
     expect(await b.storage.models.withTrainingLock(async () => 'b trained')).toBeNull();
     release();
     expect(await first).toBe('a trained');
