@@ -46,6 +46,11 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
     const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => {});
+    // The pool listens for errors only on idle clients. A reset while Kysely holds a client between
+    // statements (inside a transaction) would otherwise be an uncaught exception that ends the process;
+    // with this, the next statement fails instead, and the pool drops the client when it is released
+    // (pg marks it not queryable).
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', lockDir: null, close: () => db.destroy() };
   }
