@@ -51,12 +51,19 @@ describe('verdict-log buffer during an outage', () => {
         log.record(e);
         if (i % 10 === 0) await log.flush();
       }
-      gc();
-      const grown = process.memoryUsage().arrayBuffers - before;
+      // Buffers' memory is returned after a collection by V8's background sweeper: measure until it settles
+      // below the bound, or the deadline. Bytes the log still holds never settle, so a leak still fails.
+      const bound = budget + 16 * 1024 * 1024;
+      let grown = Number.POSITIVE_INFINITY;
+      for (const deadline = Date.now() + 5000; grown >= bound && Date.now() < deadline; ) {
+        gc();
+        grown = process.memoryUsage().arrayBuffers - before;
+        if (grown >= bound) await new Promise((r) => setTimeout(r, 50));
+      }
       expect(log.pending).toBe(150);
       expect(log.pendingRawBytes).toBeLessThanOrEqual(budget);
       // 150 MiB without the byte budget.
-      expect(grown).toBeLessThan(budget + 16 * 1024 * 1024);
+      expect(grown).toBeLessThan(bound);
       const dropped = (await metrics.logRawDropped.get()).values[0]?.value ?? 0;
       expect(dropped).toBe(150 - budget / size);
 
