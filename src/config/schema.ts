@@ -138,6 +138,12 @@ export const ConfigSchema = T.Object(
         10_000,
       ),
       idleTimeoutMs: IntAtLeast(1000, 'a milter connection silent this long is closed', 3_600_000),
+      socketMode: T.String({
+        pattern: '^0?[0-7]{3}$',
+        description:
+          "a unix socket's permissions (octal): the MTA's user must be able to write it (e.g. 0660 with postfix in the service's group)",
+        default: '0660',
+      }),
     }),
     relay: Section({
       to: {

@@ -2,7 +2,7 @@
  * The milter listener (`milter.listen`: host:port or a unix socket path) over node:net. Each connection
  * gets its own session; a protocol error or a vanished MTA ends that connection only.
  */
-import { lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, unlink } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { parseHostPort } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -138,6 +138,8 @@ export function createMilterServer(deps: {
         await removeStaleSocket(listenOn);
         await bind();
       }
+      // The socket is made with the process's umask; the MTA (another user) needs write permission on it.
+      if (unix) await chmod(listenOn, Number.parseInt(config.milter.socketMode, 8));
       logger.info({ event: 'MILTER_LISTENING', listen: listenOn }, 'milter listening');
       return unix ? 0 : (server.address() as AddressInfo).port;
     },

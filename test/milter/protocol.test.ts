@@ -327,6 +327,8 @@ describe('the milter on a unix socket', () => {
     const svc = await startTestService({ config: { milter: { listen: socketPath } } });
     try {
       expect(svc.milterPort).toBe(0);
+      // milter.socketMode's default: the MTA's user reaches it through the service's group, others do not.
+      expect((await lstat(socketPath)).mode & 0o777).toBe(0o660);
       const c = await milterConnect(socketPath);
       expect((await c.negotiate()).version).toBe(6);
       c.close();
@@ -335,6 +337,18 @@ describe('the milter on a unix socket', () => {
       await rm(dir, { recursive: true, force: true });
     }
     // It starts a service of its own, which takes as long as a beforeAll under a loaded CI machine.
+  }, 120_000);
+
+  it('gives the socket the permissions milter.socketMode names', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'mailsentra-milter-'));
+    const socketPath = path.join(dir, 'milter.sock');
+    const svc = await startTestService({ config: { milter: { listen: socketPath, socketMode: '0600' } } });
+    try {
+      expect((await lstat(socketPath)).mode & 0o777).toBe(0o600);
+    } finally {
+      await svc.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });
 
