@@ -1,19 +1,20 @@
 /**
- * Postfix alone, Postfix + MailSentra as its milter, and Postfix + MailSentra as an after-queue
- * content_filter, side by side in one run (the machine's speed moves between runs: compare only within
+ * Postfix alone, Postfix + MailSentra as its milter (over TCP, and over a unix socket), and Postfix +
+ * MailSentra as an after-queue content_filter, side by side in one run (the machine's speed moves between runs: compare only within
  * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
  * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the three
  * set-ups interleaved per repetition. One MailSentra process (`node dist/bundle/cli.js serve`, verdict cache off
- * since smtp-source sends the same message every time) serves both the milter and the content filter.
+ * since smtp-source sends the same message every time) serves the TCP milter and the content filter; a
+ * second, milter only, listens on the unix socket.
  *
  * Figures: accepted/s (smtp-source's time: what the sending client sees), delivered/s (until the sink
  * holds every message: the content filter works after the queue, so only this one counts its cost), and
  * MailSentra's CPU per message. Needs `npm run build`, root (Postfix) and Debian's postfix.
- * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CACHE (on/off, default off),
- * DATABASE_URL (default: embedded PGlite).
+ * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_CACHE (on/off,
+ * default off), DATABASE_URL (default: embedded PGlite).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestDns } from '../test/helpers/dns-server.js';
@@ -30,6 +31,7 @@ import {
 
 const count = Number(process.env.BENCH_COUNT ?? '1000');
 const reps = Number(process.env.BENCH_REPS ?? '1');
+const concs = (process.env.BENCH_CONC ?? '10,50').split(',').map(Number);
 const SIZE = 5120;
 // on: the same message is then scored once, so the CPU figure is the transport and pipeline alone.
 const cache = process.env.BENCH_CACHE === 'on' ? 'on' : 'off';
@@ -40,7 +42,11 @@ if (process.getuid?.() !== 0) {
   process.exit(0);
 }
 
-type Setup = 'postfix alone' | 'postfix + milter' | 'postfix + content_filter';
+type Setup =
+  | 'postfix alone'
+  | 'postfix + milter'
+  | 'postfix + milter, unix socket'
+  | 'postfix + content_filter';
 interface Result {
   setup: Setup;
   conc: number;
@@ -57,16 +63,19 @@ dns.add('test.local', { type: 'TXT', data: 'v=spf1 ip4:127.0.0.0/8 -all' });
 dns.add('_dmarc.test.local', { type: 'TXT', data: 'v=DMARC1; p=none' });
 const benchDb = process.env.DATABASE_URL ? await freshDatabaseUrl() : null;
 const state = mkdtempSync(path.join(tmpdir(), 'mailsentra-milter-bench-'));
+// Outside the private state directory: Postfix's smtpd (user postfix) must reach the milter's socket.
+const socketDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-milter-sock-'));
+chmodSync(socketDir, 0o755);
 const sink = await startSink();
 const sinkPort = sink.port;
 const postfixes: PostfixInstance[] = [];
-let service: ChildProcess | null = null;
+const services: ChildProcess[] = [];
 
 try {
   const smtpPort = await freePort();
   const milterPort = await freePort();
   const reinjectPort = await freePort();
-  service = spawnService({
+  const service = spawnService({
     SMTP_LISTEN: `127.0.0.1:${smtpPort}`,
     MILTER_LISTEN: `127.0.0.1:${milterPort}`,
     DNS_SERVERS: dns.server,
@@ -76,8 +85,27 @@ try {
     DATA_DIR: mkdtempSync(path.join(state, 'data-')),
     DATABASE_URL: benchDb?.url ?? '',
   });
+  services.push(service);
+  // The same, as a milter on a unix socket (no SMTP): Postfix's milter client leaves Nagle's algorithm on
+  // over TCP, which a unix socket does not have. Its own process, so its CPU is counted apart.
+  const milterSocket = path.join(socketDir, 'milter.sock');
+  const unixConfig = path.join(state, 'milter-unix.yaml');
+  // Postfix's smtpd runs as user postfix, in no group of this bench's: the socket is open to every user.
+  writeFileSync(unixConfig, "milter:\n  socketMode: '0666'\n");
+  const unixService = spawnService({
+    SMTP_LISTEN: 'off',
+    MILTER_LISTEN: milterSocket,
+    MAILSENTRA_CONFIG: unixConfig,
+    DNS_SERVERS: dns.server,
+    API_LISTEN: `127.0.0.1:${await freePort()}`,
+    VERDICT_CACHE: cache,
+    DATA_DIR: mkdtempSync(path.join(state, 'data-')),
+    DATABASE_URL: benchDb?.url ?? '',
+  });
+  services.push(unixService);
   await waitForPort(milterPort, 180_000);
-  const pid = service.pid as number;
+  await waitForPort(milterSocket, 180_000);
+  const pids = { tcp: service.pid as number, unix: unixService.pid as number };
 
   const base = { filterPort: 0, reinjectPort: 0, nextHopPort: sinkPort };
   const alone = await startPostfix({
@@ -96,6 +124,14 @@ try {
     milterPort,
   });
   postfixes.push(milter);
+  const milterUnix = await startPostfix({
+    ...base,
+    mode: 'milter',
+    smtpdPort: await freePort(),
+    reinjectPort: await freePort(),
+    mainCf: { smtpd_milters: `unix:${milterSocket}`, non_smtpd_milters: `unix:${milterSocket}` },
+  });
+  postfixes.push(milterUnix);
   const contentFilter = await startPostfix({
     ...base,
     mode: 'after-queue',
@@ -107,6 +143,7 @@ try {
   const setups: [Setup, PostfixInstance][] = [
     ['postfix alone', alone],
     ['postfix + milter', milter],
+    ['postfix + milter, unix socket', milterUnix],
     ['postfix + content_filter', contentFilter],
   ];
 
@@ -123,7 +160,7 @@ try {
         '--sink-port',
         String(sinkPort),
         '--proxy-pid',
-        String(pid),
+        String(setup === 'postfix + milter, unix socket' ? pids.unix : pids.tcp),
         '--settle',
         '120',
         '--label',
@@ -159,7 +196,7 @@ try {
   }
   const results: Result[] = [];
   for (let rep = 1; rep <= reps; rep++) {
-    for (const conc of [10, 50]) {
+    for (const conc of concs) {
       // Rotate which set-up goes first, so a drift of the machine does not favour one.
       const order = setups.map(
         (_, i) => setups[(i + rep + conc) % setups.length] as [Setup, PostfixInstance],
@@ -168,7 +205,7 @@ try {
         const r = await run(setup, pf.port, conc, rep);
         results.push(r);
         console.log(
-          `${setup.padEnd(26)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,
+          `${setup.padEnd(30)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,
         );
       }
     }
@@ -180,7 +217,7 @@ try {
   );
   console.log('|---|---|---|---|---|---|');
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-  for (const conc of [10, 50]) {
+  for (const conc of concs) {
     const of = (s: Setup) => results.filter((r) => r.setup === s && r.conc === conc);
     const aloneDelivered = median(of('postfix alone').map((r) => r.delivered));
     for (const [setup] of setups) {
@@ -193,12 +230,14 @@ try {
   }
 } finally {
   for (const pf of postfixes) await pf.stop();
-  if (service && service.exitCode === null) {
+  for (const service of services) {
+    if (service.exitCode !== null) continue;
     service.kill('SIGTERM');
-    await new Promise((r) => service?.once('exit', r));
+    await new Promise((r) => service.once('exit', r));
   }
   sink.stop();
   await benchDb?.drop();
   await dns.close();
   rmSync(state, { recursive: true, force: true });
+  rmSync(socketDir, { recursive: true, force: true });
 }

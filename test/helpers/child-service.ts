@@ -23,15 +23,18 @@ export interface ChildService {
   exited: Promise<number | null>;
 }
 
-export async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
+/** Waits until something listens on a loopback port or a unix socket path. */
+export async function waitForPort(port: number | string, timeoutMs = 60_000): Promise<void> {
   // Generous: under CI's parallel load the child compiles TypeScript and opens its database first.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
+      const connected = () => {
         s.destroy();
         resolve(true);
-      });
+      };
+      const s =
+        typeof port === 'number' ? net.connect(port, '127.0.0.1', connected) : net.connect(port, connected);
       s.on('error', () => resolve(false));
     });
     if (open) return;
