@@ -173,8 +173,9 @@ export function createSession(id: string, deps: SessionDeps) {
     }
     const made = changes as Buffer[] | null;
     if (answer.code === 250 && made) {
-      for (const c of made) deps.send(c);
-      deps.send(encode(Reply.ACCEPT));
+      // One write for the whole answer: each socket write is a system call and, on loopback, the peer's
+      // wake-up too; the MTA reads the packets in order either way.
+      deps.send(Buffer.concat([...made, encode(Reply.ACCEPT)]));
     } else if (answer.code === 250) {
       // Held in quarantine for every recipient: the MTA drops its copy, ours is committed.
       deps.send(encode(Reply.DISCARD));
