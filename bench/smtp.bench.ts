@@ -6,7 +6,9 @@
  * scored (smtp-source sends the same message every time). Prints the harness's tables, then MailSentra's
  * throughput as a multiple of Haraka's from this run, and the CPU each proxy spent per message.
  * Needs `npm run build` first, Debian's postfix, and Haraka (installed by the shared harness from npm on
- * first use). Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3), BENCH_CONC (default 10,50),
+ * first use). A third MailSentra, on Postgres with `smtp.processes` 2 (one SMTP process per core of this
+ * machine), shows what the second core adds. Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3),
+ * BENCH_CONC (default 10,50), BENCH_PROCESSES (that third one's processes; 1 leaves it out; default 2),
  * DATABASE_URL (default the local Postgres).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
@@ -30,6 +32,7 @@ const count = Number(process.env.BENCH_COUNT ?? 1000);
 const reps = process.env.BENCH_REPS ?? '3';
 const concs = process.env.BENCH_CONC ?? '10,50';
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const processes = Number(process.env.BENCH_PROCESSES ?? 2);
 const harakaPeer = path.join(path.dirname(harness), 'haraka-peer.sh');
 
 requireHarness();
@@ -109,6 +112,7 @@ console.log(
     .join(' ')}`,
 );
 const db = await freshDatabaseUrl(base);
+const dbMulti = processes > 1 ? await freshDatabaseUrl(base) : null;
 const sink = await startSink();
 const sinkPort = sink.port;
 const services: ChildProcess[] = [];
@@ -117,6 +121,11 @@ try {
   const embedded = await startProxy(sinkPort, '', { DNS_SERVERS: dns.server });
   const postgres = await startProxy(sinkPort, db.url, { DNS_SERVERS: dns.server });
   services.push(embedded.child, postgres.child);
+  const multi = dbMulti
+    ? await startProxy(sinkPort, dbMulti.url, { DNS_SERVERS: dns.server, SMTP_PROCESSES: String(processes) })
+    : null;
+  if (multi) services.push(multi.child);
+  const multiMode = `mailsentra-postgres-${processes}p`;
   const harakaPort = await freePort();
   harakaPid = startHaraka(sinkPort, harakaPort);
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-smtp-bench-')), 'runs.jsonl');
@@ -132,6 +141,14 @@ try {
     `mailsentra-postgres=127.0.0.1:${postgres.smtpPort}`,
     '--proxy-pid',
     `mailsentra-postgres=${postgres.child.pid}`,
+    ...(multi
+      ? [
+          '--proxy',
+          `${multiMode}=127.0.0.1:${multi.smtpPort}`,
+          '--proxy-pid',
+          `${multiMode}=${multi.child.pid}`,
+        ]
+      : []),
     ...(harakaPid ? ['--proxy', `haraka=127.0.0.1:${harakaPort}`, '--proxy-pid', `haraka=${harakaPid}`] : []),
     '--sink-port',
     String(sinkPort),
@@ -151,10 +168,16 @@ try {
     '--keep-sink',
   ];
   await runHarness(args, { env: harnessEnv() });
-  ratios(out, ['mailsentra-embedded', 'mailsentra-postgres', ...(harakaPid ? ['haraka'] : [])]);
+  ratios(out, [
+    'mailsentra-embedded',
+    'mailsentra-postgres',
+    ...(multi ? [multiMode] : []),
+    ...(harakaPid ? ['haraka'] : []),
+  ]);
   for (const [name, svc] of [
     ['embedded', embedded],
     ['postgres', postgres],
+    ...(multi ? ([[`postgres, ${processes} processes`, multi]] as const) : []),
   ] as const) {
     console.log(
       `MailSentra ${name} peak RSS: ${(processTreeKb(svc.child.pid as number, 'VmHWM') / 1024).toFixed(0)} MB`,
@@ -173,5 +196,6 @@ try {
   }
   sink.stop();
   await db.drop();
+  await dbMulti?.drop();
   await dns.close();
 }
