@@ -48,6 +48,12 @@ const UNKNOWN = 0;
 const IS_WORD = 1;
 const NOT_WORD = 2;
 
+/** Whether `text` holds `token` at `start` (the caller checked the length). */
+function sameAt(text: string, start: number, token: string): boolean {
+  for (let k = 0; k < token.length; k++) if (text.charCodeAt(start + k) !== token.charCodeAt(k)) return false;
+  return true;
+}
+
 /** Puts entry e with its hash in the first free slot of its probe sequence. */
 function place(slots: Int32Array, e: number, hash: number): void {
   const mask = (slots.length >> 1) - 1;
@@ -70,8 +76,8 @@ export class WordNormaliser {
   // The token cache, open addressing: slot j holds entry + 1 at 2j (0: empty) and the entry's hash at
   // 2j + 1, so a probe reads one cache line. An entry is a token and its word (null: a stop word).
   private slots = new Int32Array(1 << 14);
-  private tokens: string[] = [];
-  private tokenWords: (Word | null)[] = [];
+  /** Entry e's token at 2e and its word at 2e + 1 (side by side: one cache line). */
+  private entries: (string | Word | null)[] = [];
   private readonly byStem = new Map<string, Word>();
 
   /** The first `maxWords` words of `text` (tokens of 2–40 UTF-16 units, stop words left out). */
@@ -131,9 +137,9 @@ export class WordNormaliser {
     let j = (Math.imul(hash, 0x9e3779b1) >>> 0) & mask;
     for (let e = (slots[2 * j] as number) - 1; e >= 0; e = (slots[2 * j] as number) - 1) {
       if (slots[2 * j + 1] === (hash | 0)) {
-        const token = this.tokens[e] as string;
-        if (token.length === length && text.startsWith(token, start))
-          return this.tokenWords[e] as Word | null;
+        const token = this.entries[2 * e] as string;
+        if (token.length === length && sameAt(text, start, token))
+          return this.entries[2 * e + 1] as Word | null;
       }
       j = (j + 1) & mask;
     }
@@ -144,17 +150,15 @@ export class WordNormaliser {
   }
 
   private remember(token: string, hash: number, word: Word | null): void {
-    if (this.tokens.length >= CACHE_LIMIT) {
+    if (this.entries.length >= 2 * CACHE_LIMIT) {
       this.slots.fill(0);
-      this.tokens = [];
-      this.tokenWords = [];
+      this.entries = [];
       this.byStem.clear();
     }
-    const e = this.tokens.length;
+    const e = this.entries.length / 2;
     // Load ≤ 1/2 (two cells a slot).
     if ((e + 1) * 4 > this.slots.length) this.grow();
-    this.tokens.push(token);
-    this.tokenWords.push(word);
+    this.entries.push(token, word);
     place(this.slots, e, hash);
   }
 
