@@ -70,7 +70,8 @@ function place(slots: Int32Array, e: number, hash: number): void {
  * are the runs of code points WORD_CHARS names, as a split on its complement yields them.
  */
 export class WordNormaliser {
-  /** Per BMP code unit: UNKNOWN, IS_WORD or NOT_WORD (filled from WORD_CHAR on first sight). */
+  /** Per BMP code unit: UNKNOWN, IS_WORD or NOT_WORD (filled from WORD_CHAR on first sight; surrogates stay
+   * UNKNOWN: a pair is one code point, classified by `width`). */
   private readonly classes = new Uint8Array(0x10000);
   private readonly astral = new Map<number, boolean>();
   // The token cache, open addressing: slot j holds entry + 1 at 2j (0: empty) and the entry's hash at
@@ -83,32 +84,45 @@ export class WordNormaliser {
   /** The first `maxWords` words of `text` (tokens of 2–40 UTF-16 units, stop words left out). */
   words(text: string, maxWords: number): Word[] {
     const out: Word[] = [];
+    if (maxWords <= 0) return out;
+    const classes = this.classes;
     const n = text.length;
-    let i = 0;
-    while (i < n && out.length < maxWords) {
-      let width = this.width(text, i);
-      if (width < 0) {
-        i -= width;
-        continue;
+    let start = -1;
+    let h = 0;
+    // One pass: classify each code point, hash the token it extends, look a token up where it ends.
+    for (let i = 0; i <= n; ) {
+      let word = false;
+      let width = 1;
+      if (i < n) {
+        const k = classes[text.charCodeAt(i)] as number;
+        if (k === UNKNOWN) {
+          width = this.width(text, i);
+          word = width > 0;
+          if (!word) width = -width;
+        } else word = k === IS_WORD;
       }
-      const start = i;
-      let h = FNV_OFFSET;
-      while (width > 0) {
+      if (word) {
+        if (start < 0) {
+          start = i;
+          h = FNV_OFFSET;
+        }
         h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
         if (width === 2) h = Math.imul(h ^ text.charCodeAt(i + 1), 0x01000193);
-        i += width;
-        width = i < n ? this.width(text, i) : 0;
+      } else if (start >= 0) {
+        const length = i - start;
+        start = -1;
+        if (length >= 2 && length <= 40) {
+          const found = this.lookup(text, i - length, length, h >>> 0);
+          if (found !== null && out.push(found) >= maxWords) break;
+        }
       }
-      const length = i - start;
-      if (length < 2 || length > 40) continue;
-      const word = this.lookup(text, start, length, h >>> 0);
-      if (word !== null) out.push(word);
+      i += width;
     }
     return out;
   }
 
-  /** The width in code units (1, or 2 for a surrogate pair) of the code point at i; negative if not a word
-   * character. */
+  /** The width in code units (1, or 2 for a surrogate pair) of the code point at i, negative if it is not a
+   * word character; records a BMP code unit's class. */
   private width(text: string, i: number): number {
     const c = text.charCodeAt(i);
     if (c < 0xd800 || c > 0xdbff) {
