@@ -16,6 +16,7 @@ import type { FeatureSpelling, FeatureVector, MessageFeatures } from './types.js
 /** Largest OSB window a recipe can hold (its gap takes 2 bits). */
 export const MAX_OSB_WINDOW = 3;
 const GAPS = ['', '_', '__', '___'];
+const UNDERSCORE = 0x5f;
 /** Recipe kind of a feature kept as a whole string (kinds 0–2 are WORD_PREFIXES; see FeatureSpelling). */
 const STRING_KIND = 3;
 
@@ -88,7 +89,7 @@ export class FeatureCollector {
       const last = Math.min(osbWindow, n - 1 - i);
       let state = head;
       for (let d = 1; d <= last; d++) {
-        state = fnv1aFrom(state, '_');
+        state = Math.imul(state ^ UNDERSCORE, 0x01000193); // fnv1aFrom(state, '_'), as int32
         this.insert(fnv1aFrom(state, (words[i + d] as Word).text), recipe | d);
       }
     }
