@@ -23,6 +23,7 @@ import {
   loadSpamAssassin,
 } from '../src/classifier/corpus.js';
 import { recallAtFpr, rocAuc } from '../src/classifier/evaluate.js';
+import { featureStrings, messageVector } from '../src/classifier/feature-list.js';
 import { extractFeatures } from '../src/classifier/features.js';
 import type { LinearModel } from '../src/classifier/linear-model.js';
 import { loadDefaultModel } from '../src/classifier/model-source.js';
@@ -88,9 +89,9 @@ function printTable(header: string[], body: string[][]): void {
   for (const r of body) console.log(`| ${r.join(' | ')} |`);
 }
 
-const tokens = (m: CorpusMessage) => extractFeatures(m.raw, { maxBytes: MAX }).tokens;
+const features = (m: CorpusMessage) => messageVector(extractFeatures(m.raw, { maxBytes: MAX }));
 const scoreAll = (model: LinearModel, set: readonly CorpusMessage[]): Scored[] =>
-  set.map((m) => ({ score: model.score(tokens(m)).score, label: m.label }));
+  set.map((m) => ({ score: model.score(features(m)).score, label: m.label }));
 
 const train = loadSpamAssassin('train');
 const test = loadSpamAssassin('test');
@@ -206,7 +207,7 @@ const fired = Object.fromEntries(
   Object.entries(sets).map(([set, items]) => {
     const counts = new Map<string, { spam: number; ham: number }>();
     for (const m of items) {
-      for (const t of tokens(m)) {
+      for (const t of featureStrings(extractFeatures(m.raw, { maxBytes: MAX }))) {
         if (!t.startsWith(SIGNAL_PREFIX)) continue;
         const c = counts.get(t) ?? { spam: 0, ham: 0 };
         c[m.label]++;

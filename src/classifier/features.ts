@@ -1,6 +1,6 @@
 /**
- * Raw message → the feature strings the model scores. Pure, synchronous, never throws: it runs in worker
- * threads on every message. Feature families (prefix):
+ * Raw message → the features the model scores, as hashes of their strings (feature-list.ts). Pure apart
+ * from per-thread caches, synchronous, never throws: it runs on every message. Feature families (prefix):
  *   s:  subject words and OSB pairs        w:  body words and OSB pairs
  *   n:  From display-name words            u:  URL hosts (full host and registrable-looking domain)
  *   h:  header facts that mean something in real mail (no relay host names, no recipient addresses:
@@ -9,9 +9,10 @@
  */
 
 import { addressIn } from '../util/address.js';
+import { FeatureCollector } from './feature-list.js';
 import { decodeHeaderWords, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
 import { messageSignals, SIGNAL_PREFIX } from './signals.js';
-import { addWordFeatures, DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
+import { DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
 import type { MessageFeatures } from './types.js';
 
 export type FeatureFamily = 'subject' | 'body' | 'osb' | 'name' | 'url' | 'header' | 'signal';
@@ -50,8 +51,11 @@ export interface FeatureOptions {
   families?: readonly FeatureFamily[];
 }
 
-// One normaliser per thread: its stem cache is the point.
+// One normaliser per thread (its word cache is the point), and one collector (its buffers are reused).
 let normaliser: WordNormaliser | null = null;
+let collector: FeatureCollector | null = null;
+
+type Into = Pick<FeatureCollector, 'add'>;
 
 const URL_IN_TEXT = /\bhttps?:\/\/([^\s/"'<>?#]+)/gi;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
@@ -81,7 +85,7 @@ function decodedHeader(headers: Header[], name: string): string | null {
 
 // Patterns are written so no input makes them backtrack quadratically: each scan stops at the next
 // delimiter instead of running to the end of the string and back (a test feeds them hostile headers).
-function displayName(from: string): string {
+export function displayName(from: string): string {
   return from
     .replace(/<[^<>]*>/g, ' ')
     .split(/\s+/)
@@ -90,7 +94,7 @@ function displayName(from: string): string {
     .replace(/["()]/g, ' ');
 }
 
-function domainFeatures(into: Set<string>, host: string, prefix: string): void {
+function domainFeatures(into: Into, host: string, prefix: string): void {
   const h = host
     .toLowerCase()
     .replace(/^www\./, '')
@@ -110,12 +114,7 @@ function bucket(n: number, edges: number[]): string {
   return `>${edges[edges.length - 1]}`;
 }
 
-function headerFacts(
-  into: Set<string>,
-  parsed: ParsedMessage,
-  subject: string | null,
-  from: string | null,
-): void {
+function headerFacts(into: Into, parsed: ParsedMessage, subject: string | null, from: string | null): void {
   const h = parsed.headers;
   const root = (headerValue(h, 'content-type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? '';
   into.add(`h:ct:${root.slice(0, 40)}`);
@@ -168,23 +167,24 @@ export function extractFeatures(raw: Buffer, options: FeatureOptions): MessageFe
   const scanned = truncated ? raw.subarray(0, options.maxBytes) : raw;
   const parsed = parseMessage(scanned);
   normaliser ??= new WordNormaliser();
+  collector ??= new FeatureCollector();
   const norm = normaliser;
+  const into = collector;
+  into.clear();
   const osb = families.has('osb') ? DEFAULT_TOKENIZE.osbWindow : 0;
 
   const subject = decodedHeader(parsed.headers, 'subject');
   const from = decodedHeader(parsed.headers, 'from');
-  const tokens = new Set<string>();
 
-  if (subject && families.has('subject'))
-    addWordFeatures(tokens, norm.words(stripFilterTags(subject), 60), 's:', osb);
-  if (from && families.has('name')) addWordFeatures(tokens, norm.words(displayName(from), 10), 'n:', 0);
+  if (subject && families.has('subject')) into.addWords(0, norm.words(stripFilterTags(subject), 60), osb);
+  if (from && families.has('name')) into.addWords(1, norm.words(displayName(from), 10), 0);
   if (families.has('body')) {
     let budget = DEFAULT_TOKENIZE.maxWords;
     for (const text of parsed.texts) {
       if (budget <= 0) break;
       const words = norm.words(text, budget);
       budget -= words.length;
-      addWordFeatures(tokens, words, 'w:', osb);
+      into.addWords(2, words, osb);
     }
   }
   if (families.has('url')) {
@@ -192,22 +192,21 @@ export function extractFeatures(raw: Buffer, options: FeatureOptions): MessageFe
     for (const text of parsed.texts) {
       for (const m of text.matchAll(URL_IN_TEXT)) {
         if (++urls > 100) break;
-        domainFeatures(tokens, m[1] as string, 'u:');
+        domainFeatures(into, m[1] as string, 'u:');
       }
     }
     for (const href of parsed.hrefs) {
       const host = /^https?:\/\/([^\s/"'<>?#]+)/i.exec(href)?.[1];
-      if (host) domainFeatures(tokens, host, 'u:');
-      else if (/^mailto:/i.test(href)) tokens.add('u:mailto');
+      if (host) domainFeatures(into, host, 'u:');
+      else if (/^mailto:/i.test(href)) into.add('u:mailto');
     }
   }
-  if (families.has('header')) headerFacts(tokens, parsed, subject, from);
-  if (families.has('signal'))
-    for (const name of messageSignals(parsed, from)) tokens.add(SIGNAL_PREFIX + name);
+  if (families.has('header')) headerFacts(into, parsed, subject, from);
+  if (families.has('signal')) for (const name of messageSignals(parsed, from)) into.add(SIGNAL_PREFIX + name);
 
   const messageId = headerValue(parsed.headers, 'message-id');
   return {
-    tokens: [...tokens],
+    ...into.finish(),
     subject,
     from,
     messageId,

@@ -7,8 +7,8 @@
  * the decision point 0.5 at z = t, chosen so held-out ham false positives stay within a target.
  *
  * Features are stored by their 32-bit FNV-1a hash in an open-addressing table (feature-table.ts; the stored
- * form is linear-format.ts), so the artefact needs no strings; explanations use the message's own feature
- * strings, so the hash loses nothing a user sees.
+ * form is linear-format.ts), so the artefact needs no strings; a message's features arrive as hashes
+ * (feature-list.ts) and explanations spell the few they name, so the hash loses nothing a user sees.
  *
  * Evidence: a message whose features the model mostly does not know is not judged on the few it does.
  * With k known features, the margin's distance from the bias (the margin of a message the model knows
@@ -27,10 +27,11 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { fnv1a, sigmoid } from './common.js';
+import { sigmoid } from './common.js';
+import { stringVector } from './feature-list.js';
 import { FeatureTable } from './feature-table.js';
 import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
-import type { FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
+import type { FeatureInput, FeatureVector, FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
 
 export interface LinearParams {
   /** Adagrad base step. */
@@ -89,14 +90,23 @@ export function evidenceMargin(
   return bias + (evidenceFactor(known, evidenceK) * sum) / Math.sqrt(features);
 }
 
+const vectorOf = (features: FeatureInput): FeatureVector =>
+  'hashes' in features ? features : stringVector(features);
+
+/** A top-weight candidate of an explanation; its feature string is spelled only when needed. */
+interface Heavy {
+  i: number;
+  w: number;
+  feature: string | null;
+}
+
 /** The slots of a message's features (inserting never-seen ones when `insert`). */
-function slotsOf(table: FeatureTable, tokens: readonly string[], insert: boolean): number[] {
-  const hashes = tokens.map(fnv1a);
+function slotsOf(table: FeatureTable, hashes: ArrayLike<number>, insert: boolean): number[] {
   // Insert first: growing the table moves slots.
-  if (insert) for (const h of hashes) table.insert(h);
+  if (insert) for (let j = 0; j < hashes.length; j++) table.insert(hashes[j] as number);
   const slots: number[] = [];
-  for (const h of hashes) {
-    const i = table.find(h);
+  for (let j = 0; j < hashes.length; j++) {
+    const i = table.find(hashes[j] as number);
     if (i >= 0) slots.push(i);
   }
   return slots;
@@ -110,8 +120,7 @@ export class LinearModel implements SpamModel {
   nSpam = 0;
   nHam = 0;
   table: FeatureTable;
-  // Reused by every score: a message's hashes and weights, so scoring allocates nothing per feature.
-  private hashScratch = new Uint32Array(1024);
+  // Reused by every score: a message's weights, so scoring allocates nothing per feature.
   private weightScratch = new Float64Array(1024);
 
   constructor(
@@ -128,28 +137,22 @@ export class LinearModel implements SpamModel {
     return this.table.size;
   }
 
-  /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives),
-   * evidence scaling applied. */
-  margin(tokens: readonly string[]): number {
-    const { sum, known } = this.weigh(tokens, null);
-    return evidenceMargin(this.bias, sum, tokens.length, known, this.params.evidenceK);
+  /** The uncalibrated margin z of a message's features, evidence scaling applied. */
+  margin(features: FeatureInput): number {
+    const v = vectorOf(features);
+    const { sum, known } = this.weigh(v, null);
+    return evidenceMargin(this.bias, sum, v.hashes.length, known, this.params.evidenceK);
   }
 
   /**
-   * The known weight of each token (NaN: unknown), in a scratch array valid until the next call. All hashes
-   * are computed before any lookup: the table is tens of megabytes, so each lookup is a cache miss, and a
-   * loop of nothing but independent lookups lets the CPU wait for many of them at once (scoring takes less
-   * than half the time of hashing and looking up feature by feature).
+   * The known weight of each feature (NaN: unknown), in a scratch array valid until the next call. All
+   * lookups run in one loop of nothing but independent lookups: the table is tens of megabytes, so each is a
+   * cache miss, and such a loop lets the CPU wait for many of them at once.
    */
-  private knownWeights(tokens: readonly string[]): Float64Array {
-    const n = tokens.length;
-    if (this.hashScratch.length < n) {
-      this.hashScratch = new Uint32Array(n * 2);
-      this.weightScratch = new Float64Array(n * 2);
-    }
-    const hashes = this.hashScratch;
+  private knownWeights(hashes: ArrayLike<number>): Float64Array {
+    const n = hashes.length;
+    if (this.weightScratch.length < n) this.weightScratch = new Float64Array(n * 2);
     const weights = this.weightScratch;
-    for (let i = 0; i < n; i++) hashes[i] = fnv1a(tokens[i] as string);
     const table = this.table;
     for (let i = 0; i < n; i++) weights[i] = table.knownWeight(hashes[i] as number) ?? Number.NaN;
     return weights;
@@ -157,32 +160,39 @@ export class LinearModel implements SpamModel {
 
   /**
    * The sum and count of the known features' weights; with `top`, also keeps there the EXPLAIN heaviest,
-   * sorted by |weight| descending (insertion into a short list).
+   * sorted by |weight| descending, ties by feature string (insertion into a short list; a string is spelled
+   * only to break a tie or for the final list).
    */
-  private weigh(tokens: readonly string[], top: { feature: string; w: number }[] | null) {
+  private weigh(v: FeatureVector, top: Heavy[] | null) {
     let floor = 0;
     let sum = 0;
     let known = 0;
-    const weights = this.knownWeights(tokens);
-    for (let i = 0; i < tokens.length; i++) {
+    const n = v.hashes.length;
+    const weights = this.knownWeights(v.hashes);
+    for (let i = 0; i < n; i++) {
       const w = weights[i] as number;
       if (Number.isNaN(w)) continue;
-      const feature = tokens[i] as string;
       sum += w;
       known++;
       if (top === null) continue;
       const m = Math.abs(w);
       if (m === 0 || (top.length === EXPLAIN && m <= floor)) continue;
+      let feature: string | null = null;
       let k = top.length;
       while (k > 0) {
-        const prev = top[k - 1] as { feature: string; w: number };
+        const prev = top[k - 1] as Heavy;
         const pm = Math.abs(prev.w);
-        if (pm > m || (pm === m && prev.feature < feature)) break;
+        if (pm > m) break;
+        if (pm === m) {
+          prev.feature ??= v.name(prev.i);
+          feature ??= v.name(i);
+          if (prev.feature < feature) break;
+        }
         k--;
       }
-      top.splice(k, 0, { feature, w });
+      top.splice(k, 0, { i, w, feature });
       if (top.length > EXPLAIN) top.pop();
-      if (top.length === EXPLAIN) floor = Math.abs((top[EXPLAIN - 1] as { w: number }).w);
+      if (top.length === EXPLAIN) floor = Math.abs((top[EXPLAIN - 1] as Heavy).w);
     }
     return { sum, known };
   }
@@ -197,27 +207,30 @@ export class LinearModel implements SpamModel {
     return this.params.t + Math.log(score / (1 - score)) / this.params.a;
   }
 
-  score(tokens: readonly string[]): ScoreResult {
-    const top: { feature: string; w: number }[] = [];
-    const { sum, known } = this.weigh(tokens, top);
+  score(features: FeatureInput): ScoreResult {
+    const v = vectorOf(features);
+    const n = v.hashes.length;
+    const top: Heavy[] = [];
+    const { sum, known } = this.weigh(v, top);
     const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
-    const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
-    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK));
+    const scale = n === 0 ? 0 : factor / Math.sqrt(n);
+    const score = this.probability(evidenceMargin(this.bias, sum, n, known, evidenceK));
     const topFeatures: FeatureWeight[] = top.map((f) => ({
-      feature: f.feature,
+      feature: f.feature ?? v.name(f.i),
       weight: Number((f.w * scale * a).toFixed(4)),
     }));
-    const evidence = { known, features: tokens.length, factor: Number(factor.toFixed(3)) };
+    const evidence = { known, features: n, factor: Number(factor.toFixed(3)) };
     return { score, spam: score >= 0.5, topFeatures, evidence };
   }
 
   /** One feedback step toward `label` (sign +1) or back from it (sign -1). */
-  private feedback(tokens: readonly string[], label: Label, sign: 1 | -1): void {
-    const slots = slotsOf(this.table, tokens, sign === 1);
+  private feedback(features: FeatureInput, label: Label, sign: 1 | -1): void {
+    const { hashes } = vectorOf(features);
+    const slots = slotsOf(this.table, hashes, sign === 1);
     if (slots.length === 0) return;
     const table = this.table;
-    const g = 1 / Math.sqrt(tokens.length);
+    const g = 1 / Math.sqrt(hashes.length);
     const direction = (label === 'spam' ? 1 : -1) * sign;
     const { feedbackEta } = this.params;
     for (const i of slots) {
@@ -234,15 +247,15 @@ export class LinearModel implements SpamModel {
     }
   }
 
-  learn(tokens: readonly string[], label: Label): void {
-    this.feedback(tokens, label, 1);
+  learn(features: FeatureInput, label: Label): void {
+    this.feedback(features, label, 1);
     if (label === 'spam') this.nSpam++;
     else this.nHam++;
   }
 
-  unlearn(tokens: readonly string[], label: Label): void {
+  unlearn(features: FeatureInput, label: Label): void {
     if ((label === 'spam' ? this.nSpam : this.nHam) === 0) return;
-    this.feedback(tokens, label, -1);
+    this.feedback(features, label, -1);
     if (label === 'spam') this.nSpam--;
     else this.nHam--;
   }

@@ -225,6 +225,19 @@ function headerSignals(headers: Header[], from: string | null, into: Set<SignalN
   if (newsletter || (precedence && /^\s*(?:bulk|junk)\b/i.test(precedence))) into.add('bulk-mailer');
 }
 
+/** HTML with images and fewer letters (UTF-16 units of \p{L} code points) than this is image-only. */
+const IMAGE_ONLY_LETTERS = 200;
+const LETTER_RUN = /\p{L}+/gu;
+
+/** `from` plus the letters of `text`, counted only until the total reaches `enough` (all the test needs). */
+function countLetters(text: string, from: number, enough: number): number {
+  let letters = from;
+  LETTER_RUN.lastIndex = 0;
+  for (let m = LETTER_RUN.exec(text); m !== null && letters < enough; m = LETTER_RUN.exec(text))
+    letters += m[0].length;
+  return letters;
+}
+
 /** Text scanned for word-level signals: the first 20 000 characters of each part. */
 const TEXT_CAP = 20_000;
 
@@ -265,9 +278,9 @@ export function messageSignals(parsed: ParsedMessage, from: string | null): Sign
     if (CREDENTIAL.test(t)) found.add('credential-words');
     if (ZERO_WIDTH.test(t)) found.add('zero-width');
     if (MIXED_SCRIPT.test(t)) found.add('mixed-script');
-    letters += t.replace(/[^\p{L}]/gu, '').length;
+    if (letters < IMAGE_ONLY_LETTERS) letters = countLetters(t, letters, IMAGE_ONLY_LETTERS);
   }
-  if (parsed.hasHtml && parsed.html.images > 0 && letters < 200) found.add('image-only');
+  if (parsed.hasHtml && parsed.html.images > 0 && letters < IMAGE_ONLY_LETTERS) found.add('image-only');
   else if (letters < 20 && parsed.contentTypes.some((c) => c.startsWith('image/'))) found.add('image-only');
   attachmentSignals(parsed.attachmentNames, found);
   headerSignals(parsed.headers, from, found);

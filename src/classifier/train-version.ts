@@ -6,6 +6,7 @@
  */
 import { loadSpamAssassin } from './corpus.js';
 import { summarise } from './evaluate.js';
+import { featureStrings, messageVector } from './feature-list.js';
 import { extractFeatures } from './features.js';
 import type { LinearModel } from './linear-model.js';
 import { signalFeatures } from './signals.js';
@@ -70,7 +71,7 @@ function extractLabelled(
   return messages.map((m, i) => {
     progress.tick(i + 1);
     const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-    const tokens = extractFeatures(raw, { maxBytes }).tokens;
+    const tokens = featureStrings(extractFeatures(raw, { maxBytes }));
     return { tokens: m.authSignals ? [...tokens, ...signalFeatures(m.authSignals)] : tokens, label: m.label };
   });
 }
@@ -94,7 +95,7 @@ export function trainVersion(request: TrainRequest, progress: TrainProgress = SI
   if (site.length === 0) {
     progress.step('scoring the SpamAssassin TEST split');
     margins = loadSpamAssassin('test').map((m) => ({
-      z: model.margin(extractFeatures(m.raw, { maxBytes }).tokens),
+      z: model.margin(messageVector(extractFeatures(m.raw, { maxBytes }))),
       label: m.label,
     }));
   } else {

@@ -6,6 +6,7 @@
  */
 
 import { fnv1a } from './common.js';
+import { featureStrings } from './feature-list.js';
 import { FeatureTable } from './feature-table.js';
 import { extractFeatures } from './features.js';
 import { DEFAULT_LINEAR_PARAMS, evidenceMargin, LinearModel, type LinearParams } from './linear-model.js';
@@ -243,7 +244,8 @@ export function featuresOf(
   maxBytes = DEFAULT_TRAIN.maxBytes,
 ): LabelledFeatures[] {
   const out: LabelledFeatures[] = [];
-  for (const m of messages) out.push({ tokens: extractFeatures(m.raw, { maxBytes }).tokens, label: m.label });
+  for (const m of messages)
+    out.push({ tokens: featureStrings(extractFeatures(m.raw, { maxBytes })), label: m.label });
   return out;
 }
 

@@ -11,10 +11,35 @@ export interface FeatureWeight {
   weight: number;
 }
 
+/**
+ * What a model scores: the 32-bit FNV-1a hashes of distinct feature strings (words, bigrams, header and URL
+ * features, signals), and the string of any of them on demand (an explanation names a handful).
+ */
+export interface FeatureVector {
+  readonly hashes: ArrayLike<number>;
+  name(i: number): string;
+}
+
+/** A model reads features as a vector, or as a list of distinct feature strings. */
+export type FeatureInput = FeatureVector | readonly string[];
+
+/**
+ * How to spell a message's features (feature-list.ts): recipes[i] = index << 4 | kind << 2 | gap. Kinds 0–2
+ * are word features (prefix s:, n:, w: + words[index], and for a gap > 0, that many underscores and
+ * words[index + gap]); kind 3 is strings[index]. Plain data, so it crosses a worker thread's boundary.
+ */
+export interface FeatureSpelling {
+  words: string[];
+  recipes: Uint32Array;
+  strings: string[];
+}
+
 /** What a message yields to the classifier and to the verdict log. */
 export interface MessageFeatures {
-  /** Feature strings (words, bigrams, header and URL features), deduplicated. */
-  tokens: string[];
+  /** The FNV-1a hash of each distinct feature string, in the order the strings were produced. */
+  hashes: Uint32Array;
+  /** How to spell each feature's string (feature-list.ts `featureName`, `featureStrings`). */
+  spelling: FeatureSpelling;
   /** Decoded Subject, for the verdict log. */
   subject: string | null;
   /** Header From address, for the verdict log. */
@@ -51,11 +76,11 @@ export interface SpamModel {
   /** Labelled messages trained or taught on: with the version, what says two copies learned the same. */
   readonly nSpam: number;
   readonly nHam: number;
-  score(tokens: readonly string[]): ScoreResult;
+  score(features: FeatureInput): ScoreResult;
   /** Incremental learning (feedback). */
-  learn(tokens: readonly string[], label: Label): void;
-  /** Undo an earlier learn with the same tokens and label (relabel = unlearn + learn). */
-  unlearn(tokens: readonly string[], label: Label): void;
+  learn(features: FeatureInput, label: Label): void;
+  /** Undo an earlier learn with the same features and label (relabel = unlearn + learn). */
+  unlearn(features: FeatureInput, label: Label): void;
   /** Versioned artefact; `deserialize(serialize())` scores identically. */
   serialize(): Buffer;
 }

@@ -2,6 +2,7 @@
 
 import { loadCorpusDir, loadSpamAssassin } from '../classifier/corpus.js';
 import { formatEvaluation, summarise } from '../classifier/evaluate.js';
+import { messageVector } from '../classifier/feature-list.js';
 import { extractFeatures } from '../classifier/features.js';
 import type { Command } from '../cli.js';
 import { activeModelFor, commandConfig, parseArgs } from './context.js';
@@ -18,7 +19,8 @@ export const run: Command = async (args, ctx) => {
   const corpus = dirs[0] ? loadCorpusDir(dirs[0]) : loadSpamAssassin('test');
   const evaluation = summarise(
     corpus.map((m) => ({
-      score: model.score(extractFeatures(m.raw, { maxBytes: config.scanner.maxScanBytes }).tokens).score,
+      score: model.score(messageVector(extractFeatures(m.raw, { maxBytes: config.scanner.maxScanBytes })))
+        .score,
       label: m.label,
     })),
   );

@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { messageVector } from '../classifier/feature-list.js';
 import { extractFeatures } from '../classifier/features.js';
 import type { SpamModel } from '../classifier/types.js';
 import type { Command } from '../cli.js';
@@ -95,7 +96,7 @@ export function scanFile(file: string, model: SpamModel, config: Config): ScanLi
   if (read.size === 0) return { path: file, error: 'empty file' };
   // Only the prefix was read; extractFeatures marks truncation from the length it is given.
   const features = extractFeatures(read.bytes, { maxBytes: limit });
-  const result = model.score(features.tokens);
+  const result = model.score(messageVector(features));
   const line: ScanLine = {
     path: file,
     score: Number(result.score.toFixed(6)),

@@ -5,6 +5,7 @@
  */
 import { contentHash } from '../cache/content-hash.js';
 import type { VerdictCache } from '../cache/types.js';
+import { messageVector } from '../classifier/feature-list.js';
 import { extractFeatures } from '../classifier/features.js';
 import { signalFeatures } from '../classifier/signals.js';
 import type { ActiveModel, Label, MessageFeatures, SpamModel } from '../classifier/types.js';
@@ -95,8 +96,8 @@ export function createScanner(deps: {
     if (previous !== label) {
       // Each with the auth signals its own row was scanned with: the unlearn takes back what was learned.
       if (previous)
-        model.unlearn([...features.tokens, ...signalFeatures(lesson.previousAuthSignals)], previous);
-      model.learn([...features.tokens, ...signalFeatures(lesson.authSignals)], label);
+        model.unlearn(messageVector(features, signalFeatures(lesson.previousAuthSignals)), previous);
+      model.learn(messageVector(features, signalFeatures(lesson.authSignals)), label);
     }
     // Same tick as the change: the cache key (version + generation) names exactly these weights. No cache
     // invalidation is needed: the new generation is a new key for every content, and the entries of the old
@@ -139,9 +140,7 @@ export function createScanner(deps: {
       // Read in the tick that scores: feedback applied during the parse changed the weights and the
       // generation together.
       const scope = cacheScope(model.version, learned.generation());
-      const result = model.score(
-        authFeatures.length > 0 ? [...features.tokens, ...authFeatures] : features.tokens,
-      );
+      const result = model.score(messageVector(features, authFeatures));
       if (useCache)
         await cache.set(scope, key, {
           score: result.score,

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { summarise } from '../../src/classifier/evaluate.js';
+import { messageVector } from '../../src/classifier/feature-list.js';
 import { extractFeatures } from '../../src/classifier/features.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import type { Evaluation } from '../../src/classifier/types.js';
@@ -117,7 +118,7 @@ describe('corpus and evaluation', () => {
     const model = loadDefaultModel();
     const expected = summarise(
       loadSpamAssassin('test').map((m) => ({
-        score: model.score(extractFeatures(m.raw, { maxBytes: 512_000 }).tokens).score,
+        score: model.score(messageVector(extractFeatures(m.raw, { maxBytes: 512_000 }))).score,
         label: m.label,
       })),
     );
