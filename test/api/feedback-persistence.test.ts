@@ -16,6 +16,10 @@ import { ordinaryMail } from '../helpers/mail.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 const ADMIN = 'feedback-persistence-admin-key-0123456789';
+/** A test that restarts the service several times: each embedded restart starts PGlite again, which takes
+ * seconds on a loaded two-core machine. A test cut off mid-restart would leave a service holding the data
+ * directory, and the next test would fail on its lock instead of on what it checks. */
+const RESTARTS_MS = 120_000;
 
 const api = <T>(service: TestService, method: string, url: string, body?: unknown) =>
   callApi<T>(service, ADMIN, method, url, body);
@@ -74,7 +78,7 @@ describe.each(backends)('feedback survives a restart (%s)', (backend: Backend) =
 
     const c = await restart();
     expect(await scoreOf(c, mail)).toBeCloseTo(relabelled, 9);
-  });
+  }, RESTARTS_MS);
 
   it('a release with learnAsHam is feedback too: recorded with its bytes, counted, and kept across a restart', async () => {
     const mail = ordinaryMail();
@@ -107,7 +111,7 @@ describe.each(backends)('feedback survives a restart (%s)', (backend: Backend) =
 
     const b = await restart();
     expect(await scoreOf(b, mail)).toBeCloseTo(released, 9);
-  });
+  }, RESTARTS_MS);
 });
 
 describe('feedback is included in training', () => {
