@@ -100,18 +100,19 @@ for (const name of pick) {
  * with ADAPT=hard hard-ham alone, a site of commercial mail — and spam-2 as its spam, in three fixed shuffled
  * orders), then scored on the rest of the site's mail; the figures are the orders' means.
  */
+/** The site's groups per ADAPT protocol: its ham, then its spam. */
+const SITES: Record<string, readonly string[]> = {
+  mixed: ['easy-ham-2', 'hard-ham-1', 'spam-2'],
+  hard: ['hard-ham-1', 'spam-2'],
+  easy: ['easy-ham-2', 'spam-2'],
+};
 const loadModel = (body: Buffer): LinearModel => loadModelBody(body);
 
 function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: readonly number[]): void {
   const early = all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
   const base = trainFromFeatures(early);
   const image = base.serialize();
-  const site = all.filter((m) =>
-    (process.env.ADAPT === 'hard'
-      ? ['hard-ham-1', 'spam-2']
-      : ['easy-ham-2', 'hard-ham-1', 'spam-2']
-    ).includes(m.group),
-  );
+  const site = all.filter((m) => SITES[process.env.ADAPT ?? 'mixed']?.includes(m.group));
   // Three fixed orders: which few reports a site sends first moves these figures by several points.
   const orders = [1, 2, 3].map((seed) =>
     site
@@ -162,13 +163,24 @@ function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: rea
     }
   }
 }
-if (process.env.ADAPT)
-  adapt(
-    {
-      eta05: { feedbackEta: 0.5 },
-      eta1: { feedbackEta: 1 },
-      eta2: { feedbackEta: 2 },
-      eta3: { feedbackEta: 3 },
-    },
-    [25, 100],
+/** FEEDBACK="name:key=value,key=value;name:…" compares feedback parameter sets (default: the model's own). */
+function feedbackVariants(spec: string | undefined): Record<string, Partial<LinearModel['params']>> {
+  if (!spec) return { default: {} };
+  return Object.fromEntries(
+    spec.split(';').map((part) => {
+      const [name, values = ''] = part.split(':');
+      const params = Object.fromEntries(
+        values
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => {
+            const [k, v] = kv.split('=');
+            return [k, Number(v)];
+          }),
+      );
+      return [name as string, params];
+    }),
   );
+}
+if (process.env.ADAPT)
+  adapt(feedbackVariants(process.env.FEEDBACK), (process.env.ADAPT_N ?? '25,100').split(',').map(Number));

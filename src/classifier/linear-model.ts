@@ -16,23 +16,20 @@
  * moves toward "unsure" instead of crossing the tag threshold on two or three words. The decision point is
  * chosen on held-out margins scaled the same way.
  *
- * Feedback: `learn` takes one step as if the message had been scored fully wrong (gradient magnitude 1 on
- * each of its features). The step of a feature shrinks with the feedback that feature has had, not with
- * its training history: step = feedbackEta / sqrt(n) / sqrt(1 + reports on it), so the first reports of a
- * site's mail move even features the corpus knew well (one report moves its own margin by about
- * feedbackEta), and a feature reported often settles. `unlearn` takes the same step back (its report count
- * is decremented first), so un-learning reverses learning exactly up to float32 rounding of the stored
- * weights. A never-seen feature gets a slot on learn. Models with feedbackEta 0 take the Adagrad-sized
- * step of their training accumulators instead.
+ * Feedback: `learn` and `unlearn` never write the trained weights. What a site's reports teach is kept in
+ * site copies of the features (site-weights.ts), added to the margin beside the trained weights; each
+ * report is a logistic step scaled by the model's error on it, and an un-learn takes back the step its
+ * learn took.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { fnv1a, sigmoid } from './common.js';
 import { FeatureTable } from './feature-table.js';
 import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
+import { type SiteParams, SiteWeights } from './site-weights.js';
 import type { FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
 
-export interface LinearParams {
+export interface LinearParams extends SiteParams {
   /** Adagrad base step. */
   eta: number;
   /** Passes over the training set. */
@@ -46,10 +43,6 @@ export interface LinearParams {
   t: number;
   /** Evidence scaling: the margin's pull counts k / (k + evidenceK) for k known features (0: off). */
   evidenceK: number;
-  /** Feedback step (0: the training accumulators' Adagrad step). */
-  feedbackEta: number;
-  /** How much a feature's training history damps its feedback step. */
-  feedbackAccum: number;
   /** Training keeps the weights of named content signals (signals.ts) at or above 0: each names a spam
    * trait, so the corpus may find one useless but never a sign of ham (site feedback may still do so). */
   signalsNonNegative: boolean;
@@ -64,9 +57,11 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   a: 1,
   t: 0,
   evidenceK: 10,
-  feedbackEta: 1,
+  feedbackEta: 2,
   feedbackAccum: 1,
   signalsNonNegative: true,
+  feedbackHold: 1,
+  feedbackError: true,
 };
 
 /** Features named in a verdict's explanation. */
@@ -89,19 +84,6 @@ export function evidenceMargin(
   return bias + (evidenceFactor(known, evidenceK) * sum) / Math.sqrt(features);
 }
 
-/** The slots of a message's features (inserting never-seen ones when `insert`). */
-function slotsOf(table: FeatureTable, tokens: readonly string[], insert: boolean): number[] {
-  const hashes = tokens.map(fnv1a);
-  // Insert first: growing the table moves slots.
-  if (insert) for (const h of hashes) table.insert(h);
-  const slots: number[] = [];
-  for (const h of hashes) {
-    const i = table.find(h);
-    if (i >= 0) slots.push(i);
-  }
-  return slots;
-}
-
 export class LinearModel implements SpamModel {
   version: string;
   params: LinearParams;
@@ -110,6 +92,8 @@ export class LinearModel implements SpamModel {
   nSpam = 0;
   nHam = 0;
   table: FeatureTable;
+  /** The site's copies of the features, learned from feedback only (site-weights.ts). */
+  site = new SiteWeights();
   // Reused by every score: a message's hashes and weights, so scoring allocates nothing per feature.
   private hashScratch = new Uint32Array(1024);
   private weightScratch = new Float64Array(1024);
@@ -131,6 +115,11 @@ export class LinearModel implements SpamModel {
   /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives),
    * evidence scaling applied. */
   margin(tokens: readonly string[]): number {
+    return this.trainedMargin(tokens) + this.site.margin(tokens);
+  }
+
+  /** The margin of the trained weights alone (the reference every feedback step is taken from). */
+  private trainedMargin(tokens: readonly string[]): number {
     const { sum, known } = this.weigh(tokens, null);
     return evidenceMargin(this.bias, sum, tokens.length, known, this.params.evidenceK);
   }
@@ -203,7 +192,8 @@ export class LinearModel implements SpamModel {
     const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
-    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK));
+    const site = this.site.margin(tokens);
+    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
     const topFeatures: FeatureWeight[] = top.map((f) => ({
       feature: f.feature,
       weight: Number((f.w * scale * a).toFixed(4)),
@@ -212,26 +202,16 @@ export class LinearModel implements SpamModel {
     return { score, spam: score >= 0.5, topFeatures, evidence };
   }
 
-  /** One feedback step toward `label` (sign +1) or back from it (sign -1). */
+  /** One report toward `label` (sign +1) or taken back (sign -1), into the site copies (site-weights.ts). */
   private feedback(tokens: readonly string[], label: Label, sign: 1 | -1): void {
-    const slots = slotsOf(this.table, tokens, sign === 1);
-    if (slots.length === 0) return;
     const table = this.table;
-    const g = 1 / Math.sqrt(tokens.length);
-    const direction = (label === 'spam' ? 1 : -1) * sign;
-    const { feedbackEta } = this.params;
-    for (const i of slots) {
-      // Un-learning first takes back the report, so it steps exactly as the learn it reverses did.
-      if (sign === -1) table.reports[i] = Math.max(0, (table.reports[i] as number) - 1);
-      const r = table.reports[i] as number;
-      const step =
-        feedbackEta > 0
-          ? (feedbackEta * g) /
-            Math.sqrt(g * g * (1 + r) + this.params.feedbackAccum * (table.accum[i] as number))
-          : (this.params.eta * g) / Math.sqrt((table.accum[i] as number) + g * g);
-      if (sign === 1) table.reports[i] = (table.reports[i] as number) + 1;
-      table.setWeight(i, table.weight(i) + direction * step);
-    }
+    const y = label === 'spam' ? 1 : 0;
+    const error = () => Math.abs(y - this.probability(this.margin(tokens)));
+    const accum = (hash: number) => {
+      const i = table.find(hash);
+      return i < 0 ? 0 : (table.accum[i] as number);
+    };
+    this.site.step(tokens, label === 'spam' ? 1 : -1, sign, { error, accum }, this.params);
   }
 
   learn(tokens: readonly string[], label: Label): void {
@@ -269,5 +249,6 @@ export function deserializeLinearModel(body: Buffer): LinearModel {
   model.bias = state.bias;
   model.nSpam = state.nSpam;
   model.nHam = state.nHam;
+  model.site = state.site;
   return model;
 }

@@ -1,0 +1,121 @@
+/**
+ * Site copies (site-weights.ts): feedback lands in a table of its own beside the trained weights, steps by the
+ * model's error on the report, and an un-learn takes back the step its learn took — also after the model
+ * went through its artefact or its start-up image.
+ */
+import { describe, expect, it } from 'vitest';
+import { fnv1a } from '../../src/classifier/common.js';
+import type { LinearModel } from '../../src/classifier/linear-model.js';
+import { deserializeModel } from '../../src/classifier/model.js';
+import { decodeModelImage, encodeModelImage } from '../../src/classifier/model-image.js';
+import { lessonKey } from '../../src/classifier/site-weights.js';
+import { trainFromFeatures } from '../../src/classifier/train.js';
+
+const spammy = ['w:viagra', 'w:free', 'w:money', 'u:pills.example', 'w:click'];
+const hammy = ['w:meeting', 'w:agenda', 'w:patch', 'w:review', 'w:thanks'];
+
+function model(): LinearModel {
+  const items = [];
+  for (let i = 0; i < 40; i++) {
+    items.push({ tokens: [...spammy, `w:noise${i}`], label: 'spam' as const });
+    items.push({ tokens: [...hammy, `w:noise${i}`], label: 'ham' as const });
+  }
+  return trainFromFeatures(items);
+}
+
+const trainedWeights = (m: LinearModel) => {
+  const out: number[] = [];
+  for (let i = 0; i < m.table.capacity; i++) if (m.table.key(i) !== 0) out.push(m.table.weight(i));
+  return out;
+};
+
+describe('site copies', () => {
+  it('hold what feedback taught, and leave the trained weights as they were', () => {
+    const m = model();
+    const before = trainedWeights(m);
+    const message = ['w:invoice', 'w:overdue', ...hammy];
+    const score = m.score(message).score;
+    m.learn(message, 'spam');
+    expect(trainedWeights(m)).toEqual(before);
+    expect(m.score(message).score).toBeGreaterThan(score);
+    expect(m.site.table.weightOf(fnv1a('w:invoice'))).toBeGreaterThan(0);
+    // A word the corpus never saw is taught as much as any: the copy starts from 0 for every feature.
+    expect(m.site.table.weightOf(fnv1a('w:overdue'))).toBeGreaterThan(0.1);
+    expect(m.site.reports).toBe(1);
+  });
+
+  it('step by the error the model makes on the report: one it already gets right teaches little', () => {
+    const right = model();
+    right.learn(spammy, 'spam');
+    const wrong = model();
+    wrong.learn(hammy, 'spam');
+    const moved = (m: LinearModel, tokens: string[]) => m.site.margin(tokens);
+    expect(moved(right, spammy)).toBeGreaterThan(0);
+    expect(moved(wrong, hammy)).toBeGreaterThan(20 * moved(right, spammy));
+    // Reported again, a lesson the model has learned steps less than the first time.
+    const again = model();
+    again.learn(hammy, 'spam');
+    const first = again.site.margin(hammy);
+    again.learn(hammy, 'spam');
+    expect(again.site.margin(hammy) - first).toBeLessThan(first);
+    expect(again.site.margin(hammy) - first).toBeGreaterThan(0);
+  });
+
+  it('un-learning takes back the step the learn took, though the model has moved since', () => {
+    const m = model();
+    const a = ['w:invoice', 'w:overdue', 'w:wire'];
+    const b = ['w:lottery', 'w:winner', 'w:claim'];
+    const before = [m.score(a).score, m.score(b).score];
+    m.learn(a, 'spam');
+    m.learn(b, 'spam');
+    m.learn(a, 'spam');
+    m.unlearn(a, 'spam');
+    m.unlearn(a, 'spam');
+    m.unlearn(b, 'spam');
+    expect(m.score(a).score).toBeCloseTo(before[0] as number, 6);
+    expect(m.score(b).score).toBeCloseTo(before[1] as number, 6);
+    expect(m.site.lessons.size).toBe(0);
+    expect(m.site.reports).toBe(0);
+  });
+
+  it('an un-learn of a report never learned here steps by the error the model makes on it now', () => {
+    const m = model();
+    m.learn(hammy, 'spam'); // a lesson trained into the version
+    m.site.lessons.clear(); // as if the record of it were gone
+    const taught = m.site.margin(hammy);
+    m.unlearn(hammy, 'spam');
+    const left = m.site.margin(hammy);
+    expect(left).toBeLessThan(taught);
+    expect(left).toBeGreaterThan(0);
+  });
+
+  it('keep their weights, report counts and recorded lessons through the artefact and the start-up image', () => {
+    const roundTrips = [
+      (m: LinearModel) => deserializeModel(m.serialize()),
+      (m: LinearModel) => decodeModelImage(encodeModelImage(m)),
+    ];
+    for (const roundTrip of roundTrips) {
+      const m = model();
+      m.learn([...hammy, 'w:overdue'], 'spam');
+      m.learn(spammy, 'ham');
+      const copy = roundTrip(m);
+      for (const tokens of [hammy, spammy, ['w:overdue']])
+        expect(copy.score(tokens).score).toBe(m.score(tokens).score);
+      expect(copy.site.reports).toBe(2);
+      expect(copy.site.lessons.get(lessonKey(spammy, -1))).toEqual(m.site.lessons.get(lessonKey(spammy, -1)));
+      // Un-learning on the copy takes back the same step as on the original.
+      copy.unlearn(spammy, 'ham');
+      m.unlearn(spammy, 'ham');
+      expect(copy.score(spammy).score).toBe(m.score(spammy).score);
+    }
+  });
+
+  it('a model that learned no feedback stores no site section', () => {
+    const m = model();
+    const plain = m.serialize().length;
+    m.learn(hammy, 'spam');
+    expect(m.serialize().length).toBeGreaterThan(plain);
+    m.unlearn(hammy, 'spam');
+    expect(deserializeModel(m.serialize()).site.reports).toBe(0);
+  });
+});
