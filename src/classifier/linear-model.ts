@@ -26,7 +26,7 @@ import { gzipSync } from 'node:zlib';
 import { fnv1a, sigmoid } from './common.js';
 import { FeatureTable } from './feature-table.js';
 import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
-import { type SiteParams, SiteWeights } from './site-weights.js';
+import { type SiteParams, SiteWeights, strongestPulls } from './site-weights.js';
 import type { FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
 
 export interface LinearParams extends SiteParams {
@@ -194,9 +194,20 @@ export class LinearModel implements SpamModel {
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
     const site = this.site.margin(tokens);
     const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
-    const topFeatures: FeatureWeight[] = top.map((f) => ({
-      feature: f.feature,
-      weight: Number((f.w * scale * a).toFixed(4)),
+    const taught = this.site.taught(tokens);
+    const pulls =
+      taught.length === 0
+        ? top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 }))
+        : strongestPulls(
+            top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 })),
+            taught,
+            (feature) => (this.table.knownWeight(fnv1a(feature)) ?? 0) * scale,
+            1 / Math.sqrt(tokens.length),
+            EXPLAIN,
+          );
+    const topFeatures: FeatureWeight[] = pulls.map((p) => ({
+      feature: p.feature,
+      weight: Number(((p.trained + p.site) * a).toFixed(4)),
     }));
     const evidence = { known, features: tokens.length, factor: Number(factor.toFixed(3)) };
     return { score, spam: score >= 0.5, topFeatures, evidence };

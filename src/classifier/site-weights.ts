@@ -38,6 +38,36 @@ export function lessonKey(tokens: readonly string[], label: 1 | -1): number {
   return fnv1a(`${label}\n${tokens.join('\n')}`);
 }
 
+/** A feature's pull on the margin: trained weight (scaled by evidence) and site copy, each over √n. */
+export interface Pull {
+  feature: string;
+  trained: number;
+  site: number;
+}
+
+/**
+ * The `limit` features that pull the margin most (|trained + site|), strongest first, from the trained
+ * explanation and the features the site taught (a feature in both counts once, with both parts).
+ */
+export function strongestPulls(
+  trained: readonly Pull[],
+  taught: readonly { feature: string; w: number }[],
+  trainedPull: (feature: string) => number,
+  siteScale: number,
+  limit: number,
+): Pull[] {
+  const pulls = new Map<string, Pull>(trained.map((p) => [p.feature, { ...p }]));
+  for (const { feature, w } of taught) {
+    const found = pulls.get(feature);
+    if (found) found.site = w * siteScale;
+    else pulls.set(feature, { feature, trained: trainedPull(feature), site: w * siteScale });
+  }
+  const total = (p: Pull) => Math.abs(p.trained + p.site);
+  return [...pulls.values()]
+    .sort((x, y) => total(y) - total(x) || (x.feature < y.feature ? -1 : 1))
+    .slice(0, limit);
+}
+
 /** A step's inputs from the model: its error on the message, a feature's training accumulator. */
 export interface Reference {
   /** The model's error on the message now, |y − p| (read only when a learn needs it). */
@@ -68,6 +98,17 @@ export class SiteWeights {
       if (i >= 0) sum += table.weight(i);
     }
     return sum / Math.sqrt(tokens.length);
+  }
+
+  /** The message's features the site taught, with their copies' weights. */
+  taught(tokens: readonly string[]): { feature: string; w: number }[] {
+    if (this.table.size === 0) return [];
+    const out: { feature: string; w: number }[] = [];
+    for (const feature of tokens) {
+      const w = this.table.weightOf(fnv1a(feature));
+      if (w !== undefined && w !== 0) out.push({ feature, w });
+    }
+    return out;
   }
 
   /** One report toward `label` (+1 spam, −1 ham), or taken back (sign −1). */
