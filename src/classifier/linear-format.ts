@@ -12,16 +12,10 @@ import { SiteWeights } from './site-weights.js';
 
 export const LINEAR_MAGIC = 'MSM2';
 
-/** What a stored artefact without these parameters scored and learned with. */
-const STORED_DEFAULTS: Pick<
-  LinearParams,
-  'evidenceK' | 'feedbackEta' | 'feedbackAccum' | 'feedbackHold' | 'feedbackError' | 'signalsNonNegative'
-> = {
+/** What a stored artefact without these parameters scored with (its feedback parameters are the software's:
+ * linear-model.ts sets them on load). */
+const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'signalsNonNegative'> = {
   evidenceK: 0,
-  feedbackEta: 0,
-  feedbackAccum: 1,
-  feedbackHold: 1,
-  feedbackError: false,
   signalsNonNegative: false,
 };
 

@@ -64,6 +64,15 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   feedbackError: true,
 };
 
+/**
+ * The feedback rule is the software's, not the artefact's: feedback never writes trained weights, so a
+ * loaded version (a shipped default model, an older one) learns its site's reports as this release does.
+ */
+export function withCurrentFeedback(params: LinearParams): LinearParams {
+  const { feedbackEta, feedbackAccum, feedbackHold, feedbackError } = DEFAULT_LINEAR_PARAMS;
+  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackError };
+}
+
 /** Features named in a verdict's explanation. */
 const EXPLAIN = 10;
 
@@ -256,7 +265,7 @@ export class LinearModel implements SpamModel {
 /** Reads an MSM2 artefact body (already gunzipped, magic checked). */
 export function deserializeLinearModel(body: Buffer): LinearModel {
   const state = decodeLinearBody(body);
-  const model = new LinearModel(state.params, state.version, state.table);
+  const model = new LinearModel(withCurrentFeedback(state.params), state.version, state.table);
   model.bias = state.bias;
   model.nSpam = state.nSpam;
   model.nHam = state.nHam;

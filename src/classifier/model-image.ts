@@ -8,7 +8,7 @@
  * it does not parse: it is never stored in the database or compared between versions of the software.
  */
 import { FeatureTable } from './feature-table.js';
-import { LinearModel, type LinearParams } from './linear-model.js';
+import { LinearModel, type LinearParams, withCurrentFeedback } from './linear-model.js';
 import { SiteWeights } from './site-weights.js';
 
 const MAGIC = 'MSTI';
@@ -67,7 +67,7 @@ export function decodeModelImage(image: Buffer): LinearModel {
     accum: new Float32Array(aligned.buffer, at + capacity * 8, capacity),
     reports: new Float32Array(aligned.buffer, at + capacity * 12, capacity),
   });
-  const model = new LinearModel(header.params, header.version, table);
+  const model = new LinearModel(withCurrentFeedback(header.params), header.version, table);
   model.bias = header.bias;
   model.nSpam = header.nSpam;
   model.nHam = header.nHam;

@@ -21,7 +21,7 @@ import { fnv1a } from './common.js';
 import { FeatureTable } from './feature-table.js';
 
 export interface SiteParams {
-  /** Step of a report (0: the training accumulators' Adagrad step, as artefacts without it learned). */
+  /** Step of a report. */
   feedbackEta: number;
   /** How much a feature's training history damps its feedback step. */
   feedbackAccum: number;
@@ -29,8 +29,6 @@ export interface SiteParams {
   feedbackHold: number;
   /** Whether a report's step is scaled by the model's error on it, e = |y − p| (else e = 1). */
   feedbackError: boolean;
-  /** Adagrad base step of training (the step of feedbackEta 0). */
-  eta: number;
 }
 
 /** A report's identity: its features in order and its label. */
@@ -128,9 +126,7 @@ export class SiteWeights {
       const r = table.reports[i] as number;
       const G = ref.accum(h);
       const step =
-        params.feedbackEta > 0
-          ? (params.feedbackEta * e * g) / Math.sqrt(g * g * (1 + r / hold) + params.feedbackAccum * G)
-          : (params.eta * e * g) / Math.sqrt(G + g * g);
+        (params.feedbackEta * e * g) / Math.sqrt(g * g * (1 + r / hold) + params.feedbackAccum * G);
       if (sign === 1) table.reports[i] = r + 1;
       table.setWeight(i, table.weight(i) + label * sign * step);
     }

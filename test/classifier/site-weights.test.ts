@@ -118,4 +118,16 @@ describe('site copies', () => {
     m.unlearn(hammy, 'spam');
     expect(deserializeModel(m.serialize()).site.reports).toBe(0);
   });
+
+  it("a loaded version learns by this release's feedback rule, whatever its artefact says", () => {
+    const m = model();
+    m.params = { ...m.params, feedbackEta: 0.1, feedbackError: false, feedbackHold: 9 };
+    for (const copy of [deserializeModel(m.serialize()), decodeModelImage(encodeModelImage(m))]) {
+      expect(copy.params.feedbackEta).toBe(DEFAULT_LINEAR_PARAMS.feedbackEta);
+      expect(copy.params.feedbackError).toBe(DEFAULT_LINEAR_PARAMS.feedbackError);
+      expect(copy.params.feedbackHold).toBe(DEFAULT_LINEAR_PARAMS.feedbackHold);
+      // What was trained is the artefact's.
+      expect(copy.params.t).toBe(m.params.t);
+    }
+  });
 });
