@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fnv1a } from '../../src/classifier/common.js';
-import type { LinearModel } from '../../src/classifier/linear-model.js';
+import { DEFAULT_LINEAR_PARAMS, type LinearModel } from '../../src/classifier/linear-model.js';
 import { deserializeModel } from '../../src/classifier/model.js';
 import { decodeModelImage, encodeModelImage } from '../../src/classifier/model-image.js';
 import { lessonKey } from '../../src/classifier/site-weights.js';
