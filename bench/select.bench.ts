@@ -6,7 +6,7 @@
  *     at the model's own decision point: a shift in period and source;
  *   - hard: trained without hard-ham, the share of TRAIN's hard-ham tagged (commercial mail the model never
  *     saw; the shift bench reports the same protocol on TEST's hard-ham only).
- * SELECT=name,name picks variants (see VARIANTS); ADAPT=mixed or ADAPT=hard runs the site-adaptation
+ * SELECT=name,name picks variants (see VARIANTS); ADAPT=easy|mixed|hard runs the site-adaptation
  * protocol below instead. Prints figures; never fails on them.
  */
 

@@ -201,9 +201,12 @@ export class LinearModel implements SpamModel {
     const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
-    const site = this.site.margin(tokens);
-    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
+    // One pass over the site copies gives both their pull and the explanation's (as site.margin sums them).
     const taught = this.site.taught(tokens);
+    let siteSum = 0;
+    for (const t of taught) siteSum += t.w;
+    const site = taught.length === 0 ? 0 : siteSum / Math.sqrt(tokens.length);
+    const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
     const pulls =
       taught.length === 0
         ? top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 }))

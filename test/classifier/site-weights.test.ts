@@ -44,6 +44,18 @@ describe('site copies', () => {
     expect(m.site.reports).toBe(1);
   });
 
+  it('count the same in a verdict as in the margin, and in its explanation with the trained part', () => {
+    const m = model();
+    m.learn(['w:invoice', 'w:overdue', ...hammy], 'spam');
+    const message = ['w:invoice', 'w:overdue', 'w:meeting', 'w:unrelated'];
+    const verdict = m.score(message);
+    expect(verdict.score).toBe(m.probability(m.margin(message)));
+    // w:overdue is known only to the site copies: the explanation names it, toward spam.
+    expect(verdict.topFeatures.find((f) => f.feature === 'w:overdue')?.weight).toBeGreaterThan(0);
+    const before = model().score(message);
+    expect(before.topFeatures.find((f) => f.feature === 'w:overdue')).toBeUndefined();
+  });
+
   it('step by the error the model makes on the report: one it already gets right teaches little', () => {
     const right = model();
     right.learn(spammy, 'spam');
