@@ -15,7 +15,7 @@ import { fnv1a } from '../src/classifier/common.js';
 import { loadSpamAssassin } from '../src/classifier/corpus.js';
 import { recallAtFpr, rocAuc } from '../src/classifier/evaluate.js';
 import { type LinearModel, deserializeLinearModel as loadModelBody } from '../src/classifier/linear-model.js';
-import { trainWithFeedback } from '../src/classifier/site-feedback.js';
+import { trainWithFeedback, trainWithSiteCheck } from '../src/classifier/site-feedback.js';
 import {
   DEFAULT_TRAIN,
   featuresOf,
@@ -163,6 +163,26 @@ function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: rea
           const again = trainWithFeedback(early, taught, 'sa', DEFAULT_TRAIN.maxBytes, { share, params });
           addFigures(retrained[j] as Sums, again, rest);
         });
+        if (process.env.CHECK) {
+          // The product's retrain: a quarter of the reports held out, candidate against the taught base.
+          const { model: candidate, site: check } = trainWithSiteCheck(
+            early,
+            taught.map((t) => ({ ...t, held: fnv1a(t.tokens.join('\n')) % 4 === 0 })),
+            {
+              maxBytes: DEFAULT_TRAIN.maxBytes,
+              versionPrefix: 'sa',
+              active: { version: 'base', artefact: image },
+            },
+          );
+          const errors = (f: { falsePositives: number; falseNegatives: number }) =>
+            f.falsePositives + f.falseNegatives;
+          const refused = check ? errors(check.candidate) > errors(check.baseline) : false;
+          const c = zero();
+          addFigures(c, candidate, rest);
+          console.log(
+            `  check N=${n}: held-out errors candidate ${check ? errors(check.candidate) : '-'} vs taught ${check ? errors(check.baseline) : '-'}${refused ? ' REFUSED' : ''}; candidate FPR ${pct(c.fpr)} R ${pct(c.recall)} AUC ${c.auc.toFixed(4)} R@.5 ${pct(c.r05)}`,
+          );
+        }
       }
       printFigures(name, n, sums, orders.length);
       shares.forEach((share, j) => {

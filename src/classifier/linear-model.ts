@@ -61,6 +61,7 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   feedbackAccum: 1,
   signalsNonNegative: true,
   feedbackHold: 1,
+  feedbackHam: 2,
   feedbackError: true,
 };
 
@@ -69,8 +70,8 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
  * loaded version (a shipped default model, an older one) learns its site's reports as this release does.
  */
 export function withCurrentFeedback(params: LinearParams): LinearParams {
-  const { feedbackEta, feedbackAccum, feedbackHold, feedbackError } = DEFAULT_LINEAR_PARAMS;
-  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackError };
+  const { feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackError } = DEFAULT_LINEAR_PARAMS;
+  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackError };
 }
 
 /** Features named in a verdict's explanation. */

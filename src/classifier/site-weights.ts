@@ -4,10 +4,11 @@
  * report is direct evidence). Training never writes here and feedback never writes the trained weights.
  *
  * A report is a logistic step: each copy of a message of n features moves toward its label by
- *   feedbackEta · e · (1/√n) / √((1/n)·(1 + r/feedbackHold) + feedbackAccum · G), where
+ *   feedbackEta · e · h · (1/√n) / √((1/n)·(1 + r/feedbackHold) + feedbackAccum · G), where
  *   e = |y − p|, p the model's score of the message now (trained weights and site copies): a report of mail
  *     the model already judges right teaches little, one it judged fully wrong a full step, and reporting
  *     the same message again teaches less each time (feedbackError off: e = 1 always);
+ *   h = feedbackHam for a ham report, 1 for spam: ham scored as spam is the costlier error;
  *   r = the reports that copy already had: its step stays large for its first feedbackHold reports, then
  *     shrinks as 1/√r, so a feature reported often settles;
  *   G = the feature's training accumulator (0 for a word the corpus never saw): words the corpus knew well
@@ -27,6 +28,8 @@ export interface SiteParams {
   feedbackAccum: number;
   /** Reports a copy takes before its step starts to shrink. */
   feedbackHold: number;
+  /** A ham report's step over a spam report's: ham scored as spam is the costlier error. */
+  feedbackHam: number;
   /** Whether a report's step is scaled by the model's error on it, e = |y − p| (else e = 1). */
   feedbackError: boolean;
 }
@@ -117,7 +120,9 @@ export class SiteWeights {
     // Insert first: growing the table moves slots.
     if (sign === 1) for (const h of hashes) table.insert(h);
     const g = 1 / Math.sqrt(tokens.length);
-    const e = params.feedbackError ? this.lessonError(tokens, label, sign, ref) : 1;
+    const e =
+      (params.feedbackError ? this.lessonError(tokens, label, sign, ref) : 1) *
+      (label === -1 ? params.feedbackHam : 1);
     const hold = Math.max(1e-9, params.feedbackHold);
     for (const h of hashes) {
       const i = table.find(h);

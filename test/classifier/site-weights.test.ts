@@ -73,6 +73,16 @@ describe('site copies', () => {
     expect(again.site.margin(hammy) - first).toBeGreaterThan(0);
   });
 
+  it('step a ham report feedbackHam times as far as a spam report', () => {
+    const message = ['w:invoice', 'w:overdue', 'w:wire'];
+    const [asSpam, asHam] = [model(), model()];
+    for (const m of [asSpam, asHam]) m.params = { ...m.params, feedbackError: false, feedbackHam: 2 };
+    asSpam.learn(message, 'spam');
+    asHam.learn(message, 'ham');
+    expect(asSpam.site.margin(message)).toBeGreaterThan(0);
+    expect(asHam.site.margin(message)).toBeCloseTo(-2 * asSpam.site.margin(message), 5);
+  });
+
   it('un-learning takes back the step the learn took, though the model has moved since', () => {
     const m = model();
     const a = ['w:invoice', 'w:overdue', 'w:wire'];
