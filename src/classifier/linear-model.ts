@@ -203,17 +203,16 @@ export class LinearModel implements SpamModel {
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
     // One pass over the site copies gives both their pull and the explanation's (as site.margin sums them).
-    const taught = this.site.taught(tokens);
-    let siteSum = 0;
-    for (const t of taught) siteSum += t.w;
-    const site = taught.length === 0 ? 0 : siteSum / Math.sqrt(tokens.length);
+    const taught = this.site.weigh(tokens, EXPLAIN);
+    const site = tokens.length === 0 ? 0 : taught.sum / Math.sqrt(tokens.length);
     const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
+    const trained = top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 }));
     const pulls =
-      taught.length === 0
-        ? top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 }))
+      taught.top.length === 0
+        ? trained
         : strongestPulls(
-            top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 })),
-            taught,
+            trained,
+            taught.top,
             (feature) => (this.table.knownWeight(fnv1a(feature)) ?? 0) * scale,
             1 / Math.sqrt(tokens.length),
             EXPLAIN,

@@ -47,8 +47,8 @@ export interface Pull {
 }
 
 /**
- * The `limit` features that pull the margin most (|trained + site|), strongest first, from the trained
- * explanation and the features the site taught (a feature in both counts once, with both parts).
+ * The `limit` features that pull the margin most (|trained + site|), strongest first, among the heaviest
+ * trained and the heaviest site parts (a feature in both counts once, with both parts).
  */
 export function strongestPulls(
   trained: readonly Pull[],
@@ -81,6 +81,8 @@ export class SiteWeights {
   table: FeatureTable;
   /** Reports in force (learned and not un-learned). */
   reports: number;
+  /** Scratch for a message's hashes (scoring allocates nothing per feature). */
+  private hashes = new Uint32Array(1024);
   /** The error each report in force was learned with, by lessonKey: an un-learn takes back that step. */
   lessons = new Map<number, number[]>();
 
@@ -92,24 +94,37 @@ export class SiteWeights {
   /** The sum of a message's site copies / √n (0 when the site taught nothing). */
   margin(tokens: readonly string[]): number {
     if (this.table.size === 0 || tokens.length === 0) return 0;
-    const table = this.table;
-    let sum = 0;
-    for (const t of tokens) {
-      const i = table.find(fnv1a(t));
-      if (i >= 0) sum += table.weight(i);
-    }
-    return sum / Math.sqrt(tokens.length);
+    return this.weigh(tokens, 0).sum / Math.sqrt(tokens.length);
   }
 
-  /** The message's features the site taught, with their copies' weights. */
-  taught(tokens: readonly string[]): { feature: string; w: number }[] {
-    if (this.table.size === 0) return [];
-    const out: { feature: string; w: number }[] = [];
-    for (const feature of tokens) {
-      const w = this.table.weightOf(fnv1a(feature));
-      if (w !== undefined && w !== 0) out.push({ feature, w });
+  /**
+   * The sum of the message's site copies, and the `limit` heaviest (|w|, heaviest first). The hashes are all
+   * computed before any lookup, so the lookups' cache misses overlap (as the trained weights' do).
+   */
+  weigh(tokens: readonly string[], limit: number): { sum: number; top: { feature: string; w: number }[] } {
+    const top: { feature: string; w: number }[] = [];
+    const n = tokens.length;
+    if (this.table.size === 0 || n === 0) return { sum: 0, top };
+    if (this.hashes.length < n) this.hashes = new Uint32Array(n * 2);
+    const hashes = this.hashes;
+    for (let j = 0; j < n; j++) hashes[j] = fnv1a(tokens[j] as string);
+    const table = this.table;
+    let sum = 0;
+    let floor = 0;
+    for (let j = 0; j < n; j++) {
+      const i = table.find(hashes[j] as number);
+      if (i < 0) continue;
+      const w = table.weight(i);
+      sum += w;
+      const m = Math.abs(w);
+      if (m === 0 || m <= floor || limit === 0) continue;
+      let k = top.length;
+      while (k > 0 && Math.abs((top[k - 1] as { w: number }).w) < m) k--;
+      top.splice(k, 0, { feature: tokens[j] as string, w });
+      if (top.length > limit) top.pop();
+      if (top.length === limit) floor = Math.abs((top[limit - 1] as { w: number }).w);
     }
-    return out;
+    return { sum, top };
   }
 
   /** One report toward `label` (+1 spam, −1 ham), or taken back (sign −1). */
