@@ -62,6 +62,7 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   signalsNonNegative: true,
   feedbackHold: 1,
   feedbackHam: 2,
+  feedbackGrow: 10,
   feedbackError: true,
 };
 
@@ -70,8 +71,9 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
  * loaded version (a shipped default model, an older one) learns its site's reports as this release does.
  */
 export function withCurrentFeedback(params: LinearParams): LinearParams {
-  const { feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackError } = DEFAULT_LINEAR_PARAMS;
-  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackError };
+  const { feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackGrow, feedbackError } =
+    DEFAULT_LINEAR_PARAMS;
+  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackGrow, feedbackError };
 }
 
 /** Features named in a verdict's explanation. */
@@ -125,7 +127,7 @@ export class LinearModel implements SpamModel {
   /** The uncalibrated margin z of a feature list (its distinct feature strings, as extractFeatures gives),
    * evidence scaling applied. */
   margin(tokens: readonly string[]): number {
-    return this.trainedMargin(tokens) + this.site.margin(tokens);
+    return this.trainedMargin(tokens) + this.site.margin(tokens, this.params);
   }
 
   /** The margin of the trained weights alone (the reference every feedback step is taken from). */
@@ -203,7 +205,7 @@ export class LinearModel implements SpamModel {
     const factor = evidenceFactor(known, evidenceK);
     const scale = tokens.length === 0 ? 0 : factor / Math.sqrt(tokens.length);
     // One pass over the site copies gives both their pull and the explanation's (as site.margin sums them).
-    const taught = this.site.weigh(tokens, EXPLAIN);
+    const taught = this.site.weigh(tokens, EXPLAIN, this.params);
     const site = tokens.length === 0 ? 0 : taught.sum / Math.sqrt(tokens.length);
     const score = this.probability(evidenceMargin(this.bias, sum, tokens.length, known, evidenceK) + site);
     const trained = top.map((f) => ({ feature: f.feature, trained: f.w * scale, site: 0 }));

@@ -1,7 +1,9 @@
 /**
  * Site copies of the features: what the site's feedback taught, kept apart from the trained weights and
- * added to the margin beside them (sum of the message's copies / √n, not scaled by evidence: a site's own
- * report is direct evidence). Training never writes here and feedback never writes the trained weights.
+ * added to the margin beside them: the sum of the message's copies / √n, times m / (m + feedbackGrow) for m
+ * reports in force, so a site's first one or two reports cannot swing every message sharing their words
+ * (not scaled by evidence: a site's own report is direct evidence). Training never writes here and
+ * feedback never writes the trained weights.
  *
  * A report is a logistic step: each copy of a message of n features moves toward its label by
  *   feedbackEta · e · h · (1/√n) / √((1/n)·(1 + r/feedbackHold) + feedbackAccum · G), where
@@ -28,6 +30,8 @@ export interface SiteParams {
   feedbackAccum: number;
   /** Reports a copy takes before its step starts to shrink. */
   feedbackHold: number;
+  /** Reports in force at which the copies count half (0: they count fully from the first report). */
+  feedbackGrow: number;
   /** A ham report's step over a spam report's: ham scored as spam is the costlier error. */
   feedbackHam: number;
   /** Whether a report's step is scaled by the model's error on it, e = |y − p| (else e = 1). */
@@ -92,16 +96,25 @@ export class SiteWeights {
   }
 
   /** The sum of a message's site copies / √n (0 when the site taught nothing). */
-  margin(tokens: readonly string[]): number {
+  margin(tokens: readonly string[], params: Pick<SiteParams, 'feedbackGrow'>): number {
     if (this.table.size === 0 || tokens.length === 0) return 0;
-    return this.weigh(tokens, 0).sum / Math.sqrt(tokens.length);
+    return this.weigh(tokens, 0, params).sum / Math.sqrt(tokens.length);
+  }
+
+  /** The share m / (m + feedbackGrow) the copies count with, for m reports in force. */
+  growth(params: Pick<SiteParams, 'feedbackGrow'>): number {
+    return params.feedbackGrow > 0 ? this.reports / (this.reports + params.feedbackGrow) : 1;
   }
 
   /**
    * The sum of the message's site copies, and the `limit` heaviest (|w|, heaviest first). The hashes are all
    * computed before any lookup, so the lookups' cache misses overlap (as the trained weights' do).
    */
-  weigh(tokens: readonly string[], limit: number): { sum: number; top: { feature: string; w: number }[] } {
+  weigh(
+    tokens: readonly string[],
+    limit: number,
+    params: Pick<SiteParams, 'feedbackGrow'>,
+  ): { sum: number; top: { feature: string; w: number }[] } {
     const top: { feature: string; w: number }[] = [];
     const n = tokens.length;
     if (this.table.size === 0 || n === 0) return { sum: 0, top };
@@ -124,7 +137,9 @@ export class SiteWeights {
       if (top.length > limit) top.pop();
       if (top.length === limit) floor = Math.abs((top[limit - 1] as { w: number }).w);
     }
-    return { sum, top };
+    const grow = this.growth(params);
+    if (grow !== 1) for (const t of top) t.w *= grow;
+    return { sum: sum * grow, top };
   }
 
   /** One report toward `label` (+1 spam, −1 ham), or taken back (sign −1). */

@@ -11,6 +11,8 @@ import { decodeModelImage, encodeModelImage } from '../../src/classifier/model-i
 import { lessonKey } from '../../src/classifier/site-weights.js';
 import { trainFromFeatures } from '../../src/classifier/train.js';
 
+/** The copies' sum as it stands, whatever the reports in force. */
+const RAW = { feedbackGrow: 0 };
 const spammy = ['w:viagra', 'w:free', 'w:money', 'u:pills.example', 'w:click'];
 const hammy = ['w:meeting', 'w:agenda', 'w:patch', 'w:review', 'w:thanks'];
 
@@ -61,16 +63,29 @@ describe('site copies', () => {
     right.learn(spammy, 'spam');
     const wrong = model();
     wrong.learn(hammy, 'spam');
-    const moved = (m: LinearModel, tokens: string[]) => m.site.margin(tokens);
+    const moved = (m: LinearModel, tokens: string[]) => m.site.margin(tokens, RAW);
     expect(moved(right, spammy)).toBeGreaterThan(0);
     expect(moved(wrong, hammy)).toBeGreaterThan(20 * moved(right, spammy));
     // Reported again, a lesson the model has learned steps less than the first time.
     const again = model();
     again.learn(hammy, 'spam');
-    const first = again.site.margin(hammy);
+    const first = again.site.margin(hammy, RAW);
     again.learn(hammy, 'spam');
-    expect(again.site.margin(hammy) - first).toBeLessThan(first);
-    expect(again.site.margin(hammy) - first).toBeGreaterThan(0);
+    expect(again.site.margin(hammy, RAW) - first).toBeLessThan(first);
+    expect(again.site.margin(hammy, RAW) - first).toBeGreaterThan(0);
+  });
+
+  it('count m / (m + feedbackGrow) of their sum with m reports in force: one report cannot swing the site', () => {
+    const m = model();
+    const message = ['w:invoice', 'w:overdue', 'w:wire'];
+    m.learn(message, 'spam');
+    const raw = m.site.margin(message, RAW);
+    expect(raw).toBeGreaterThan(0);
+    expect(m.params.feedbackGrow).toBe(10);
+    expect(m.site.margin(message, m.params)).toBeCloseTo(raw / 11, 9);
+    for (let i = 0; i < 9; i++) m.learn([`w:other${i}`], 'ham');
+    expect(m.site.margin(message, m.params)).toBeCloseTo(raw / 2, 9);
+    expect(m.margin(message) - m.margin([])).toBeGreaterThan(0);
   });
 
   it('step a ham report feedbackHam times as far as a spam report', () => {
@@ -79,8 +94,8 @@ describe('site copies', () => {
     for (const m of [asSpam, asHam]) m.params = { ...m.params, feedbackError: false, feedbackHam: 2 };
     asSpam.learn(message, 'spam');
     asHam.learn(message, 'ham');
-    expect(asSpam.site.margin(message)).toBeGreaterThan(0);
-    expect(asHam.site.margin(message)).toBeCloseTo(-2 * asSpam.site.margin(message), 5);
+    expect(asSpam.site.margin(message, RAW)).toBeGreaterThan(0);
+    expect(asHam.site.margin(message, RAW)).toBeCloseTo(-2 * asSpam.site.margin(message, RAW), 5);
   });
 
   it('un-learning takes back the step the learn took, though the model has moved since', () => {
@@ -104,9 +119,9 @@ describe('site copies', () => {
     const m = model();
     m.learn(hammy, 'spam'); // a lesson trained into the version
     m.site.lessons.clear(); // as if the record of it were gone
-    const taught = m.site.margin(hammy);
+    const taught = m.site.margin(hammy, RAW);
     m.unlearn(hammy, 'spam');
-    const left = m.site.margin(hammy);
+    const left = m.site.margin(hammy, RAW);
     expect(left).toBeLessThan(taught);
     expect(left).toBeGreaterThan(0);
   });
