@@ -6,9 +6,8 @@
  *     at the model's own decision point: a shift in period and source;
  *   - hard: trained without hard-ham, the share of TRAIN's hard-ham tagged (commercial mail the model never
  *     saw; the shift bench reports the same protocol on TEST's hard-ham only).
- * SELECT=name,name picks variants (see VARIANTS); ADAPT=mixed or ADAPT=hard runs the site-adaptation
- * protocol below instead (THICK=p: teach each report again until it scores within p of its label, at most
- * 4 times — thick-threshold training, for comparison). Prints figures; never fails on them.
+ * SELECT=name,name picks variants (see VARIANTS); ADAPT=easy|mixed|hard runs the site-adaptation
+ * protocol below instead. Prints figures; never fails on them.
  */
 
 import { gunzipSync } from 'node:zlib';
@@ -16,7 +15,9 @@ import { fnv1a } from '../src/classifier/common.js';
 import { loadSpamAssassin } from '../src/classifier/corpus.js';
 import { recallAtFpr, rocAuc } from '../src/classifier/evaluate.js';
 import { type LinearModel, deserializeLinearModel as loadModelBody } from '../src/classifier/linear-model.js';
+import { trainWithFeedback, trainWithSiteCheck } from '../src/classifier/site-feedback.js';
 import {
+  DEFAULT_TRAIN,
   featuresOf,
   heldOutEvidence,
   type LabelledFeatures,
@@ -96,22 +97,45 @@ for (const name of pick) {
 
 /**
  * Site adaptation inside SpamAssassin: a model trained on easy-ham-1 + spam-1 is taught, one report at a time
- * as /api/v1/feedback does, the first N ham and N spam of a "site" (easy-ham-2 and hard-ham as its ham —
- * with ADAPT=hard hard-ham alone, a site of commercial mail — and spam-2 as its spam, in three fixed shuffled
- * orders), then scored on the rest of the site's mail; the figures are the orders' means.
+ * as /api/v1/feedback does, the first N ham and N spam of a "site" in three fixed shuffled orders, then
+ * scored on the rest of the site's mail; the figures are the orders' means. Sites (ADAPT=…): mixed
+ * (easy-ham-2 and hard-ham as its ham, spam-2 as its spam), hard (hard-ham alone: a site of commercial mail),
+ * easy (easy-ham-2: a site of list mail from another period). With RETRAIN=share,share… the taught reports
+ * also go into a retrain (site-feedback.ts: weighted to that share of the training weight, then taught),
+ * scored on the same rest.
  */
+const SITES: Record<string, readonly string[]> = {
+  mixed: ['easy-ham-2', 'hard-ham-1', 'spam-2'],
+  hard: ['hard-ham-1', 'spam-2'],
+  easy: ['easy-ham-2', 'spam-2'],
+};
 const loadModel = (body: Buffer): LinearModel => loadModelBody(body);
+
+type Sums = { fpr: number; hard: number; recall: number; auc: number; r05: number };
+function addFigures(sums: Sums, model: LinearModel, rest: readonly Item[]): void {
+  const s = scoreSet(model, rest);
+  const tagged = (xs: readonly { score: number }[]) => xs.filter((x) => x.score >= 0.5).length / xs.length;
+  sums.fpr += tagged(s.filter((x) => x.label === 'ham'));
+  sums.hard += tagged(
+    scoreSet(
+      model,
+      rest.filter((m) => m.group === 'hard-ham-1'),
+    ),
+  );
+  sums.recall += tagged(s.filter((x) => x.label === 'spam'));
+  sums.auc += rocAuc(s);
+  sums.r05 += recallAtFpr(s, 0.005);
+}
+const printFigures = (name: string, n: number, sums: Sums, k: number) =>
+  console.log(
+    `adapt ${name.padEnd(6)} N=${String(n).padStart(3)} (mean of ${k} orders) FPR ${pct(sums.fpr / k)} hard-ham FPR ${pct(sums.hard / k)} R ${pct(sums.recall / k)} AUC ${(sums.auc / k).toFixed(4)} R@.5 ${pct(sums.r05 / k)}`,
+  );
 
 function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: readonly number[]): void {
   const early = all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
   const base = trainFromFeatures(early);
   const image = base.serialize();
-  const site = all.filter((m) =>
-    (process.env.ADAPT === 'hard'
-      ? ['hard-ham-1', 'spam-2']
-      : ['easy-ham-2', 'hard-ham-1', 'spam-2']
-    ).includes(m.group),
-  );
+  const site = all.filter((m) => SITES[process.env.ADAPT ?? 'mixed']?.includes(m.group));
   // Three fixed orders: which few reports a site sends first moves these figures by several points.
   const orders = [1, 2, 3].map((seed) =>
     site
@@ -119,56 +143,72 @@ function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: rea
       .sort((p, q) => p.k - q.k)
       .map((x) => x.m),
   );
-  const thick = Number(process.env.THICK ?? 0);
+  const shares = (process.env.RETRAIN ?? '').split(',').filter(Boolean).map(Number);
+  const zero = (): Sums => ({ fpr: 0, hard: 0, recall: 0, auc: 0, r05: 0 });
   for (const [name, params] of Object.entries(feedback)) {
     for (const n of ns) {
-      const sums = { fpr: 0, hard: 0, recall: 0, auc: 0, r05: 0 };
+      const sums = zero();
+      const retrained = shares.map(zero);
       for (const order of orders) {
         const siteHam = order.filter((m) => m.label === 'ham');
         const siteSpam = order.filter((m) => m.label === 'spam');
         const model = loadModel(gunzipSync(image));
         Object.assign(model.params, params);
-        const teach = (tokens: readonly string[], label: Label) => {
-          if (!thick) return model.learn(tokens, label);
-          for (let k = 0; k < 4; k++) {
-            const p = model.score(tokens).score;
-            if (label === 'spam' ? p >= 1 - thick : p <= thick) break;
-            model.learn(tokens, label);
-          }
-        };
-        for (let i = 0; i < n; i++) {
-          teach((siteHam[i] as Item).tokens, 'ham');
-          teach((siteSpam[i] as Item).tokens, 'spam');
-        }
+        const taught: LabelledFeatures[] = [];
+        for (let i = 0; i < n; i++) taught.push(siteHam[i] as Item, siteSpam[i] as Item);
+        for (const m of taught) model.learn(m.tokens, m.label);
         const rest = [...siteHam.slice(n), ...siteSpam.slice(n)];
-        const s = scoreSet(model, rest);
-        const tagged = (xs: readonly { score: number }[]) =>
-          xs.filter((x) => x.score >= 0.5).length / xs.length;
-        sums.fpr += tagged(s.filter((x) => x.label === 'ham'));
-        sums.hard += tagged(
-          scoreSet(
-            model,
-            rest.filter((m) => m.group === 'hard-ham-1'),
-          ),
-        );
-        sums.recall += tagged(s.filter((x) => x.label === 'spam'));
-        sums.auc += rocAuc(s);
-        sums.r05 += recallAtFpr(s, 0.005);
+        addFigures(sums, model, rest);
+        shares.forEach((share, j) => {
+          const again = trainWithFeedback(early, taught, 'sa', DEFAULT_TRAIN.maxBytes, { share, params });
+          addFigures(retrained[j] as Sums, again, rest);
+        });
+        if (process.env.CHECK) {
+          // The product's retrain: a quarter of the reports held out, candidate against the taught base.
+          const { model: candidate, site: check } = trainWithSiteCheck(
+            early,
+            taught.map((t) => ({ ...t, held: fnv1a(t.tokens.join('\n')) % 4 === 0 })),
+            {
+              maxBytes: DEFAULT_TRAIN.maxBytes,
+              versionPrefix: 'sa',
+              active: { version: 'base', artefact: image },
+            },
+          );
+          const errors = (f: { falsePositives: number; falseNegatives: number }) =>
+            f.falsePositives + f.falseNegatives;
+          const refused = check ? errors(check.candidate) > errors(check.baseline) : false;
+          const c = zero();
+          addFigures(c, candidate, rest);
+          console.log(
+            `  check N=${n}: held-out errors candidate ${check ? errors(check.candidate) : '-'} vs taught ${check ? errors(check.baseline) : '-'}${refused ? ' REFUSED' : ''}; candidate FPR ${pct(c.fpr)} R ${pct(c.recall)} AUC ${c.auc.toFixed(4)} R@.5 ${pct(c.r05)}`,
+          );
+        }
       }
-      const k = orders.length;
-      console.log(
-        `adapt ${name.padEnd(6)} N=${String(n).padStart(3)} (mean of ${k} orders) FPR ${pct(sums.fpr / k)} hard-ham FPR ${pct(sums.hard / k)} R ${pct(sums.recall / k)} AUC ${(sums.auc / k).toFixed(4)} R@.5 ${pct(sums.r05 / k)}`,
-      );
+      printFigures(name, n, sums, orders.length);
+      shares.forEach((share, j) => {
+        printFigures(`  retrained, site share ${share}`, n, retrained[j] as Sums, orders.length);
+      });
     }
   }
 }
-if (process.env.ADAPT)
-  adapt(
-    {
-      eta05: { feedbackEta: 0.5 },
-      eta1: { feedbackEta: 1 },
-      eta2: { feedbackEta: 2 },
-      eta3: { feedbackEta: 3 },
-    },
-    [25, 100],
+/** FEEDBACK="name:key=value,key=value;name:…" compares feedback parameter sets (default: the model's own). */
+function feedbackVariants(spec: string | undefined): Record<string, Partial<LinearModel['params']>> {
+  if (!spec) return { default: {} };
+  return Object.fromEntries(
+    spec.split(';').map((part) => {
+      const [name, values = ''] = part.split(':');
+      const params = Object.fromEntries(
+        values
+          .split(',')
+          .filter(Boolean)
+          .map((kv) => {
+            const [k, v] = kv.split('=');
+            return [k, Number(v)];
+          }),
+      );
+      return [name as string, params];
+    }),
   );
+}
+if (process.env.ADAPT)
+  adapt(feedbackVariants(process.env.FEEDBACK), (process.env.ADAPT_N ?? '25,100').split(',').map(Number));

@@ -11,7 +11,7 @@
  */
 import { fnv1a, fnv1aFrom } from './common.js';
 import { WORD_PREFIXES, type Word, type WordKind } from './tokenize.js';
-import type { FeatureSpelling, FeatureVector, MessageFeatures } from './types.js';
+import type { FeatureInput, FeatureSpelling, FeatureVector, MessageFeatures } from './types.js';
 
 /** Largest OSB window a recipe can hold (its gap takes 2 bits). */
 export const MAX_OSB_WINDOW = 3;
@@ -44,6 +44,10 @@ export function featureStrings(features: Pick<MessageFeatures, 'hashes' | 'spell
 export function stringVector(tokens: readonly string[]): FeatureVector {
   return { hashes: Uint32Array.from(tokens, fnv1a), name: (i) => tokens[i] as string };
 }
+
+/** A model's input as a vector (a list of feature strings is hashed). */
+export const vectorOf = (features: FeatureInput): FeatureVector =>
+  'hashes' in features ? features : stringVector(features);
 
 /**
  * A message's features followed by `extra` strings (sender-authentication signals, which never occur among

@@ -1,23 +1,21 @@
 /**
  * The stored form of a linear model (artefact format MSM2): `MSM2`, the header's length (uint32 LE), a JSON
  * header (version, parameters, bias, example counts, feature count), then one little-endian array per
- * column — feature hashes (uint32), weights, Adagrad accumulators and, only for a model that learned
- * feedback, report counts (float32). The artefact is this body gzipped; its sha256 is the version digest.
+ * column — feature hashes (uint32), weights, Adagrad accumulators and, only for an artefact whose trained
+ * weights carry feedback, report counts (float32) — then, for a model taught site feedback, its site copies
+ * (site-weights.ts). The artefact is this body gzipped; its sha256 is the version digest.
  */
 import { ModelError } from './common.js';
 import { FeatureTable } from './feature-table.js';
 import type { LinearParams } from './linear-model.js';
+import { SiteWeights } from './site-weights.js';
 
 export const LINEAR_MAGIC = 'MSM2';
 
-/** What a stored artefact without these parameters scored and learned with. */
-const STORED_DEFAULTS: Pick<
-  LinearParams,
-  'evidenceK' | 'feedbackEta' | 'feedbackAccum' | 'signalsNonNegative'
-> = {
+/** What a stored artefact without these parameters scored with (its feedback parameters are the software's:
+ * linear-model.ts sets them on load). */
+const STORED_DEFAULTS: Pick<LinearParams, 'evidenceK' | 'signalsNonNegative'> = {
   evidenceK: 0,
-  feedbackEta: 0,
-  feedbackAccum: 1,
   signalsNonNegative: false,
 };
 
@@ -30,6 +28,8 @@ export interface LinearState {
   nSpam: number;
   nHam: number;
   table: FeatureTable;
+  /** What site feedback taught (site-weights.ts). */
+  site: SiteWeights;
 }
 
 /** The uncompressed artefact body. */
@@ -74,6 +74,7 @@ export function encodeLinearBody(state: LinearState): Buffer {
       size: n,
       // Only a model that learned feedback carries the report counts (a trained artefact stays small).
       ...(reported ? { reports: true } : {}),
+      ...(state.site.table.size > 0 ? { site: true } : {}),
     }),
   );
   const head = Buffer.alloc(8);
@@ -86,13 +87,14 @@ export function encodeLinearBody(state: LinearState): Buffer {
     Buffer.from(w.buffer, 0, n * 4),
     Buffer.from(g.buffer, 0, n * 4),
     ...(reported ? [Buffer.from(r.buffer, 0, n * 4)] : []),
+    ...(state.site.table.size > 0 ? [state.site.encode()] : []),
   ]);
 }
 
 /** Reads an MSM2 artefact body (already gunzipped, magic checked). */
 export function decodeLinearBody(body: Buffer): LinearState {
   const headerLength = body.readUInt32LE(4);
-  let header: Omit<LinearState, 'table'> & { size: number; reports?: boolean };
+  let header: Omit<LinearState, 'table' | 'site'> & { size: number; reports?: boolean; site?: boolean };
   try {
     header = JSON.parse(body.toString('utf8', 8, 8 + headerLength));
   } catch {
@@ -101,7 +103,9 @@ export function decodeLinearBody(body: Buffer): LinearState {
   const { size } = header;
   const offset = 8 + headerLength;
   const arrays = header.reports ? 4 : 3;
-  if (!Number.isInteger(size) || body.length !== offset + size * 4 * arrays)
+  const siteAt = offset + size * 4 * arrays;
+  const siteLength = header.site ? SiteWeights.encodedLength(body, siteAt) : 0;
+  if (!Number.isInteger(size) || (header.site && siteLength === 0) || body.length !== siteAt + siteLength)
     throw new ModelError('model artefact is truncated');
   // Copy out of the (possibly unaligned) buffer.
   const slice = (start: number) =>
@@ -124,5 +128,6 @@ export function decodeLinearBody(body: Buffer): LinearState {
     nSpam: header.nSpam,
     nHam: header.nHam,
     table,
+    site: header.site ? SiteWeights.decode(body, siteAt) : new SiteWeights(),
   };
 }

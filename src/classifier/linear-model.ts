@@ -16,24 +16,21 @@
  * moves toward "unsure" instead of crossing the tag threshold on two or three words. The decision point is
  * chosen on held-out margins scaled the same way.
  *
- * Feedback: `learn` takes one step as if the message had been scored fully wrong (gradient magnitude 1 on
- * each of its features). The step of a feature shrinks with the feedback that feature has had, not with
- * its training history: step = feedbackEta / sqrt(n) / sqrt(1 + reports on it), so the first reports of a
- * site's mail move even features the corpus knew well (one report moves its own margin by about
- * feedbackEta), and a feature reported often settles. `unlearn` takes the same step back (its report count
- * is decremented first), so un-learning reverses learning exactly up to float32 rounding of the stored
- * weights. A never-seen feature gets a slot on learn. Models with feedbackEta 0 take the Adagrad-sized
- * step of their training accumulators instead.
+ * Feedback: `learn` and `unlearn` never write the trained weights. What a site's reports teach is kept in
+ * site copies of the features (site-weights.ts), added to the margin beside the trained weights; each
+ * report is a logistic step scaled by the model's error on it, and an un-learn takes back the step its
+ * learn took.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { sigmoid } from './common.js';
-import { stringVector } from './feature-list.js';
+import { fnv1a, sigmoid } from './common.js';
+import { vectorOf } from './feature-list.js';
 import { FeatureTable } from './feature-table.js';
 import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
+import { type SiteParams, SiteWeights, strongestPulls } from './site-weights.js';
 import type { FeatureInput, FeatureVector, FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
 
-export interface LinearParams {
+export interface LinearParams extends SiteParams {
   /** Adagrad base step. */
   eta: number;
   /** Passes over the training set. */
@@ -47,10 +44,6 @@ export interface LinearParams {
   t: number;
   /** Evidence scaling: the margin's pull counts k / (k + evidenceK) for k known features (0: off). */
   evidenceK: number;
-  /** Feedback step (0: the training accumulators' Adagrad step). */
-  feedbackEta: number;
-  /** How much a feature's training history damps its feedback step. */
-  feedbackAccum: number;
   /** Training keeps the weights of named content signals (signals.ts) at or above 0: each names a spam
    * trait, so the corpus may find one useless but never a sign of ham (site feedback may still do so). */
   signalsNonNegative: boolean;
@@ -65,10 +58,24 @@ export const DEFAULT_LINEAR_PARAMS: LinearParams = {
   a: 1,
   t: 0,
   evidenceK: 10,
-  feedbackEta: 1,
+  feedbackEta: 2,
   feedbackAccum: 1,
   signalsNonNegative: true,
+  feedbackHold: 1,
+  feedbackHam: 2,
+  feedbackGrow: 10,
+  feedbackError: true,
 };
+
+/**
+ * The feedback rule is the software's, not the artefact's: feedback never writes trained weights, so a
+ * loaded version (a shipped default model, an older one) learns its site's reports as this release does.
+ */
+export function withCurrentFeedback(params: LinearParams): LinearParams {
+  const { feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackGrow, feedbackError } =
+    DEFAULT_LINEAR_PARAMS;
+  return { ...params, feedbackEta, feedbackAccum, feedbackHold, feedbackHam, feedbackGrow, feedbackError };
+}
 
 /** Features named in a verdict's explanation. */
 const EXPLAIN = 10;
@@ -90,26 +97,11 @@ export function evidenceMargin(
   return bias + (evidenceFactor(known, evidenceK) * sum) / Math.sqrt(features);
 }
 
-const vectorOf = (features: FeatureInput): FeatureVector =>
-  'hashes' in features ? features : stringVector(features);
-
 /** A top-weight candidate of an explanation; its feature string is spelled only when needed. */
 interface Heavy {
   i: number;
   w: number;
   feature: string | null;
-}
-
-/** The slots of a message's features (inserting never-seen ones when `insert`). */
-function slotsOf(table: FeatureTable, hashes: ArrayLike<number>, insert: boolean): number[] {
-  // Insert first: growing the table moves slots.
-  if (insert) for (let j = 0; j < hashes.length; j++) table.insert(hashes[j] as number);
-  const slots: number[] = [];
-  for (let j = 0; j < hashes.length; j++) {
-    const i = table.find(hashes[j] as number);
-    if (i >= 0) slots.push(i);
-  }
-  return slots;
 }
 
 export class LinearModel implements SpamModel {
@@ -120,6 +112,8 @@ export class LinearModel implements SpamModel {
   nSpam = 0;
   nHam = 0;
   table: FeatureTable;
+  /** The site's copies of the features, learned from feedback only (site-weights.ts). */
+  site = new SiteWeights();
   // Reused by every score: a message's weights, so scoring allocates nothing per feature.
   private weightScratch = new Float64Array(1024);
 
@@ -137,9 +131,14 @@ export class LinearModel implements SpamModel {
     return this.table.size;
   }
 
-  /** The uncalibrated margin z of a message's features, evidence scaling applied. */
+  /** The uncalibrated margin z of a message's features, evidence scaling applied, site copies added. */
   margin(features: FeatureInput): number {
     const v = vectorOf(features);
+    return this.trainedMargin(v) + this.site.margin(v, this.params);
+  }
+
+  /** The margin of the trained weights alone (the reference every feedback step is taken from). */
+  private trainedMargin(v: FeatureVector): number {
     const { sum, known } = this.weigh(v, null);
     return evidenceMargin(this.bias, sum, v.hashes.length, known, this.params.evidenceK);
   }
@@ -215,36 +214,40 @@ export class LinearModel implements SpamModel {
     const { a, evidenceK } = this.params;
     const factor = evidenceFactor(known, evidenceK);
     const scale = n === 0 ? 0 : factor / Math.sqrt(n);
-    const score = this.probability(evidenceMargin(this.bias, sum, n, known, evidenceK));
-    const topFeatures: FeatureWeight[] = top.map((f) => ({
-      feature: f.feature ?? v.name(f.i),
-      weight: Number((f.w * scale * a).toFixed(4)),
+    // One pass over the site copies gives both their pull and the explanation's (as site.margin sums them).
+    const taught = this.site.weigh(v, EXPLAIN, this.params);
+    const site = n === 0 ? 0 : taught.sum / Math.sqrt(n);
+    const score = this.probability(evidenceMargin(this.bias, sum, n, known, evidenceK) + site);
+    const trained = top.map((f) => ({ feature: f.feature ?? v.name(f.i), trained: f.w * scale, site: 0 }));
+    const pulls =
+      taught.top.length === 0
+        ? trained
+        : strongestPulls(
+            trained,
+            taught.top,
+            (feature) => (this.table.knownWeight(fnv1a(feature)) ?? 0) * scale,
+            1 / Math.sqrt(n),
+            EXPLAIN,
+          );
+    const topFeatures: FeatureWeight[] = pulls.map((p) => ({
+      feature: p.feature,
+      weight: Number(((p.trained + p.site) * a).toFixed(4)),
     }));
     const evidence = { known, features: n, factor: Number(factor.toFixed(3)) };
     return { score, spam: score >= 0.5, topFeatures, evidence };
   }
 
-  /** One feedback step toward `label` (sign +1) or back from it (sign -1). */
+  /** One report toward `label` (sign +1) or taken back (sign -1), into the site copies (site-weights.ts). */
   private feedback(features: FeatureInput, label: Label, sign: 1 | -1): void {
-    const { hashes } = vectorOf(features);
-    const slots = slotsOf(this.table, hashes, sign === 1);
-    if (slots.length === 0) return;
+    const v = vectorOf(features);
     const table = this.table;
-    const g = 1 / Math.sqrt(hashes.length);
-    const direction = (label === 'spam' ? 1 : -1) * sign;
-    const { feedbackEta } = this.params;
-    for (const i of slots) {
-      // Un-learning first takes back the report, so it steps exactly as the learn it reverses did.
-      if (sign === -1) table.reports[i] = Math.max(0, (table.reports[i] as number) - 1);
-      const r = table.reports[i] as number;
-      const step =
-        feedbackEta > 0
-          ? (feedbackEta * g) /
-            Math.sqrt(g * g * (1 + r) + this.params.feedbackAccum * (table.accum[i] as number))
-          : (this.params.eta * g) / Math.sqrt((table.accum[i] as number) + g * g);
-      if (sign === 1) table.reports[i] = (table.reports[i] as number) + 1;
-      table.setWeight(i, table.weight(i) + direction * step);
-    }
+    const y = label === 'spam' ? 1 : 0;
+    const error = () => Math.abs(y - this.probability(this.margin(v)));
+    const accum = (hash: number) => {
+      const i = table.find(hash);
+      return i < 0 ? 0 : (table.accum[i] as number);
+    };
+    this.site.step(v, label === 'spam' ? 1 : -1, sign, { error, accum }, this.params);
   }
 
   learn(features: FeatureInput, label: Label): void {
@@ -278,9 +281,10 @@ export class LinearModel implements SpamModel {
 /** Reads an MSM2 artefact body (already gunzipped, magic checked). */
 export function deserializeLinearModel(body: Buffer): LinearModel {
   const state = decodeLinearBody(body);
-  const model = new LinearModel(state.params, state.version, state.table);
+  const model = new LinearModel(withCurrentFeedback(state.params), state.version, state.table);
   model.bias = state.bias;
   model.nSpam = state.nSpam;
   model.nHam = state.nHam;
+  model.site = state.site;
   return model;
 }

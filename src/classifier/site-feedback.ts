@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { RetiredModelFormatError } from '../errors.js';
 import { summarise } from './evaluate.js';
-import type { LinearModel } from './linear-model.js';
+import type { LinearModel, LinearParams } from './linear-model.js';
 import { deserializeModel, versionFor } from './model.js';
 import { type LabelledFeatures, trainFromFeatures } from './train.js';
 import type { SiteEvaluation, SiteFigures, SpamModel } from './types.js';
@@ -17,17 +17,24 @@ export const SITE_SHARE = 0.25;
 
 /** Times each site example is seen per epoch so the site's examples weigh SITE_SHARE of the total: a few
  * hundred of them must not drown in ~4 500 corpus messages. */
-export function siteRepeat(corpus: number, site: number): number {
+export function siteRepeat(corpus: number, site: number, share = SITE_SHARE): number {
   if (site === 0) return 1;
-  return Math.max(1, Math.round((SITE_SHARE * corpus) / ((1 - SITE_SHARE) * site)));
+  return Math.max(1, Math.round((share * corpus) / ((1 - share) * site)));
+}
+
+/** How a retrain weighs and learns the site's feedback (defaults: SITE_SHARE, the default parameters). */
+export interface SiteTraining {
+  share?: number;
+  params?: Partial<LinearParams>;
 }
 
 /** The training set: the corpus, then the feedback examples weighted by siteRepeat. */
 export function weightedTrainingSet(
   corpus: readonly LabelledFeatures[],
   feedback: readonly LabelledFeatures[],
+  share = SITE_SHARE,
 ): LabelledFeatures[] {
-  const repeat = siteRepeat(corpus.length, feedback.length);
+  const repeat = siteRepeat(corpus.length, feedback.length, share);
   return [...corpus, ...feedback.map((f) => ({ tokens: f.tokens, label: f.label, repeat }))];
 }
 
@@ -42,8 +49,13 @@ export function trainWithFeedback(
   feedback: readonly LabelledFeatures[],
   versionPrefix: string,
   maxBytes: number,
+  how: SiteTraining = {},
 ): LinearModel {
-  const model = trainFromFeatures(weightedTrainingSet(corpus, feedback), { maxBytes, versionPrefix });
+  const model = trainFromFeatures(weightedTrainingSet(corpus, feedback, how.share), {
+    maxBytes,
+    versionPrefix,
+    ...(how.params ? { params: how.params } : {}),
+  });
   if (feedback.length === 0) return model;
   for (const f of feedback) model.learn(f.tokens, f.label);
   model.version = versionFor(model, versionPrefix);

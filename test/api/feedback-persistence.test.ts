@@ -60,58 +60,66 @@ describe.each(backends)('feedback survives a restart (%s)', (backend: Backend) =
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a message reported as spam still scores as after the report once restarted, and so does a relabel to ham', async () => {
-    const mail = ordinaryMail();
-    const a = await restart();
-    const fresh = await scoreOf(a, mail);
-    expect((await feedback(a, mail, 'spam')).previous).toBeNull();
-    const reported = await scoreOf(a, mail);
-    expect(reported).toBeGreaterThan(fresh);
+  it(
+    'a message reported as spam still scores as after the report once restarted, and so does a relabel to ham',
+    async () => {
+      const mail = ordinaryMail();
+      const a = await restart();
+      const fresh = await scoreOf(a, mail);
+      expect((await feedback(a, mail, 'spam')).previous).toBeNull();
+      const reported = await scoreOf(a, mail);
+      expect(reported).toBeGreaterThan(fresh);
 
-    const b = await restart();
-    expect(await scoreOf(b, mail)).toBeCloseTo(reported, 9);
+      const b = await restart();
+      expect(await scoreOf(b, mail)).toBeCloseTo(reported, 9);
 
-    // Relabel: un-learn spam, learn ham, as live feedback does; the replay must do the same.
-    expect((await feedback(b, mail, 'ham')).previous).toBe('spam');
-    const relabelled = await scoreOf(b, mail);
-    expect(relabelled).toBeLessThan(reported);
+      // Relabel: un-learn spam, learn ham, as live feedback does; the replay must do the same.
+      expect((await feedback(b, mail, 'ham')).previous).toBe('spam');
+      const relabelled = await scoreOf(b, mail);
+      expect(relabelled).toBeLessThan(reported);
 
-    const c = await restart();
-    expect(await scoreOf(c, mail)).toBeCloseTo(relabelled, 9);
-  }, RESTARTS_MS);
+      const c = await restart();
+      expect(await scoreOf(c, mail)).toBeCloseTo(relabelled, 9);
+    },
+    RESTARTS_MS,
+  );
 
-  it('a release with learnAsHam is feedback too: recorded with its bytes, counted, and kept across a restart', async () => {
-    const mail = ordinaryMail();
-    const a = await restart();
-    const [held] = await a.app.storage.quarantine.hold({
-      messageId: randomUUID(),
-      mailFrom: 'dana@example.com',
-      recipients: ['team@example.net'],
-      subject: 'Lunch',
-      headerFrom: 'dana@example.com',
-      score: 0.97,
-      reason: 'score 0.970 >= quarantine 0.950',
-      raw: mail,
-      expiresAt: new Date(Date.now() + 86_400_000),
-    });
-    const before = await scoreOf(a, mail);
-    await api(a, 'POST', `/api/v1/quarantine/${held?.id}/release`, { learnAsHam: true });
-    const released = await scoreOf(a, mail);
-    expect(released).toBeLessThan(before);
+  it(
+    'a release with learnAsHam is feedback too: recorded with its bytes, counted, and kept across a restart',
+    async () => {
+      const mail = ordinaryMail();
+      const a = await restart();
+      const [held] = await a.app.storage.quarantine.hold({
+        messageId: randomUUID(),
+        mailFrom: 'dana@example.com',
+        recipients: ['team@example.net'],
+        subject: 'Lunch',
+        headerFrom: 'dana@example.com',
+        score: 0.97,
+        reason: 'score 0.970 >= quarantine 0.950',
+        raw: mail,
+        expiresAt: new Date(Date.now() + 86_400_000),
+      });
+      const before = await scoreOf(a, mail);
+      await api(a, 'POST', `/api/v1/quarantine/${held?.id}/release`, { learnAsHam: true });
+      const released = await scoreOf(a, mail);
+      expect(released).toBeLessThan(before);
 
-    const row = await a.app.storage.db
-      .selectFrom('feedback')
-      .select(['label', 'actor', 'raw'])
-      .where('content_hash', '=', a.app.scanner.contentHash(mail))
-      .executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ label: 'ham', actor: expect.stringMatching(/^key:/) });
-    expect(Buffer.from(row.raw as Uint8Array).equals(mail)).toBe(true);
-    const metrics = await (await fetch(`http://127.0.0.1:${a.apiPort}/metrics`)).text();
-    expect(metrics).toMatch(/mailsentra_feedback_total\{label="ham"\} 1/);
+      const row = await a.app.storage.db
+        .selectFrom('feedback')
+        .select(['label', 'actor', 'raw'])
+        .where('content_hash', '=', a.app.scanner.contentHash(mail))
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ label: 'ham', actor: expect.stringMatching(/^key:/) });
+      expect(Buffer.from(row.raw as Uint8Array).equals(mail)).toBe(true);
+      const metrics = await (await fetch(`http://127.0.0.1:${a.apiPort}/metrics`)).text();
+      expect(metrics).toMatch(/mailsentra_feedback_total\{label="ham"\} 1/);
 
-    const b = await restart();
-    expect(await scoreOf(b, mail)).toBeCloseTo(released, 9);
-  }, RESTARTS_MS);
+      const b = await restart();
+      expect(await scoreOf(b, mail)).toBeCloseTo(released, 9);
+    },
+    RESTARTS_MS,
+  );
 });
 
 describe('feedback is included in training', () => {
