@@ -6,9 +6,8 @@
  * scored (smtp-source sends the same message every time). Prints the harness's tables, then MailSentra's
  * throughput as a multiple of Haraka's from this run, and the CPU each proxy spent per message.
  * Needs `npm run build` first, Debian's postfix, and Haraka (installed by the shared harness from npm on
- * first use). A third MailSentra, on Postgres with `smtp.processes` 2 (one SMTP process per core of this
- * machine), shows what the second core adds. Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3),
- * BENCH_CONC (default 10,50), BENCH_PROCESSES (that third one's processes; 1 leaves it out; default 2),
+ * first use). Env: BENCH_COUNT (default 1000), BENCH_REPS (default 3), BENCH_CONC (default 10,50),
+ * BENCH_PROCESSES (n > 1 adds MailSentra on Postgres with `smtp.processes` n beside the others; default 1),
  * DATABASE_URL (default the local Postgres).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
@@ -32,7 +31,7 @@ const count = Number(process.env.BENCH_COUNT ?? 1000);
 const reps = process.env.BENCH_REPS ?? '3';
 const concs = process.env.BENCH_CONC ?? '10,50';
 const base = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const processes = Number(process.env.BENCH_PROCESSES ?? 2);
+const processes = Number(process.env.BENCH_PROCESSES ?? 1);
 const harakaPeer = path.join(path.dirname(harness), 'haraka-peer.sh');
 
 requireHarness();
