@@ -1,19 +1,14 @@
-/** What every command needs first: the validated config (one line naming a bad key, otherwise). */
-
 import { pino } from 'pino';
 import type { LinearModel } from '../classifier/linear-model.js';
 import { ensureActiveModel, readActiveMirror, writeActiveMirror } from '../classifier/model-source.js';
-import type { CommandContext } from '../cli.js';
-import { loadConfig, secretValues } from '../config/load.js';
+import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
 import { openStorage } from '../store/index.js';
 import type { Storage } from '../store/types.js';
 
-export function commandConfig(ctx: CommandContext): Config {
-  return loadConfig(ctx.configFile === undefined ? {} : { file: ctx.configFile });
-}
+export { commandConfig } from './config.js';
 
 /** Splits `--flag value` pairs and bare arguments; repeated flags collect. */
 export function parseArgs(

@@ -1,15 +1,22 @@
 /** `mailsentra serve` (= `npm start`): the SMTP proxy until SIGTERM/SIGINT, then a graceful stop. */
-import cluster from 'node:cluster';
-import { createApp } from '../app.js';
 import type { Command } from '../cli.js';
-import { runPrimary } from '../cluster/primary.js';
-import { runWorker } from '../cluster/worker.js';
-import { commandConfig } from './context.js';
+import { openDb } from '../store/db.js';
+import { commandConfig } from './config.js';
 
 export const run: Command = async (_args, ctx) => {
   const config = commandConfig(ctx);
-  if (config.smtp.processes > 1) return cluster.isPrimary ? runPrimary(config) : runWorker(config);
-  const app = await createApp(config);
+  if (config.smtp.processes > 1) {
+    const { default: cluster } = await import('node:cluster');
+    if (cluster.isPrimary) return (await import('../cluster/primary.js')).runPrimary(config);
+    return (await import('../cluster/worker.js')).runWorker(config);
+  }
+  // The embedded database's start (PGlite in its own thread) is most of a restart: it runs while the
+  // service's modules load, instead of after. Its refusal (a data directory another process holds) is
+  // awaited, and reported, by createApp; until then it must not count as an unhandled rejection.
+  const embedded = config.database.url === null ? openDb(config) : null;
+  embedded?.catch(() => {});
+  const { createApp } = await import('../app.js');
+  const app = await createApp(config, embedded ? { storage: { opened: embedded } } : {});
   await app.start();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

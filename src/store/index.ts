@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createAuditLog } from './audit.js';
-import { type Db, migrate, openDb } from './db.js';
+import { type Db, migrate, type OpenedDb, openDb } from './db.js';
 import { createDigestStore } from './digest.js';
 import { createFeedbackStore } from './feedback.js';
 import { createKeyStore } from './keys.js';
@@ -20,6 +20,8 @@ import type { Storage } from './types.js';
 export interface OpenStorageOptions {
   /** PGlite location when no database URL is configured (`memory://` in tests). */
   pglite?: string;
+  /** The database, already being opened by the caller (`serve` starts it while the modules load). */
+  opened?: Promise<OpenedDb>;
 }
 
 export type OpenedStorage = Storage & {
@@ -34,7 +36,7 @@ export async function openStorage(
   deps: { logger: Logger; metrics: Metrics },
   options: OpenStorageOptions = {},
 ): Promise<OpenedStorage> {
-  const opened = await openDb(config, options.pglite);
+  const opened = await (options.opened ?? openDb(config, options.pglite));
   const { db } = opened;
   try {
     await migrate(db);

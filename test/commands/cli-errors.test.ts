@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
+import { acquireDirLock } from '../../src/store/dir-lock.js';
 import { runCliChild } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -65,6 +66,25 @@ describe('mistakes on the command line', () => {
     });
     expect(debug.code).toBe(1);
     expect(debug.stderr).toMatch(STACK);
+  }, 120_000);
+
+  it('serve on an embedded data directory another process holds: one line naming the holder, exit 75', async () => {
+    // serve starts opening the store while its modules load; the refusal must still come out as the one
+    // line, not as an unhandled rejection or a stack.
+    const data = path.join(tmp(), 'data');
+    mkdirSync(data, { recursive: true });
+    const lock = await acquireDirLock(data, 'serve');
+    try {
+      const out = await runCliChild(['serve'], {
+        DATA_DIR: data,
+        DATABASE_URL: '',
+        SMTP_LISTEN: '127.0.0.1:0',
+        API_LISTEN: '127.0.0.1:0',
+      });
+      expect(oneLine(out, 75)).toContain(`in use by pid ${process.pid}`);
+    } finally {
+      lock.release();
+    }
   }, 120_000);
 });
 
