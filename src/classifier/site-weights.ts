@@ -151,17 +151,19 @@ export class SiteWeights {
   /** One report toward `label` (+1 spam, −1 ham), or taken back (sign −1). */
   step(features: FeatureInput, label: 1 | -1, sign: 1 | -1, ref: Reference, params: SiteParams): void {
     const v = vectorOf(features);
-    const hashes = Array.from(v.hashes);
-    if (hashes.length === 0 || (sign === -1 && this.reports === 0)) return;
+    const { hashes } = v;
+    const n = hashes.length;
+    if (n === 0 || (sign === -1 && this.reports === 0)) return;
     const table = this.table;
     // Insert first: growing the table moves slots.
-    if (sign === 1) for (const h of hashes) table.insert(h);
-    const g = 1 / Math.sqrt(hashes.length);
+    if (sign === 1) for (let j = 0; j < n; j++) table.insert(hashes[j] as number);
+    const g = 1 / Math.sqrt(n);
     const e =
       (params.feedbackError ? this.lessonError(v, label, sign, ref) : 1) *
       (label === -1 ? params.feedbackHam : 1);
     const hold = Math.max(1e-9, params.feedbackHold);
-    for (const h of hashes) {
+    for (let j = 0; j < n; j++) {
+      const h = hashes[j] as number;
       const i = table.find(h);
       if (i < 0) continue;
       if (sign === -1) table.reports[i] = Math.max(0, (table.reports[i] as number) - 1);
