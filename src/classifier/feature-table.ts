@@ -28,6 +28,10 @@ export class FeatureTable {
   reports: Float32Array;
   size = 0;
   private mask: number;
+  /** Every slot is known (trained on, or taught by reports in force): a scoring lookup then reads the key
+   * and weight alone, not the accumulators that live apart (a second cache miss per feature). Set by
+   * `sealKnown`; cleared by `insert`, the one write that adds a slot not yet known. */
+  private allKnown = false;
 
   constructor(capacity = 1 << 12) {
     let cap = 16;
@@ -99,13 +103,45 @@ export class FeatureTable {
   }
 
   /**
+   * Drops the slots no lookup may count (never updated: an Adagrad accumulator still at G0 and no report in
+   * force), so that every slot left is known and lookups skip the accumulators until the next insert. Their
+   * weights are never read: scoring and explanations treat such a feature as absent already. A writer of
+   * `accum` or `reports` directly calls it afterwards (a model's constructor does).
+   */
+  sealKnown(): void {
+    const { accum, reports, cells } = this;
+    let unknown = 0;
+    for (let i = 0; i < accum.length; i++) {
+      if (cells[2 * i] !== 0 && (accum[i] as number) <= G0 && (reports[i] as number) === 0) unknown++;
+    }
+    if (unknown > 0) {
+      const weights = this.cellWeights;
+      this.cells = new Uint32Array(cells.length);
+      this.cellWeights = new Float32Array(this.cells.buffer);
+      this.accum = new Float32Array(accum.length).fill(G0);
+      this.reports = new Float32Array(reports.length);
+      this.size = 0;
+      for (let j = 0; j < accum.length; j++) {
+        const k = cells[2 * j] as number;
+        if (k === 0 || ((accum[j] as number) <= G0 && (reports[j] as number) === 0)) continue;
+        const i = this.insert(k);
+        this.cellWeights[2 * i + 1] = weights[2 * j + 1] as number;
+        this.accum[i] = accum[j] as number;
+        this.reports[i] = reports[j] as number;
+      }
+    }
+    this.allKnown = true;
+  }
+
+  /**
    * Weight of a hash's feature if the model knows it (trained on it or taught it by feedback still in
    * force), else undefined: the scoring lookup. A slot left by feedback that was un-learned is not known.
    */
   knownWeight(hash: number): number | undefined {
     const i = this.find(hash);
     if (i < 0) return undefined;
-    if ((this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0) return undefined;
+    if (!this.allKnown && (this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0)
+      return undefined;
     return this.cellWeights[2 * i + 1] as number;
   }
 
@@ -117,6 +153,7 @@ export class FeatureTable {
 
   /** Slot of a hash, inserted (weight 0) if absent. May grow the table: slots found earlier become stale. */
   insert(hash: number): number {
+    this.allKnown = false;
     if ((this.size + 1) * 2 > this.capacity) this.grow();
     const key = hash >>> 0 || 1;
     const mask = this.mask;

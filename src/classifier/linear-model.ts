@@ -125,6 +125,8 @@ export class LinearModel implements SpamModel {
     this.params = { ...params };
     this.version = version;
     this.table = table;
+    // The trained weights are final here: feedback writes only the site copies.
+    table.sealKnown();
   }
 
   get vocabularySize(): number {

@@ -97,6 +97,32 @@ describe('linear model', () => {
     expect(table.find(123)).toBe(-1);
   });
 
+  it('keeps only known slots once sealed, and notices an insert after the seal', () => {
+    const table = new FeatureTable(4);
+    const trained = table.insert(fnv1a('w:trained'));
+    table.setWeight(trained, 0.5);
+    table.accum[trained] = 0.25;
+    table.setWeight(table.insert(fnv1a('w:never-updated')), 0.75);
+    expect(table.knownWeight(fnv1a('w:never-updated'))).toBeUndefined();
+    table.sealKnown();
+    // The slot never updated is gone; the known one keeps its weight and accumulator.
+    expect(table.size).toBe(1);
+    expect(table.knownWeight(fnv1a('w:trained'))).toBe(0.5);
+    expect(table.accum[table.find(fnv1a('w:trained'))]).toBe(0.25);
+    expect(table.find(fnv1a('w:never-updated'))).toBe(-1);
+    expect(table.knownWeight(fnv1a('w:absent'))).toBeUndefined();
+
+    const sealed = new FeatureTable(4);
+    const only = sealed.insert(fnv1a('w:trained'));
+    sealed.setWeight(only, 0.5);
+    sealed.accum[only] = 0.25;
+    sealed.sealKnown();
+    expect(sealed.knownWeight(fnv1a('w:trained'))).toBe(0.5);
+    // An insert after the seal adds an unknown slot: lookups must notice it again.
+    sealed.setWeight(sealed.insert(fnv1a('w:late')), 0.75);
+    expect(sealed.knownWeight(fnv1a('w:late'))).toBeUndefined();
+  });
+
   it('is calibrated on held-out folds: the decision point keeps held-out ham false positives in check', () => {
     const data = items();
     const model = trainFromFeatures(data);
