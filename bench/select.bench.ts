@@ -6,7 +6,8 @@
  *     at the model's own decision point: a shift in period and source;
  *   - hard: trained without hard-ham, the share of TRAIN's hard-ham tagged (commercial mail the model never
  *     saw; the shift bench reports the same protocol on TEST's hard-ham only).
- * SELECT=name,name picks variants (see VARIANTS); ADAPT=easy|mixed|hard runs the site-adaptation
+ * SELECT=name,name picks variants (see VARIANTS); SEEDS=2,3,… runs each with those training-order seeds
+ * (the seed alone moves these figures by points); ADAPT=easy|mixed|hard runs the site-adaptation
  * protocol below instead. Prints figures; never fails on them.
  */
 
@@ -92,7 +93,13 @@ const pick = (process.env.SELECT ?? (process.env.ADAPT ? '' : Object.keys(VARIAN
 for (const name of pick) {
   const v = VARIANTS[name];
   if (!v) throw new Error(`no variant ${name}`);
-  console.log(measure(name, v));
+  // SEEDS=1,2,3: the training order's seed moves these figures by points; compare variants over several.
+  const seeds = (process.env.SEEDS ?? '').split(',').filter(Boolean).map(Number);
+  if (seeds.length === 0) console.log(measure(name, v));
+  for (const seed of seeds)
+    console.log(
+      measure(`${name}@${seed}`, { ...v, train: { ...v.train, params: { ...v.train?.params, seed } } }),
+    );
 }
 
 /**
