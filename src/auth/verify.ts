@@ -153,6 +153,22 @@ export function countResults(metrics: Metrics, v: AuthVerdict): void {
 
 type MailAuth = typeof import('mailauth');
 
+/** A DKIM or ARC signature field at the start of a header line (field names are case-insensitive). */
+const SIGNATURE_FIELD = /^(?:dkim-signature|arc-seal|arc-message-signature)[ \t]*:/im;
+
+/**
+ * What mailauth is given: the whole message when a DKIM or ARC signature is in its header, else the header
+ * block alone. mailauth streams the message through its DKIM parser, byte by byte in JavaScript, to hash
+ * the body for each signature; with no signature there is nothing to hash, and every result (DKIM and ARC
+ * none, SPF, DMARC from the From field) comes from the header and the envelope. Pure; exported for tests.
+ */
+export function authInput(raw: Buffer): Buffer {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return raw;
+  const head = raw.subarray(0, end + 4);
+  return SIGNATURE_FIELD.test(head.toString('latin1')) ? raw : head;
+}
+
 export function createVerifier(
   options: VerifierOptions,
   deps: { resolver: Resolver; metrics: Metrics },
@@ -179,7 +195,7 @@ export function createVerifier(
       try {
         const { authenticate } = await mailauth;
         const result = await withTimeout(
-          authenticate(input.raw, {
+          authenticate(authInput(input.raw), {
             ip: input.clientIp ?? undefined,
             helo: input.helo ?? undefined,
             sender: input.mailFrom || undefined,
