@@ -23,6 +23,20 @@ describe('PGlite in its own thread', () => {
     expect(rows[0]?.n).toBe(7);
   });
 
+  it('takes bytea parameters as their bytes: every byte value, a view into a larger buffer, an empty one', async () => {
+    const every = Buffer.from(Array.from({ length: 4096 }, (_, i) => i % 256));
+    // A view whose offset is not 0: its own bytes go, not the whole underlying buffer.
+    const view = Buffer.concat([Buffer.from('before'), every, Buffer.from('after')]).subarray(6, 6 + 4096);
+    const { rows } = await client.query<{ a: Buffer; b: Buffer; c: Buffer; n: number }>(
+      'select $1::bytea as a, $2::bytea as b, $3::bytea as c, length($2::bytea) as n',
+      [every, view, Buffer.alloc(0)],
+    );
+    expect(rows[0]?.a.equals(every)).toBe(true);
+    expect(rows[0]?.b.equals(every)).toBe(true);
+    expect(rows[0]?.n).toBe(4096);
+    expect(rows[0]?.c.length).toBe(0);
+  });
+
   it('rejects with the SQLSTATE and detail, so a row error is told from an outage', async () => {
     await client.query('create table t (id int primary key)');
     await client.query('insert into t values (1)');
