@@ -10,6 +10,7 @@ import * as consoleTables from './0007-console.js';
 import * as auth from './0008-auth.js';
 import * as feedbackAuth from './0009-feedback-auth.js';
 import * as messageCounts from './0010-message-counts.js';
+import * as rawInline from './0011-raw-inline.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-auth': auth,
   '0009-feedback-auth': feedbackAuth,
   '0010-message-counts': messageCounts,
+  '0011-raw-inline': rawInline,
 };
 
 export const migrationProvider: MigrationProvider = {
