@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from './api/server.js';
+import { buildApi, startApiFrame } from './api/server.js';
 import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { deserializeModel } from './classifier/model.js';
@@ -103,13 +103,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   );
   const modelCache = createModelCache(config.dataDir);
   modelCache.preload();
-  const storage = await openStorage(config, { logger, metrics }, options.storage);
+  const opening = openStorage(config, { logger, metrics }, options.storage);
+  const roles = options.roles ?? { smtp: true, api: true };
+  // The API's frame needs no part: built on this thread while the store opens (till then it only waits).
+  const frame = roles.api
+    ? startApiFrame({ config, logger, metrics, storage: opening, metricsText: options.metricsText })
+    : null;
+  const storage = await opening.catch(async (err: unknown) => {
+    await frame?.drop();
+    throw err;
+  });
   stepDone('STORE_READY', 'database ready', { db: storage.kind });
   phases.mark('storage');
   logger.info({ event: 'MODEL_LOADING' }, 'loading the active model (a first start stores the default one)');
   const initialModel = await ensureActiveModel(storage.models, modelCache).catch(async (err: unknown) => {
     // A model that cannot load (a retired format) stops the start: close the store so the process can exit.
     await storage.close();
+    await frame?.drop();
     throw err;
   });
   const activeModel = createActiveModel(initialModel, metrics);
@@ -167,7 +177,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     auth: senderAuth,
   });
   const forwarder = createForwarder({ config, relay });
-  const roles = options.roles ?? { smtp: true, api: true };
   const inbound =
     roles.smtp && config.smtp.listen !== 'off'
       ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
@@ -179,8 +188,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { onFeedback, onActivated } = options;
   // What the API is built from is also what the App exposes.
   const parts = { config, logger, metrics, storage, scanner, relay, activeModel, listCache };
-  const api = roles.api
-    ? await buildApi({
+  const api = frame
+    ? await buildApi(await frame.built, {
         ...parts,
         signingKey,
         auth: senderAuth,
@@ -196,7 +205,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
             return feedbackSync.announce(id);
           },
         },
-        ...(options.metricsText ? { metricsText: options.metricsText } : {}),
       })
     : null;
   // With the API: in a cluster the primary runs it once, not every SMTP worker.

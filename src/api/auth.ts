@@ -110,7 +110,8 @@ export function markPublic(route: RouteOptions): void {
 }
 
 export interface AuthOptions {
-  keys: KeyStore;
+  /** Asked per request only, so the store may still be opening while the routes are registered. */
+  keys: Pick<KeyStore, 'verify'>;
   failuresPerMinute: number;
   /** Other credential sources (e.g. a console session), tried when the request carries no bearer key. */
   credentials?: (request: FastifyRequest) => Promise<ApiKeyRecord | null>;

@@ -49,8 +49,6 @@ export interface ApiDeps {
   feedbackSync?: { announce(id: string): Promise<void> } | null;
   /** Sender authentication for POST /api/v1/scan (null or absent: auth.enabled is off). */
   auth?: SenderAuth | null;
-  /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
-  metricsText?: () => Promise<string>;
 }
 
 const DOCS_LOGO = {
@@ -92,10 +90,23 @@ export function trustProxyOption(
   return value;
 }
 
-export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const { config, storage } = deps;
-  const app = Fastify({
-    loggerInstance: deps.logger,
+/** What the API's frame needs: nothing that has to be opened or loaded first. */
+export interface ApiBase {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /**
+   * The store, possibly still opening: the frame asks it for keys and sessions per request only, and no
+   * request comes before `buildApi` has added the routes. Its refusal is for whoever opened it to handle.
+   */
+  storage: Promise<Storage>;
+  /** The Prometheus text for /metrics; default this process's registry (the cluster primary aggregates). */
+  metricsText?: (() => Promise<string>) | undefined;
+}
+
+function createFastify(config: Config, logger: Logger) {
+  return Fastify({
+    loggerInstance: logger,
     trustProxy: trustProxyOption(config.api.trustProxy),
     bodyLimit: config.api.bodyLimit,
     // Digest links carry a signed token of ~200 characters in one path segment (/ui/d/<token>).
@@ -105,16 +116,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     schemaController: { compilersFactory: lazySchemaCompilers() },
   }).withTypeProvider<TypeBoxTypeProvider>();
+}
 
-  if (config.api.adminApiKey) {
-    const bootstrap = await storage.keys.ensure(config.api.adminApiKey, 'admin');
-    if (bootstrap.revokedAt)
-      deps.logger.warn(
-        { event: 'BOOTSTRAP_KEY_REVOKED', keyId: bootstrap.id },
-        'ADMIN_API_KEY names a revoked key: it stays revoked (unset it, or set a new one)',
-      );
-  }
+/** The API before its routes: Fastify with its plugins, authentication, the OpenAPI document and viewer. */
+export type ApiFrame = ReturnType<typeof createFastify>;
 
+/**
+ * The frame needs no part of the service: createApp builds it while the store opens (its plugins and the
+ * docs are most of the API's construction), then `buildApi` adds the routes.
+ */
+async function buildApiFrame(base: ApiBase): Promise<ApiFrame> {
+  const { config } = base;
+  const app = createFastify(config, base.logger);
   app.addContentTypeParser(
     ['message/rfc822', 'application/octet-stream'],
     { parseAs: 'buffer' },
@@ -148,10 +161,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   app.decorateRequest('uiSession', null);
+  // Before every route (the docs' included): its hooks guard, and list, only routes registered after it.
   await app.register(authPlugin, {
-    keys: storage.keys,
+    keys: { verify: async (key) => (await base.storage).keys.verify(key) },
     failuresPerMinute: config.api.authFailuresPerMinute,
-    credentials: sessionCredential(storage.sessions),
+    credentials: async (request) => sessionCredential((await base.storage).sessions)(request),
   });
   // The OpenAPI document and its viewer are public: they describe the API, they grant nothing.
   await app.register(async (docs) => {
@@ -168,6 +182,45 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       status: 'ok' as const,
     }),
   );
+  app.get('/metrics', { config: { action: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+    reply
+      .type(base.metrics.registry.contentType)
+      .send(await (base.metricsText ? base.metricsText() : base.metrics.registry.metrics())),
+  );
+  return app;
+}
+
+/** A frame being built: awaited (`built`) where the routes are added; `drop` ends a start that stops before. */
+export interface ApiFrameBuild {
+  built: Promise<ApiFrame>;
+  drop(): Promise<void>;
+}
+
+export function startApiFrame(base: ApiBase): ApiFrameBuild {
+  const built = buildApiFrame(base);
+  // Awaited later: a failure until then must not count as an unhandled rejection.
+  built.catch(() => {});
+  return {
+    built,
+    // It listens to nothing, but may hold what its plugins opened.
+    async drop() {
+      await (await built.catch(() => null))?.close();
+    },
+  };
+}
+
+/** Adds the routes to a frame (built with this `storage`): the API, ready to listen. */
+export async function buildApi(app: ApiFrame, deps: ApiDeps): Promise<FastifyInstance> {
+  const { config, storage } = deps;
+  if (config.api.adminApiKey) {
+    const bootstrap = await storage.keys.ensure(config.api.adminApiKey, 'admin');
+    if (bootstrap.revokedAt)
+      deps.logger.warn(
+        { event: 'BOOTSTRAP_KEY_REVOKED', keyId: bootstrap.id },
+        'ADMIN_API_KEY names a revoked key: it stays revoked (unset it, or set a new one)',
+      );
+  }
+
   app.get(
     '/ready',
     {
@@ -189,11 +242,6 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       }
       return reply.code(database && model ? 200 : 503).send({ database, model });
     },
-  );
-  app.get('/metrics', { config: { action: 'public' }, schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .type(deps.metrics.registry.contentType)
-      .send(await (deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics())),
   );
 
   await app.register(messageRoutes, { storage });
