@@ -110,26 +110,10 @@ export class FeatureTable {
    */
   sealKnown(): void {
     const { accum, reports, cells } = this;
+    const known = (j: number) => (accum[j] as number) > G0 || (reports[j] as number) !== 0;
     let unknown = 0;
-    for (let i = 0; i < accum.length; i++) {
-      if (cells[2 * i] !== 0 && (accum[i] as number) <= G0 && (reports[i] as number) === 0) unknown++;
-    }
-    if (unknown > 0) {
-      const weights = this.cellWeights;
-      this.cells = new Uint32Array(cells.length);
-      this.cellWeights = new Float32Array(this.cells.buffer);
-      this.accum = new Float32Array(accum.length).fill(G0);
-      this.reports = new Float32Array(reports.length);
-      this.size = 0;
-      for (let j = 0; j < accum.length; j++) {
-        const k = cells[2 * j] as number;
-        if (k === 0 || ((accum[j] as number) <= G0 && (reports[j] as number) === 0)) continue;
-        const i = this.insert(k);
-        this.cellWeights[2 * i + 1] = weights[2 * j + 1] as number;
-        this.accum[i] = accum[j] as number;
-        this.reports[i] = reports[j] as number;
-      }
-    }
+    for (let j = 0; j < accum.length; j++) if (cells[2 * j] !== 0 && !known(j)) unknown++;
+    if (unknown > 0) this.rehash(this.capacity, known);
     this.allKnown = true;
   }
 
@@ -171,24 +155,25 @@ export class FeatureTable {
   }
 
   private grow(): void {
-    const old = this.cells;
-    const oldWeights = this.cellWeights;
-    const oldAccum = this.accum;
-    const oldReports = this.reports;
-    const cap = this.capacity * 2;
-    this.cells = new Uint32Array(cap * 2);
+    this.rehash(this.capacity * 2, () => true);
+  }
+
+  /** Moves the slots `keep` takes (by their slot number now) into fresh arrays of `capacity` slots. */
+  private rehash(capacity: number, keep: (j: number) => boolean): void {
+    const { cells, cellWeights, accum, reports } = this;
+    this.cells = new Uint32Array(capacity * 2);
     this.cellWeights = new Float32Array(this.cells.buffer);
-    this.accum = new Float32Array(cap).fill(G0);
-    this.reports = new Float32Array(cap);
-    this.mask = cap - 1;
+    this.accum = new Float32Array(capacity).fill(G0);
+    this.reports = new Float32Array(capacity);
+    this.mask = capacity - 1;
     this.size = 0;
-    for (let j = 0; j < oldAccum.length; j++) {
-      const k = old[2 * j] as number;
-      if (k === 0) continue;
+    for (let j = 0; j < accum.length; j++) {
+      const k = cells[2 * j] as number;
+      if (k === 0 || !keep(j)) continue;
       const i = this.insert(k);
-      this.cellWeights[2 * i + 1] = oldWeights[2 * j + 1] as number;
-      this.accum[i] = oldAccum[j] as number;
-      this.reports[i] = oldReports[j] as number;
+      this.cellWeights[2 * i + 1] = cellWeights[2 * j + 1] as number;
+      this.accum[i] = accum[j] as number;
+      this.reports[i] = reports[j] as number;
     }
   }
 }
