@@ -6,6 +6,11 @@
 /** Adagrad accumulator of a feature never updated (keeps the first step finite). */
 export const G0 = 1e-8;
 
+/** Slot i was trained on (its accumulator moved) or has reports in force. */
+function isKnown(accum: Float32Array, reports: Float32Array, i: number): boolean {
+  return (accum[i] as number) > G0 || (reports[i] as number) !== 0;
+}
+
 /** A table's arrays as they are in memory. */
 export interface TableImage {
   capacity: number;
@@ -109,11 +114,15 @@ export class FeatureTable {
    * `accum` or `reports` directly calls it afterwards (a model's constructor does).
    */
   sealKnown(): void {
-    const { accum, reports, cells } = this;
-    const known = (j: number) => (accum[j] as number) > G0 || (reports[j] as number) !== 0;
-    let unknown = 0;
-    for (let j = 0; j < accum.length; j++) if (cells[2 * j] !== 0 && !known(j)) unknown++;
-    if (unknown > 0) this.rehash(this.capacity, known);
+    const { cells, accum, reports } = this;
+    // Over these arrays, not this.accum: rehash replaces them before it asks.
+    const keep = (j: number) => isKnown(accum, reports, j);
+    for (let j = 0; j < accum.length; j++) {
+      if (cells[2 * j] !== 0 && !keep(j)) {
+        this.rehash(this.capacity, keep);
+        break;
+      }
+    }
     this.allKnown = true;
   }
 
@@ -124,8 +133,7 @@ export class FeatureTable {
   knownWeight(hash: number): number | undefined {
     const i = this.find(hash);
     if (i < 0) return undefined;
-    if (!this.allKnown && (this.accum[i] as number) <= G0 && (this.reports[i] as number) === 0)
-      return undefined;
+    if (!this.allKnown && !isKnown(this.accum, this.reports, i)) return undefined;
     return this.cellWeights[2 * i + 1] as number;
   }
 
