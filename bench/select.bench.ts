@@ -40,6 +40,7 @@ const VARIANTS: Record<string, Variant> = {
   eta05: { train: { params: { eta: 0.5 } } },
   epochs5: { train: { params: { epochs: 5 } } },
   noEnvironment: drop(/^h:(hops:|mailer:none$|from-domain:)/),
+  noCollection: drop(/^h:(hops:|mailer:none$)/),
   noUrlHost: drop(/^u:(?!ip-literal|mailto)/),
   noName: drop(/^n:/),
   noRootCt: drop(/^h:ct:/),
