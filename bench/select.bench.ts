@@ -8,7 +8,7 @@
  *     saw; the shift bench reports the same protocol on TEST's hard-ham only).
  * SELECT=name,name picks variants (see VARIANTS); SEEDS=2,3,… runs each with those training-order seeds
  * (the seed alone moves these figures by points); ADAPT=easy|mixed|hard runs the site-adaptation
- * protocol below instead. Prints figures; never fails on them.
+ * protocol below instead, AUTOLEARN=… the autolearn protocol. Prints figures; never fails on them.
  */
 
 import { gunzipSync } from 'node:zlib';
@@ -88,7 +88,9 @@ function measure(name: string, v: Variant): string {
   return `${name.padEnd(16)} ${cv} | ${time} | ${hard} | feats ${model.vocabularySize} ${secs}s`;
 }
 
-const pick = (process.env.SELECT ?? (process.env.ADAPT ? '' : Object.keys(VARIANTS).join(',')))
+const pick = (
+  process.env.SELECT ?? (process.env.ADAPT || process.env.AUTOLEARN ? '' : Object.keys(VARIANTS).join(','))
+)
   .split(',')
   .filter(Boolean);
 for (const name of pick) {
@@ -218,5 +220,69 @@ function feedbackVariants(spec: string | undefined): Record<string, Partial<Line
     }),
   );
 }
+/**
+ * Autolearn (AUTOLEARN="name:spamAt,hamAt[,fixed];…", on each ADAPT site, or SITE=…): the *time* model scores
+ * the site's mail as it arrives, in the same three orders, and teaches itself each message it scored at or
+ * above spamAt as spam, at or below hamAt as ham (error-scaled like a report; `fixed` = 1 takes full steps).
+ * Figures: the stream's FPR / recall / hard-ham FPR as scored on arrival, the same after the stream, AUC
+ * after, and the lessons a site's mail gave per order (wrong: learned with the other label).
+ */
+function autolearn(spec: string): void {
+  const early = all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
+  const image = gunzipSync(trainFromFeatures(early).serialize());
+  for (const siteName of (process.env.SITE ?? 'easy,mixed,hard').split(',')) {
+    const site = all.filter((m) => SITES[siteName]?.includes(m.group));
+    const orders = [1, 2, 3].map((seed) =>
+      site
+        .map((m, i) => ({ m, k: fnv1a(`site-${seed}-${i}`) }))
+        .sort((p, q) => p.k - q.k)
+        .map((x) => x.m),
+    );
+    for (const part of spec.split(';')) {
+      const [name = '', values = ''] = part.split(':');
+      const [spamAt = 2, hamAt = -1, fixed = 0] = values.split(',').map(Number);
+      const sum = { fpr: 0, recall: 0, hard: 0, fprAfter: 0, recallAfter: 0, hardAfter: 0, auc: 0 };
+      const learned = { spam: 0, ham: 0, wrong: 0 };
+      for (const order of orders) {
+        const model = loadModel(image);
+        if (fixed === 1) model.params.feedbackError = false;
+        const arrival = order.map((m) => {
+          const score = model.score(m.tokens).score;
+          const label: Label | null = score >= spamAt ? 'spam' : score <= hamAt ? 'ham' : null;
+          if (label) {
+            model.learn(m.tokens, label);
+            learned[label]++;
+            if (label !== m.label) learned.wrong++;
+          }
+          return { score, label: m.label as Label };
+        });
+        const after = scoreSet(model, order);
+        const tagged = (xs: readonly { score: number }[]) =>
+          xs.filter((x) => x.score >= 0.5).length / xs.length;
+        const rates = (xs: readonly { score: number; label: Label }[]) => ({
+          fpr: tagged(xs.filter((x) => x.label === 'ham')),
+          recall: tagged(xs.filter((x) => x.label === 'spam')),
+          hard: tagged(xs.filter((_, i) => order[i]?.group === 'hard-ham-1')),
+        });
+        const a = rates(arrival);
+        const b = rates(after);
+        sum.fpr += a.fpr;
+        sum.recall += a.recall;
+        sum.hard += siteName === 'easy' ? 0 : a.hard;
+        sum.fprAfter += b.fpr;
+        sum.recallAfter += b.recall;
+        sum.hardAfter += siteName === 'easy' ? 0 : b.hard;
+        sum.auc += rocAuc(after);
+      }
+      const k = orders.length;
+      const m = (x: number) => pct(x / k);
+      console.log(
+        `${siteName.padEnd(6)} ${name.padEnd(10)} on arrival FPR ${m(sum.fpr)} R ${m(sum.recall)} hard ${m(sum.hard)} | after FPR ${m(sum.fprAfter)} R ${m(sum.recallAfter)} hard ${m(sum.hardAfter)} AUC ${(sum.auc / k).toFixed(4)} | learned spam ${(learned.spam / k).toFixed(0)} ham ${(learned.ham / k).toFixed(0)} wrong ${(learned.wrong / k).toFixed(0)}`,
+      );
+    }
+  }
+}
+
+if (process.env.AUTOLEARN) autolearn(process.env.AUTOLEARN);
 if (process.env.ADAPT)
   adapt(feedbackVariants(process.env.FEEDBACK), (process.env.ADAPT_N ?? '25,100').split(',').map(Number));
