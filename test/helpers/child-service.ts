@@ -23,8 +23,12 @@ export interface ChildService {
   exited: Promise<number | null>;
 }
 
-/** Waits until something listens on a loopback port or a unix socket path. */
-export async function waitForPort(port: number | string, timeoutMs = 60_000): Promise<void> {
+/** Waits until something listens on a loopback port (of `host`) or a unix socket path. */
+export async function waitForPort(
+  port: number | string,
+  timeoutMs = 60_000,
+  host = '127.0.0.1',
+): Promise<void> {
   // Generous: under CI's parallel load the child compiles TypeScript and opens its database first.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -33,8 +37,7 @@ export async function waitForPort(port: number | string, timeoutMs = 60_000): Pr
         s.destroy();
         resolve(true);
       };
-      const s =
-        typeof port === 'number' ? net.connect(port, '127.0.0.1', connected) : net.connect(port, connected);
+      const s = typeof port === 'number' ? net.connect(port, host, connected) : net.connect(port, connected);
       s.on('error', () => resolve(false));
     });
     if (open) return;
