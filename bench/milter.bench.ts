@@ -3,7 +3,7 @@
  * delayed ACKs off, and over a unix socket), and Postfix +
  * MailSentra as an after-queue content_filter, side by side in one run (the machine's speed moves between runs: compare only within
  * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
- * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the three
+ * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the
  * set-ups interleaved per repetition. One MailSentra process (`node dist/bundle/cli.js serve`, verdict cache off
  * since smtp-source sends the same message every time) serves the TCP milter and the content filter; a
  * second, milter only, listens on the unix socket; a third, milter only, on 127.0.0.2, whose route the bench

@@ -275,9 +275,9 @@ function autolearn(spec: string): void {
         sum.auc += rocAuc(after);
       }
       const k = orders.length;
-      const m = (x: number) => pct(x / k);
+      const mean = (x: number) => pct(x / k);
       console.log(
-        `${siteName.padEnd(6)} ${name.padEnd(10)} on arrival FPR ${m(sum.fpr)} R ${m(sum.recall)} hard ${m(sum.hard)} | after FPR ${m(sum.fprAfter)} R ${m(sum.recallAfter)} hard ${m(sum.hardAfter)} AUC ${(sum.auc / k).toFixed(4)} | learned spam ${(learned.spam / k).toFixed(0)} ham ${(learned.ham / k).toFixed(0)} wrong ${(learned.wrong / k).toFixed(0)}`,
+        `${siteName.padEnd(6)} ${name.padEnd(10)} on arrival FPR ${mean(sum.fpr)} R ${mean(sum.recall)} hard ${mean(sum.hard)} | after FPR ${mean(sum.fprAfter)} R ${mean(sum.recallAfter)} hard ${mean(sum.hardAfter)} AUC ${(sum.auc / k).toFixed(4)} | learned spam ${(learned.spam / k).toFixed(0)} ham ${(learned.ham / k).toFixed(0)} wrong ${(learned.wrong / k).toFixed(0)}`,
       );
     }
   }
