@@ -4,13 +4,21 @@
  * trusted MTA), never from Received headers. Never throws: a failure or an overrun of the time budget gives a
  * verdict whose methods are all temperror, and policy decides what that means.
  */
-import type { AuthenticateResult, DNSResolver } from 'mailauth';
+import type { DNSResolver } from 'mailauth';
 import type { Metrics } from '../observability/metrics.js';
 import { withTimeout } from '../util/timeout.js';
 import { formatAuthResults } from './ar-header.js';
 import { namesToPrefetch } from './prefetch.js';
-import type { Resolver } from './resolver.js';
+import type { MailauthResolver, Resolver } from './resolver.js';
 import type { AuthMethod, AuthResult, AuthVerdict, DkimSignature, DmarcPolicy } from './types.js';
+import {
+  type AuthResults,
+  authenticateUnsigned,
+  headerBlock,
+  isUnsigned,
+  loadUnsignedModules,
+  type UnsignedModules,
+} from './unsigned.js';
 
 export interface AuthInput {
   raw: Buffer;
@@ -89,12 +97,7 @@ export function failedVerdict(
 }
 
 /** mailauth's result → our verdict (pure; exported for tests). */
-export function toVerdict(
-  authservId: string,
-  r: AuthenticateResult,
-  ms: number,
-  spfChecked = true,
-): AuthVerdict {
+export function toVerdict(authservId: string, r: AuthResults, ms: number, spfChecked = true): AuthVerdict {
   const headerFrom = r.dkim.headerFrom ?? [];
   const fromDomain = headerFrom.length === 1 ? domainOf(headerFrom[0] as string) : null;
   const dkim: DkimSignature[] = (r.dkim.results ?? [])
@@ -163,9 +166,7 @@ const SIGNATURE_FIELD = /^(?:dkim-signature|arc-seal|arc-message-signature)[ \t]
  * none, SPF, DMARC from the From field) comes from the header and the envelope. Pure; exported for tests.
  */
 export function authInput(raw: Buffer): Buffer {
-  const end = raw.indexOf('\r\n\r\n');
-  if (end < 0) return raw;
-  const head = raw.subarray(0, end + 4);
+  const head = headerBlock(raw);
   return SIGNATURE_FIELD.test(head.toString('latin1')) ? raw : head;
 }
 
@@ -178,11 +179,37 @@ export function createVerifier(
   // mailauth is loaded with the first message, not with the service: evaluating it (DKIM, ARC, BIMI and
   // their crypto and DNS helpers) is a tenth of a second that every start would spend before /ready.
   // Its CommonJS exports through `default`: Node's own import and the bundle's chunk (which has no named
-  // exports for a CommonJS module) both give module.exports there.
+  // exports for a CommonJS module) both give module.exports there. A message with no DKIM or ARC field in
+  // its header, most mail, goes through unsigned.ts: mailauth's SPF and DMARC without its DKIM parser.
   let mailauth: Promise<MailAuth> | undefined;
+  let unsignedModules: Promise<UnsignedModules> | undefined;
+  const verifyWithMailauth = async (input: AuthInput, resolve: MailauthResolver) => {
+    mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
+    const { authenticate } = await mailauth;
+    return authenticate(authInput(input.raw), {
+      ip: input.clientIp ?? undefined,
+      helo: input.helo ?? undefined,
+      sender: input.mailFrom || undefined,
+      mta: options.authservId,
+      // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
+      resolver: resolve as DNSResolver,
+      minBitLength: options.minKeyBits,
+      disableBimi: true,
+    });
+  };
+  const verifyUnsigned = async (head: Buffer, input: AuthInput, resolve: MailauthResolver) => {
+    unsignedModules ??= loadUnsignedModules();
+    const opts = {
+      ip: input.clientIp ?? undefined,
+      helo: input.helo ?? undefined,
+      sender: input.mailFrom || undefined,
+      mta: options.authservId,
+      resolver: resolve as DNSResolver, // as above
+    };
+    return authenticateUnsigned(head, opts, await unsignedModules);
+  };
   return {
     async verify(input) {
-      mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
       const started = performance.now();
       const elapsed = () => performance.now() - started;
       let verdict: AuthVerdict;
@@ -193,18 +220,9 @@ export function createVerifier(
         resolve(name, type).catch(() => {}); // mailauth's own lookup of the name reports any failure
       }
       try {
-        const { authenticate } = await mailauth;
+        const head = headerBlock(input.raw);
         const result = await withTimeout(
-          authenticate(authInput(input.raw), {
-            ip: input.clientIp ?? undefined,
-            helo: input.helo ?? undefined,
-            sender: input.mailFrom || undefined,
-            mta: options.authservId,
-            // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
-            resolver: resolve as DNSResolver,
-            minBitLength: options.minKeyBits,
-            disableBimi: true,
-          }),
+          isUnsigned(head) ? verifyUnsigned(head, input, resolve) : verifyWithMailauth(input, resolve),
           limitMs,
           () => new Error(`verification took longer than ${limitMs} ms`),
         );

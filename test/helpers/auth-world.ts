@@ -5,7 +5,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
-import { createResolver } from '../../src/auth/resolver.js';
+import { createResolver, type Resolver } from '../../src/auth/resolver.js';
 import { createVerifier, type Verifier } from '../../src/auth/verify.js';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -107,7 +107,7 @@ export async function forwardedByList(): Promise<Buffer> {
 export function testVerifier(
   dns: TestDns,
   options: { budgetMs?: number; timeoutMs?: number; metrics?: Metrics } = {},
-): { verifier: Verifier; metrics: Metrics } {
+): { verifier: Verifier; metrics: Metrics; resolver: Resolver } {
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   const cache = createDnsCache({ memoryEntries: 1000, redis: null, redisTimeoutMs: 50 });
   const resolver = createResolver(
@@ -125,7 +125,7 @@ export function testVerifier(
     { authservId: 'mx.mailsentra.test', minKeyBits: 1024, budgetMs: options.budgetMs ?? 8000 },
     { resolver, metrics },
   );
-  return { verifier, metrics };
+  return { verifier, metrics, resolver };
 }
 
 /** Our authserv-id in the services these tests start. */
