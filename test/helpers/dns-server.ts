@@ -51,7 +51,6 @@ function chunks(text: string): string[] {
 }
 
 export async function startTestDns(): Promise<TestDns> {
-  const udp = dgram.createSocket('udp4');
   const tcp = net.createServer();
   const dns: Omit<TestDns, 'port' | 'server' | 'close'> = {
     zone: new Map(),
@@ -93,19 +92,20 @@ export async function startTestDns(): Promise<TestDns> {
     return dnsPacket.encode({ ...base, flags, answers, authorities: answers.length === 0 ? [SOA] : [] });
   }
 
-  udp.on('message', (msg, from) => {
-    let query: Packet;
-    try {
-      query = dnsPacket.decode(msg);
-    } catch {
-      return;
-    }
-    const reply = answer(query, true);
-    if (!reply) return;
-    const send = () => udp.send(reply, from.port, from.address);
-    if (dns.delayMs > 0) setTimeout(send, dns.delayMs);
-    else send();
-  });
+  const serveUdp = (udp: dgram.Socket) =>
+    udp.on('message', (msg, from) => {
+      let query: Packet;
+      try {
+        query = dnsPacket.decode(msg);
+      } catch {
+        return;
+      }
+      const reply = answer(query, true);
+      if (!reply) return;
+      const send = () => udp.send(reply, from.port, from.address);
+      if (dns.delayMs > 0) setTimeout(send, dns.delayMs);
+      else send();
+    });
   tcp.on('connection', (socket) => {
     let buffered = Buffer.alloc(0);
     socket.on('error', () => {});
@@ -120,12 +120,7 @@ export async function startTestDns(): Promise<TestDns> {
     });
   });
 
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', resolve);
-  });
+  const { udp, port } = await bindBoth(tcp, serveUdp);
   return Object.assign(dns, {
     port,
     server: `127.0.0.1:${port}`,
@@ -134,4 +129,44 @@ export async function startTestDns(): Promise<TestDns> {
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   });
+}
+
+/**
+ * One port number for both: TCP listens where the kernel finds a free port, and a UDP socket binds the same
+ * number. The number can be taken for UDP (or, the other way round, a kernel-chosen UDP port can be a busy
+ * TCP port on a machine making many outgoing connections): then another is tried.
+ */
+async function bindBoth(
+  tcp: net.Server,
+  serveUdp: (udp: dgram.Socket) => void,
+): Promise<{ udp: dgram.Socket; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(0, '127.0.0.1', () => {
+        tcp.removeListener('error', reject);
+        resolve();
+      });
+    });
+    const port = (tcp.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket('udp4');
+    const error = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+      udp.once('error', resolve);
+      udp.bind(port, '127.0.0.1', () => {
+        udp.removeListener('error', resolve);
+        resolve(null);
+      });
+    });
+    if (!error) {
+      serveUdp(udp);
+      return { udp, port };
+    }
+    try {
+      udp.close();
+    } catch {
+      // a socket whose bind failed may hold nothing to close
+    }
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    if (error.code !== 'EADDRINUSE' || attempt === 20) throw error;
+  }
 }
