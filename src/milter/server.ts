@@ -23,13 +23,15 @@ export function createMilterServer(deps: {
 
   const server = createServer((socket) => {
     const id = `m${(++counter).toString(36)}`;
-    const log = logger.child({ milterConnection: id });
+    // Made on first use: most connections log nothing of their own, and a child logger costs its bindings.
+    let connectionLog: Logger | null = null;
+    const log = () => (connectionLog ??= logger.child({ milterConnection: id }));
     const reader = new PacketReader();
     let chain = Promise.resolve();
     let deciding = false;
     const session = createSession(id, {
       config,
-      logger: log,
+      logger,
       process: deps.process,
       send(data) {
         if (!socket.destroyed && socket.writable) socket.write(data);
@@ -47,17 +49,17 @@ export function createMilterServer(deps: {
     socket.setNoDelay(true);
     socket.setTimeout(config.milter.idleTimeoutMs, () => {
       if (deciding) return;
-      log.info({ event: 'MILTER_IDLE' }, 'milter connection idle, closing');
+      log().info({ event: 'MILTER_IDLE' }, 'milter connection idle, closing');
       socket.destroy();
     });
     const fail = (err: unknown) => {
       if (err instanceof MilterProtocolError) {
-        log.warn(
+        log().warn(
           { event: 'MILTER_PROTOCOL_ERROR', err: err.message },
           'protocol error, closing this connection',
         );
       } else {
-        log.error({ event: 'MILTER_FAILED', err: (err as Error).message }, 'milter connection failed');
+        log().error({ event: 'MILTER_FAILED', err: (err as Error).message }, 'milter connection failed');
       }
       socket.destroy();
     };
@@ -84,7 +86,7 @@ export function createMilterServer(deps: {
       }
     });
     socket.on('error', (err) =>
-      log.debug({ event: 'MILTER_SOCKET_ERROR', err: err.message }, 'socket error'),
+      log().debug({ event: 'MILTER_SOCKET_ERROR', err: err.message }, 'socket error'),
     );
     socket.on('close', () => connections.delete(socket));
   });

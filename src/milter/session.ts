@@ -126,10 +126,13 @@ export function createSession(id: string, deps: SessionDeps) {
     const negotiated = agreed as OptNeg;
     const queueId = macro('i');
     messages++;
-    const log = logger.child({ queueId, client: client?.address ?? null });
+    // Made on first use, as the connection's: the pipeline logs the message under its own child.
+    let messageLog: Logger | null = null;
+    const log = () =>
+      (messageLog ??= logger.child({ milterConnection: id, queueId, client: client?.address ?? null }));
     if (m.tooBig) {
       const e = smtpErrors.messageTooBig(maxSize);
-      log.info({ event: 'MILTER_TOO_BIG', size: m.size }, 'message over smtp.maxMessageSize');
+      log().info({ event: 'MILTER_TOO_BIG', size: m.size }, 'message over smtp.maxMessageSize');
       deps.send(replyCode(e.responseCode, e.message));
       return;
     }
@@ -165,7 +168,7 @@ export function createSession(id: string, deps: SessionDeps) {
       answer = await process(delivery, transport);
     } catch (err) {
       // A defect must not lose mail: the MTA keeps it and the sender retries.
-      log.error({ event: 'MILTER_MESSAGE_FAILED', err: (err as Error).message }, 'unexpected failure');
+      log().error({ event: 'MILTER_MESSAGE_FAILED', err: (err as Error).message }, 'unexpected failure');
       const e = smtpErrors.localTempfail();
       answer = { code: e.responseCode, text: e.message, error: e };
     } finally {

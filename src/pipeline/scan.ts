@@ -37,8 +37,12 @@ export const verdictKey = (contentHash: string, authFeatures: readonly string[])
 const NO_AUTH: LessonAuth = { signals: [], previous: [] };
 
 export interface FeatureExtractor {
-  /** `signal` aborts a worker's task: the worker is terminated and replaced, so a runaway parse frees it. */
-  extract(raw: Buffer, signal?: AbortSignal): Promise<MessageFeatures>;
+  /**
+   * With `timeoutMs`, a worker's task that runs longer is aborted (the worker is terminated and replaced,
+   * so a runaway parse frees it) and the promise rejects with ScanTimeoutError. An inline parse is
+   * synchronous: it is never cut short, so it gets no timer.
+   */
+  extract(raw: Buffer, timeoutMs?: number): Promise<MessageFeatures>;
   close(): Promise<void>;
 }
 
@@ -53,14 +57,21 @@ export function createFeatureExtractor(config: Config): FeatureExtractor {
   if (config.scanner.workers === 0) return { extract: inline, close: async () => {} };
   const workerMinBytes = config.scanner.workerMinBytes;
   const pool = workerPool(import.meta.url, 'feature-worker', { threads: config.scanner.workers });
+  const inWorker = (raw: Buffer, timeoutMs: number | undefined) => {
+    const task = { raw, maxBytes } satisfies FeatureTask;
+    if (timeoutMs === undefined) return pool.run(task) as Promise<MessageFeatures>;
+    const abort = new AbortController();
+    return withTimeout(
+      pool.run(task, { signal: abort.signal }) as Promise<MessageFeatures>,
+      timeoutMs,
+      () => {
+        abort.abort();
+        return new ScanTimeoutError(`scan took longer than ${timeoutMs} ms`);
+      },
+    );
+  };
   return {
-    extract: (raw, signal) =>
-      raw.length < workerMinBytes
-        ? inline(raw)
-        : (pool.run(
-            { raw, maxBytes } satisfies FeatureTask,
-            signal ? { signal } : {},
-          ) as Promise<MessageFeatures>),
+    extract: (raw, timeoutMs) => (raw.length < workerMinBytes ? inline(raw) : inWorker(raw, timeoutMs)),
     close: () => pool.destroy(),
   };
 }
@@ -131,12 +142,7 @@ export function createScanner(deps: {
           };
         }
       }
-      const ms = config.scanner.timeoutMs;
-      const abort = new AbortController();
-      const features = await withTimeout(extractor.extract(raw, abort.signal), ms, () => {
-        abort.abort();
-        return new ScanTimeoutError(`scan took longer than ${ms} ms`);
-      });
+      const features = await extractor.extract(raw, config.scanner.timeoutMs);
       // Read in the tick that scores: feedback applied during the parse changed the weights and the
       // generation together.
       const scope = cacheScope(model.version, learned.generation());

@@ -4,10 +4,11 @@ import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { loadDefaultModel } from '../../src/classifier/model-source.js';
 import { loadConfig } from '../../src/config/load.js';
+import { ScanTimeoutError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createActiveModel } from '../../src/pipeline/active-model.js';
-import { createScanner } from '../../src/pipeline/scan.js';
+import { createFeatureExtractor, createScanner } from '../../src/pipeline/scan.js';
 
 const spam = loadSpamAssassin('test').find((m) => m.label === 'spam')!.raw;
 /** The feedback row a lesson is recorded as. */
@@ -33,6 +34,24 @@ function scanner(scannerConfig: { workers: number; workerMinBytes: number }, cac
 }
 
 describe('scanner', () => {
+  it('cuts a worker’s parse short at the time limit, then parses the next message in a new worker', async () => {
+    const config = loadConfig({
+      file: null,
+      env: {},
+      overrides: { scanner: { workers: 1, workerMinBytes: 0 } },
+    });
+    const extractor = createFeatureExtractor(config);
+    // Half a megabyte of words: its parse takes milliseconds, far past a limit of one.
+    const big = Buffer.from(`Subject: long\r\n\r\n${'lorem ipsum dolor sit amet '.repeat(20_000)}`);
+    try {
+      await expect(extractor.extract(big, 1)).rejects.toBeInstanceOf(ScanTimeoutError);
+      const features = await extractor.extract(spam, 10_000);
+      expect(features.hashes.length).toBeGreaterThan(10);
+    } finally {
+      await extractor.close();
+    }
+  });
+
   it('scores the same in a worker thread and on the main thread', async () => {
     const inline = scanner({ workers: 0, workerMinBytes: 0 }, false);
     const threaded = scanner({ workers: 1, workerMinBytes: 0 }, false);
