@@ -86,7 +86,9 @@ export function headerFromAddresses(head: Buffer, addressparser: UnsignedModules
     else fields.push(line);
   }
   const addresses: string[] = [];
-  for (const field of fields) {
+  for (const binary of fields) {
+    // Split as bytes, then read as UTF-8, as mailauth does (raw UTF-8 names and addresses, RFC 6532).
+    const field = Buffer.from(binary, 'binary').toString();
     const colon = field.indexOf(':');
     if (colon < 0 || field.slice(0, colon).trim().toLowerCase() !== 'from') continue;
     collect(addressparser(field.slice(colon + 1).trim()), addresses);

@@ -73,6 +73,13 @@ const EXTRA: Record<string, Buffer> = {
   'a space before the colon': Buffer.from(`From : alice@authorg.example\r\n${HEAD}\r\nbody\r\n`),
   'a lower-case field name': Buffer.from(`from: alice@authbank.example\r\n${HEAD}\r\nbody\r\n`),
   'no body at all': Buffer.from(`From: alice@authorg.example\r\n${HEAD}`),
+  'raw UTF-8 in the name and the address': Buffer.from(
+    `From: Jürgen Müller <jürgen@bücher.example>\r\n${HEAD}\r\nbody\r\n`,
+  ),
+  'raw UTF-8 in the name only': Buffer.from(`From: Ünal Çelik <unal@authorg.example>\r\n${HEAD}\r\nbody\r\n`),
+  'bare LF line ends': Buffer.from(
+    `From: alice@authbank.example\n${HEAD.replaceAll('\r\n', '\n')}\nFrom: x@y.example\n`,
+  ),
   'a field named like a signature': Buffer.from(
     `X-DKIM-Signature: v=1\r\nFrom: alice@authorg.example\r\n${HEAD}\r\nDKIM-Signature: in the body\r\n`,
   ),
