@@ -183,30 +183,27 @@ export function createVerifier(
   // its header, most mail, goes through unsigned.ts: mailauth's SPF and DMARC without its DKIM parser.
   let mailauth: Promise<MailAuth> | undefined;
   let unsignedModules: Promise<UnsignedModules> | undefined;
+  // The envelope as mailauth takes it, for either path.
+  const envelopeOf = (input: AuthInput, resolve: MailauthResolver) => ({
+    ip: input.clientIp ?? undefined,
+    helo: input.helo ?? undefined,
+    sender: input.mailFrom || undefined,
+    mta: options.authservId,
+    // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
+    resolver: resolve as DNSResolver,
+  });
   const verifyWithMailauth = async (input: AuthInput, resolve: MailauthResolver) => {
     mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
     const { authenticate } = await mailauth;
     return authenticate(authInput(input.raw), {
-      ip: input.clientIp ?? undefined,
-      helo: input.helo ?? undefined,
-      sender: input.mailFrom || undefined,
-      mta: options.authservId,
-      // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
-      resolver: resolve as DNSResolver,
+      ...envelopeOf(input, resolve),
       minBitLength: options.minKeyBits,
       disableBimi: true,
     });
   };
   const verifyUnsigned = async (head: Buffer, input: AuthInput, resolve: MailauthResolver) => {
     unsignedModules ??= loadUnsignedModules();
-    const opts = {
-      ip: input.clientIp ?? undefined,
-      helo: input.helo ?? undefined,
-      sender: input.mailFrom || undefined,
-      mta: options.authservId,
-      resolver: resolve as DNSResolver, // as above
-    };
-    return authenticateUnsigned(head, opts, await unsignedModules);
+    return authenticateUnsigned(head, envelopeOf(input, resolve), await unsignedModules);
   };
   return {
     async verify(input) {
