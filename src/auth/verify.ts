@@ -156,20 +156,6 @@ export function countResults(metrics: Metrics, v: AuthVerdict): void {
 
 type MailAuth = typeof import('mailauth');
 
-/** A DKIM or ARC signature field at the start of a header line (field names are case-insensitive). */
-const SIGNATURE_FIELD = /^(?:dkim-signature|arc-seal|arc-message-signature)[ \t]*:/im;
-
-/**
- * What mailauth is given: the whole message when a DKIM or ARC signature is in its header, else the header
- * block alone. mailauth streams the message through its DKIM parser, byte by byte in JavaScript, to hash
- * the body for each signature; with no signature there is nothing to hash, and every result (DKIM and ARC
- * none, SPF, DMARC from the From field) comes from the header and the envelope. Pure; exported for tests.
- */
-export function authInput(raw: Buffer): Buffer {
-  const head = headerBlock(raw);
-  return SIGNATURE_FIELD.test(head.toString('latin1')) ? raw : head;
-}
-
 export function createVerifier(
   options: VerifierOptions,
   deps: { resolver: Resolver; metrics: Metrics },
@@ -195,7 +181,8 @@ export function createVerifier(
   const verifyWithMailauth = async (input: AuthInput, resolve: MailauthResolver) => {
     mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
     const { authenticate } = await mailauth;
-    return authenticate(authInput(input.raw), {
+    // Signed: the whole message, whose body each DKIM signature hashes.
+    return authenticate(input.raw, {
       ...envelopeOf(input, resolve),
       minBitLength: options.minKeyBits,
       disableBimi: true,
