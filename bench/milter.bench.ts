@@ -118,31 +118,27 @@ try {
   const unixConfig = path.join(state, 'milter-unix.yaml');
   // Postfix's smtpd runs as user postfix, in no group of this bench's: the socket is open to every user.
   writeFileSync(unixConfig, "milter:\n  socketMode: '0666'\n");
-  const unixService = spawnService({
-    SMTP_LISTEN: 'off',
-    MILTER_LISTEN: milterSocket,
-    MAILSENTRA_CONFIG: unixConfig,
-    DNS_SERVERS: dns.server,
-    API_LISTEN: `127.0.0.1:${await freePort()}`,
-    VERDICT_CACHE: cache,
-    DATA_DIR: mkdtempSync(path.join(state, 'data-')),
-    DATABASE_URL: benchDb?.url ?? '',
-  });
-  services.push(unixService);
+  // A MailSentra that is a milter only, on `listen`, with a data directory of its own.
+  const milterOnly = async (listen: string, env: Record<string, string> = {}) => {
+    const child = spawnService({
+      SMTP_LISTEN: 'off',
+      MILTER_LISTEN: listen,
+      DNS_SERVERS: dns.server,
+      API_LISTEN: `127.0.0.1:${await freePort()}`,
+      VERDICT_CACHE: cache,
+      DATA_DIR: mkdtempSync(path.join(state, 'data-')),
+      DATABASE_URL: benchDb?.url ?? '',
+      ...env,
+    });
+    services.push(child);
+    return child;
+  };
+  const unixService = await milterOnly(milterSocket, { MAILSENTRA_CONFIG: unixConfig });
   // The same, as a milter only on the address whose route has delayed ACKs off.
   const quickackPort = await freePort();
   const quickackService = removeQuickackRoute
-    ? spawnService({
-        SMTP_LISTEN: 'off',
-        MILTER_LISTEN: `${QUICKACK_ADDRESS}:${quickackPort}`,
-        DNS_SERVERS: dns.server,
-        API_LISTEN: `127.0.0.1:${await freePort()}`,
-        VERDICT_CACHE: cache,
-        DATA_DIR: mkdtempSync(path.join(state, 'data-')),
-        DATABASE_URL: benchDb?.url ?? '',
-      })
+    ? await milterOnly(`${QUICKACK_ADDRESS}:${quickackPort}`)
     : null;
-  if (quickackService) services.push(quickackService);
   await waitForPort(milterPort, 180_000);
   await waitForPort(milterSocket, 180_000);
   if (quickackService) await waitForPort(quickackPort, 180_000, QUICKACK_ADDRESS);
