@@ -1,6 +1,6 @@
 -- Shared by the miltertest scripts: connect to MailSentra's milter (port given with -D port=N) and report
--- a client, sender and recipients. Steps MailSentra asked the MTA to skip (DATA, unknown commands) are
--- not sent, as an MTA would not send them.
+-- a client, sender, recipients and DATA. Unknown commands, which MailSentra asked the MTA to skip, are not
+-- sent, as an MTA would not send them.
 function open_message(rcpts, queue_id)
   local conn = mt.connect("inet:" .. port .. "@127.0.0.1", 20, 0.25)
   if conn == nil then error("cannot connect to the milter") end
@@ -10,6 +10,8 @@ function open_message(rcpts, queue_id)
   mt.macro(conn, SMFIC_MAIL, "i", queue_id)
   check(mt.mailfrom(conn, "<alice@example.org>"), "mailfrom")
   for _, r in ipairs(rcpts) do check(mt.rcptto(conn, "<" .. r .. ">"), "rcptto " .. r) end
+  check(mt.data(conn), "data")
+  if mt.getreply(conn) ~= SMFIR_CONTINUE then error("DATA was not answered with continue") end
   return conn
 end
 
