@@ -1,22 +1,19 @@
 /**
- * Postfix alone, Postfix + MailSentra as its milter (over TCP, over TCP on a loopback address whose route has
- * delayed ACKs off, and over a unix socket), and Postfix +
+ * Postfix alone, Postfix + MailSentra as its milter (over TCP and over a unix socket), and Postfix +
  * MailSentra as an after-queue content_filter, side by side in one run (the machine's speed moves between runs: compare only within
  * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
- * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages at concurrency 10 and 50, the
+ * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages (BENCH_SIZE) at concurrency 10 and 50, the
  * set-ups interleaved per repetition. One MailSentra process (`node dist/bundle/cli.js serve`, verdict cache off
  * since smtp-source sends the same message every time) serves the TCP milter and the content filter; a
- * second, milter only, listens on the unix socket; a third, milter only, on 127.0.0.2, whose route the bench
- * adds with Linux's `quickack` attribute and removes at the end (docs/milter.md: the remedy for the wait
- * behind Postfix's Nagle algorithm; that set-up is left out when the route cannot be added).
+ * second, milter only, listens on the unix socket.
  *
  * Figures: accepted/s (smtp-source's time: what the sending client sees), delivered/s (until the sink
  * holds every message: the content filter works after the queue, so only this one counts its cost), and
  * MailSentra's CPU per message. Needs `npm run build`, root (Postfix) and Debian's postfix.
- * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_CACHE (on/off,
- * default off), DATABASE_URL (default: embedded PGlite).
+ * Env: BENCH_COUNT (default 1000), BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_SIZE (bytes,
+ * default 5120), BENCH_CACHE (on/off, default off), DATABASE_URL (default: embedded PGlite).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,7 +32,7 @@ import {
 const count = Number(process.env.BENCH_COUNT ?? '1000');
 const reps = Number(process.env.BENCH_REPS ?? '1');
 const concs = (process.env.BENCH_CONC ?? '10,50').split(',').map(Number);
-const SIZE = 5120;
+const SIZE = Number(process.env.BENCH_SIZE ?? '5120');
 // on: the same message is then scored once, so the CPU figure is the transport and pipeline alone.
 const cache = process.env.BENCH_CACHE === 'on' ? 'on' : 'off';
 
@@ -48,28 +45,9 @@ if (process.getuid?.() !== 0) {
 type Setup =
   | 'postfix alone'
   | 'postfix + milter'
-  | 'postfix + milter, TCP, quickack route'
   | 'postfix + milter, unix socket'
   | 'postfix + content_filter';
 
-/** The address of the quickack set-up: in 127.0.0.0/8, but with a route of its own. */
-const QUICKACK_ADDRESS = '127.0.0.2';
-/** Adds that route (delayed ACKs off for connections to and from the address); returns its removal, or
- * null when it cannot be added (no `ip`, or the address has a route of its own already). */
-function addQuickackRoute(): (() => void) | null {
-  const route = ['local', QUICKACK_ADDRESS, 'dev', 'lo', 'table', 'local'];
-  const added = spawnSync(
-    'ip',
-    ['route', 'add', ...route, 'scope', 'host', 'src', QUICKACK_ADDRESS, 'quickack', '1'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  if (added.status !== 0) return null;
-  return () => {
-    spawnSync('ip', ['route', 'del', ...route], { stdio: 'ignore' });
-  };
-}
 interface Result {
   setup: Setup;
   conc: number;
@@ -93,9 +71,6 @@ const sink = await startSink();
 const sinkPort = sink.port;
 const postfixes: PostfixInstance[] = [];
 const services: ChildProcess[] = [];
-const removeQuickackRoute = addQuickackRoute();
-if (!removeQuickackRoute)
-  console.log(`no route with quickack for ${QUICKACK_ADDRESS}: that set-up is left out`);
 
 try {
   const smtpPort = await freePort();
@@ -112,42 +87,27 @@ try {
     DATABASE_URL: benchDb?.url ?? '',
   });
   services.push(service);
-  // The same, as a milter on a unix socket (no SMTP): Postfix's milter client leaves Nagle's algorithm on
-  // over TCP, which a unix socket does not have. Its own process, so its CPU is counted apart.
+  // The same, as a milter on a unix socket (no SMTP), in a process of its own so that its CPU is counted
+  // apart.
   const milterSocket = path.join(socketDir, 'milter.sock');
   const unixConfig = path.join(state, 'milter-unix.yaml');
   // Postfix's smtpd runs as user postfix, in no group of this bench's: the socket is open to every user.
   writeFileSync(unixConfig, "milter:\n  socketMode: '0666'\n");
-  // A MailSentra that is a milter only, on `listen`, with a data directory of its own.
-  const milterOnly = async (listen: string, env: Record<string, string> = {}) => {
-    const child = spawnService({
-      SMTP_LISTEN: 'off',
-      MILTER_LISTEN: listen,
-      DNS_SERVERS: dns.server,
-      API_LISTEN: `127.0.0.1:${await freePort()}`,
-      VERDICT_CACHE: cache,
-      DATA_DIR: mkdtempSync(path.join(state, 'data-')),
-      DATABASE_URL: benchDb?.url ?? '',
-      ...env,
-    });
-    services.push(child);
-    return child;
-  };
-  const unixService = await milterOnly(milterSocket, { MAILSENTRA_CONFIG: unixConfig });
-  // The same, as a milter only on the address whose route has delayed ACKs off.
-  const quickackPort = await freePort();
-  const quickackService = removeQuickackRoute
-    ? await milterOnly(`${QUICKACK_ADDRESS}:${quickackPort}`)
-    : null;
+  const unixService = spawnService({
+    SMTP_LISTEN: 'off',
+    MILTER_LISTEN: milterSocket,
+    MAILSENTRA_CONFIG: unixConfig,
+    DNS_SERVERS: dns.server,
+    API_LISTEN: `127.0.0.1:${await freePort()}`,
+    VERDICT_CACHE: cache,
+    DATA_DIR: mkdtempSync(path.join(state, 'data-')),
+    DATABASE_URL: benchDb?.url ?? '',
+  });
+  services.push(unixService);
   await waitForPort(milterPort, 180_000);
   await waitForPort(milterSocket, 180_000);
-  if (quickackService) await waitForPort(quickackPort, 180_000, QUICKACK_ADDRESS);
   const pidOf = (setup: Setup): number =>
-    (setup === 'postfix + milter, unix socket'
-      ? unixService.pid
-      : setup === 'postfix + milter, TCP, quickack route'
-        ? quickackService?.pid
-        : service.pid) as number;
+    (setup === 'postfix + milter, unix socket' ? unixService.pid : service.pid) as number;
 
   const base = { filterPort: 0, reinjectPort: 0, nextHopPort: sinkPort };
   const alone = await startPostfix({
@@ -174,17 +134,6 @@ try {
     mainCf: { smtpd_milters: `unix:${milterSocket}`, non_smtpd_milters: `unix:${milterSocket}` },
   });
   postfixes.push(milterUnix);
-  const quickackTarget = `inet:${QUICKACK_ADDRESS}:${quickackPort}`;
-  const milterQuickack = quickackService
-    ? await startPostfix({
-        ...base,
-        mode: 'milter',
-        smtpdPort: await freePort(),
-        reinjectPort: await freePort(),
-        mainCf: { smtpd_milters: quickackTarget, non_smtpd_milters: quickackTarget },
-      })
-    : null;
-  if (milterQuickack) postfixes.push(milterQuickack);
   const contentFilter = await startPostfix({
     ...base,
     mode: 'after-queue',
@@ -196,9 +145,6 @@ try {
   const setups: [Setup, PostfixInstance][] = [
     ['postfix alone', alone],
     ['postfix + milter', milter],
-    ...(milterQuickack
-      ? [['postfix + milter, TCP, quickack route', milterQuickack] as [Setup, PostfixInstance]]
-      : []),
     ['postfix + milter, unix socket', milterUnix],
     ['postfix + content_filter', contentFilter],
   ];
@@ -261,13 +207,15 @@ try {
         const r = await run(setup, pf.port, conc, rep);
         results.push(r);
         console.log(
-          `${setup.padEnd(38)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,
+          `${setup.padEnd(30)} c${conc}  accepted ${r.accepted.toFixed(1)}/s  delivered ${r.delivered.toFixed(1)}/s  MailSentra CPU ${r.cpuMs.toFixed(2)} ms/msg${r.ok ? '' : '  (FAILED: not every message delivered)'}`,
         );
       }
     }
   }
 
-  console.log(`\n5 KiB, ${count} messages per run, ${reps} rep(s), verdict cache ${cache}; medians:`);
+  console.log(
+    `\n${(SIZE / 1024).toFixed(0)} KiB, ${count} messages per run, ${reps} rep(s), verdict cache ${cache}; medians:`,
+  );
   console.log(
     '| set-up | conc | accepted msg/s | delivered msg/s | vs Postfix alone (delivered) | MailSentra CPU ms/msg |',
   );
@@ -285,7 +233,6 @@ try {
     }
   }
 } finally {
-  removeQuickackRoute?.();
   for (const pf of postfixes) await pf.stop();
   for (const service of services) {
     if (service.exitCode !== null) continue;
