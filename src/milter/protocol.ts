@@ -85,12 +85,12 @@ export const Step = {
 export const WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS | Action.DELRCPT;
 
 /**
- * Steps: it decides only at end of message, so it answers no other stage but DATA (the MTA then does not
- * wait for a reply per envelope command, header or body chunk), and it needs no unknown commands. DATA is
- * answered because the MTA sends the envelope, buffered, when it waits for that reply: Postfix's milter
- * client leaves Nagle's algorithm on, so with no reply the headers and body would wait behind the
- * unacknowledged envelope for this end's delayed ACK, about 40 ms a message over TCP. Header values with
- * their leading space let the message be rebuilt as it was, and a changed Subject keep its spacing.
+ * Steps over TCP: it decides only at end of message, so it answers no other stage but DATA (the MTA then
+ * does not wait for a reply per envelope command, header or body chunk), and it needs no unknown commands.
+ * DATA is answered because the MTA sends the envelope, buffered, when it waits for that reply: Postfix's
+ * milter client leaves Nagle's algorithm on, so with no reply the headers and body would wait behind the
+ * unacknowledged envelope for this end's delayed ACK, about 40 ms a message. Header values with their
+ * leading space let the message be rebuilt as it was, and a changed Subject keep its spacing.
  */
 export const WANTED_STEPS =
   Step.NR_CONN |
@@ -103,6 +103,9 @@ export const WANTED_STEPS =
   Step.NR_HDR |
   Step.NOUNKNOWN |
   Step.HDR_LEADSPC;
+
+/** Steps over a unix socket, which has no Nagle algorithm: DATA is skipped too, saving a write a message. */
+export const WANTED_STEPS_LOCAL = WANTED_STEPS | Step.NR_DATA | Step.NODATA;
 
 /** A stage's no-reply bit: when negotiated, that command gets no answer. */
 export const NO_REPLY: Partial<Record<string, number>> = {
@@ -202,12 +205,13 @@ export function encodeOptNeg(o: OptNeg): Buffer {
 }
 
 /** Our answer: the version both speak, and of what we want only what the MTA offered. */
-export function negotiate(offer: OptNeg): OptNeg {
+/** The agreement: what the MTA offered of what is wanted (`overTcp`: WANTED_STEPS, else WANTED_STEPS_LOCAL). */
+export function negotiate(offer: OptNeg, overTcp: boolean): OptNeg {
   if (offer.version < 2) throw new MilterProtocolError(`protocol version ${offer.version} is too old`);
   return {
     version: Math.min(offer.version, VERSION),
     actions: (WANTED_ACTIONS & offer.actions) >>> 0,
-    steps: (WANTED_STEPS & offer.steps) >>> 0,
+    steps: ((overTcp ? WANTED_STEPS : WANTED_STEPS_LOCAL) & offer.steps) >>> 0,
   };
 }
 

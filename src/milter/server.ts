@@ -33,6 +33,8 @@ export function createMilterServer(deps: {
       config,
       logger,
       process: deps.process,
+      // A unix socket's peer has no address.
+      overTcp: socket.remoteAddress !== undefined,
       send(data) {
         if (!socket.destroyed && socket.writable) socket.write(data);
       },

@@ -40,6 +40,8 @@ export interface SessionDeps {
   config: Config;
   logger: Logger;
   process: ProcessMessage;
+  /** The MTA is reached over TCP (not a unix socket): negotiation then asks it for DATA, to answer it. */
+  overTcp: boolean;
   /** Writes to the MTA (ignored once the connection is gone). */
   send(data: Buffer): void;
   /** Ends the connection (QUIT). */
@@ -194,7 +196,7 @@ export function createSession(id: string, deps: SessionDeps) {
     }
     switch (p.cmd) {
       case Cmd.OPTNEG:
-        agreed = negotiate(parseOptNeg(p.data));
+        agreed = negotiate(parseOptNeg(p.data), deps.overTcp);
         deps.send(encodeOptNeg(agreed));
         return;
       case Cmd.MACRO: {

@@ -14,7 +14,14 @@ function session(process: ProcessMessage) {
   const sent: Buffer[] = [];
   const config = loadConfig({ file: null, env: {}, overrides: { smtp: { maxMessageSize: 1024 } } });
   const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) });
-  const s = createSession('m7', { config, logger, process, send: (b) => void sent.push(b), end() {} });
+  const s = createSession('m7', {
+    config,
+    logger,
+    process,
+    overTcp: true,
+    send: (b) => void sent.push(b),
+    end() {},
+  });
   return { s, lines, sent };
 }
 
