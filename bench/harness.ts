@@ -45,12 +45,16 @@ export function processTreeKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 /**
  * The built service (`node dist/bundle/cli.js serve`, as `npm start` runs it) as its own process: `env` over this process's, without Redis and
  * logging warnings only unless `env` says otherwise; its stderr shown, its stdout ignored or piped.
+ * BENCH_CPU_PROF=dir profiles it (`--cpu-prof`; Node refuses that flag in NODE_OPTIONS), one file per
+ * process written when it stops.
  */
 export function spawnService(
   env: Record<string, string>,
   stdout: 'ignore' | 'pipe' = 'ignore',
 ): ChildProcess {
-  return spawn(process.execPath, [path.join(root, 'dist/bundle/cli.js'), 'serve'], {
+  const profile = process.env.BENCH_CPU_PROF;
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  return spawn(process.execPath, [...nodeArgs, path.join(root, 'dist/bundle/cli.js'), 'serve'], {
     env: { ...process.env, LOG_LEVEL: 'warn', REDIS_URL: '', ...env },
     stdio: ['ignore', stdout, 'inherit'],
   });
