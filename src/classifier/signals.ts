@@ -185,11 +185,21 @@ export function impossibleDate(date: string): boolean {
   return false;
 }
 
-const CREDENTIAL =
+export const CREDENTIAL =
   /\b(?:verify|confirm|update|validate|reactivate|unlock|restore|re-?enter)\b[^.!?\n]{0,60}\b(?:account|password|passcode|login|log-in|credentials|mailbox|identity|billing)\b|\b(?:account|mailbox|password)\b[^.!?\n]{0,40}\b(?:suspended|locked|expire[sd]?|disabled|limited|deactivated)\b/i;
+/** Every CREDENTIAL match holds one of these words: a text without one is answered by a plain search
+ * (a fraction of a microsecond for 5 KB) instead of CREDENTIAL's attempt at every word boundary (about 9). */
+const CREDENTIAL_OBJECT = /account|password|passcode|login|log-in|credentials|mailbox|identity|billing/i;
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\u180e]|.\ufeff/s;
 /** A word containing a Latin letter next to a Cyrillic or Greek one (either order). */
-const MIXED_SCRIPT = /[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]/i;
+export const MIXED_SCRIPT = /[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]/i;
+/** Every MIXED_SCRIPT match holds one of these (case-insensitive as it is: U+00B5 MICRO SIGN folds to Greek
+ * MU); looking for one alone takes half the time, and most mail has none. */
+const GREEK_OR_CYRILLIC = /[\u0370-\u03ff\u0400-\u04ff]/i;
+
+/** CREDENTIAL.test and MIXED_SCRIPT.test, each after its cheaper necessary condition. */
+export const credentialWords = (t: string): boolean => CREDENTIAL_OBJECT.test(t) && CREDENTIAL.test(t);
+export const mixedScript = (t: string): boolean => GREEK_OR_CYRILLIC.test(t) && MIXED_SCRIPT.test(t);
 
 function attachmentSignals(names: readonly string[], into: Set<SignalName>): void {
   for (const name of names) {
@@ -275,9 +285,9 @@ export function messageSignals(parsed: ParsedMessage, from: string | null): Sign
   let letters = 0;
   for (const text of parsed.texts) {
     const t = text.slice(0, TEXT_CAP);
-    if (CREDENTIAL.test(t)) found.add('credential-words');
+    if (credentialWords(t)) found.add('credential-words');
     if (ZERO_WIDTH.test(t)) found.add('zero-width');
-    if (MIXED_SCRIPT.test(t)) found.add('mixed-script');
+    if (mixedScript(t)) found.add('mixed-script');
     if (letters < IMAGE_ONLY_LETTERS) letters = countLetters(t, letters, IMAGE_ONLY_LETTERS);
   }
   if (parsed.hasHtml && parsed.html.images > 0 && letters < IMAGE_ONLY_LETTERS) found.add('image-only');

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { featureStrings } from '../../src/classifier/feature-list.js';
 import { extractFeatures, stripFilterTags } from '../../src/classifier/features.js';
 import { parseMessage } from '../../src/classifier/mime.js';
-import { impossibleDate, messageSignals, registrableDomain, SIGNALS } from '../../src/classifier/signals.js';
+import {
+  CREDENTIAL,
+  credentialWords,
+  impossibleDate,
+  MIXED_SCRIPT,
+  messageSignals,
+  mixedScript,
+  registrableDomain,
+  SIGNALS,
+} from '../../src/classifier/signals.js';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'), 'utf8');
 
@@ -195,6 +204,32 @@ describe('named signals', () => {
     const f = extractFeatures(mail(['Subject: [SPAM] Cheap pills'], 'x'), { maxBytes: 512_000 });
     expect(featureStrings(f)).not.toContain('s:spam');
     expect(featureStrings(f)).toContain('s:cheap');
+  });
+
+  it('answer the credential and mixed-script checks as their full patterns do', () => {
+    const texts = [
+      'Please verify your account password within 24 hours.',
+      'Please VERIFY your ACCOUNT now',
+      'confirm the log-in details',
+      'Your MAILBOX has been locked.',
+      'I verified the build. The account of events is in the wiki.',
+      'update\nyour password',
+      'Your P\u0430yPal account',
+      '\u0430Pay',
+      'Привет, how are you? Καλημέρα.',
+      // U+00B5 MICRO SIGN folds to Greek capital MU under the patterns' case-insensitive matching.
+      'a\u00b5',
+      '\u00b5a',
+      '5 \u00b5m',
+      'plain ASCII with nothing of either',
+      '',
+    ];
+    for (const t of texts) {
+      expect(credentialWords(t), t).toBe(CREDENTIAL.test(t));
+      expect(mixedScript(t), t).toBe(MIXED_SCRIPT.test(t));
+    }
+    expect(texts.filter(credentialWords).length).toBe(4);
+    expect(texts.filter(mixedScript).length).toBe(5);
   });
 
   it('stay linear on hostile HTML', () => {
