@@ -204,8 +204,8 @@ export function encodeOptNeg(o: OptNeg): Buffer {
   return encode(Cmd.OPTNEG, data);
 }
 
-/** Our answer: the version both speak, and of what we want only what the MTA offered. */
-/** The agreement: what the MTA offered of what is wanted (`overTcp`: WANTED_STEPS, else WANTED_STEPS_LOCAL). */
+/** Our answer: the version both speak, and of what we want only what the MTA offered (the steps wanted are
+ * WANTED_STEPS over TCP, WANTED_STEPS_LOCAL over a unix socket). */
 export function negotiate(offer: OptNeg, overTcp: boolean): OptNeg {
   if (offer.version < 2) throw new MilterProtocolError(`protocol version ${offer.version} is too old`);
   return {
