@@ -1,18 +1,18 @@
 /**
  * Postfix alone, Postfix + MailSentra as its milter (over TCP and over a unix socket), and Postfix +
- * MailSentra as an after-queue content_filter, side by side in one run (the machine's speed moves between runs: compare only within
- * one). Each is a real Postfix from the documented config/postfix files (test/helpers/postfix.ts) relaying
- * to the shared harness's smtp-sink; smtp-source sends 5 KiB messages (BENCH_SIZE) at concurrency 10 and 50, the
- * set-ups interleaved per repetition. One MailSentra process (`node dist/bundle/cli.js serve`, verdict cache off
- * since smtp-source sends the same message every time) serves the TCP milter and the content filter; a
- * second, milter only, listens on the unix socket.
+ * MailSentra as an after-queue content_filter, side by side in one run (the machine's speed moves between
+ * runs: compare only within one). Each is a real Postfix from the documented config/postfix files
+ * (test/helpers/postfix.ts) relaying to the shared harness's smtp-sink; smtp-source sends 5 KiB messages
+ * (BENCH_SIZE) at concurrency 10 and 50, the set-ups interleaved per repetition. One MailSentra process
+ * (`node dist/bundle/cli.js serve`, verdict cache off since smtp-source sends the same message every time)
+ * serves the TCP milter and the content filter; a second, milter only, listens on the unix socket.
  *
  * Figures: accepted/s (smtp-source's time: what the sending client sees), delivered/s (until the sink
  * holds every message: the content filter works after the queue, so only this one counts its cost), and
  * MailSentra's CPU per message. Needs `npm run build`, root (Postfix) and Debian's postfix.
  * Env: BENCH_COUNT (default 1000), BENCH_WARMUP (messages through each set-up first, default 2500),
- * BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_SIZE (bytes,
- * default 5120), BENCH_CACHE (on/off, default off), DATABASE_URL (default: embedded PGlite).
+ * BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_SIZE (bytes, default 5120), BENCH_CACHE
+ * (on/off, default off), DATABASE_URL (default: embedded PGlite).
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -192,7 +192,7 @@ try {
   // Warm up each path: Postfix's process pools, and MailSentra's JIT, which keeps compiling for the first
   // two thousand or so messages of a process (its background compiler threads alone then cost about
   // 0.3 ms a message); the figures are the steady state a running service is in.
-  for (const [, pf] of setups) {
+  for (const [, pf] of warmup > 0 ? setups : []) {
     await runHarness(
       ['run', `127.0.0.1:${pf.port}`, String(SIZE), String(warmup), '10', '--sink-port', String(sinkPort)],
       { stdio: 'ignore' },
