@@ -11,8 +11,9 @@
  * holds every message: the content filter works after the queue, so only this one counts its cost), and
  * MailSentra's CPU per message. Needs `npm run build`, root (Postfix) and Debian's postfix.
  * Env: BENCH_COUNT (default 1000), BENCH_WARMUP (messages through each set-up first, default 2500),
- * BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_SIZE (bytes, default 5120), BENCH_CACHE
- * (on/off, default off), DATABASE_URL (default: embedded PGlite).
+ * BENCH_REPS (default 1), BENCH_CONC (default 10,50), BENCH_SIZE (bytes, default 5120), BENCH_REUSE (on:
+ * many messages per connection), BENCH_CACHE (on/off, default off), DATABASE_URL (default: embedded
+ * PGlite).
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,9 @@ const warmup = Number(process.env.BENCH_WARMUP ?? '2500');
 const reps = Number(process.env.BENCH_REPS ?? '1');
 const concs = (process.env.BENCH_CONC ?? '10,50').split(',').map(Number);
 const SIZE = Number(process.env.BENCH_SIZE ?? '5120');
+// Every message of a client session over one SMTP connection (and so one milter connection), as a busy
+// upstream MTA sends them; off: one connection per message.
+const reuse = process.env.BENCH_REUSE === 'on';
 // on: the same message is then scored once, so the CPU figure is the transport and pipeline alone.
 const cache = process.env.BENCH_CACHE === 'on' ? 'on' : 'off';
 
@@ -173,6 +177,7 @@ try {
         String(rep),
         '--json',
         json,
+        ...(reuse ? ['--reuse'] : []),
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
