@@ -63,6 +63,19 @@ export function spawnService(
 /** What the harness's runs need in their environment: smtp-source and smtp-sink found from this checkout. */
 export const harnessEnv = (): NodeJS.ProcessEnv => ({ ...process.env, SMTP_TOOLS_DIR: root });
 
+/**
+ * Sends `count` messages of `size` bytes at concurrency 10 through 127.0.0.1:`port` (to the sink on
+ * `sinkPort`), unmeasured: a Node process keeps compiling for its first two thousand or so messages, and
+ * the benches report the steady state a running service is in.
+ */
+export async function warmUp(port: number, size: number, count: number, sinkPort: number): Promise<void> {
+  if (count <= 0) return;
+  await runHarness(
+    ['run', `127.0.0.1:${port}`, String(size), String(count), '10', '--sink-port', String(sinkPort)],
+    { env: harnessEnv(), stdio: 'ignore' },
+  );
+}
+
 /** The harness's smtp-sink on a free port, which every bench's proxies relay to; `stop()` ends it. */
 export async function startSink(
   stdio: 'ignore' | 'inherit' = 'inherit',

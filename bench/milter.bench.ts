@@ -29,6 +29,7 @@ import {
   spawnService,
   startSink,
   waitForPort,
+  warmUp,
 } from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? '1000');
@@ -194,15 +195,9 @@ try {
     };
   }
 
-  // Warm up each path: Postfix's process pools, and MailSentra's JIT, which keeps compiling for the first
-  // two thousand or so messages of a process (its background compiler threads alone then cost about
-  // 0.3 ms a message); the figures are the steady state a running service is in.
-  for (const [, pf] of warmup > 0 ? setups : []) {
-    await runHarness(
-      ['run', `127.0.0.1:${pf.port}`, String(SIZE), String(warmup), '10', '--sink-port', String(sinkPort)],
-      { stdio: 'ignore' },
-    );
-  }
+  // Warm up each path: Postfix's process pools, and MailSentra's JIT (its background compiler threads alone
+  // cost about 0.3 ms a message over a process's first two thousand).
+  for (const [, pf] of setups) await warmUp(pf.port, SIZE, warmup, sinkPort);
   const results: Result[] = [];
   for (let rep = 1; rep <= reps; rep++) {
     for (const conc of concs) {

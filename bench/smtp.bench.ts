@@ -26,6 +26,7 @@ import {
   runHarness,
   startProxy,
   startSink,
+  warmUp,
 } from './harness.js';
 
 const count = Number(process.env.BENCH_COUNT ?? 1000);
@@ -129,20 +130,9 @@ try {
   const multiMode = `mailsentra-postgres-${processes}p`;
   const harakaPort = await freePort();
   harakaPid = startHaraka(sinkPort, harakaPort);
-  // Every proxy, Haraka included, first handles BENCH_WARMUP messages: a Node process keeps compiling for its
-  // first two thousand or so, and the figures are the steady state a running service is in.
-  const warmPorts = [
-    embedded.smtpPort,
-    postgres.smtpPort,
-    multi?.smtpPort,
-    harakaPid ? harakaPort : undefined,
-  ];
-  for (const port of warmPorts) {
-    if (port === undefined || warmup === 0) continue;
-    await runHarness(
-      ['run', `127.0.0.1:${port}`, '5120', String(warmup), '10', '--sink-port', String(sinkPort)],
-      { env: harnessEnv(), stdio: 'ignore' },
-    );
+  // Every proxy, Haraka included, first handles BENCH_WARMUP messages.
+  for (const port of [embedded.smtpPort, postgres.smtpPort, multi?.smtpPort, harakaPid ? harakaPort : null]) {
+    if (port) await warmUp(port, 5120, warmup, sinkPort);
   }
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-smtp-bench-')), 'runs.jsonl');
   const args = [
