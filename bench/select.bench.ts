@@ -8,7 +8,8 @@
  *     saw; the shift bench reports the same protocol on TEST's hard-ham only).
  * SELECT=name,name picks variants (see VARIANTS); SEEDS=2,3,… runs each with those training-order seeds
  * (the seed alone moves these figures by points); ADAPT=easy|mixed|hard runs the site-adaptation
- * protocol below instead, AUTOLEARN=… the autolearn protocol. Prints figures; never fails on them.
+ * protocol below instead, AUTOLEARN=… the autolearn protocol, ENSEMBLE=K seed ensembles. Prints figures;
+ * never fails on them.
  */
 
 import { gunzipSync } from 'node:zlib';
@@ -89,7 +90,8 @@ function measure(name: string, v: Variant): string {
 }
 
 const pick = (
-  process.env.SELECT ?? (process.env.ADAPT || process.env.AUTOLEARN ? '' : Object.keys(VARIANTS).join(','))
+  process.env.SELECT ??
+  (process.env.ADAPT || process.env.AUTOLEARN || process.env.ENSEMBLE ? '' : Object.keys(VARIANTS).join(','))
 )
   .split(',')
   .filter(Boolean);
@@ -283,6 +285,57 @@ function autolearn(spec: string): void {
   }
 }
 
+/**
+ * ENSEMBLE=K: the models of training-order seeds 1..K on the *time* and *hard* protocols, each alone and
+ * combined by the mean, the median and the minimum of their scores (the minimum tags only what every model
+ * tags). Whether models that differ only in their order disagree on unfamiliar mail, where a combination
+ * could answer "unsure".
+ */
+function ensemble(k: number): void {
+  const seeds = Array.from({ length: k }, (_, i) => i + 1);
+  const protocol = (name: string, trainSet: readonly Item[], testSet: readonly Item[]) => {
+    const per = seeds.map((seed) => scoreSet(trainFromFeatures(trainSet, { params: { seed } }), testSet));
+    const report = (how: string, scores: readonly { score: number; label: Label }[]) => {
+      const ham = scores.filter((x) => x.label === 'ham');
+      const spam = scores.filter((x) => x.label === 'spam');
+      const tagged = (xs: typeof ham) => pct(xs.filter((x) => x.score >= 0.5).length / xs.length);
+      const ranked = ham.length > 0 && spam.length > 0;
+      console.log(
+        `${name} ${how.padEnd(8)} FPR ${tagged(ham)}${ranked ? ` R ${tagged(spam)} AUC ${rocAuc(scores).toFixed(4)} R@.5 ${pct(recallAtFpr(scores, 0.005))}` : ''}`,
+      );
+    };
+    for (const [i, scores] of per.entries()) report(`seed ${seeds[i]}`, scores);
+    const combined = (f: (xs: number[]) => number) =>
+      testSet.map((m, j) => ({
+        score: f(per.map((p) => (p[j] as { score: number }).score)),
+        label: m.label,
+      }));
+    report(
+      'mean',
+      combined((xs) => xs.reduce((a, b) => a + b, 0) / xs.length),
+    );
+    report(
+      'median',
+      combined((xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number),
+    );
+    report(
+      'min',
+      combined((xs) => Math.min(...xs)),
+    );
+  };
+  protocol(
+    'time',
+    all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1'),
+    all.filter((m) => m.group === 'easy-ham-2' || m.group === 'spam-2'),
+  );
+  protocol(
+    'hard',
+    all.filter((m) => !m.group.startsWith('hard-ham')),
+    all.filter((m) => m.group.startsWith('hard-ham')),
+  );
+}
+
+if (process.env.ENSEMBLE) ensemble(Number(process.env.ENSEMBLE));
 if (process.env.AUTOLEARN) autolearn(process.env.AUTOLEARN);
 if (process.env.ADAPT)
   adapt(feedbackVariants(process.env.FEEDBACK), (process.env.ADAPT_N ?? '25,100').split(',').map(Number));
