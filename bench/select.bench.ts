@@ -61,6 +61,18 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 function scoreSet(model: LinearModel, items: readonly Item[]) {
   return items.map((m) => ({ score: model.score(m.tokens).score, label: m.label as Label }));
 }
+/** The share of `xs` at or over the tag point. */
+const taggedShare = (xs: readonly { score: number }[]) => xs.filter((x) => x.score >= 0.5).length / xs.length;
+/** *time*: trained on the corpus's first collection, scored on its second. */
+const timeSets = (items: readonly Item[]) => ({
+  train: items.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1'),
+  test: items.filter((m) => m.group === 'easy-ham-2' || m.group === 'spam-2'),
+});
+/** *hard*: trained without hard-ham, scored on it. */
+const hardSets = (items: readonly Item[]) => ({
+  train: items.filter((m) => !m.group.startsWith('hard-ham')),
+  test: items.filter((m) => m.group.startsWith('hard-ham')),
+});
 function measure(name: string, v: Variant): string {
   const map = (items: readonly Item[]): Item[] =>
     v.tokens ? items.map((m) => ({ ...m, tokens: v.tokens!(m.tokens) })) : [...items];
@@ -69,22 +81,14 @@ function measure(name: string, v: Variant): string {
   const model = trainFromFeatures(items, v.train);
   const held = heldOutEvidence(items, model, 5).map((h) => ({ score: h.z, label: h.label }));
   const cv = `cv AUC ${rocAuc(held).toFixed(5)} R@.2 ${pct(recallAtFpr(held, 0.002))}`;
-  const early = items.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
-  const late = items.filter((m) => m.group === 'easy-ham-2' || m.group === 'spam-2');
-  const tm = trainFromFeatures(early, v.train);
-  const ts = scoreSet(tm, late);
+  const t = timeSets(items);
+  const ts = scoreSet(trainFromFeatures(t.train, v.train), t.test);
   const ham = ts.filter((s) => s.label === 'ham');
   const spam = ts.filter((s) => s.label === 'spam');
-  const time = `time FPR ${pct(ham.filter((s) => s.score >= 0.5).length / ham.length)} R ${pct(spam.filter((s) => s.score >= 0.5).length / spam.length)} AUC ${rocAuc(ts).toFixed(4)} R@.5 ${pct(recallAtFpr(ts, 0.005))}`;
-  const hm = trainFromFeatures(
-    items.filter((m) => !m.group.startsWith('hard-ham')),
-    v.train,
-  );
-  const hs = scoreSet(
-    hm,
-    items.filter((m) => m.group.startsWith('hard-ham')),
-  );
-  const hard = `hard FPR ${pct(hs.filter((s) => s.score >= 0.5).length / hs.length)} (${hs.length})`;
+  const time = `time FPR ${pct(taggedShare(ham))} R ${pct(taggedShare(spam))} AUC ${rocAuc(ts).toFixed(4)} R@.5 ${pct(recallAtFpr(ts, 0.005))}`;
+  const h = hardSets(items);
+  const hs = scoreSet(trainFromFeatures(h.train, v.train), h.test);
+  const hard = `hard FPR ${pct(taggedShare(hs))} (${hs.length})`;
   const secs = ((performance.now() - t0) / 1000).toFixed(0);
   return `${name.padEnd(16)} ${cv} | ${time} | ${hard} | feats ${model.vocabularySize} ${secs}s`;
 }
@@ -126,15 +130,14 @@ const loadModel = (body: Buffer): LinearModel => loadModelBody(body);
 type Sums = { fpr: number; hard: number; recall: number; auc: number; r05: number };
 function addFigures(sums: Sums, model: LinearModel, rest: readonly Item[]): void {
   const s = scoreSet(model, rest);
-  const tagged = (xs: readonly { score: number }[]) => xs.filter((x) => x.score >= 0.5).length / xs.length;
-  sums.fpr += tagged(s.filter((x) => x.label === 'ham'));
-  sums.hard += tagged(
+  sums.fpr += taggedShare(s.filter((x) => x.label === 'ham'));
+  sums.hard += taggedShare(
     scoreSet(
       model,
       rest.filter((m) => m.group === 'hard-ham-1'),
     ),
   );
-  sums.recall += tagged(s.filter((x) => x.label === 'spam'));
+  sums.recall += taggedShare(s.filter((x) => x.label === 'spam'));
   sums.auc += rocAuc(s);
   sums.r05 += recallAtFpr(s, 0.005);
 }
@@ -144,7 +147,7 @@ const printFigures = (name: string, n: number, sums: Sums, k: number) =>
   );
 
 function adapt(feedback: Record<string, Partial<LinearModel['params']>>, ns: readonly number[]): void {
-  const early = all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
+  const early = timeSets(all).train;
   const base = trainFromFeatures(early);
   const image = base.serialize();
   const site = all.filter((m) => SITES[process.env.ADAPT ?? 'mixed']?.includes(m.group));
@@ -230,7 +233,7 @@ function feedbackVariants(spec: string | undefined): Record<string, Partial<Line
  * after, and the lessons a site's mail gave per order (wrong: learned with the other label).
  */
 function autolearn(spec: string): void {
-  const early = all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1');
+  const early = timeSets(all).train;
   const image = gunzipSync(trainFromFeatures(early).serialize());
   for (const siteName of (process.env.SITE ?? 'easy,mixed,hard').split(',')) {
     const site = all.filter((m) => SITES[siteName]?.includes(m.group));
@@ -259,12 +262,10 @@ function autolearn(spec: string): void {
           return { score, label: m.label as Label };
         });
         const after = scoreSet(model, order);
-        const tagged = (xs: readonly { score: number }[]) =>
-          xs.filter((x) => x.score >= 0.5).length / xs.length;
         const rates = (xs: readonly { score: number; label: Label }[]) => ({
-          fpr: tagged(xs.filter((x) => x.label === 'ham')),
-          recall: tagged(xs.filter((x) => x.label === 'spam')),
-          hard: tagged(xs.filter((_, i) => order[i]?.group === 'hard-ham-1')),
+          fpr: taggedShare(xs.filter((x) => x.label === 'ham')),
+          recall: taggedShare(xs.filter((x) => x.label === 'spam')),
+          hard: taggedShare(xs.filter((_, i) => order[i]?.group === 'hard-ham-1')),
         });
         const a = rates(arrival);
         const b = rates(after);
@@ -298,7 +299,7 @@ function ensemble(k: number): void {
     const report = (how: string, scores: readonly { score: number; label: Label }[]) => {
       const ham = scores.filter((x) => x.label === 'ham');
       const spam = scores.filter((x) => x.label === 'spam');
-      const tagged = (xs: typeof ham) => pct(xs.filter((x) => x.score >= 0.5).length / xs.length);
+      const tagged = (xs: typeof ham) => pct(taggedShare(xs));
       const ranked = ham.length > 0 && spam.length > 0;
       console.log(
         `${name} ${how.padEnd(8)} FPR ${tagged(ham)}${ranked ? ` R ${tagged(spam)} AUC ${rocAuc(scores).toFixed(4)} R@.5 ${pct(recallAtFpr(scores, 0.005))}` : ''}`,
@@ -323,16 +324,10 @@ function ensemble(k: number): void {
       combined((xs) => Math.min(...xs)),
     );
   };
-  protocol(
-    'time',
-    all.filter((m) => m.group === 'easy-ham-1' || m.group === 'spam-1'),
-    all.filter((m) => m.group === 'easy-ham-2' || m.group === 'spam-2'),
-  );
-  protocol(
-    'hard',
-    all.filter((m) => !m.group.startsWith('hard-ham')),
-    all.filter((m) => m.group.startsWith('hard-ham')),
-  );
+  const t = timeSets(all);
+  protocol('time', t.train, t.test);
+  const h = hardSets(all);
+  protocol('hard', h.train, h.test);
 }
 
 if (process.env.ENSEMBLE) ensemble(Number(process.env.ENSEMBLE));
