@@ -45,6 +45,8 @@ const VARIANTS: Record<string, Variant> = {
   noUrlHost: drop(/^u:(?!ip-literal|mailto)/),
   noName: drop(/^n:/),
   noRootCt: drop(/^h:ct:/),
+  osb1: drop(/^[swn]:[^_]*__/),
+  noOsb: drop(/^[swn]:[^_]*_/),
   digitShapes: {
     tokens: (t) => [...new Set(t.map((x) => (/^[swn]:/.test(x) ? x.replace(/\d/g, '9') : x)))],
   },
