@@ -45,6 +45,28 @@ const VARIANTS: Record<string, Variant> = {
   noUrlHost: drop(/^u:(?!ip-literal|mailto)/),
   noName: drop(/^n:/),
   noRootCt: drop(/^h:ct:/),
+  tld: {
+    tokens: (t) => {
+      const extra = new Set<string>();
+      for (const x of t) {
+        const m = /^(u:|h:from-domain:)(?!ip-literal$|mailto$)[^.]+(?:\.[^.]+)*\.([a-z][a-z0-9-]*)$/.exec(x);
+        if (m) extra.add(`${m[1] === 'u:' ? 'u:tld:' : 'h:from-tld:'}${m[2]}`);
+      }
+      return [...t, ...extra];
+    },
+  },
+  shape: {
+    tokens: (t) => {
+      const words = t.filter((x) => x.startsWith('w:') && !x.includes('_')).length;
+      const hosts = t.filter((x) => x.startsWith('u:') && !x.startsWith('u:tld:')).length;
+      const cut = (n: number, edges: number[]) => edges.find((e) => n <= e) ?? `>${edges[edges.length - 1]}`;
+      return [
+        ...t,
+        `h:words:${cut(words, [0, 10, 30, 100, 300])}`,
+        `h:hosts:${cut(hosts, [0, 1, 2, 5, 10])}`,
+      ];
+    },
+  },
   osb1: drop(/^[swn]:[^_]*__/),
   noOsb: drop(/^[swn]:[^_]*_/),
   digitShapes: {
