@@ -191,11 +191,19 @@ export const CREDENTIAL =
  * (a fraction of a microsecond for 5 KB) instead of CREDENTIAL's attempt at every word boundary (about 9). */
 const CREDENTIAL_OBJECT = /account|password|passcode|login|log-in|credentials|mailbox|identity|billing/i;
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\u180e]|.\ufeff/s;
+/**
+ * Greek and Cyrillic letters, both cases, and the few outside those blocks that case-fold into them. Listed
+ * rather than matched case-insensitively: U+00B5 MICRO SIGN folds to Greek MU, and a unit in Latin text
+ * ("5 µg", "µm") is not a lookalike letter.
+ */
+const GREEK_OR_CYRILLIC_LETTER = '\\u0345\\u0370-\\u03ff\\u0400-\\u04ff\\u1c80-\\u1c87\\u1fbe';
 /** A word containing a Latin letter next to a Cyrillic or Greek one (either order). */
-export const MIXED_SCRIPT = /[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]/i;
-/** Every MIXED_SCRIPT match holds one of these (case-insensitive as it is: U+00B5 MICRO SIGN folds to Greek
- * MU); looking for one alone takes half the time, and most mail has none. */
-const GREEK_OR_CYRILLIC = /[\u0370-\u03ff\u0400-\u04ff]/i;
+export const MIXED_SCRIPT = new RegExp(
+  `[A-Za-z][${GREEK_OR_CYRILLIC_LETTER}]|[${GREEK_OR_CYRILLIC_LETTER}][A-Za-z]`,
+);
+/** Every MIXED_SCRIPT match holds one of these: looking for one alone takes half the time, and most mail has
+ * none. */
+const GREEK_OR_CYRILLIC = new RegExp(`[${GREEK_OR_CYRILLIC_LETTER}]`);
 
 /** CREDENTIAL.test and MIXED_SCRIPT.test, each after its cheaper necessary condition. */
 export const credentialWords = (t: string): boolean => CREDENTIAL_OBJECT.test(t) && CREDENTIAL.test(t);
