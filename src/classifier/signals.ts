@@ -7,6 +7,7 @@
  *
  * Pure and bounded: every pattern runs on capped input and cannot backtrack quadratically.
  */
+import { parse as parseHost } from 'tldts';
 import { type Header, headerValue, type ParsedMessage } from './mime.js';
 
 export const SIGNAL_PREFIX = 'x:';
@@ -119,13 +120,18 @@ export function urlHost(url: string): string | null {
     : null;
 }
 
-/** The last two labels of a host (three when the second-level label is a short public suffix such as co.uk). */
+/**
+ * Hosts are read by the Public Suffix List (tldts), its private section included: two blogs on blogspot.com
+ * or two sites on github.io have different owners, as two companies under .co.uk do.
+ */
+const PSL = { allowPrivateDomains: true, extractHostname: false } as const;
+
+/**
+ * The registrable domain of a host (news.zdf.de → zdf.de, a.b.shop.co.uk → shop.co.uk), or the host itself
+ * when it has none (an IP address, a single label).
+ */
 export function registrableDomain(host: string): string {
-  const labels = host.split('.');
-  if (labels.length <= 2) return host;
-  const two = labels.slice(-2);
-  const take = (two[0] as string).length <= 3 && (two[1] as string).length === 2 ? 3 : 2;
-  return labels.slice(-take).join('.');
+  return parseHost(host, PSL).domain ?? host;
 }
 
 const IPV4_HOST = /^\d{1,3}(?:\.\d{1,3}){3}$/;
@@ -140,7 +146,9 @@ function linkTextDomain(text: string): string | null {
   const host = (m[1] as string).toLowerCase().replace(/^www\./, '');
   // "e.g." or "v1.2" are not domains: a TLD needs letters and the text must look like a name.
   if (!/\.[a-z]{2,}$/.test(host) || /^\d+(\.\d+)+$/.test(host)) return null;
-  return host;
+  // Nor are "report.pdf" or "Dr.Jones": a name is a domain only under a listed public suffix.
+  const parsed = parseHost(host, PSL);
+  return parsed.isIcann || parsed.isPrivate ? host : null;
 }
 
 function addressesIn(text: string): string[] {

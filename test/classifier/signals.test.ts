@@ -42,6 +42,11 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
       html('<a href="https://www.paypal.com/login">www.paypal.com</a>'),
       html('<a href="https://mail.shop.example/x">shop.example</a>'),
       html('<a href="http://evil.example/">click here</a>'),
+      // A short company name under a country code: the same registrable domain.
+      html('<a href="https://news.zdf.de/x">www.zdf.de</a>'),
+      // File names and initials are not domains (no listed public suffix).
+      html('<a href="https://files.shop.example/x">report.pdf</a>'),
+      html('<a href="https://shop.example/team">Dr.Jones</a>'),
     ],
   },
   'url-ip-literal': {
@@ -148,8 +153,15 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
     ],
   },
   'reply-to-other-domain': {
-    yes: [mail(['Reply-To: winner@claims.example'], 'hi')],
-    no: [mail(['Reply-To: Alice <alice@support.shop.example>'], 'hi')],
+    yes: [
+      mail(['Reply-To: winner@claims.example'], 'hi'),
+      // Two owners under one private public suffix.
+      mail(['From: Shop <news@shop.blogspot.com>', 'Reply-To: <claims@prize.blogspot.com>'], 'hi'),
+    ],
+    no: [
+      mail(['Reply-To: Alice <alice@support.shop.example>'], 'hi'),
+      mail(['From: BMW <info@bmw.de>', 'Reply-To: <service@kundenservice.bmw.de>'], 'hi'),
+    ],
   },
   'date-impossible': {
     yes: [
@@ -196,9 +208,14 @@ describe('named signals', () => {
     expect(impossibleDate('not a date')).toBe(true);
   });
 
-  it('registrable domain keeps short public suffixes', () => {
+  it('registrable domain follows the Public Suffix List', () => {
     expect(registrableDomain('a.b.shop.co.uk')).toBe('shop.co.uk');
     expect(registrableDomain('mail.shop.example')).toBe('shop.example');
+    expect(registrableDomain('news.zdf.de')).toBe('zdf.de');
+    expect(registrableDomain('dot.ca.gov')).toBe('ca.gov');
+    expect(registrableDomain('alice.blogspot.com')).toBe('alice.blogspot.com');
+    expect(registrableDomain('192.0.2.7')).toBe('192.0.2.7');
+    expect(registrableDomain('localhost')).toBe('localhost');
   });
 
   it('filter tags are not scored as subject words', () => {
