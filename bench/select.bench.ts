@@ -58,7 +58,7 @@ const VARIANTS: Record<string, Variant> = {
   shape: {
     tokens: (t) => {
       const words = t.filter((x) => x.startsWith('w:') && !x.includes('_')).length;
-      const hosts = t.filter((x) => x.startsWith('u:') && !x.startsWith('u:tld:')).length;
+      const hosts = t.filter((x) => x.startsWith('u:')).length;
       const cut = (n: number, edges: number[]) => edges.find((e) => n <= e) ?? `>${edges[edges.length - 1]}`;
       return [
         ...t,
