@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
@@ -39,6 +40,34 @@ describe('the SMTP proxy', () => {
     const { id } = expectPassedIntact(svc.sink, HAM);
     const row = (await logged(svc)).find((m) => m.id === id);
     expect(row).toMatchObject({ action: 'pass', status: 'delivered', mailFrom: 'alice@example.org' });
+  });
+
+  it('hands the next hop each message and its terminating dot in one write', async () => {
+    // One segment for the next hop to read, not the body and then ".\r\n" apart (patches/nodemailer).
+    const writes: Buffer[] = [];
+    const proto = Socket.prototype as unknown as {
+      _write(chunk: Buffer, encoding: string, cb: () => void): void;
+      _writev(chunks: { chunk: Buffer }[], cb: () => void): void;
+    };
+    const { _write, _writev } = proto;
+    const toSink = (s: Socket) => s.remotePort === svc.sink.port;
+    proto._write = function (this: Socket, chunk, encoding, cb) {
+      if (toSink(this)) writes.push(Buffer.from(chunk));
+      return _write.call(this, chunk, encoding, cb);
+    };
+    proto._writev = function (this: Socket, chunks, cb) {
+      if (toSink(this)) writes.push(Buffer.concat(chunks.map((c) => Buffer.from(c.chunk))));
+      return _writev.call(this, chunks, cb);
+    };
+    try {
+      expect((await send(svc.smtpPort, env(), HAM)).code).toBe(250);
+    } finally {
+      proto._write = _write;
+      proto._writev = _writev;
+    }
+    const ending = writes.filter((w) => w.toString('latin1').endsWith('\r\n.\r\n'));
+    expect(ending).toHaveLength(1);
+    expect(ending[0]?.includes(HAM)).toBe(true);
   });
 
   it('quarantines spam (one row per recipient) and answers 250 only after it is stored', async () => {
