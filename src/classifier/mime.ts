@@ -40,7 +40,7 @@ export interface HtmlFacts {
   links: { href: string; text: string }[];
   /** `<img>` tags seen. */
   images: number;
-  /** An element styled invisible (display:none, visibility:hidden, zero font size). */
+  /** Text inside an element styled invisible (display:none, visibility:hidden, zero size or opacity). */
   hiddenText: boolean;
   /** A `<form>` element. */
   form: boolean;
@@ -125,8 +125,74 @@ const HREF = /\b(?:href|src)\s*=\s*["']?([^"'\s>]+)/gi;
 const ANCHOR_START = /<a\s/gi;
 const TAG_HREF = /\bhref\s*=\s*["']?([^"'\s>]{1,500})/i;
 const IMG = /<img\b/gi;
-const HIDDEN =
-  /style\s*=\s*["'][^"']{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))/i;
+const HIDDEN_STYLE =
+  /style\s*=\s*["'][^"']{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))/gi;
+// Elements that never hold text.
+const VOID_ELEMENT = new Set([
+  'area',
+  'base',
+  'br',
+  'col',
+  'embed',
+  'hr',
+  'img',
+  'input',
+  'link',
+  'meta',
+  'param',
+  'source',
+  'track',
+  'wbr',
+]);
+// How far an invisible element's content is read, and how many such elements a message gets read for: hostile
+// HTML with thousands of them costs a bounded amount.
+const HIDDEN_REACH = 2000;
+const HIDDEN_ELEMENTS_READ = 64;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+/**
+ * The content of the element whose start tag ends at `from` (its text and child elements, up to its end tag
+ * or HIDDEN_REACH characters); with `direct`, only the text before its first child element.
+ */
+function elementContent(html: string, from: number, name: string, direct: boolean): string {
+  const window = html.slice(from, from + HIDDEN_REACH);
+  if (direct) return window.split('<', 1)[0] as string;
+  const tags = new RegExp(`<(/?)${name}\\b`, 'gi');
+  let depth = 1;
+  for (const t of window.matchAll(tags)) {
+    depth += t[1] ? -1 : 1;
+    if (depth === 0) return window.slice(0, t.index);
+  }
+  return window;
+}
+
+/**
+ * Whether an element styled invisible holds text a reader does not see. Only text counts: mail written in
+ * Word or Outlook carries empty hidden spans (`mso-hide:all`), templates hide images and tracking layers, and
+ * newsletters zero the font size of cells that hold only images. A zero font size or hidden visibility is
+ * undone by a child that sets its own, so for those only the element's own leading text counts; nothing
+ * undoes display:none or zero opacity, so there its whole content does.
+ */
+function hasHiddenText(html: string): boolean {
+  let read = 0;
+  for (const m of html.matchAll(HIDDEN_STYLE)) {
+    if (++read > HIDDEN_ELEMENTS_READ) break;
+    const before = html.slice(Math.max(0, m.index - 1000), m.index);
+    const open = before.lastIndexOf('<');
+    if (open < 0 || before.indexOf('>', open) >= 0) continue;
+    const name = /^<([a-z][a-z0-9]{0,20})/i.exec(before.slice(open))?.[1]?.toLowerCase();
+    if (!name || VOID_ELEMENT.has(name)) continue;
+    const end = html.indexOf('>', m.index);
+    if (end < 0) break;
+    if (html[end - 1] === '/') continue;
+    const tag = before.slice(open) + html.slice(m.index, end);
+    const direct = !/display\s*:\s*none|opacity\s*:\s*0(?![.\d])/i.test(tag);
+    const content = elementContent(html, end + 1, name, direct);
+    if (LETTER_OR_DIGIT.test(he.decode(dropBlocks(content).replace(/<[^<>]*>/g, ' ')))) return true;
+  }
+  return false;
+}
+
 const FORM = /<form\b/i;
 const PASSWORD_INPUT = /<input\b[^>]{0,300}?type\s*=\s*["']?password/i;
 
@@ -145,7 +211,7 @@ function readHtmlFacts(html: string, facts: HtmlFacts): void {
     facts.links.push({ href, text: he.decode(text).trim() });
   }
   for (const _ of html.matchAll(IMG)) facts.images++;
-  facts.hiddenText ||= HIDDEN.test(html);
+  facts.hiddenText ||= hasHiddenText(html);
   facts.form ||= FORM.test(html);
   facts.passwordInput ||= PASSWORD_INPUT.test(html);
 }

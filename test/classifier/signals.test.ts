@@ -80,8 +80,27 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
     yes: [
       html('<div style="display:none">pharmacy words</div><p>hi</p>'),
       html('<span style="font-size: 0px">x</span>'),
+      html('<div style="color:#fff; display: none"><p>cheap <b>pills</b></p><div>nested</div></div>'),
+      html('<p style="opacity:0">&#x441;heap</p>'),
+      html("<span style='visibility:hidden'>poison words</span>"),
+      html('<td style="font-size:0; display:none"><span style="font-size:14px">shown?</span></td>'),
     ],
-    no: [html('<div style="display:block; font-size: 0.9em">shown</div>')],
+    no: [
+      html('<div style="display:block; font-size: 0.9em">shown</div>'),
+      // Word and Outlook: an empty hidden paragraph mark.
+      html(
+        "<p class=MsoNormal><span style='color:black;display:none;mso-hide:all'><![if !supportEmptyParas]>&nbsp;<![endif]><o:p></o:p></span></p><p>Hello</p>",
+      ),
+      html('<img src="http://t.example/p.gif" style="display:none" width="1"><p>Hello</p>'),
+      html('<div style="display:none" />Hello'),
+      html('<table style="DISPLAY: none"><tr><td><hr></td></tr></table><p>Hello</p>'),
+      html('<div style="visibility: hidden"><script>var tracker = "user";</script></div><p>Hello</p>'),
+      // A cell with no font size around inline images, its text in a child that sets its own.
+      html(
+        '<td style="font-size:0"><img src="cid:a"><span style="font-size:14px">Offer ends soon</span></td>',
+      ),
+      html('<p>Write style="display:none" in your CSS</p>'),
+    ],
   },
   'image-only': {
     yes: [html('<a href="http://x.example"><img src="http://x.example/a.jpg"></a>')],
@@ -266,7 +285,8 @@ describe('named signals', () => {
 
   it('stay linear on hostile HTML', () => {
     const hostile = html(
-      `${'<a href="x" '.repeat(20_000)}>${'<a '.repeat(20_000)}${'<input type=pass '.repeat(20_000)}`,
+      `${'<a href="x" '.repeat(20_000)}>${'<a '.repeat(20_000)}${'<input type=pass '.repeat(20_000)}` +
+        `${'<span style="display:none">'.repeat(20_000)}${'style="font-size:0" '.repeat(20_000)}`,
     );
     const started = performance.now();
     signals(hostile);
