@@ -111,8 +111,21 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
     ],
   },
   'zero-width': {
-    yes: [mail([], 'V\u200biagra for y\u200cou')],
-    no: [mail([], 'plain text with no invisible characters')],
+    yes: [
+      mail([], 'V\u200biagra for you'),
+      mail([], 'Your P\u2060ay\u200cPal acc\ufeffount'),
+      mail([], 'Ваш п\u200bароль истекает'),
+      mail([], 'only 9\u200b9 left'),
+    ],
+    no: [
+      mail([], 'plain text with no invisible characters'),
+      // Emoji sequences, Persian and Hindi spelling, a preview line padded with &zwnj;, a byte-order mark.
+      mail([], 'Happy holidays from all of us 👨\u200d👩\u200d👧\u200d👦'),
+      mail([], 'می\u200cخواهم فردا بیایم'),
+      mail([], 'क्\u200dष नमस्ते'),
+      html(`<div style="display:none">Your October statement${'&zwnj;&nbsp;'.repeat(40)}</div><p>Hello</p>`),
+      mail([], '\ufeffHello there'),
+    ],
   },
   'mixed-script': {
     yes: [mail([], 'Your P\u0430yPal account'), mail([], 'Log in to PAYP\u0410L today')],
