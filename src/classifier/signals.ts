@@ -205,7 +205,7 @@ const ZERO_WIDTH_CHAR = /[\u200b-\u200d\u2060\u180e\ufeff]/;
  * shape Arabic and Indic letters, and newsletters pad their preview text with `&zwnj;`.
  */
 const SPACED_LETTER = '[\\p{Script=Latin}\\p{Script=Greek}\\p{Script=Cyrillic}\\p{Nd}]';
-export const ZERO_WIDTH_IN_WORD = new RegExp(
+const ZERO_WIDTH_IN_WORD = new RegExp(
   `${SPACED_LETTER}[\\u200b-\\u200d\\u2060\\u180e\\ufeff]+${SPACED_LETTER}`,
   'u',
 );
@@ -223,7 +223,7 @@ export const MIXED_SCRIPT = new RegExp(
  * none. */
 const GREEK_OR_CYRILLIC = new RegExp(`[${GREEK_OR_CYRILLIC_LETTER}]`);
 
-/** CREDENTIAL.test and MIXED_SCRIPT.test, each after its cheaper necessary condition. */
+/** CREDENTIAL, MIXED_SCRIPT and ZERO_WIDTH_IN_WORD tested, each after its cheaper necessary condition. */
 export const credentialWords = (t: string): boolean => CREDENTIAL_OBJECT.test(t) && CREDENTIAL.test(t);
 export const mixedScript = (t: string): boolean => GREEK_OR_CYRILLIC.test(t) && MIXED_SCRIPT.test(t);
 export const zeroWidthInWord = (t: string): boolean => ZERO_WIDTH_CHAR.test(t) && ZERO_WIDTH_IN_WORD.test(t);

@@ -179,6 +179,30 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     await log.close();
   });
 
+  it('writes full batches under steady load, leaving the rows of a partial one to the timer or a flush', async () => {
+    const log = createMessageLog(
+      storage.db,
+      {
+        ...config,
+        logBuffer: { ...config.logBuffer, flushRows: 10, flushIntervalMs: 60_000, maxRows: 1000 },
+      },
+      { logger: silentLogger(), metrics },
+    );
+    const tag = `steady-${randomUUID()}`;
+    const stored = async () =>
+      (await storage.db.selectFrom('messages').select('id').where('content_hash', '=', tag).execute()).length;
+    // A full batch starts a write; four more rows arrive while it is written.
+    for (let i = 0; i < 14; i++) log.record(entry({ contentHash: tag }));
+    for (let i = 0; i < 500 && log.pending > 4; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(log.pending).toBe(4);
+    expect(await stored()).toBe(10);
+    await log.flush();
+    expect(log.pending).toBe(0);
+    expect(await stored()).toBe(14);
+    await log.close();
+  });
+
   it('stores what mail carries that Postgres text cannot, and drops only a row Postgres refuses', async () => {
     const refused = async () =>
       (await metrics.logRowsDropped.get()).values.find((v) => v.labels.reason === 'refused')?.value ?? 0;
