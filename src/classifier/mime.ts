@@ -188,7 +188,7 @@ function hasHiddenText(html: string): boolean {
     const tag = before.slice(open) + html.slice(m.index, end);
     const direct = !/display\s*:\s*none|opacity\s*:\s*0(?![.\d])/i.test(tag);
     const content = elementContent(html, end + 1, name, direct);
-    if (LETTER_OR_DIGIT.test(he.decode(dropBlocks(content).replace(/<[^<>]*>/g, ' ')))) return true;
+    if (LETTER_OR_DIGIT.test(textOfHtml(content))) return true;
   }
   return false;
 }
@@ -222,8 +222,12 @@ export function htmlToText(html: string, hrefs: string[], facts?: HtmlFacts): st
     if (hrefs.length < 200) hrefs.push(m[1] as string);
   }
   if (facts) readHtmlFacts(html, facts);
-  const stripped = dropBlocks(html).replace(/<[^<>]*>/g, ' ');
-  return he.decode(stripped);
+  return textOfHtml(html);
+}
+
+/** What HTML reads as: scripts, styles and comments dropped, tags become spaces, entities decoded. */
+function textOfHtml(html: string): string {
+  return he.decode(dropBlocks(html).replace(/<[^<>]*>/g, ' '));
 }
 
 const BLOCK_START = /<!--|<(script|style)\b/gi;

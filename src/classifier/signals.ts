@@ -226,7 +226,7 @@ const GREEK_OR_CYRILLIC = new RegExp(`[${GREEK_OR_CYRILLIC_LETTER}]`);
 /** CREDENTIAL, MIXED_SCRIPT and ZERO_WIDTH_IN_WORD tested, each after its cheaper necessary condition. */
 export const credentialWords = (t: string): boolean => CREDENTIAL_OBJECT.test(t) && CREDENTIAL.test(t);
 export const mixedScript = (t: string): boolean => GREEK_OR_CYRILLIC.test(t) && MIXED_SCRIPT.test(t);
-export const zeroWidthInWord = (t: string): boolean => ZERO_WIDTH_CHAR.test(t) && ZERO_WIDTH_IN_WORD.test(t);
+const zeroWidthInWord = (t: string): boolean => ZERO_WIDTH_CHAR.test(t) && ZERO_WIDTH_IN_WORD.test(t);
 
 function attachmentSignals(names: readonly string[], into: Set<SignalName>): void {
   for (const name of names) {
