@@ -12,7 +12,7 @@ import { createSenderListStore } from './lists.js';
 import { createMessageLog } from './messages.js';
 import { createModelStore } from './models.js';
 import { createQuarantineStore } from './quarantine.js';
-import { startPurgeJob } from './retention.js';
+import { type PurgeRun, runPurge, startPurgeJob } from './retention.js';
 import { createSessionStore } from './sessions.js';
 import { createStatsStore } from './stats.js';
 import type { Storage } from './types.js';
@@ -29,6 +29,8 @@ export type OpenedStorage = Storage & {
   kind: 'postgres' | 'pglite';
   /** The embedded data directory this process holds the lock of (see dir-lock.ts), else null. */
   lockDir: string | null;
+  /** One run of the retention job, as its timer runs it (`now` moves the cut-offs in tests). */
+  purge(now?: Date): Promise<PurgeRun | null>;
 };
 
 export async function openStorage(
@@ -59,11 +61,13 @@ export async function openStorage(
   };
   const quarantine = createQuarantineStore(db, refreshQuarantineGauge);
   refreshQuarantineGauge();
-  const stopPurge = startPurgeJob(db, config, deps.logger, refreshQuarantineGauge);
+  const purge = (now?: Date) => runPurge(db, config, { vacuum: opened.kind === 'pglite' }, now);
+  const stopPurge = startPurgeJob(purge, config, deps.logger, refreshQuarantineGauge);
   return {
     db,
     kind: opened.kind,
     lockDir: opened.lockDir,
+    purge,
     messages,
     quarantine,
     feedback: createFeedbackStore(db),

@@ -85,12 +85,44 @@ export async function purgeIfFree(db: Db, config: Config, now = new Date()): Pro
   });
 }
 
-export function startPurgeJob(db: Db, config: Config, logger: Logger, afterRun: () => void): () => void {
+export interface PurgeRun extends PurgeResult {
+  /** How long the VACUUM after the purge took, when one ran. */
+  vacuumMs?: number;
+}
+
+/**
+ * One run of the purge job: `purgeIfFree`, then, when `vacuum` is set and the run removed or emptied rows,
+ * VACUUM. The embedded store needs it: PGlite runs Postgres as a single backend, without the autovacuum a
+ * server runs, so the rows a purge deleted (and the old versions of rows whose raw bytes it dropped) kept
+ * their space for good, and the data directory grew by each day's mail whatever the retention. A plain
+ * VACUUM (not FULL, which rewrites under an exclusive lock) makes that space reusable by new rows; run over
+ * the whole database, it also freezes old transaction ids as autovacuum would. A server's autovacuum does
+ * both there, so the job leaves Postgres to it.
+ */
+export async function runPurge(
+  db: Db,
+  config: Config,
+  options: { vacuum: boolean },
+  now = new Date(),
+): Promise<PurgeRun | null> {
+  const result = await purgeIfFree(db, config, now);
+  if (!result || !options.vacuum || result.messages + result.raw + result.quarantine === 0) return result;
+  const started = performance.now();
+  await sql`vacuum`.execute(db);
+  return { ...result, vacuumMs: Math.round(performance.now() - started) };
+}
+
+export function startPurgeJob(
+  run: () => Promise<PurgeRun | null>,
+  config: Config,
+  logger: Logger,
+  afterRun: () => void,
+): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    purgeIfFree(db, config)
+    run()
       .then((r) => {
         if (r && r.messages + r.raw + r.quarantine + r.stuckReleases > 0)
           logger.info({ event: 'RETENTION_PURGED', ...r }, 'retention purge');
