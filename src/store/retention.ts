@@ -88,6 +88,8 @@ export async function purgeIfFree(db: Db, config: Config, now = new Date()): Pro
 export interface PurgeRun extends PurgeResult {
   /** How long the VACUUM after the purge took, when one ran. */
   vacuumMs?: number;
+  /** Why that VACUUM failed: the purge itself stands, and the next run tries again. */
+  vacuumError?: string;
 }
 
 /**
@@ -108,7 +110,11 @@ export async function runPurge(
   const result = await purgeIfFree(db, config, now);
   if (!result || !options.vacuum || result.messages + result.raw + result.quarantine === 0) return result;
   const started = performance.now();
-  await sql`vacuum`.execute(db);
+  try {
+    await sql`vacuum`.execute(db);
+  } catch (err) {
+    return { ...result, vacuumError: (err as Error).message };
+  }
   return { ...result, vacuumMs: Math.round(performance.now() - started) };
 }
 
@@ -124,7 +130,9 @@ export function startPurgeJob(
     running = true;
     run()
       .then((r) => {
-        if (r && r.messages + r.raw + r.quarantine + r.stuckReleases > 0)
+        if (r?.vacuumError)
+          logger.warn({ event: 'RETENTION_PURGED', ...r }, 'retention purge; VACUUM failed');
+        else if (r && r.messages + r.raw + r.quarantine + r.stuckReleases > 0)
           logger.info({ event: 'RETENTION_PURGED', ...r }, 'retention purge');
         afterRun();
       })

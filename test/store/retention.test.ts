@@ -4,12 +4,13 @@
  * store, which has no autovacuum, the job makes the purged rows' space reusable itself.
  */
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { OpenedStorage } from '../../src/store/index.js';
-import { PURGE_LOCK, purgeIfFree } from '../../src/store/retention.js';
+import { PURGE_LOCK, purgeIfFree, runPurge } from '../../src/store/retention.js';
+import type { MessageLogEntry } from '../../src/store/types.js';
 import { freshDatabaseWithClient, openTestStorage, storageOn } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
 
@@ -92,6 +93,27 @@ describe('retention purge on the embedded store', () => {
     for (const e of rows(300, new Date())) storage.messages.record(e);
     await storage.messages.flush();
     expect(await logBytes()).toBeLessThan(before * 1.25);
+  });
+
+  it('keeps what it purged when the VACUUM fails, and says why', async () => {
+    const { storage } = opened;
+    const failVacuum: KyselyPlugin = {
+      transformQuery: ({ node }) => {
+        if (node.kind === 'RawNode' && node.sqlFragments.join('').trim() === 'vacuum')
+          throw new Error('could not extend file: No space left on device');
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    };
+    const old = rows(1, new Date(Date.now() - 40 * DAY))[0] as MessageLogEntry;
+    storage.messages.record(old);
+    await storage.messages.flush();
+    const run = await runPurge(storage.db.withPlugin(failVacuum), loadConfig({ file: null, env: {} }), {
+      vacuum: true,
+    });
+    expect(run).toMatchObject({ messages: 1, vacuumError: 'could not extend file: No space left on device' });
+    expect(run?.vacuumMs).toBeUndefined();
+    expect(await storage.messages.get(old.id)).toBeNull();
   });
 
   it('runs no VACUUM when a run purged nothing', async () => {
