@@ -57,6 +57,11 @@ export interface App {
   start(): Promise<{ smtpPort: number; apiPort: number; milterPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
   stop(): Promise<void>;
+  /**
+   * Settles (after its one log line) if the embedded database stops on its own: the process can no longer
+   * quarantine, log or answer /ready, and only a new start recovers the database, so `serve` stops then.
+   */
+  failed: Promise<Error>;
 }
 
 export interface AppOptions {
@@ -238,9 +243,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
   };
   let control: ControlServer | null = null;
+  const failed = storage.failed.then((err) => {
+    logger.fatal(
+      { event: 'EMBEDDED_DB_STOPPED', err: err.message },
+      'the embedded database stopped; stopping so that a restart recovers it',
+    );
+    return err;
+  });
 
   return {
     ...parts,
+    failed,
     digest,
     modelSync,
     feedbackSync,

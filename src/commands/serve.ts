@@ -18,14 +18,17 @@ export const run: Command = async (_args, ctx) => {
   const { createApp } = await import('../app.js');
   const app = await createApp(config, embedded ? { storage: { opened: embedded } } : {});
   await app.start();
-  await new Promise<void>((resolve) => {
+  const failure = await new Promise<Error | null>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info({ event: 'SHUTDOWN', signal }, 'stopping: no new sessions, finishing those in flight');
-      resolve();
+      resolve(null);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    void app.failed.then(resolve);
   });
   await app.stop();
-  return 0;
+  // EX_TEMPFAIL: a start recovers the embedded database from its log; a supervisor restarts on it, and the
+  // MTAs upstream keep the mail they could not hand over meanwhile.
+  return failure ? 75 : 0;
 };

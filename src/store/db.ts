@@ -19,6 +19,9 @@ export interface OpenedDb {
   kind: 'postgres' | 'pglite';
   /** The directory whose lock this process holds (embedded store on disk), else null. */
   lockDir: string | null;
+  /** Settles with the reason if the embedded database stops on its own (pglite-remote.ts); never for Postgres,
+   * whose pool reconnects. */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,13 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
     // (pg marks it not queryable).
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: 'postgres', lockDir: null, close: () => db.destroy() };
+    return {
+      db,
+      kind: 'postgres',
+      lockDir: null,
+      failed: new Promise<Error>(() => {}),
+      close: () => db.destroy(),
+    };
   }
   const dir = pglite ?? path.resolve(config.dataDir, 'pglite');
   let lock: DirLock | null = null;
@@ -99,6 +108,7 @@ async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> 
     db,
     kind: 'pglite',
     lockDir: lock ? path.dirname(lock.file) : null,
+    failed: client.failed,
     close: async () => {
       await db.destroy();
       if (!client.closed) await client.close();

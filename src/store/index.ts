@@ -29,6 +29,8 @@ export type OpenedStorage = Storage & {
   kind: 'postgres' | 'pglite';
   /** The embedded data directory this process holds the lock of (see dir-lock.ts), else null. */
   lockDir: string | null;
+  /** Settles if the embedded database stops on its own (see OpenedDb.failed). */
+  failed: Promise<Error>;
   /** One run of the retention job, as its timer runs it (`now` moves the cut-offs in tests). */
   purge(now?: Date): Promise<PurgeRun | null>;
 };
@@ -67,6 +69,7 @@ export async function openStorage(
     db,
     kind: opened.kind,
     lockDir: opened.lockDir,
+    failed: opened.failed,
     purge,
     messages,
     quarantine,

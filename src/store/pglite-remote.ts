@@ -14,7 +14,20 @@ export interface PgliteQueryClient {
   query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
   close(): Promise<void>;
   readonly closed: boolean;
+  /**
+   * Settles with the reason once the database stopped on its own (a PANIC, the thread's death), never when
+   * closed: every query from then on fails at once, and only a new start (crash recovery) brings it back.
+   */
+  readonly failed: Promise<Error>;
 }
+
+/**
+ * A PANIC (Postgres's own word: a WAL file it could not create on a full disk, say) ends a server's
+ * backends, and a server restarts them through crash recovery. PGlite is the one backend and has nothing to
+ * restart it: after a PANIC its next query never answers, and its thread spins. So the first PANIC stops
+ * the client for good.
+ */
+const isPanic = (error: Record<string, unknown>) => error.severity === 'PANIC';
 
 function toError(data: Record<string, unknown>): Error {
   const { message, ...fields } = data;
@@ -51,6 +64,10 @@ export function startPgliteThread(dir: string, template: Uint8Array | null): Pro
   let nextId = 1;
   let closed = false;
   let stopped: Error | null = null;
+  let reportFailure: (err: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => {
+    reportFailure = resolve;
+  });
 
   const settle = () => (pending.size > 0 ? worker.ref() : worker.unref());
   const request = (body: Omit<PgliteRequest, 'id'>): Promise<PgliteReply> => {
@@ -76,24 +93,34 @@ export function startPgliteThread(dir: string, template: Uint8Array | null): Pro
       if (!waiter) return;
       pending.delete(reply.id);
       settle();
-      if ('error' in reply) waiter.reject(toError(reply.error));
-      else waiter.resolve(reply);
+      if ('error' in reply) {
+        waiter.reject(toError(reply.error));
+        if (isPanic(reply.error) && !stopped) {
+          fail(new Error(`PANIC: ${String(reply.error.message)}`));
+          void worker.terminate();
+        }
+      } else waiter.resolve(reply);
     });
     const fail = (err: Error) => {
-      stopped = new Error(`the embedded database's thread stopped: ${err.message}`);
+      stopped = Object.assign(new Error(`the embedded database stopped: ${err.message}`), {
+        code: 'EMBEDDED_DB_STOPPED',
+      });
       for (const waiter of pending.values()) waiter.reject(stopped);
       pending.clear();
+      settle();
       rejectStart(stopped);
+      if (!closed) reportFailure(stopped);
     };
     worker.on('error', fail);
     worker.on('exit', (code) => {
-      if (!stopped) fail(new Error(`exit code ${code}`));
+      if (!stopped) fail(new Error(`its thread exited (code ${code})`));
     });
 
     const client: PgliteQueryClient = {
       get closed() {
         return closed;
       },
+      failed,
       async query<R>(sql: string, params: unknown[] = []) {
         const reply = await request({ sql, params });
         if (!('rows' in reply)) throw new Error('embedded database: unexpected reply');
@@ -106,7 +133,7 @@ export function startPgliteThread(dir: string, template: Uint8Array | null): Pro
         if (closed) return;
         closed = true;
         try {
-          await request({ close: true });
+          if (!stopped) await request({ close: true });
         } finally {
           stopped ??= new Error("the embedded database's thread stopped: the client was closed");
           await worker.terminate();
