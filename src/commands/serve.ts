@@ -1,4 +1,5 @@
 /** `mailsentra serve` (= `npm start`): the SMTP proxy until SIGTERM/SIGINT, then a graceful stop. */
+import type { App } from '../app.js';
 import type { Command } from '../cli.js';
 import { openDb } from '../store/db.js';
 import { commandConfig } from './config.js';
@@ -18,17 +19,27 @@ export const run: Command = async (_args, ctx) => {
   const { createApp } = await import('../app.js');
   const app = await createApp(config, embedded ? { storage: { opened: embedded } } : {});
   await app.start();
+  return runUntilStopped(app, process);
+};
+
+/**
+ * Runs until SIGTERM or SIGINT (exit 0), or until the embedded database stops on its own (exit 75,
+ * EX_TEMPFAIL: a start recovers it from its WAL, a supervisor restarts on it, and the MTAs upstream keep
+ * the mail they could not hand over meanwhile); stops the app gracefully either way.
+ */
+export async function runUntilStopped(
+  app: Pick<App, 'logger' | 'failed' | 'stop'>,
+  signals: Pick<NodeJS.EventEmitter, 'once'>,
+): Promise<number> {
   const failure = await new Promise<Error | null>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info({ event: 'SHUTDOWN', signal }, 'stopping: no new sessions, finishing those in flight');
       resolve(null);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    signals.once('SIGTERM', () => stop('SIGTERM'));
+    signals.once('SIGINT', () => stop('SIGINT'));
     void app.failed.then(resolve);
   });
   await app.stop();
-  // EX_TEMPFAIL: a start recovers the embedded database from its log; a supervisor restarts on it, and the
-  // MTAs upstream keep the mail they could not hand over meanwhile.
   return failure ? 75 : 0;
-};
+}
