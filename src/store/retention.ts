@@ -95,11 +95,11 @@ export interface PurgeRun extends PurgeResult {
 /**
  * One run of the purge job: `purgeIfFree`, then, when `vacuum` is set and the run removed or emptied rows,
  * VACUUM. The embedded store needs it: PGlite runs Postgres as a single backend, without the autovacuum a
- * server runs, so the rows a purge deleted (and the old versions of rows whose raw bytes it dropped) kept
- * their space for good, and the data directory grew by each day's mail whatever the retention. A plain
- * VACUUM (not FULL, which rewrites under an exclusive lock) makes that space reusable by new rows; run over
- * the whole database, it also freezes old transaction ids as autovacuum would. A server's autovacuum does
- * both there, so the job leaves Postgres to it.
+ * server runs, so without it the rows a purge deletes (and the old versions of rows whose raw bytes it
+ * drops) keep their space for good, and the data directory grows by each day's mail whatever the
+ * retention. A plain VACUUM (not FULL, which rewrites under an exclusive lock) makes that space reusable by
+ * new rows; run over the whole database, it also freezes old transaction ids as autovacuum would. A
+ * server's autovacuum does both there, so the job leaves Postgres to it.
  */
 export async function runPurge(
   db: Db,

@@ -1,9 +1,9 @@
 /**
  * The embedded database after a PANIC. Postgres PANICs when it cannot create a WAL file (a full disk); a
  * server then restarts its backends through crash recovery, but PGlite is the one backend and has nothing to
- * restart it: its next query never answered and its thread spun, so spam waited on a quarantine write that
- * never came and /ready never answered. The service must fail what needs the database at once (451, /ready
- * 503), say so once, and let `serve` stop, so that a restart recovers the database. A real full disk: a small
+ * restart it: its next query never answers and its thread spins, so spam would wait on a quarantine write
+ * that never comes and /ready would never answer. The service must fail what needs the database at once
+ * (451, /ready 503), say so once, and let `serve` stop, so that a restart recovers the database. A real full disk: a small
  * tmpfs (mounting needs root, as CI runs; it never skips).
  */
 import { execFileSync } from 'node:child_process';

@@ -4,7 +4,7 @@ import net from 'node:net';
 
 // Ports this process has handed out. Each is free when chosen but bound only later by whatever it was chosen
 // for (a Postfix service, a child process), so the kernel may offer it again meanwhile: a Postfix whose public
-// smtpd and re-injection listener got one port kept only the last master.cf entry and queued mail without
+// smtpd and re-injection listener get one port keeps only the last master.cf entry and queues mail without
 // its filter.
 const handedOut = new Set<number>();
 

@@ -89,7 +89,7 @@ describe('retention purge on the embedded store', () => {
     expect(run?.vacuumMs).toBeGreaterThanOrEqual(0);
 
     // A new day of mail as large as the first: it fills the freed space. Without the VACUUM, PGlite (no
-    // autovacuum) appended it, and the log took about twice the room.
+    // autovacuum) appends it, and the log takes about twice the room.
     for (const e of rows(300, new Date())) storage.messages.record(e);
     await storage.messages.flush();
     expect(await logBytes()).toBeLessThan(before * 1.25);
