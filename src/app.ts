@@ -94,7 +94,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const logger = options.logger ?? createLogger(config.log.level, undefined, secretValues(config));
   // Where start-up time goes (logged as STARTUP): every second of it is mail deferred at the upstream MTAs.
   const phases = startupPhases();
-  const metrics = createMetrics();
+  const metrics = createMetrics({ dataDir: config.dataDir });
   // Start-up steps at info level: a first start takes tens of seconds, and an admin should see it working.
   let stepStarted = performance.now();
   const stepDone = (event: string, text: string, fields: Record<string, unknown> = {}) => {

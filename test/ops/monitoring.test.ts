@@ -5,6 +5,7 @@
  * running MailSentra exports on /metrics after handling a message.
  */
 import { execFile } from 'node:child_process';
+import { statfsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -134,6 +135,8 @@ describe('Prometheus config and alert rules (promtool)', () => {
         'NoModelLoaded',
         'LogBufferDropping',
         'LogRowsRefused',
+        'DataDirFilling',
+        'DataDirFull',
       ]),
     );
     for (const a of alerts) {
@@ -238,10 +241,11 @@ describe('Grafana provisioning and dashboard', () => {
 
 // ---- against a running service -------------------------------------------------------------------------------
 
-/** One exposition sample: metric name and labels. */
+/** One exposition sample: metric name, labels and value. */
 interface Sample {
   name: string;
   labels: Record<string, string>;
+  value: number;
 }
 
 function parseExposition(text: string): { types: Map<string, string>; samples: Sample[] } {
@@ -250,12 +254,12 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
   for (const line of text.split('\n')) {
     const type = /^# TYPE (\S+) (\S+)/.exec(line);
     if (type) types.set(type[1] as string, type[2] as string);
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m || line.startsWith('#')) continue;
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
       labels[l[1] as string] = l[2] as string;
-    samples.push({ name: m[1] as string, labels });
+    samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
   }
   return { types, samples };
 }
@@ -329,6 +333,15 @@ describe('every series used by alerts and dashboard is exported by a running Mai
     ]) {
       expect(exported(name), name).toBe(true);
     }
+  });
+
+  it("reports the data directory's filesystem as the kernel does", () => {
+    const fs = statfsSync(service.config.dataDir);
+    const value = (name: string) => exposition.samples.find((s) => s.name === name)?.value;
+    expect(value('mailsentra_data_dir_size_bytes')).toBe(fs.blocks * fs.bsize);
+    // Read at the scrape, a moment before statfs here: other tests write meanwhile.
+    const free = value('mailsentra_data_dir_free_bytes') ?? -1;
+    expect(Math.abs(free - fs.bavail * fs.bsize)).toBeLessThan(0.05 * fs.blocks * fs.bsize);
   });
 
   it('alert expressions use only exported metrics and label values', () => {
