@@ -2,11 +2,12 @@
  * The database handle: Kysely over a `pg` pool when `database.url` is set, else embedded PGlite under
  * `<dataDir>/pglite` (or in memory for `memory://`). Migrations run through Kysely's Migrator.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Config } from '../config/schema.js';
+import { CliError } from '../errors.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
 import { startPgliteThread } from './pglite-remote.js';
@@ -95,11 +96,37 @@ function templateFor(dir: string): Buffer | null {
   }
 }
 
+/** Below this, a start failure is put down to the disk: recovery writes WAL files of 16 MB and a checkpoint. */
+const START_MIN_FREE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * PGlite reports a start it could not finish only as "failed to initialize"; when the directory's filesystem
+ * is nearly full (after the database stopped on a full disk, say) that is the cause to name, with the fix.
+ */
+function diskFullAtStart(dir: string): CliError | null {
+  let free: number;
+  try {
+    const fs = statfsSync(dir);
+    free = fs.bavail * fs.bsize;
+  } catch {
+    return null;
+  }
+  if (free >= START_MIN_FREE_BYTES) return null;
+  return new CliError(
+    'DATA_DIR_FULL',
+    75,
+    `the embedded database in ${dir} cannot start: its filesystem has ${(free / 1048576).toFixed(0)} MB free ` +
+      '(it needs room for its WAL); free space and start again',
+  );
+}
+
 async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
   // In a thread of its own: PGlite runs each query synchronously, and on this thread it would hold SMTP,
   // scoring and the API for every verdict-log batch.
   const [client, { pgliteDialect }] = await Promise.all([
-    startPgliteThread(dir, templateFor(dir)),
+    startPgliteThread(dir, templateFor(dir)).catch((err: unknown) => {
+      throw diskFullAtStart(dir) ?? err;
+    }),
     import('./pglite-dialect.js'),
   ]);
   const dialect = pgliteDialect(client);

@@ -86,7 +86,12 @@ export function startPgliteThread(dir: string, template: Uint8Array | null): Pro
         if ('ready' in reply) {
           settle();
           resolveStart(client);
-        } else if ('error' in reply) rejectStart(toError(reply.error));
+        } else if ('error' in reply) {
+          // A thread whose PGlite did not start holds the process open (it is referenced until ready).
+          stopped = toError(reply.error);
+          rejectStart(stopped);
+          void worker.terminate();
+        }
         return;
       }
       const waiter = pending.get(reply.id);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUntilStopped } from '../../src/commands/serve.js';
+import { runCliChild } from '../helpers/cli.js';
 import { postfixSamples } from '../helpers/postfix.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { send } from '../helpers/smtp-client.js';
@@ -51,6 +52,7 @@ describe('the embedded database on a disk that fills up', () => {
   it('stops the database after a PANIC and fails fast instead of waiting on it forever', async () => {
     if (!service) throw new Error('the service starts in beforeAll');
     const { app, apiPort, smtpPort } = service;
+    await sql`create table before_panic as select 'committed' as note`.execute(app.storage.db);
     // The disk fills while the current WAL file still has room; the next WAL file (16 MB) cannot be made.
     execFileSync('fallocate', ['-l', `${freeMb(mount) - 8}M`, path.join(mount, 'filler')]);
     await sql`select pg_switch_wal()`.execute(app.storage.db);
@@ -81,4 +83,34 @@ describe('the embedded database on a disk that fills up', () => {
     expect(await within(15_000, 'serve to stop', runUntilStopped(app, new EventEmitter()))).toBe(75);
     await stopping.sink.close();
   }, 60_000);
+
+  it('names the full disk at the next start and exits, then recovers once there is room', async () => {
+    const serve = () =>
+      runCliChild(
+        ['serve'],
+        { DATA_DIR: mount, DATABASE_URL: '', SMTP_LISTEN: '127.0.0.1:0', API_LISTEN: '127.0.0.1:0' },
+        { timeoutMs: 60_000 },
+      );
+    // PGlite only says it "failed to initialize"; its thread kept the process alive after the line.
+    const refused = await serve();
+    expect(refused.stderr).toMatch(
+      /^mailsentra: the embedded database in \S+ cannot start: its filesystem has \d+ MB free \(it needs room for its WAL\); free space and start again\n$/,
+    );
+    expect(refused.code).toBe(75);
+
+    rmSync(path.join(mount, 'filler'));
+    service = await startTestService({
+      pglite: path.join(mount, 'pglite'),
+      config: { database: { url: null } },
+    });
+    // Recovered from its WAL: what committed before the PANIC is there, the statement that PANICked is not.
+    const { db } = service.app.storage;
+    const { rows } = await sql<{ t: string | null }>`select to_regclass('panic_probe')::text as t`.execute(
+      db,
+    );
+    expect(rows[0]?.t).toBeNull();
+    const before = await sql<{ note: string }>`select note from before_panic`.execute(db);
+    expect(before.rows).toEqual([{ note: 'committed' }]);
+    expect((await fetch(`http://127.0.0.1:${service.apiPort}/ready`)).status).toBe(200);
+  }, 120_000);
 });
