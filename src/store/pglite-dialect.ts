@@ -17,10 +17,45 @@ import {
 } from 'kysely';
 import type { PgliteQueryClient } from './pglite-remote.js';
 
+/**
+ * PGlite is one Postgres session, and every query goes into it in the order sent. A transaction's BEGIN,
+ * statements and COMMIT are separate queries, so without this gate another part of the service (the log
+ * writer, an API request) could send a query between them: it ran inside that transaction, and if it failed
+ * it aborted the transaction, whose COMMIT then rolled back without an error: a quarantine write that
+ * answered success had stored nothing. So while a transaction is open, queries from any other connection
+ * wait until it ends; a server gives each connection its own session and needs none of this.
+ */
+class TransactionGate {
+  private owner: PGliteConnection | null = null;
+  private waiting: (() => void)[] = [];
+
+  /** Resolves once no transaction but `connection`'s own is open. */
+  async pass(connection: PGliteConnection): Promise<void> {
+    while (this.owner !== null && this.owner !== connection) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  async open(connection: PGliteConnection): Promise<void> {
+    await this.pass(connection);
+    this.owner = connection;
+  }
+
+  close(connection: PGliteConnection): void {
+    if (this.owner !== connection) return;
+    this.owner = null;
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+}
+
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly client: PgliteQueryClient) {}
+  constructor(
+    private readonly client: PgliteQueryClient,
+    private readonly gate: TransactionGate,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    await this.gate.pass(this);
     const result = await this.client.query<R>(query.sql, [...query.parameters]);
     return {
       rows: result.rows,
@@ -35,19 +70,35 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
+  private readonly gate = new TransactionGate();
   constructor(private readonly client: PgliteQueryClient) {}
   async init(): Promise<void> {}
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new PGliteConnection(this.client);
+    return new PGliteConnection(this.client, this.gate);
   }
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('BEGIN'));
+    const own = connection as PGliteConnection;
+    await this.gate.open(own);
+    try {
+      await connection.executeQuery(CompiledQuery.raw('BEGIN'));
+    } catch (err) {
+      this.gate.close(own);
+      throw err;
+    }
   }
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('COMMIT'));
+    try {
+      await connection.executeQuery(CompiledQuery.raw('COMMIT'));
+    } finally {
+      this.gate.close(connection as PGliteConnection);
+    }
   }
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('ROLLBACK'));
+    try {
+      await connection.executeQuery(CompiledQuery.raw('ROLLBACK'));
+    } finally {
+      this.gate.close(connection as PGliteConnection);
+    }
   }
   async releaseConnection(): Promise<void> {}
   async destroy(): Promise<void> {
