@@ -19,11 +19,11 @@ import type { PgliteQueryClient } from './pglite-remote.js';
 
 /**
  * PGlite is one Postgres session, and every query goes into it in the order sent. A transaction's BEGIN,
- * statements and COMMIT are separate queries, so without this gate another part of the service (the log
- * writer, an API request) could send a query between them: it ran inside that transaction, and if it failed
- * it aborted the transaction, whose COMMIT then rolled back without an error: a quarantine write that
- * answered success had stored nothing. So while a transaction is open, queries from any other connection
- * wait until it ends; a server gives each connection its own session and needs none of this.
+ * statements and COMMIT are separate queries, so a query that another part of the service (the log writer,
+ * an API request) sent between them would run inside that transaction; if it failed, it would abort the
+ * transaction, whose COMMIT then rolls back without an error, and a quarantine write would answer success
+ * for rows that are gone. So while a transaction is open, queries from any other connection wait until it
+ * ends; a server gives each connection its own session and needs none of this.
  */
 class TransactionGate {
   private owner: PGliteConnection | null = null;
