@@ -3,8 +3,8 @@
  * registry owned by one service instance (no global registry, so two services in one test process do not
  * collide). Label values are bounded enums.
  */
-import { statfsSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { filesystemSpace } from '../util/disk.js';
 
 export type MessageAction = 'pass' | 'tag' | 'quarantine' | 'reject' | 'tempfail';
 export type RelayResult = 'ok' | 'tempfail' | 'permfail';
@@ -12,16 +12,6 @@ export type RelayResult = 'ok' | 'tempfail' | 'permfail';
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const DNS_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const SCORE_BUCKETS = Array.from({ length: 20 }, (_, i) => Number(((i + 1) * 0.05).toFixed(2)));
-
-/** The filesystem's free and total bytes at `dir`, or null when it cannot be read (not created yet). */
-function diskOf(dir: string): { free: number; size: number } | null {
-  try {
-    const fs = statfsSync(dir);
-    return { free: fs.bavail * fs.bsize, size: fs.blocks * fs.bsize };
-  } catch {
-    return null;
-  }
-}
 
 export function createMetrics(options: { defaultMetrics?: boolean; dataDir?: string } = {}) {
   const registry = new Registry();
@@ -155,27 +145,31 @@ export function createMetrics(options: { defaultMetrics?: boolean; dataDir?: str
   // create its next 16 MB WAL file, so a filling disk must be seen before then.
   const { dataDir } = options;
   if (dataDir) {
-    new Gauge({
-      name: 'mailsentra_data_dir_free_bytes',
-      help: 'Bytes free (to this user) on the filesystem of DATA_DIR (embedded database, model files)',
-      // Every process of a cluster reads the same filesystem: its workers' figures are one figure.
-      aggregator: 'max',
-      registers: [registry],
-      collect() {
-        const disk = diskOf(dataDir);
-        if (disk) this.set(disk.free);
+    const gauges = [
+      {
+        name: 'mailsentra_data_dir_free_bytes',
+        help: 'Bytes free (to this user) on the filesystem of DATA_DIR (embedded database, model files)',
+        field: 'free',
       },
-    });
-    new Gauge({
-      name: 'mailsentra_data_dir_size_bytes',
-      help: 'Size in bytes of the filesystem of DATA_DIR',
-      aggregator: 'max',
-      registers: [registry],
-      collect() {
-        const disk = diskOf(dataDir);
-        if (disk) this.set(disk.size);
+      {
+        name: 'mailsentra_data_dir_size_bytes',
+        help: 'Size in bytes of the filesystem of DATA_DIR',
+        field: 'size',
       },
-    });
+    ] as const;
+    for (const { name, help, field } of gauges) {
+      new Gauge({
+        name,
+        help,
+        // Every process of a cluster reads the same filesystem: its workers' figures are one figure.
+        aggregator: 'max',
+        registers: [registry],
+        collect() {
+          const space = filesystemSpace(dataDir);
+          if (space) this.set(space[field]);
+        },
+      });
+    }
   }
   for (const result of ['sent', 'failed'] as const) m.digests.inc({ result }, 0);
   for (const action of ['pass', 'tag', 'quarantine', 'reject', 'tempfail'] as const)

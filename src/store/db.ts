@@ -2,12 +2,13 @@
  * The database handle: Kysely over a `pg` pool when `database.url` is set, else embedded PGlite under
  * `<dataDir>/pglite` (or in memory for `memory://`). Migrations run through Kysely's Migrator.
  */
-import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import type { Config } from '../config/schema.js';
 import { CliError } from '../errors.js';
+import { filesystemSpace } from '../util/disk.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
 import { startPgliteThread } from './pglite-remote.js';
@@ -104,14 +105,8 @@ const START_MIN_FREE_BYTES = 64 * 1024 * 1024;
  * is nearly full (after the database stopped on a full disk, say) that is the cause to name, with the fix.
  */
 function diskFullAtStart(dir: string): CliError | null {
-  let free: number;
-  try {
-    const fs = statfsSync(dir);
-    free = fs.bavail * fs.bsize;
-  } catch {
-    return null;
-  }
-  if (free >= START_MIN_FREE_BYTES) return null;
+  const free = filesystemSpace(dir)?.free;
+  if (free === undefined || free >= START_MIN_FREE_BYTES) return null;
   return new CliError(
     'DATA_DIR_FULL',
     75,
