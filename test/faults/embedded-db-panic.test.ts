@@ -14,18 +14,14 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runUntilStopped } from '../../src/commands/serve.js';
+import { withTimeout } from '../../src/util/timeout.js';
 import { runCliChild } from '../helpers/cli.js';
 import { postfixSamples } from '../helpers/postfix.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { send } from '../helpers/smtp-client.js';
 
 const within = <T>(ms: number, what: string, p: Promise<T>) =>
-  Promise.race([
-    p,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms),
-    ),
-  ]);
+  withTimeout(p, ms, () => new Error(`${what}: no answer in ${ms} ms`));
 
 const freeMb = (dir: string) =>
   Number(execFileSync('df', ['-B1M', '--output=avail', dir]).toString().trim().split('\n').pop());

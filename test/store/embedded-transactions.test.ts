@@ -5,19 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type KyselyPlugin, sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OpenedStorage } from '../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
 import { createQuarantineStore } from '../../src/store/quarantine.js';
-import { openTestStorage } from '../helpers/db.js';
+import { storageOn } from '../helpers/db.js';
 
 describe('transactions on the embedded store', () => {
-  let storage: OpenedStorage;
-  beforeAll(async () => {
-    storage = await openTestStorage(null);
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = storageOn('pglite');
 
   const item = (messageId: string) => ({
     messageId,
@@ -57,18 +50,18 @@ describe('transactions on the embedded store', () => {
         return result;
       },
     };
-    return { store: createQuarantineStore(storage.db.withPlugin(plugin), () => {}), outcome };
+    return { store: createQuarantineStore(opened.storage.db.withPlugin(plugin), () => {}), outcome };
   }
 
   const stored = async (messageId: string) =>
     (
       await sql<{
         n: number;
-      }>`select count(*)::int as n from quarantine where message_id = ${messageId}`.execute(storage.db)
+      }>`select count(*)::int as n from quarantine where message_id = ${messageId}`.execute(opened.storage.db)
     ).rows[0]?.n;
 
   it('keeps a failing query of another part out of a quarantine write', async () => {
-    const { store, outcome } = storeWithIntruder(() => sql`select 1 / 0`.execute(storage.db));
+    const { store, outcome } = storeWithIntruder(() => sql`select 1 / 0`.execute(opened.storage.db));
     const id = randomUUID();
     const held = await store.hold(item(id));
     expect(held).toHaveLength(2);
