@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitForPort } from '../test/helpers/child-service.js';
-import { freePort } from '../test/helpers/redis.js';
+import { freePort } from '../test/helpers/free-port.js';
 
 export { freshDatabaseUrl } from '../test/helpers/db.js';
 export { freePort, waitForPort };

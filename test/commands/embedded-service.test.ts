@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildService, startChildService } from '../helpers/child-service.js';
 import { runCliChild } from '../helpers/cli.js';
 import { smallCorpus } from '../helpers/corpus.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort } from '../helpers/free-port.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 
 describe('commands beside a running service on the embedded store', () => {

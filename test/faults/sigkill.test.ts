@@ -14,7 +14,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { childSurroundings, startChildService } from '../helpers/child-service.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort } from '../helpers/free-port.js';
 import { send } from '../helpers/smtp-client.js';
 
 const TOTAL = 2000;

@@ -13,7 +13,7 @@ import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { waitForPort } from './child-service.js';
-import { freePort } from './redis.js';
+import { freePort } from './free-port.js';
 import { startTestService, type TestService } from './service.js';
 import { type Sink, startSink } from './sink.js';
 import { waitFor } from './wait.js';

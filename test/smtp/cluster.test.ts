@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { childSurroundings, startChildService, waitForPort } from '../helpers/child-service.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort } from '../helpers/free-port.js';
 import { send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildService, startChildService } from '../helpers/child-service.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort } from '../helpers/free-port.js';
 import { type Sink, startSink } from '../helpers/sink.js';
 import { send } from '../helpers/smtp-client.js';
 
