@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { SenderAuth } from '../auth/index.js';
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
@@ -72,8 +72,15 @@ export function errorBody(err: FastifyError | Error): { status: number; error: s
   if (fe.statusCode === 413) return { status: 413, error: 'BODY_TOO_LARGE', message: fe.message };
   if (fe.statusCode === 429) return { status: 429, error: 'RATE_LIMITED', message: fe.message };
   if (fe.statusCode === 415) return { status: 415, error: 'UNSUPPORTED_MEDIA_TYPE', message: fe.message };
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return { status: 400, error: 'INVALID_JSON', message: 'body: not a JSON document' };
+  // Fastify's own codes name its internals; a client is told only that the request was at fault.
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)
-    return { status: fe.statusCode, error: fe.code ?? 'BAD_REQUEST', message: fe.message };
+    return {
+      status: fe.statusCode,
+      error: !fe.code || fe.code.startsWith('FST_') ? 'BAD_REQUEST' : fe.code,
+      message: fe.message,
+    };
   return { status: 500, error: 'INTERNAL', message: 'internal error' };
 }
 
@@ -115,6 +122,13 @@ function createFastify(config: Config, logger: Logger) {
     // top-level option is deprecated (FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),
     schemaController: { compilersFactory: lazySchemaCompilers() },
+    // Fails before any route matches (a path that is not valid percent-encoding): answered in the API's
+    // error shape rather than Fastify's, naming no route, so it tells an unauthenticated caller nothing.
+    frameworkErrors: (err, _request, reply) => {
+      const body = errorBody(err);
+      // The handler is generic over route types no route has fixed yet; this reply is the plain one.
+      (reply as FastifyReply).code(body.status).send({ error: body.error, message: body.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 

@@ -224,6 +224,31 @@ describe('malformed ids and cursors', () => {
   });
 });
 
+describe('malformed requests', () => {
+  it("answer 400 in the API's own error shape, naming none of the framework's internals", async () => {
+    const before = api.logLines.length;
+    const json = { ...auth, 'content-type': 'application/json' };
+    for (const [payload, what] of [
+      ['{"label":', 'cut short'],
+      ['', 'empty'],
+      ['{"label":"spam","__proto__":{"admin":true}}', 'prototype key'],
+    ]) {
+      const r = await api.app.inject({ method: 'POST', url: '/api/v1/feedback', headers: json, payload });
+      expect(r.statusCode, what).toBe(400);
+      expect(r.json(), what).toEqual({ error: 'INVALID_JSON', message: 'body: not a JSON document' });
+    }
+    // A path that is not valid percent-encoding fails before routing, so before authentication too.
+    for (const headers of [{}, auth]) {
+      const r = await api.app.inject({ url: '/api/v1/messages/%zz', headers });
+      expect(r.statusCode).toBe(400);
+      expect(Object.keys(r.json()).sort()).toEqual(['error', 'message']);
+      expect(r.json().error).toBe('BAD_REQUEST');
+    }
+    const errors = api.logLines.slice(before).filter((l) => Number(l.level) >= 50);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('the bootstrap key', () => {
   it('stays revoked across a restart with the same ADMIN_API_KEY', async () => {
     const key = 'bootstrap-revoke-key-0123456789-abcdefghij';
