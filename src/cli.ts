@@ -55,13 +55,22 @@ export async function main(
   let printConfig = false;
   while (args[0]?.startsWith('--')) {
     const flag = args.shift() as string;
-    if (flag === '--config') configFile = args.shift();
-    else if (flag === '--print-config') printConfig = true;
+    if (flag === '--config') {
+      configFile = args.shift();
+      if (configFile === undefined) {
+        io.stderr.write('mailsentra: --config needs a file; usage: mailsentra --config FILE <command>\n');
+        return 2;
+      }
+    } else if (flag === '--print-config') printConfig = true;
     else if (flag === '--help') {
       io.stdout.write(usage());
       return 0;
     } else {
-      io.stderr.write(`mailsentra: unknown option ${flag} (mailsentra --help lists the options)\n`);
+      const { closest } = await import('./util/closest.js');
+      const meant = closest(flag, ['--config', '--print-config', '--help']);
+      io.stderr.write(
+        `mailsentra: unknown option ${flag} (${meant ? `did you mean ${meant}? ` : ''}mailsentra --help lists the options)\n`,
+      );
       return 2;
     }
   }
@@ -75,8 +84,14 @@ export async function main(
   const name = args.shift();
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
+    if (!name) {
+      io.stderr.write(usage());
+      return 2;
+    }
+    const { closest } = await import('./util/closest.js');
+    const meant = closest(name, Object.keys(COMMANDS));
     io.stderr.write(
-      name ? `mailsentra: unknown command '${name}' (mailsentra --help lists the commands)\n` : usage(),
+      `mailsentra: unknown command '${name}' (${meant ? `did you mean ${meant}? ` : ''}mailsentra --help lists the commands)\n`,
     );
     return 2;
   }

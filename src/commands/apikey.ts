@@ -4,17 +4,30 @@
  */
 import type { Command } from '../cli.js';
 import { createAuditedKey } from '../store/keys.js';
-import { commandConfig, parseArgs, withStorage } from './context.js';
+import { closest } from '../util/closest.js';
+import { commandConfig, parseArgs, usageError, withStorage } from './context.js';
 import { runningService } from './service.js';
+
+const USAGE = 'usage: mailsentra apikey create --role admin|analyst [--label TEXT]';
+const ROLES = ['admin', 'analyst'] as const;
 
 export const run: Command = async (args, ctx) => {
   const [sub, ...rest] = args;
-  const { flags, unknown } = parseArgs(rest, { values: ['--role', '--label'] });
-  const role = flags.get('--role')?.[0];
-  if (sub !== 'create' || unknown.length > 0 || (role !== 'admin' && role !== 'analyst')) {
-    ctx.stderr.write('usage: mailsentra apikey create --role admin|analyst [--label TEXT]\n');
-    return 2;
+  if (sub !== 'create') {
+    const meant = sub === undefined ? null : closest(sub, ['create']);
+    throw usageError(
+      sub === undefined
+        ? 'apikey needs a subcommand'
+        : `unknown subcommand '${sub}'${meant ? ` (did you mean ${meant}?)` : ''}`,
+      USAGE,
+    );
   }
+  const { flags, rest: extra } = parseArgs(rest, { values: ['--role', '--label'], usage: USAGE });
+  if (extra.length > 0) throw usageError(`unexpected '${extra[0]}'`, USAGE);
+  const role = flags.get('--role')?.[0];
+  if (role === undefined) throw usageError('--role is required', USAGE);
+  if (role !== 'admin' && role !== 'analyst')
+    throw usageError(`--role must be ${ROLES.join(' or ')}, got '${role}'`, USAGE);
   const label = flags.get('--label')?.[0] ?? null;
   const config = commandConfig(ctx);
   const service = await runningService(config, ctx);

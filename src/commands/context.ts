@@ -3,31 +3,46 @@ import type { LinearModel } from '../classifier/linear-model.js';
 import { ensureActiveModel, readActiveMirror, writeActiveMirror } from '../classifier/model-source.js';
 import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { CliError } from '../errors.js';
 import { createLogger } from '../observability/log.js';
 import { createMetrics } from '../observability/metrics.js';
 import { openStorage } from '../store/index.js';
 import type { Storage } from '../store/types.js';
+import { closest } from '../util/closest.js';
 
 export { commandConfig } from './config.js';
 
-/** Splits `--flag value` pairs and bare arguments; repeated flags collect. */
+/** A mistake in a command's arguments: one line naming it and the command's usage, exit 2. */
+export function usageError(mistake: string, usage: string): CliError {
+  return new CliError('USAGE', 2, `${mistake}; ${usage}`);
+}
+
+/**
+ * Splits `--flag value` pairs and bare arguments; repeated flags collect. An option the command does not
+ * know, or one that needs a value and has none, is a usage error naming it (and the option it was
+ * probably meant to be).
+ */
 export function parseArgs(
   args: string[],
-  spec: { booleans?: string[]; values?: string[] },
-): { flags: Map<string, string[]>; bools: Set<string>; rest: string[]; unknown: string[] } {
+  spec: { booleans?: string[]; values?: string[]; usage: string },
+): { flags: Map<string, string[]>; bools: Set<string>; rest: string[] } {
   const flags = new Map<string, string[]>();
   const bools = new Set<string>();
   const rest: string[] = [];
-  const unknown: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '-' || !a.startsWith('--')) rest.push(a);
     else if (spec.booleans?.includes(a)) bools.add(a);
-    else if (spec.values?.includes(a) && i + 1 < args.length)
-      flags.set(a, [...(flags.get(a) ?? []), args[++i] as string]);
-    else unknown.push(a);
+    else if (spec.values?.includes(a)) {
+      const value = args[++i];
+      if (value === undefined) throw usageError(`${a} needs a value`, spec.usage);
+      flags.set(a, [...(flags.get(a) ?? []), value]);
+    } else {
+      const meant = closest(a, [...(spec.values ?? []), ...(spec.booleans ?? [])]);
+      throw usageError(`unknown option ${a}${meant ? ` (did you mean ${meant}?)` : ''}`, spec.usage);
+    }
   }
-  return { flags, bools, rest, unknown };
+  return { flags, bools, rest };
 }
 
 /** Opens storage for a one-shot command (logs to stderr, so stdout stays machine-readable) and closes it. */

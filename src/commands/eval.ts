@@ -5,15 +5,15 @@ import { formatEvaluation, summarise } from '../classifier/evaluate.js';
 import { messageVector } from '../classifier/feature-list.js';
 import { extractFeatures } from '../classifier/features.js';
 import type { Command } from '../cli.js';
-import { activeModelFor, commandConfig, parseArgs } from './context.js';
+import { activeModelFor, commandConfig, parseArgs, usageError } from './context.js';
+
+const USAGE = 'usage: mailsentra eval [--corpus DIR] [--json]';
 
 export const run: Command = async (args, ctx) => {
-  const { flags, rest, unknown } = parseArgs(args, { values: ['--corpus'], booleans: ['--json'] });
+  const { flags, rest } = parseArgs(args, { values: ['--corpus'], booleans: ['--json'], usage: USAGE });
   const dirs = flags.get('--corpus') ?? [];
-  if (unknown.length > 0 || rest.length > 0 || dirs.length > 1) {
-    ctx.stderr.write('usage: mailsentra eval [--corpus DIR] [--json]\n');
-    return 2;
-  }
+  if (rest.length > 0) throw usageError(`unexpected '${rest[0]}'`, USAGE);
+  if (dirs.length > 1) throw usageError('--corpus given more than once (eval reads one corpus)', USAGE);
   const config = commandConfig(ctx);
   const model = await activeModelFor(config);
   const corpus = dirs[0] ? loadCorpusDir(dirs[0]) : loadSpamAssassin('test');

@@ -6,14 +6,11 @@ import type { Command } from '../cli.js';
 import { secretValues } from '../config/load.js';
 import { createLogger } from '../observability/log.js';
 import { migrate, openDb } from '../store/db.js';
-import { commandConfig } from './context.js';
+import { commandConfig, usageError } from './context.js';
 import { runningService } from './service.js';
 
 export const run: Command = async (args, ctx) => {
-  if (args.length > 0) {
-    ctx.stderr.write('usage: mailsentra migrate\n');
-    return 2;
-  }
+  if (args.length > 0) throw usageError(`unexpected '${args[0]}'`, 'usage: mailsentra migrate');
   const config = commandConfig(ctx);
   const logger = createLogger(config.log.level, undefined, secretValues(config));
   const service = await runningService(config, ctx);

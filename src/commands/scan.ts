@@ -11,7 +11,7 @@ import type { SpamModel } from '../classifier/types.js';
 import type { Command } from '../cli.js';
 import type { Config } from '../config/schema.js';
 import { actionForScore } from '../pipeline/policy.js';
-import { activeModelFor, commandConfig, parseArgs } from './context.js';
+import { activeModelFor, commandConfig, parseArgs, usageError } from './context.js';
 import { createProgress } from './progress.js';
 
 export interface ScanLine {
@@ -108,12 +108,11 @@ export function scanFile(file: string, model: SpamModel, config: Config): ScanLi
   return line;
 }
 
+const USAGE = 'usage: mailsentra scan [--json] PATH… (a directory is read recursively; - is stdin)';
+
 export const run: Command = async (args, ctx) => {
-  const { bools, rest, unknown } = parseArgs(args, { booleans: ['--json'] });
-  if (unknown.length > 0 || rest.length === 0) {
-    ctx.stderr.write('usage: mailsentra scan [--json] PATH… (a directory is read recursively; - is stdin)\n');
-    return 2;
-  }
+  const { bools, rest } = parseArgs(args, { booleans: ['--json'], usage: USAGE });
+  if (rest.length === 0) throw usageError('scan needs a file, a directory or - (stdin)', USAGE);
   const config = commandConfig(ctx);
   const model = await activeModelFor(config);
   const json = bools.has('--json');

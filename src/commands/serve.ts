@@ -1,10 +1,18 @@
 /** `mailsentra serve` (= `npm start`): the SMTP proxy until SIGTERM/SIGINT, then a graceful stop. */
 import type { App } from '../app.js';
 import type { Command } from '../cli.js';
+import { CliError } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { commandConfig } from './config.js';
 
-export const run: Command = async (_args, ctx) => {
+export const run: Command = async (args, ctx) => {
+  // Settings come from the config file and the environment; an argument here is a slip, not an option.
+  if (args.length > 0)
+    throw new CliError(
+      'USAGE',
+      2,
+      `unexpected '${args[0]}'; usage: mailsentra [--config FILE] serve (settings come from the file and the environment)`,
+    );
   const config = commandConfig(ctx);
   if (config.smtp.processes > 1) {
     const { default: cluster } = await import('node:cluster');

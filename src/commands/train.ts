@@ -20,7 +20,7 @@ import type { FeedbackItem } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
 import type { ModelStore, Storage } from '../store/types.js';
-import { commandConfig, parseArgs, withStorage } from './context.js';
+import { commandConfig, parseArgs, usageError, withStorage } from './context.js';
 import { createProgress } from './progress.js';
 import { runningService } from './service.js';
 
@@ -171,16 +171,12 @@ const USAGE =
   'usage: mailsentra train [--corpus DIR…] [--ham PATH…] [--spam PATH…] [--with-default-corpus] (DIR holds ham/ and spam/; a PATH is a folder, a Maildir or an mbox file)';
 
 export const run: Command = async (args, ctx) => {
-  const { flags, bools, rest, unknown } = parseArgs(args, {
+  const { flags, bools, rest } = parseArgs(args, {
     values: ['--corpus', '--ham', '--spam'],
     booleans: ['--with-default-corpus'],
+    usage: USAGE,
   });
-  if (unknown.length > 0 || rest.length > 0) {
-    ctx.stderr.write(
-      `mailsentra: ${unknown.length > 0 ? `unknown option ${unknown[0]}` : `unexpected ${rest[0]}`}; ${USAGE}\n`,
-    );
-    return 2;
-  }
+  if (rest.length > 0) throw usageError(`unexpected '${rest[0]}'`, USAGE);
   const config = commandConfig(ctx);
   const sources: TrainSources = {
     dirs: flags.get('--corpus') ?? [],

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { acquireDirLock } from '../../src/store/dir-lock.js';
-import { runCliChild } from '../helpers/cli.js';
+import { runCli, runCliChild } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'mailsentra-cli-'));
@@ -86,6 +86,35 @@ describe('mistakes on the command line', () => {
       lock.release();
     }
   }, 120_000);
+});
+
+describe('slips in a command or its arguments', () => {
+  // In-process: each of these is refused before anything is opened.
+  const cases: [string[], RegExp][] = [
+    [['scna'], /unknown command 'scna' \(did you mean scan\?/],
+    [['--confg', 'x', 'serve'], /unknown option --confg \(did you mean --config\?/],
+    [['--config'], /--config needs a file/],
+    [['apikey'], /apikey needs a subcommand; usage: mailsentra apikey create/],
+    [['apikey', 'creat', '--role', 'admin'], /unknown subcommand 'creat' \(did you mean create\?\)/],
+    [['apikey', 'create'], /--role is required/],
+    [['apikey', 'create', '--role', 'root'], /--role must be admin or analyst, got 'root'/],
+    [['apikey', 'create', '--rol', 'admin'], /unknown option --rol \(did you mean --role\?\)/],
+    [['apikey', 'create', '--role'], /--role needs a value/],
+    [['apikey', 'create', '--role', 'admin', 'extra'], /unexpected 'extra'/],
+    [['scan'], /scan needs a file, a directory or -/],
+    [['scan', '--jsno', 'x.eml'], /unknown option --jsno \(did you mean --json\?\)/],
+    [['eval', 'x'], /unexpected 'x'; usage: mailsentra eval/],
+    [['eval', '--corpus', 'a', '--corpus', 'b'], /--corpus given more than once/],
+    [['migrate', 'now'], /unexpected 'now'; usage: mailsentra migrate/],
+    [['serve', '--port', '25'], /unexpected '--port'; usage: .*serve/],
+    [['train', '--ham'], /--ham needs a value/],
+    [['train', '--corpse', 'x'], /unknown option --corpse \(did you mean --corpus\?\)/],
+  ];
+  it.each(cases)('%j: one line naming the slip, exit 2', async (argv, expected) => {
+    const out = await runCli(argv);
+    expect(oneLine(out, 2)).toMatch(expected);
+    expect(out.stdout).toBe('');
+  });
 });
 
 describe('progress line', () => {
