@@ -6,9 +6,16 @@
 import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 
-/** Patterns of the schema, in words. A new pattern without an entry reads "text in the documented form". */
+/** Patterns of the schema, in words (the config-errors test fails for a key whose pattern has none here). */
 const PATTERNS: Record<string, string> = {
   '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5}$': 'host:port (an IPv6 address in brackets, e.g. [::1]:25)',
+  '^(off|(\\[[0-9a-fA-F:.]+\\]|[^:\\s]+):[0-9]{1,5})$':
+    'host:port (an IPv6 address in brackets, e.g. [::1]:10025), or off',
+  '^((\\[[0-9a-fA-F:.]+\\]|[^:\\s/]+):[0-9]{1,5}|/\\S+)$':
+    'host:port (an IPv6 address in brackets), or the absolute path of a unix socket',
+  '^0?[0-7]{3}$': 'octal permissions such as 0660',
+  '^[^\\s;()"]+$': 'one word without spaces, semicolons, parentheses or quotes (a host name)',
+  '^https?://': 'an http:// or https:// URL',
   '^postgres(ql)?://': 'a postgres:// or postgresql:// URL',
   '^rediss?://': 'a redis:// or rediss:// URL',
 };

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 
 const RAW_PHRASES =
-  /expected (union|string|integer|number|boolean|array|object|value|required|all)\b|unexpected property|greater or equal|less or equal|to match pattern|anyOf|schema/i;
+  /expected (union|string|integer|number|boolean|array|object|value|required|all)\b|unexpected property|greater or equal|less or equal|to match pattern|anyOf|schema|documented form/i;
 
 function leaves(schema: TObject, prefix: string[] = []): { path: string[]; schema: TSchema }[] {
   const out: { path: string[]; schema: TSchema }[] = [];
