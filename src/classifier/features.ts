@@ -10,7 +10,7 @@
 
 import { addressIn } from '../util/address.js';
 import { FeatureCollector } from './feature-list.js';
-import { decodeHeaderWords, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
+import { decodeHeaderText, type Header, headerValue, type ParsedMessage, parseMessage } from './mime.js';
 import { messageSignals, SIGNAL_PREFIX } from './signals.js';
 import { DEFAULT_TOKENIZE, WordNormaliser } from './tokenize.js';
 import type { MessageFeatures } from './types.js';
@@ -60,13 +60,6 @@ type Into = Pick<FeatureCollector, 'add'>;
 const URL_IN_TEXT = /\bhttps?:\/\/([^\s/"'<>?#]+)/gi;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-/** 8-bit header bytes were read as latin1; most such headers are really UTF-8. */
-function repairEightBit(value: string): string {
-  if (!/[^\x00-\x7f]/.test(value)) return value;
-  const utf8 = Buffer.from(value, 'latin1').toString('utf8');
-  return utf8.includes('\uFFFD') ? value : utf8;
-}
-
 /**
  * Header values are scored from their first 2 KiB: real headers are far shorter, and every pattern below
  * then runs on bounded input (a hostile 1 MB header cannot make a pattern's work explode).
@@ -80,7 +73,7 @@ function cappedHeader(headers: Header[], name: string): string | null {
 
 function decodedHeader(headers: Header[], name: string): string | null {
   const v = cappedHeader(headers, name);
-  return v === null ? null : repairEightBit(decodeHeaderWords(v)).slice(0, MAX_HEADER_CHARS);
+  return v === null ? null : decodeHeaderText(v).slice(0, MAX_HEADER_CHARS);
 }
 
 // Patterns are written so no input makes them backtrack quadratically: each scan stops at the next

@@ -97,6 +97,21 @@ export function decodeHeaderWords(value: string): string {
   }
 }
 
+/**
+ * A header's text as a reader sees it. Its 8-bit bytes (read as latin1, one char per byte) are taken as
+ * UTF-8 when they are valid UTF-8, as mailers that send raw 8-bit headers nearly always mean (RFC 6532),
+ * and stay latin1 otherwise; then encoded words are decoded. In that order: what an encoded word decodes
+ * to is text already (Cyrillic, CJK), and cut back to bytes it would be noise.
+ */
+export function decodeHeaderText(value: string): string {
+  let text = value;
+  if (/[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value)) {
+    const utf8 = Buffer.from(value, 'latin1').toString('utf8');
+    if (!utf8.includes('\uFFFD')) text = utf8;
+  }
+  return decodeHeaderWords(text);
+}
+
 function decodeCharset(bytes: Buffer, charset: string, warnings: string[]): string {
   const cs = charset.toLowerCase().replace(/^["']|["']$/g, '');
   if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8')

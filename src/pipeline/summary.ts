@@ -1,5 +1,5 @@
 /** The few header fields the verdict log and the quarantine show (subject, From, Message-ID), decoded. */
-import { decodeHeaderWords, headerValue, parseHeaders, splitHeaderBody } from '../classifier/mime.js';
+import { decodeHeaderText, headerValue, parseHeaders, splitHeaderBody } from '../classifier/mime.js';
 
 export interface Summary {
   subject: string | null;
@@ -13,7 +13,7 @@ export function headerSummary(raw: Buffer): Summary {
   const headers = parseHeaders(head);
   const decode = (name: string) => {
     const v = headerValue(headers, name);
-    return v === null ? null : decodeHeaderWords(v).slice(0, 998);
+    return v === null ? null : decodeHeaderText(v).slice(0, 998);
   };
   return {
     subject: decode('subject'),

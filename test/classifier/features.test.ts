@@ -13,6 +13,23 @@ describe('MIME decoding for scoring', () => {
     expect(featureStrings(f)).toContain('s:café');
   });
 
+  it('keeps what an encoded word decoded to, in any script, and reads raw 8-bit headers as UTF-8', () => {
+    const word = (text: string) => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
+    // Each of these, cut to one byte per char, happens to be valid UTF-8 (mostly ASCII).
+    for (const text of ['Привет', '中', '尋找機會']) {
+      const f = features(crlf([`Subject: ${word(text)}`, 'From: a@b.example', '', 'body']));
+      expect(f.subject).toBe(text);
+    }
+    const raw = Buffer.concat([
+      Buffer.from('Subject: '),
+      Buffer.from('Grüße aus Köln'),
+      Buffer.from('\r\n\r\nbody'),
+    ]);
+    expect(features(raw).subject).toBe('Grüße aus Köln');
+    // Bytes that are not UTF-8 stay as latin1 read them.
+    expect(features(crlf(['Subject: Caf\xe9 gratuit', '', 'body'])).subject).toBe('Café gratuit');
+  });
+
   it('decodes quoted-printable and base64 bodies with their charsets', () => {
     const qp = features(
       crlf([
