@@ -16,6 +16,7 @@ import type { Config } from './config/schema.js';
 import { controlSocketPath } from './control/protocol.js';
 import { type ControlServer, startControlServer } from './control/server.js';
 import { type DigestJob, startDigestJob } from './digest/job.js';
+import { ListenError } from './errors.js';
 import { type ListCache, startListCache } from './lists/cache.js';
 import { createMilterServer } from './milter/server.js';
 import { createLogger, type Logger } from './observability/log.js';
@@ -261,12 +262,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     api,
     async start() {
       control = await openControl();
-      const smtpPort = inbound ? await inbound.listen() : 0;
-      const milterPort = milter ? await milter.listen() : 0;
+      const smtpPort = inbound
+        ? await listening('smtp.listen, env SMTP_LISTEN', config.smtp.listen, () => inbound.listen())
+        : 0;
+      const milterPort = milter
+        ? await listening('milter.listen, env MILTER_LISTEN', config.milter.listen ?? '', () =>
+            milter.listen(),
+          )
+        : 0;
       let apiPort = 0;
       if (api) {
         const { host, port } = parseHostPort(config.api.listen);
-        await api.listen({ host, port });
+        await listening('api.listen, env API_LISTEN', config.api.listen, () => api.listen({ host, port }));
         apiPort = (api.server.address() as AddressInfo).port;
         apiAddress = `${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
       }
@@ -310,4 +317,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger.info({ event: 'STOPPED' }, 'stopped');
     },
   };
+}
+
+/** Opens a listener; a bind the system refuses is named by the setting that chose the address. */
+async function listening<T>(setting: string, address: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // 'bind' in a cluster worker, whose listener the primary opens.
+    if ((e.syscall === 'listen' || e.syscall === 'bind') && typeof e.code === 'string')
+      throw new ListenError(setting, address, e);
+    throw err;
+  }
 }

@@ -86,6 +86,32 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A listener `serve` could not open, naming the setting and the address: exit 75 when another process
+ * holds the address (a restart after it lets go succeeds), 77 without the permission, 78 when the address
+ * is not one of this host's (the setting is wrong).
+ */
+export class ListenError extends CliError {
+  constructor(setting: string, address: string, cause: NodeJS.ErrnoException) {
+    const [why, exitCode] =
+      cause.code === 'EADDRINUSE'
+        ? ['another process is listening there', 75]
+        : cause.code === 'EACCES'
+          ? [
+              address.startsWith('/')
+                ? // libuv reports a missing folder as EACCES too.
+                  'cannot create a socket there (its folder is missing or not writable by this user)'
+                : 'permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE)',
+              77,
+            ]
+          : cause.code === 'EADDRNOTAVAIL'
+            ? ['no interface of this host has that address', 78]
+            : [cause.message, 1];
+    super('LISTEN_FAILED', exitCode, `cannot listen on ${address} (${setting}): ${why}`);
+    this.name = 'ListenError';
+  }
+}
+
 /** A `?cursor=` this service did not hand out: the client's mistake, not ours. */
 export class CursorError extends HttpError {
   constructor() {

@@ -10,6 +10,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import { createApp } from '../app.js';
 import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { CliError } from '../errors.js';
 import { createLogger } from '../observability/log.js';
 import { isToPrimary, type ToWorker } from './messages.js';
 
@@ -34,9 +35,17 @@ export async function runPrimary(config: Config): Promise<number> {
         workers.delete(worker);
         if (stopping) return;
         logger.error({ event: 'WORKER_EXITED', pid: worker.process.pid, code, signal }, 'smtp worker exited');
-        reject(new Error(`smtp worker exited before listening (code ${code})`));
-        // Replace it; a worker that cannot start at all fails the next fork's start too and stops here.
-        setTimeout(() => void fork().catch(() => undefined), 1000).unref();
+        reject(
+          new CliError(
+            'WORKER_START_FAILED',
+            code || 1,
+            `an SMTP worker stopped before it listened (exit ${code ?? signal}; its own line says why)`,
+          ),
+        );
+        // Replace a worker that died while serving; a start that failed stops everything (below) instead.
+        setTimeout(() => {
+          if (!stopping) void fork().catch(() => undefined);
+        }, 1000).unref();
       });
     });
 
@@ -78,8 +87,20 @@ export async function runPrimary(config: Config): Promise<number> {
     },
   );
   // Workers migrate nothing and find the active model ready: the primary opened the database first.
-  await Promise.all(Array.from({ length: config.smtp.processes }, fork));
-  const { apiPort } = await app.start();
+  let apiPort: number;
+  try {
+    await Promise.all(Array.from({ length: config.smtp.processes }, fork));
+    ({ apiPort } = await app.start());
+  } catch (err) {
+    // A start that failed (a worker could not listen, nor the API) stops everything, rather than
+    // replacing workers that would fail the same way while nothing listens.
+    stopping = true;
+    const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    for (const w of workers) w.process.kill('SIGTERM');
+    await Promise.all(exited);
+    await app.stop();
+    throw err;
+  }
   logger.info(
     { event: 'CLUSTER_READY', processes: config.smtp.processes, apiPort },
     'smtp workers listening',

@@ -3,6 +3,7 @@
  * on the listener it shares with its siblings, without the API. It follows the primary's feedback and
  * activations, and hands its metrics to the primary, which serves /metrics for all.
  */
+import cluster from 'node:cluster';
 import { createApp } from '../app.js';
 import type { Config } from '../config/schema.js';
 import { isToWorker } from './messages.js';
@@ -28,7 +29,16 @@ export async function runWorker(config: Config): Promise<number> {
       ),
     );
   });
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop();
+    // The channel to the primary would keep this process alive. Closed through the worker, so that the
+    // process then exits with the failure's code (a bare disconnect makes a worker exit 0 at once); the
+    // primary learns of the failure from that exit.
+    cluster.worker?.disconnect();
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());

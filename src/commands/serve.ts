@@ -26,7 +26,14 @@ export const run: Command = async (args, ctx) => {
   embedded?.catch(() => {});
   const { createApp } = await import('../app.js');
   const app = await createApp(config, embedded ? { storage: { opened: embedded } } : {});
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    // What did open (the database's thread, the control socket, timers) would keep the process alive, a
+    // service that listens on nothing.
+    await app.stop();
+    throw err;
+  }
   return runUntilStopped(app, process);
 };
 

@@ -92,9 +92,11 @@ export function createMilterServer(deps: {
     );
     socket.on('close', () => connections.delete(socket));
   });
-  server.on('error', (err) =>
-    logger.warn({ event: 'MILTER_SERVER_ERROR', err: err.message }, 'milter server error'),
-  );
+  // A failed bind is the caller's to report (a stale socket is retried, a refusal stops the start).
+  let binding = false;
+  server.on('error', (err) => {
+    if (!binding) logger.warn({ event: 'MILTER_SERVER_ERROR', err: err.message }, 'milter server error');
+  });
 
   /**
    * A socket file left by a process that died keeps listen() from binding. It is removed only when nothing
@@ -114,10 +116,16 @@ export function createMilterServer(deps: {
   }
 
   function bind(): Promise<void> {
+    binding = true;
     return new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error) => {
+        binding = false;
+        reject(err);
+      };
+      server.once('error', failed);
       const done = () => {
-        server.removeListener('error', reject);
+        binding = false;
+        server.removeListener('error', failed);
         resolve();
       };
       if (listenOn?.startsWith('/')) server.listen(listenOn, done);

@@ -123,9 +123,11 @@ export function createInboundServer(deps: {
     trusted,
     c.proxyProtocolFrom.length > 0 ? networkMatcher(c.proxyProtocolFrom) : null,
   );
-  server.on('error', (err) =>
-    logger.warn({ event: 'SMTP_SERVER_ERROR', err: err.message }, 'smtp server error'),
-  );
+  // A failed bind is reported by whoever called listen(), once.
+  let binding = false;
+  server.on('error', (err) => {
+    if (!binding) logger.warn({ event: 'SMTP_SERVER_ERROR', err: err.message }, 'smtp server error');
+  });
 
   /**
    * `smtp.sessionTimeoutMs`: the idle timeout alone does not bound a session, since every byte resets it (a
@@ -175,11 +177,17 @@ export function createInboundServer(deps: {
     },
     listen() {
       const { host, port } = parseHostPort(c.listen);
+      binding = true;
       return new Promise((resolve, reject) => {
         // A bind failure (port in use) is emitted on the underlying net.Server.
-        server.server.once('error', reject);
+        const failed = (err: Error) => {
+          binding = false;
+          reject(err);
+        };
+        server.server.once('error', failed);
         server.listen(port, host, () => {
-          server.server.removeListener('error', reject);
+          binding = false;
+          server.server.removeListener('error', failed);
           resolve((server.server.address() as AddressInfo).port);
         });
       });

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -11,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSpamAssassin } from '../../src/classifier/corpus.js';
 import { acquireDirLock } from '../../src/store/dir-lock.js';
 import { runCli, runCliChild } from '../helpers/cli.js';
+import { freshDatabaseUrl } from '../helpers/db.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'mailsentra-cli-'));
@@ -86,6 +88,81 @@ describe('mistakes on the command line', () => {
       lock.release();
     }
   }, 120_000);
+});
+
+describe('serve that cannot listen', () => {
+  const held = async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, port: (server.address() as net.AddressInfo).port };
+  };
+
+  it('on an address another process holds: one line naming the setting, exit 75, and nothing left open', async () => {
+    const { server, port } = await held();
+    const data = path.join(tmp(), 'data');
+    try {
+      const smtp = await runCliChild(['serve'], {
+        DATA_DIR: data,
+        DATABASE_URL: '',
+        SMTP_LISTEN: `127.0.0.1:${port}`,
+        API_LISTEN: '127.0.0.1:0',
+      });
+      expect(oneLine(smtp, 75)).toBe(
+        `mailsentra: cannot listen on 127.0.0.1:${port} (smtp.listen, env SMTP_LISTEN): another process is listening there`,
+      );
+      const api = await runCliChild(['serve'], {
+        DATA_DIR: data,
+        DATABASE_URL: '',
+        SMTP_LISTEN: '127.0.0.1:0',
+        API_LISTEN: `127.0.0.1:${port}`,
+      });
+      expect(oneLine(api, 75)).toMatch(
+        /\(api\.listen, env API_LISTEN\): another process is listening there$/,
+      );
+    } finally {
+      server.close();
+    }
+    // The data directory was let go: this process can take it.
+    (await acquireDirLock(data, 'serve')).release();
+  }, 120_000);
+
+  it('on a unix socket in a folder that does not exist: one line, exit 77', async () => {
+    const out = await runCliChild(['serve'], {
+      DATA_DIR: path.join(tmp(), 'data'),
+      DATABASE_URL: '',
+      SMTP_LISTEN: 'off',
+      API_LISTEN: '127.0.0.1:0',
+      MILTER_LISTEN: '/no/such/folder/milter.sock',
+    });
+    expect(oneLine(out, 77)).toContain(
+      'cannot listen on /no/such/folder/milter.sock (milter.listen, env MILTER_LISTEN): cannot create a socket there',
+    );
+  }, 120_000);
+
+  it.skipIf(!process.env.DATABASE_URL)(
+    'with several SMTP processes: the workers and the primary stop, exit 75',
+    async () => {
+      const { server, port } = await held();
+      let db: Awaited<ReturnType<typeof freshDatabaseUrl>> | undefined;
+      try {
+        const out = await runCliChild(['serve'], {
+          DATA_DIR: path.join(tmp(), 'data'),
+          DATABASE_URL: (db = await freshDatabaseUrl()).url,
+          SMTP_PROCESSES: '2',
+          SMTP_LISTEN: `127.0.0.1:${port}`,
+          API_LISTEN: '127.0.0.1:0',
+        });
+        expect(out.code).toBe(75);
+        expect(out.stderr).toContain(`cannot listen on 127.0.0.1:${port} (smtp.listen, env SMTP_LISTEN)`);
+        expect(out.stderr).toMatch(/an SMTP worker stopped before it listened \(exit 75/);
+        expect(out.stderr).not.toMatch(STACK);
+      } finally {
+        server.close();
+        await db?.drop();
+      }
+    },
+    120_000,
+  );
 });
 
 describe('slips in a command or its arguments', () => {
