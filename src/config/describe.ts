@@ -73,13 +73,16 @@ function shown(value: unknown, secret: boolean): string {
   return `, got ${text.length > 60 ? `${text.slice(0, 57)}…` : text}`;
 }
 
-/** The problem of one validation error, for `config: <key>: <problem>`. */
+/** The problem of one validation error, for `config: <key>: <problem>`; `meant` the key a typo was likely for. */
 export function describeProblem(
   error: { type: number; schema: TSchema; value: unknown },
   secret: boolean,
+  meant: string | null = null,
 ): string {
   if (error.type === ValueErrorType.ObjectAdditionalProperties)
-    return 'unknown key (see the configuration reference, docs/configuration.md)';
+    return meant
+      ? `unknown key (did you mean ${meant}?)`
+      : 'unknown key (see the configuration reference, docs/configuration.md)';
   if (error.type === ValueErrorType.ObjectRequiredProperty)
     return `missing: expected ${expectation(error.schema)}`;
   return `expected ${expectation(error.schema)}${shown(error.value, secret)}`;

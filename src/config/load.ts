@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TObject, TSchema } from '@sinclair/typebox';
+import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { closest } from '../util/closest.js';
 import { networkMatcher } from '../util/networks.js';
 import { describeProblem } from './describe.js';
 import { type Config, ConfigSchema } from './schema.js';
@@ -162,7 +164,15 @@ function describeError(err: { type: number; path: string; schema: TSchema; value
   const node = schemaAt(keys);
   const env = typeof node?.env === 'string' ? ` (env ${node.env})` : '';
   const key = (keys.join('.') || '(root)') + env;
-  return new ConfigError(key, describeProblem(err, node?.secret === true));
+  const siblings = Object.keys((schemaAt(keys.slice(0, -1))?.properties as object | undefined) ?? {});
+  const meant =
+    err.type === ValueErrorType.ObjectAdditionalProperties && keys.length > 0
+      ? closest(keys[keys.length - 1] as string, siblings)
+      : null;
+  return new ConfigError(
+    key,
+    describeProblem(err, node?.secret === true, meant && [...keys.slice(0, -1), meant].join('.')),
+  );
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {

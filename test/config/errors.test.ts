@@ -63,10 +63,16 @@ describe('config errors in words, for every key', () => {
     expect(e.problem).not.toMatch(RAW_PHRASES);
   });
 
-  it('names an unknown key as such', () => {
+  it('names an unknown key as such, and the key a typo was meant for', () => {
     expect(() =>
       loadConfig({ file: null, env: {}, overrides: { smtp: { maxRecipents: 5 } as never } }),
-    ).toThrow(/smtp\.maxRecipents: unknown key/);
+    ).toThrow(/^config: smtp\.maxRecipents: unknown key \(did you mean smtp\.maxRecipients\?\)$/);
+    expect(() => loadConfig({ file: null, env: {}, overrides: { smpt: {} } as never })).toThrow(
+      /^config: smpt: unknown key \(did you mean smtp\?\)$/,
+    );
+    expect(() => loadConfig({ file: null, env: {}, overrides: { frobnicate: 1 } as never })).toThrow(
+      /^config: frobnicate: unknown key \(see the configuration reference, docs\/configuration\.md\)$/,
+    );
   });
 
   it('says how long the bootstrap admin key must be, and does not echo it', () => {
