@@ -143,11 +143,11 @@ describe('serve that cannot listen', () => {
     'with several SMTP processes: the workers and the primary stop, exit 75',
     async () => {
       const { server, port } = await held();
-      let db: Awaited<ReturnType<typeof freshDatabaseUrl>> | undefined;
+      const db = await freshDatabaseUrl();
       try {
         const out = await runCliChild(['serve'], {
           DATA_DIR: path.join(tmp(), 'data'),
-          DATABASE_URL: (db = await freshDatabaseUrl()).url,
+          DATABASE_URL: db.url,
           SMTP_PROCESSES: '2',
           SMTP_LISTEN: `127.0.0.1:${port}`,
           API_LISTEN: '127.0.0.1:0',
@@ -158,7 +158,7 @@ describe('serve that cannot listen', () => {
         expect(out.stderr).not.toMatch(STACK);
       } finally {
         server.close();
-        await db?.drop();
+        await db.drop();
       }
     },
     120_000,
