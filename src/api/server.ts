@@ -8,7 +8,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type as T } from '@sinclair/typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifySchemaValidationError,
+  LogController,
+} from 'fastify';
 import type { SenderAuth } from '../auth/index.js';
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
@@ -59,6 +65,26 @@ const DOCS_LOGO = {
   ),
 };
 
+/**
+ * The first schema violation, naming the field. A field that takes one of a few words fails as a union of
+ * constants, whose first error reads "must be equal to constant"; those name the words instead.
+ */
+function validationMessage(context: string, errors: FastifySchemaValidationError[]): string {
+  const first = errors[0];
+  const field = `${context}${first?.instancePath ?? ''}`;
+  const words = errors.flatMap((e) =>
+    e.instancePath !== first?.instancePath
+      ? []
+      : e.keyword === 'const'
+        ? [e.params.allowedValue]
+        : e.keyword === 'enum' && Array.isArray(e.params.allowedValues)
+          ? e.params.allowedValues
+          : [],
+  );
+  if (words.length > 0) return `${field} must be one of ${words.map((w) => String(w)).join(', ')}`;
+  return `${field} ${first?.message ?? 'is invalid'}`;
+}
+
 /** Maps any thrown error to a status and the public `{ error, message }` body. */
 export function errorBody(err: FastifyError | Error): { status: number; error: string; message: string } {
   if (err instanceof HttpError) return { status: err.statusCode, error: err.code, message: err.message };
@@ -67,7 +93,7 @@ export function errorBody(err: FastifyError | Error): { status: number; error: s
     return {
       status: 400,
       error: 'VALIDATION_FAILED',
-      message: `${fe.validationContext ?? 'request'}${fe.validation[0]?.instancePath ?? ''} ${fe.validation[0]?.message ?? 'is invalid'}`,
+      message: validationMessage(fe.validationContext ?? 'request', fe.validation),
     };
   if (fe.statusCode === 413) return { status: 413, error: 'BODY_TOO_LARGE', message: fe.message };
   if (fe.statusCode === 429) return { status: 429, error: 'RATE_LIMITED', message: fe.message };

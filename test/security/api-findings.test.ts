@@ -247,6 +247,24 @@ describe('malformed requests', () => {
     const errors = api.logLines.slice(before).filter((l) => Number(l.level) >= 50);
     expect(errors).toEqual([]);
   });
+
+  it('name the words a field takes when it is given another', async () => {
+    const keys = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: auth,
+      payload: { role: 'root' },
+    });
+    expect(keys.statusCode).toBe(400);
+    expect(keys.json()).toEqual({
+      error: 'VALIDATION_FAILED',
+      message: 'body/role must be one of admin, analyst',
+    });
+    const log = await api.app.inject({ url: '/api/v1/messages?action=evil', headers: auth });
+    expect(log.json().message).toBe(
+      'querystring/action must be one of pass, tag, quarantine, reject, tempfail',
+    );
+  });
 });
 
 describe('the bootstrap key', () => {
