@@ -248,6 +248,20 @@ describe('malformed requests', () => {
     expect(errors).toEqual([]);
   });
 
+  it('search for text holding U+0000 (which Postgres refuses) like any other text', async () => {
+    for (const url of [
+      '/api/v1/messages?sender=a%00b',
+      '/api/v1/messages?recipient=a%00b',
+      '/api/v1/messages?subject=%00',
+      '/api/v1/quarantine?recipient=a%00b',
+      '/api/v1/quarantine?subject=%00',
+    ]) {
+      const r = await api.app.inject({ url, headers: auth });
+      expect(r.statusCode, url).toBe(200);
+      expect(r.json().items, url).toEqual([]);
+    }
+  });
+
   it('name the words a field takes when it is given another', async () => {
     const keys = await api.app.inject({
       method: 'POST',

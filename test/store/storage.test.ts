@@ -213,6 +213,8 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     const nul = entry({
       subject: 'a\u0000b',
       clientHelo: 'helo\u0000',
+      mailFrom: 'nul\u0000@example.org',
+      rcptTo: ['rcpt\u0000@example.net'],
       topFeatures: [{ feature: 'w:\u0000', weight: 1 }],
     });
     const long = entry({ subject: longSubject.join('') });
@@ -229,6 +231,18 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     const stored = await storage.messages.get(nul.id);
     expect(stored).toMatchObject({ subject: 'a\uFFFDb', clientHelo: 'helo\uFFFD' });
     expect(stored?.topFeatures).toEqual([{ feature: 'w:\uFFFD', weight: 1 }]);
+    // A search with the same text finds it, where Postgres refused the parameter (a 500 from the API).
+    for (const filter of [
+      { subject: 'a\u0000b' },
+      { sender: 'NUL\u0000@example.org' },
+      { recipient: 'rcpt\u0000@example.net' },
+    ]) {
+      const page = await storage.messages.list(filter);
+      expect(
+        page.items.map((m) => m.id),
+        JSON.stringify(filter),
+      ).toEqual([nul.id]);
+    }
     expect((await storage.messages.get(long.id))?.subject).toBe(long.subject);
 
     // A quarantine write with such text gates a 250: it must succeed, not fail at every retry.
@@ -244,6 +258,14 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       expiresAt: new Date(Date.now() + 86_400_000),
     });
     expect(held[0]?.subject?.startsWith('spam\uFFFD')).toBe(true);
+    for (const filter of [
+      { subject: 'spam\u0000' },
+      { sender: 'x@bad.example' },
+      { recipient: 'A@example.net\u0000' },
+    ])
+      expect((await storage.quarantine.list(filter)).items.length, JSON.stringify(filter)).toBe(
+        filter.recipient ? 0 : 1,
+      );
     await storage.quarantine.remove(
       held.map((h) => h.id),
       'test',
