@@ -13,6 +13,7 @@ import { acquireDirLock, type DirLock } from './dir-lock.js';
 import { migrationProvider } from './migrations/index.js';
 import { startPgliteThread } from './pglite-remote.js';
 import type { Database } from './schema.js';
+import { storableTextPlugin } from './text.js';
 
 export type Db = Kysely<Database>;
 
@@ -56,7 +57,10 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
     // with this, the next statement fails instead, and the pool drops the client when it is released
     // (pg marks it not queryable).
     pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool }),
+      plugins: [storableTextPlugin],
+    });
     return {
       db,
       kind: 'postgres',
@@ -125,7 +129,7 @@ async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> 
     import('./pglite-dialect.js'),
   ]);
   const dialect = pgliteDialect(client);
-  const db = new Kysely<Database>({ dialect });
+  const db = new Kysely<Database>({ dialect, plugins: [storableTextPlugin] });
   return {
     db,
     kind: 'pglite',

@@ -4,7 +4,6 @@
  */
 import { type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import { after, clampLimit, escapeLike, toPage } from './cursor.js';
-import { storableText } from './text.js';
 import type { Page } from './types.js';
 
 /** A time window and where the previous page stopped. */
@@ -16,17 +15,14 @@ export interface ListWindow {
   limit?: number;
 }
 
-/**
- * `column` equals `value` ignoring case (addresses are compared that way). The value is read as it was
- * stored (`storableText`): Postgres refuses U+0000 in a parameter as it does in a row.
- */
+/** `column` equals `value` ignoring case (addresses are compared that way). */
 export function equalsIgnoringCase(column: string, value: string): RawBuilder<boolean> {
-  return sql<boolean>`lower(${sql.ref(column)}) = ${storableText(value).toLowerCase()}`;
+  return sql<boolean>`lower(${sql.ref(column)}) = ${value.toLowerCase()}`;
 }
 
-/** `column` contains `text` ignoring case, its `%` and `_` taken literally; `text` as it was stored. */
+/** `column` contains `text` ignoring case, its `%` and `_` taken literally. */
 export function containsIgnoringCase(column: string, text: string): RawBuilder<boolean> {
-  return sql<boolean>`lower(${sql.ref(column)}) like ${`%${escapeLike(storableText(text).toLowerCase())}%`}`;
+  return sql<boolean>`lower(${sql.ref(column)}) like ${`%${escapeLike(text.toLowerCase())}%`}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { after, clampLimit, toPage } from './cursor.js';
 import type { Db } from './db.js';
 import { containsIgnoringCase, equalsIgnoringCase } from './listing.js';
 import type { MessagesTable } from './schema.js';
-import { parseJson, storableText } from './text.js';
+import { parseJson } from './text.js';
 import type { MessageFilter, MessageLog, MessageSummary, Page } from './types.js';
 
 type Row = Omit<Selectable<MessagesTable>, 'raw'> & { has_raw: boolean };
@@ -72,8 +72,7 @@ function filtered(db: Db, filter: MessageFilter) {
   if (filter.action) q = q.where('action', '=', filter.action);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (filter.sender) q = q.where(equalsIgnoringCase('mail_from', filter.sender));
-  if (filter.recipient)
-    q = q.where(sql`rcpt_to`, '@>', sql`array[${storableText(filter.recipient)}]::text[]`);
+  if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
   if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
   if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
   if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);

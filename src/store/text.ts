@@ -4,6 +4,18 @@
  * write, fail again at every retry. It is kept as U+FFFD, the mark mail decoders already use for bytes they
  * cannot represent.
  */
+import {
+  type KyselyPlugin,
+  OperationNodeTransformer,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type PrimitiveValueListNode,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+  type ValueNode,
+} from 'kysely';
+
 const NUL = /\u0000/g;
 
 export function storableText(text: string): string {
@@ -37,3 +49,35 @@ export function storableJson(value: unknown): string {
 export function parseJson<T>(value: T | string): T {
   return typeof value === 'string' ? (JSON.parse(value) as T) : value;
 }
+
+/** Every string a query sends (and each string of an array it sends) as `storableText`. */
+class StorableParameters extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    const value = storableValue(node.value);
+    return value === node.value ? node : { ...node, value };
+  }
+
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    const values = node.values.map(storableValue);
+    return values.every((v, i) => v === node.values[i]) ? node : { ...node, values };
+  }
+}
+
+function storableValue(value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value) && value.some((v) => typeof v === 'string' && v.includes('\u0000')))
+    return value.map((v) => (typeof v === 'string' ? storableText(v) : v));
+  return value;
+}
+
+/**
+ * Postgres refuses U+0000 in a text parameter as it does in a row, with an error a caller cannot act on:
+ * a search for it answered 500, and a lookup of a name holding it (a model version from a URL) too. Each
+ * string parameter is sent as `storableText`, as rows are written, so such a query finds what was stored
+ * with it, or nothing. Bytes (`bytea`) are buffers and are not touched; `jsonb` keeps `storableJson`.
+ */
+export const storableTextPlugin: KyselyPlugin = {
+  transformQuery: (args: PluginTransformQueryArgs): RootOperationNode =>
+    new StorableParameters().transformNode(args.node),
+  transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => args.result,
+};

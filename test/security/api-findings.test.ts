@@ -248,7 +248,7 @@ describe('malformed requests', () => {
     expect(errors).toEqual([]);
   });
 
-  it('search for text holding U+0000 (which Postgres refuses) like any other text', async () => {
+  it('search and look up text holding U+0000 (which Postgres refuses) like any other text', async () => {
     for (const url of [
       '/api/v1/messages?sender=a%00b',
       '/api/v1/messages?recipient=a%00b',
@@ -260,6 +260,14 @@ describe('malformed requests', () => {
       expect(r.statusCode, url).toBe(200);
       expect(r.json().items, url).toEqual([]);
     }
+    // A name looked up by it is one no row has.
+    const activate = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/models/a%00b/activate',
+      headers: auth,
+    });
+    expect(activate.statusCode).toBe(404);
+    expect(activate.json().error).toBe('NOT_FOUND');
   });
 
   it('name the words a field takes when it is given another', async () => {
