@@ -3,7 +3,7 @@
  * recursively, `-` is stdin. One bad file never stops the run: it gets an `error` in its line. Exit code 1
  * only when nothing could be scored.
  */
-import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { messageVector } from '../classifier/feature-list.js';
 import { extractFeatures } from '../classifier/features.js';
@@ -24,53 +24,45 @@ export interface ScanLine {
   error?: string;
 }
 
-/** Follows symbolic links; a directory reached twice (a link loop) is read once. */
-function* expand(target: string, seen = new Set<string>()): Generator<string> {
+/** A path to score, or one a directory walk found that is no file (its line says so). */
+interface Target {
+  path: string;
+  notAFile?: true;
+}
+
+/**
+ * Follows symbolic links; a directory reached twice (a link loop) is read once. Inside a directory only
+ * regular files are read: a named pipe there would wait for a writer for ever, a device would never end.
+ * A path named on the command line is read whatever it is (`<(cat msg)` is a pipe).
+ */
+function* expand(target: string, seen = new Set<string>(), named = true): Generator<Target> {
   if (target === '-') {
-    yield target;
+    yield { path: target };
     return;
   }
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(target);
   } catch {
-    yield target; // reported as an error when read
+    yield { path: target }; // reported as an error when read
     return;
   }
   if (!st.isDirectory()) {
-    yield target;
+    yield named || st.isFile() ? { path: target } : { path: target, notAFile: true };
     return;
   }
   const real = realpathSync(target);
   if (seen.has(real)) return;
   seen.add(real);
-  for (const entry of readdirSync(target).sort()) yield* expand(path.join(target, entry), seen);
+  for (const entry of readdirSync(target).sort()) yield* expand(path.join(target, entry), seen, false);
 }
 
 /** Reads at most `limit` bytes (a 30 MB message costs no more than its scanned prefix) and the true size. */
 function readPrefix(file: string, limit: number): { bytes: Buffer; size: number } {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const buf = Buffer.alloc(65_536);
-    for (;;) {
-      let n = 0;
-      try {
-        n = readSync(0, buf, 0, buf.length, null);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        if ((err as NodeJS.ErrnoException).code === 'EOF') break;
-        throw err;
-      }
-      if (n === 0) break;
-      if (total < limit) chunks.push(Buffer.from(buf.subarray(0, Math.min(n, limit - total))));
-      total += n;
-    }
-    return { bytes: Buffer.concat(chunks), size: total };
-  }
-  const fd = openSync(file, 'r');
+  const fd = file === '-' ? 0 : openSync(file, 'r');
   try {
-    const size = statSync(file).size;
+    if (file === '-' || !fstatSync(fd).isFile()) return readToEnd(fd, limit);
+    const size = fstatSync(fd).size;
     const bytes = Buffer.alloc(Math.min(size, limit));
     let off = 0;
     while (off < bytes.length) {
@@ -80,8 +72,29 @@ function readPrefix(file: string, limit: number): { bytes: Buffer; size: number 
     }
     return { bytes: bytes.subarray(0, off), size };
   } finally {
-    closeSync(fd);
+    if (fd !== 0) closeSync(fd);
   }
+}
+
+/** Stdin or a pipe named on the command line (`<(…)`): no size to ask for, so read to its end. */
+function readToEnd(fd: number, limit: number): { bytes: Buffer; size: number } {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.alloc(65_536);
+  for (;;) {
+    let n = 0;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      if ((err as NodeJS.ErrnoException).code === 'EOF') break;
+      throw err;
+    }
+    if (n === 0) break;
+    if (total < limit) chunks.push(Buffer.from(buf.subarray(0, Math.min(n, limit - total))));
+    total += n;
+  }
+  return { bytes: Buffer.concat(chunks), size: total };
 }
 
 export function scanFile(file: string, model: SpamModel, config: Config): ScanLine {
@@ -120,9 +133,11 @@ export const run: Command = async (args, ctx) => {
   const files = rest.flatMap((target) => [...expand(target)]);
   const progress = createProgress(ctx.stderr);
   progress.step('scanning', files.length);
-  for (const [i, file] of files.entries()) {
+  for (const [i, { path: file, notAFile }] of files.entries()) {
     progress.tick(i);
-    const line = scanFile(file, model, config);
+    const line = notAFile
+      ? { path: file, error: 'not a regular file (skipped)' }
+      : scanFile(file, model, config);
     if (line.error === undefined) scored++;
     if (json) ctx.stdout.write(`${JSON.stringify(line)}\n`);
     else if (line.error !== undefined) ctx.stdout.write(`${file}\terror: ${line.error}\n`);

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { openStorage } from '../../src/store/index.js';
-import { runCli, tempConfig } from '../helpers/cli.js';
+import { runCli, runCliChild, tempConfig } from '../helpers/cli.js';
 import { freshDatabaseUrl } from '../helpers/db.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -90,6 +90,34 @@ describe('mailsentra scan --json', () => {
     }
     expect(byName.get('e-30mb.eml')?.truncated).toBe(true);
   });
+
+  it('skips a named pipe inside a directory (it would wait for ever), and reads one named on its own', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mailsentra-scan-pipe-'));
+    const ham = loadSpamAssassin('test').find((m) => m.label === 'ham')?.raw ?? Buffer.alloc(0);
+    writeFileSync(path.join(dir, 'a.eml'), ham);
+    expect(spawnSync('mkfifo', [path.join(dir, 'pipe')]).status).toBe(0);
+    // A child process: a read that waits on the pipe cannot be interrupted inside this one.
+    const walked = await runCliChild(['--config', config, 'scan', '--json', dir], {}, { timeoutMs: 60_000 });
+    expect(walked.code).toBe(0);
+    const lines = walked.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.map((l) => [path.basename(l.path), l.error ?? 'scored'])).toEqual([
+      ['a.eml', 'scored'],
+      ['pipe', 'not a regular file (skipped)'],
+    ]);
+    // Named on the command line, as `<(…)` gives one: read to its end and scored.
+    const writer = spawn('sh', ['-c', `cat '${path.join(dir, 'a.eml')}' > '${path.join(dir, 'pipe')}'`]);
+    const named = await runCliChild(
+      ['--config', config, 'scan', '--json', path.join(dir, 'pipe')],
+      {},
+      { timeoutMs: 60_000 },
+    );
+    writer.kill();
+    expect(named.code).toBe(0);
+    expect(JSON.parse(named.stdout)).toMatchObject({ score: lines[0]?.score, spam: false });
+  }, 120_000);
 
   it('exits non-zero only when nothing could be scored', async () => {
     const { code, stdout } = await runCli([
