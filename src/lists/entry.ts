@@ -50,6 +50,11 @@ export function parseEntryValue(input: string): { kind: EntryKind; value: string
     (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max))
   )
     throw new EntryError(`not an address, @domain or network: ${input}`);
+  // One click in the console must not allow (or block) a large part of the Internet: an allow entry for
+  // 0.0.0.0/0 would pass every IPv4 sender unscored. Networks of that size belong in the config file.
+  const widest = family === 4 ? 8 : 16;
+  if (bits !== undefined && Number(bits) < widest)
+    throw new EntryError(`network wider than /${widest}, too wide for a list entry: ${input}`);
   return { kind: 'network', value: v };
 }
 

@@ -91,13 +91,17 @@ describe('digest tokens', () => {
 });
 
 describe('list entries', () => {
-  it('reads addresses, @domains and networks, and refuses anything else', () => {
+  it('reads addresses, @domains and networks, and refuses anything else, or a network too wide', () => {
     expect(parseEntryValue(' Bob@Example.COM ')).toEqual({ kind: 'sender', value: 'bob@example.com' });
     expect(parseEntryValue('@example.com')).toEqual({ kind: 'domain', value: '@example.com' });
     expect(parseEntryValue('10.0.0.0/8')).toEqual({ kind: 'network', value: '10.0.0.0/8' });
     expect(parseEntryValue('2001:db8::/32')).toEqual({ kind: 'network', value: '2001:db8::/32' });
     for (const bad of ['', '@', 'x@', '@-bad-', '10.0.0.0/33', 'hello', '<a@b.c>', '1.2.3.4/8/9'])
       expect(() => parseEntryValue(bad)).toThrow();
+    // A network wider than /8 (IPv4) or /16 (IPv6) is a large part of the Internet, not a list entry.
+    expect(parseEntryValue('2001:db8::/16')).toEqual({ kind: 'network', value: '2001:db8::/16' });
+    for (const wide of ['0.0.0.0/0', '10.0.0.0/7', '::/0', '2000::/3', '2001:db8::/15'])
+      expect(() => parseEntryValue(wide), wide).toThrow(/too wide for a list entry/);
     expect(parseScope(undefined)).toBe('global');
     expect(parseScope('@Example.com')).toBe('example.com');
     expect(() => parseScope('not a domain')).toThrow();
