@@ -73,7 +73,8 @@ export const httpErrors = {
 
 /**
  * A user mistake or a refusal on the command line: one line on stderr (`mailsentra: <message>`) and
- * `exitCode` (2 usage, the shell convention; sysexits 66 no input, 75 try again later, 78 config); never a stack trace.
+ * `exitCode` (2 usage, the shell convention; sysexits 66 no input, 75 try again later, 77 no permission,
+ * 78 config); never a stack trace.
  */
 export class CliError extends Error {
   constructor(

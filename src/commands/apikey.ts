@@ -9,7 +9,6 @@ import { commandConfig, parseArgs, usageError, withStorage } from './context.js'
 import { runningService } from './service.js';
 
 const USAGE = 'usage: mailsentra apikey create --role admin|analyst [--label TEXT]';
-const ROLES = ['admin', 'analyst'] as const;
 
 export const run: Command = async (args, ctx) => {
   const [sub, ...rest] = args;
@@ -27,7 +26,7 @@ export const run: Command = async (args, ctx) => {
   const role = flags.get('--role')?.[0];
   if (role === undefined) throw usageError('--role is required', USAGE);
   if (role !== 'admin' && role !== 'analyst')
-    throw usageError(`--role must be ${ROLES.join(' or ')}, got '${role}'`, USAGE);
+    throw usageError(`--role must be admin or analyst, got '${role}'`, USAGE);
   const label = flags.get('--label')?.[0] ?? null;
   const config = commandConfig(ctx);
   const service = await runningService(config, ctx);

@@ -71,10 +71,10 @@ function storableValue(value: unknown): unknown {
 }
 
 /**
- * Postgres refuses U+0000 in a text parameter as it does in a row, with an error a caller cannot act on:
- * a search for it answered 500, and a lookup of a name holding it (a model version from a URL) too. Each
- * string parameter is sent as `storableText`, as rows are written, so such a query finds what was stored
- * with it, or nothing. Bytes (`bytea`) are buffers and are not touched; `jsonb` keeps `storableJson`.
+ * Postgres refuses U+0000 in a text parameter as it does in a row, with an error no caller can act on (a
+ * search typed with it, a model version from a URL holding it, would be a 500). Each string parameter is
+ * sent as `storableText`, as rows are written, so such a query finds what was stored with it, or nothing.
+ * Bytes (`bytea`) are buffers and are not touched; `jsonb` keeps `storableJson`.
  */
 export const storableTextPlugin: KyselyPlugin = {
   transformQuery: (args: PluginTransformQueryArgs): RootOperationNode =>
