@@ -67,7 +67,8 @@ const DOCS_LOGO = {
 
 /**
  * The first schema violation, naming the field. A field that takes one of a few words fails as a union of
- * constants, whose first error reads "must be equal to constant"; those name the words instead.
+ * constants, whose first error reads "must be equal to constant"; those name the words instead, and a
+ * format is said as an example rather than by its JSON Schema name.
  */
 function validationMessage(context: string, errors: FastifySchemaValidationError[]): string {
   const first = errors[0];
@@ -82,8 +83,16 @@ function validationMessage(context: string, errors: FastifySchemaValidationError
           : [],
   );
   if (words.length > 0) return `${field} must be one of ${words.map((w) => String(w)).join(', ')}`;
+  const format = first?.keyword === 'format' ? FORMATS[String(first.params.format)] : undefined;
+  if (format) return `${field} must be ${format}`;
   return `${field} ${first?.message ?? 'is invalid'}`;
 }
+
+/** The string formats the schemas use, as a client should write them. */
+const FORMATS: Record<string, string> = {
+  'date-time': 'a time in ISO 8601 with its zone, such as 2026-12-01T00:00:00Z',
+  uuid: 'an id as the API gives them (a UUID)',
+};
 
 /** Maps any thrown error to a status and the public `{ error, message }` body. */
 export function errorBody(err: FastifyError | Error): { status: number; error: string; message: string } {

@@ -270,7 +270,7 @@ describe('malformed requests', () => {
     expect(activate.json().error).toBe('NOT_FOUND');
   });
 
-  it('name the words a field takes when it is given another', async () => {
+  it('name the words a field takes when it is given another, and a format by example', async () => {
     const keys = await api.app.inject({
       method: 'POST',
       url: '/api/v1/keys',
@@ -286,6 +286,13 @@ describe('malformed requests', () => {
     expect(log.json().message).toBe(
       'querystring/action must be one of pass, tag, quarantine, reject, tempfail',
     );
+    // A format is said as an example, not by its JSON Schema name.
+    const since = await api.app.inject({ url: '/api/v1/messages?since=2026-12-01', headers: auth });
+    expect(since.json().message).toBe(
+      'querystring/since must be a time in ISO 8601 with its zone, such as 2026-12-01T00:00:00Z',
+    );
+    const id = await api.app.inject({ url: '/api/v1/messages/42', headers: auth });
+    expect(id.json().message).toBe('params/id must be an id as the API gives them (a UUID)');
   });
 });
 
