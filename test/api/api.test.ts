@@ -366,6 +366,10 @@ describe('models', () => {
     const started = await app.inject({ method: 'POST', url: '/api/v1/models/train', headers: auth(ADMIN) });
     expect(started.statusCode).toBe(202);
     const { jobId } = started.json() as { jobId: string };
+    // One job at a time: a second request is pointed at the running one.
+    const again = await app.inject({ method: 'POST', url: '/api/v1/models/train', headers: auth(ADMIN) });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ error: 'CONFLICT', message: expect.stringContaining(jobId) });
     let job = { state: 'running', version: null as string | null };
     for (let i = 0; i < 600 && job.state === 'running'; i++) {
       await new Promise((r) => setTimeout(r, 100));

@@ -72,6 +72,11 @@ describe('models in the console', () => {
     await admin.goto(`${base}/ui/models`);
     await Promise.all([admin.waitForURL(/done=/), admin.click('button:text("Train a new version")')]);
     const jobId = /job ([0-9a-f-]{36})/.exec((await admin.textContent('.notice')) ?? '')?.[1] ?? '';
+    // A second press while it runs starts nothing and points at the running job (training takes seconds).
+    await Promise.all([admin.waitForURL(/done=/), admin.click('button:text("Train a new version")')]);
+    await expect(admin.textContent('.notice')).resolves.toContain(
+      `A training job is running already (job ${jobId})`,
+    );
     // The API sees the console's job: one registry.
     const job = await fetch(`${base}/api/v1/models/jobs/${jobId}`, {
       headers: { authorization: `Bearer ${analystKey}` },

@@ -20,7 +20,7 @@ import type { Scanner } from '../../pipeline/types.js';
 import type { ModelRecord, Storage } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { Model } from '../resources.js';
-import { Errors } from '../schemas.js';
+import { ErrorBody, Errors } from '../schemas.js';
 
 export interface ModelDeps {
   config: Config;
@@ -136,6 +136,12 @@ export function modelActions(deps: ModelDeps): ModelActions {
       return record;
     },
     async train(actor) {
+      // A second job here would only find the lock taken; the caller is pointed at the one that runs.
+      const running = [...jobs.values()].find((j) => j.state === 'running');
+      if (running)
+        throw httpErrors.conflict(
+          `training job ${running.id} is running; its outcome will be at /api/v1/models/jobs/${running.id}`,
+        );
       const job: TrainingJob = {
         id: randomUUID(),
         state: 'running',
@@ -210,7 +216,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<{ storage: Storage; actions:
     '/api/v1/models/train',
     {
       config: { action: 'models:activate' },
-      schema: { response: { 202: T.Object({ jobId: T.String() }), ...Errors } },
+      schema: { response: { 202: T.Object({ jobId: T.String() }), 409: ErrorBody, ...Errors } },
     },
     async (request, reply) => {
       const job = await actions.train(actorOf(request));

@@ -80,6 +80,12 @@ export const modelRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   });
 
   formPost(app, '/ui/models/train', 'models:activate', async ({ actor }) => {
+    const running = actions.jobs().find((j) => j.state === 'running');
+    if (running)
+      return doneAt(
+        '/ui/models',
+        `A training job is running already (job ${running.id}); reload to see its outcome.`,
+      );
     const job = await actions.train(actor);
     return doneAt('/ui/models', `Training started (job ${job.id}); reload to see its outcome.`);
   });
