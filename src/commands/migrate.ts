@@ -5,7 +5,7 @@
 import type { Command } from '../cli.js';
 import { secretValues } from '../config/load.js';
 import { createLogger } from '../observability/log.js';
-import { migrate, openDb } from '../store/db.js';
+import { databaseUnavailable, migrate, openDb } from '../store/db.js';
 import { commandConfig, usageError } from './context.js';
 import { runningService } from './service.js';
 
@@ -25,6 +25,8 @@ export const run: Command = async (args, ctx) => {
     const opened = await openDb(config);
     try {
       applied = await migrate(opened.db);
+    } catch (err) {
+      throw (config.database.url !== null && databaseUnavailable(err, config.database.url)) || err;
     } finally {
       await opened.close();
     }

@@ -119,6 +119,50 @@ function diskFullAtStart(dir: string): CliError | null {
   );
 }
 
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+]);
+// SQLSTATE: the server is starting or shutting down (try again), or it refuses these credentials or
+// this database (the setting is wrong).
+const NOT_YET = new Set(['57P03', '57P01']);
+const REFUSED = new Set(['3D000', '28P01', '28000']);
+
+/**
+ * The first contact with a Postgres server failed: said as one line naming the setting and the server (never
+ * its credentials), exit 75 when it may answer later (a supervisor starts again), 78 when the setting is
+ * wrong. Null for any other failure, reported as it is.
+ */
+export function databaseUnavailable(err: unknown, url: string): CliError | null {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return null;
+  let server = 'the database';
+  try {
+    const u = new URL(url);
+    server = `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    // The schema checked its form; a URL that does not parse is named without its address.
+  }
+  const reason = err instanceof Error ? err.message : code;
+  if (UNREACHABLE.has(code) || NOT_YET.has(code))
+    return new CliError(
+      'DATABASE_UNREACHABLE',
+      75,
+      `cannot reach the database at ${server} (database.url, env DATABASE_URL): ${reason}; start again once it answers`,
+    );
+  if (REFUSED.has(code))
+    return new CliError(
+      'DATABASE_REFUSED',
+      78,
+      `the database at ${server} refused the connection (database.url, env DATABASE_URL): ${reason}`,
+    );
+  return null;
+}
+
 async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {
   // In a thread of its own: PGlite runs each query synchronously, and on this thread it would hold SMTP,
   // scoring and the API for every verdict-log batch.

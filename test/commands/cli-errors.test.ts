@@ -90,6 +90,50 @@ describe('mistakes on the command line', () => {
   }, 120_000);
 });
 
+describe('a database that cannot be used', () => {
+  it('one that does not answer: one line naming the setting and the server, never its password, exit 75', async () => {
+    // A port that was free a moment ago: nothing answers there.
+    const closed = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const url = `postgres://mailsentra:hunter2@127.0.0.1:${closed}/mail`;
+    for (const argv of [['serve'], ['migrate'], ['apikey', 'create', '--role', 'admin']]) {
+      const out = await runCliChild(argv, {
+        DATA_DIR: path.join(tmp(), 'data'),
+        DATABASE_URL: url,
+        SMTP_LISTEN: '127.0.0.1:0',
+        API_LISTEN: '127.0.0.1:0',
+      });
+      const line = oneLine(out, 75);
+      expect(line, argv[0]).toContain(
+        `cannot reach the database at 127.0.0.1:${closed}/mail (database.url, env DATABASE_URL): `,
+      );
+      expect(line).not.toContain('hunter2');
+    }
+  }, 120_000);
+
+  it.skipIf(!process.env.DATABASE_URL)(
+    'one that refuses the setting (no such database): one line, exit 78',
+    async () => {
+      const url = new URL(process.env.DATABASE_URL as string);
+      url.pathname = '/mailsentra_no_such_database';
+      const out = await runCliChild(['serve'], {
+        DATA_DIR: path.join(tmp(), 'data'),
+        DATABASE_URL: url.toString(),
+        SMTP_LISTEN: '127.0.0.1:0',
+        API_LISTEN: '127.0.0.1:0',
+      });
+      expect(oneLine(out, 78)).toMatch(
+        /the database at .*\/mailsentra_no_such_database refused the connection \(database\.url, env DATABASE_URL\): database "mailsentra_no_such_database" does not exist$/,
+      );
+    },
+    120_000,
+  );
+});
+
 describe('serve that cannot listen', () => {
   const held = async () => {
     const server = net.createServer();
