@@ -50,7 +50,9 @@ export function createVerdictCache(
       lazyConnect: false,
       retryStrategy: (times) => Math.min(times * 100, 2000),
     });
-    redis.on('error', () => {}); // reported once per outage below
+    // Reported once per outage, from the connection as soon as it fails (a wrong REDIS_URL shows at start,
+    // not at the first message) or from a command that fails.
+    redis.on('error', (err) => markDown(err));
     redis.on('ready', () => {
       if (down) {
         down = false;
@@ -59,15 +61,18 @@ export function createVerdictCache(
     });
   }
 
+  function markDown(err: unknown): void {
+    if (down) return;
+    down = true;
+    logger.warn(
+      { event: 'CACHE_REDIS_DOWN', err: (err as Error).message },
+      'redis verdict cache unavailable; scoring without it',
+    );
+  }
+
   function failed(err: unknown): void {
     metrics.cacheErrors.inc();
-    if (!down) {
-      down = true;
-      logger.warn(
-        { event: 'CACHE_REDIS_DOWN', err: (err as Error).message },
-        'redis verdict cache unavailable; scoring without it',
-      );
-    }
+    markDown(err);
   }
 
   const key = (scope: string, hash: string) => `${scope}:${hash}`;

@@ -1,12 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contentHash } from '../../src/cache/content-hash.js';
 import { createVerdictCache } from '../../src/cache/verdict-cache.js';
 import { loadConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/observability/log.js';
+import { createLogger, silentLogger } from '../../src/observability/log.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { createFeedbackLedger, MAX_UUID } from '../../src/pipeline/feedback-ledger.js';
 import { cacheScope } from '../../src/pipeline/scan.js';
+import { freePort } from '../helpers/free-port.js';
 import { PrivateRedis } from '../helpers/redis.js';
 
 const verdict = { score: 0.97, topFeatures: [{ feature: 'w:viagra', weight: 1.2 }] };
@@ -88,6 +90,32 @@ describe.runIf(process.env.REDIS_URL)('Redis tier', () => {
     expect(await counter(metricsB, 'redis', 'hit')).toBe(1);
     // An instance that learned feedback the writer had not must not be served the writer's verdict.
     expect(await b.get(cacheScope('v1', learnedOne), 'shared')).toBeNull();
+  });
+
+  it('says at once, and once, that a Redis it cannot reach is down, before any message asks it', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+          done();
+        },
+      }),
+    );
+    const closed = await freePort(); // nothing listens there
+    const cache = createVerdictCache(
+      loadConfig({ file: null, env: {}, overrides: { redis: { url: `redis://127.0.0.1:${closed}` } } }),
+      { logger, metrics: createMetrics({ defaultMetrics: false }) },
+      { redisPrefix: prefix },
+    );
+    closers.push(() => cache.close());
+    const down = () => lines.filter((l) => l.event === 'CACHE_REDIS_DOWN');
+    await expect.poll(() => down().length, { timeout: 5000 }).toBe(1);
+    // Its reconnection attempts and the lookups that fail meanwhile add no line.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await cache.get('v1', 'k')).toBeNull();
+    expect(down()).toHaveLength(1);
   });
 
   it('scores on without Redis when it goes away, counts the failures, and uses it again when it is back', async () => {
