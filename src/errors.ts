@@ -113,6 +113,18 @@ export class ListenError extends CliError {
   }
 }
 
+/** A training request while this instance's job `jobId` runs: 409, naming the job to follow instead. */
+export class TrainingRunningError extends HttpError {
+  constructor(readonly jobId: string) {
+    super(
+      409,
+      'CONFLICT',
+      `training job ${jobId} is running; its outcome will be at /api/v1/models/jobs/${jobId}`,
+    );
+    this.name = 'TrainingRunningError';
+  }
+}
+
 /** A `?cursor=` this service did not hand out: the client's mistake, not ours. */
 export class CursorError extends HttpError {
   constructor() {

@@ -86,6 +86,19 @@ export async function runPrimary(config: Config): Promise<number> {
       metricsText,
     },
   );
+  /** Drains the workers (each finishes its sessions, bounded by shutdownGraceMs), then stops the app. */
+  const stopAll = async () => {
+    stopping = true;
+    const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    for (const w of workers) w.process.kill('SIGTERM');
+    const deadline = setTimeout(() => {
+      for (const w of workers) w.process.kill('SIGKILL');
+    }, config.shutdownGraceMs + 5000);
+    await Promise.all(exited);
+    clearTimeout(deadline);
+    await app.stop();
+  };
+
   // Workers migrate nothing and find the active model ready: the primary opened the database first.
   let apiPort: number;
   try {
@@ -94,11 +107,7 @@ export async function runPrimary(config: Config): Promise<number> {
   } catch (err) {
     // A start that failed (a worker could not listen, nor the API) stops everything, rather than
     // replacing workers that would fail the same way while nothing listens.
-    stopping = true;
-    const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-    for (const w of workers) w.process.kill('SIGTERM');
-    await Promise.all(exited);
-    await app.stop();
+    await stopAll();
     throw err;
   }
   logger.info(
@@ -110,15 +119,7 @@ export async function runPrimary(config: Config): Promise<number> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  stopping = true;
   logger.info({ event: 'SHUTDOWN', signal }, 'stopping: workers finish the sessions in flight');
-  const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
-  for (const w of workers) w.process.kill('SIGTERM');
-  const deadline = setTimeout(() => {
-    for (const w of workers) w.process.kill('SIGKILL');
-  }, config.shutdownGraceMs + 5000);
-  await Promise.all(exited);
-  clearTimeout(deadline);
-  await app.stop();
+  await stopAll();
   return 0;
 }

@@ -5,7 +5,7 @@
 import type { Command } from '../cli.js';
 import { secretValues } from '../config/load.js';
 import { createLogger } from '../observability/log.js';
-import { databaseUnavailable, migrate, openDb } from '../store/db.js';
+import { firstQueryError, migrate, openDb } from '../store/db.js';
 import { commandConfig, usageError } from './context.js';
 import { runningService } from './service.js';
 
@@ -26,7 +26,7 @@ export const run: Command = async (args, ctx) => {
     try {
       applied = await migrate(opened.db);
     } catch (err) {
-      throw (config.database.url !== null && databaseUnavailable(err, config.database.url)) || err;
+      throw firstQueryError(err, config.database.url);
     } finally {
       await opened.close();
     }

@@ -61,8 +61,9 @@ function* expand(target: string, seen = new Set<string>(), named = true): Genera
 function readPrefix(file: string, limit: number): { bytes: Buffer; size: number } {
   const fd = file === '-' ? 0 : openSync(file, 'r');
   try {
-    if (file === '-' || !fstatSync(fd).isFile()) return readToEnd(fd, limit);
-    const size = fstatSync(fd).size;
+    const st = file === '-' ? null : fstatSync(fd);
+    if (!st?.isFile()) return readToEnd(fd, limit);
+    const { size } = st;
     const bytes = Buffer.alloc(Math.min(size, limit));
     let off = 0;
     while (off < bytes.length) {

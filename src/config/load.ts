@@ -164,10 +164,12 @@ function describeError(err: { type: number; path: string; schema: TSchema; value
   const node = schemaAt(keys);
   const env = typeof node?.env === 'string' ? ` (env ${node.env})` : '';
   const key = (keys.join('.') || '(root)') + env;
-  const siblings = Object.keys((schemaAt(keys.slice(0, -1))?.properties as object | undefined) ?? {});
   const meant =
     err.type === ValueErrorType.ObjectAdditionalProperties && keys.length > 0
-      ? closest(keys[keys.length - 1] as string, siblings)
+      ? closest(
+          keys[keys.length - 1] as string,
+          Object.keys((schemaAt(keys.slice(0, -1))?.properties as object | undefined) ?? {}),
+        )
       : null;
   return new ConfigError(
     key,

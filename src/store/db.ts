@@ -133,13 +133,13 @@ const NOT_YET = new Set(['57P03', '57P01']);
 const REFUSED = new Set(['3D000', '28P01', '28000']);
 
 /**
- * The first contact with a Postgres server failed: said as one line naming the setting and the server (never
- * its credentials), exit 75 when it may answer later (a supervisor starts again), 78 when the setting is
- * wrong. Null for any other failure, reported as it is.
+ * What to throw when the first query failed: for a Postgres server that cannot be used, one line naming the
+ * setting and the server (never its credentials), exit 75 when it may answer later (a supervisor starts
+ * again), 78 when the setting is wrong; any other failure (and the embedded store's, `url` null) as it is.
  */
-export function databaseUnavailable(err: unknown, url: string): CliError | null {
+export function firstQueryError(err: unknown, url: string | null): unknown {
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return null;
+  if (url === null || typeof code !== 'string') return err;
   let server = 'the database';
   try {
     const u = new URL(url);
@@ -160,7 +160,7 @@ export function databaseUnavailable(err: unknown, url: string): CliError | null 
       78,
       `the database at ${server} refused the connection (database.url, env DATABASE_URL): ${reason}`,
     );
-  return null;
+  return err;
 }
 
 async function openPglite(dir: string, lock: DirLock | null): Promise<OpenedDb> {

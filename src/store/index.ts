@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createAuditLog } from './audit.js';
-import { type Db, databaseUnavailable, migrate, type OpenedDb, openDb } from './db.js';
+import { type Db, firstQueryError, migrate, type OpenedDb, openDb } from './db.js';
 import { createDigestStore } from './digest.js';
 import { createFeedbackStore } from './feedback.js';
 import { createKeyStore } from './keys.js';
@@ -47,7 +47,7 @@ export async function openStorage(
   } catch (err) {
     await opened.close();
     // The first query: for a server, where an unreachable one or a wrong setting shows.
-    throw (config.database.url !== null && databaseUnavailable(err, config.database.url)) || err;
+    throw firstQueryError(err, config.database.url);
   }
   // Embedded: small inserts, since PGlite has one connection (see MessageLogOptions).
   const messages = createMessageLog(

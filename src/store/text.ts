@@ -76,8 +76,11 @@ function storableValue(value: unknown): unknown {
  * sent as `storableText`, as rows are written, so such a query finds what was stored with it, or nothing.
  * Bytes (`bytea`) are buffers and are not touched; `jsonb` keeps `storableJson`.
  */
+const storableParameters = new StorableParameters();
+
 export const storableTextPlugin: KyselyPlugin = {
+  // One transformer for every query, as Kysely's own plugins keep one: a transform runs synchronously.
   transformQuery: (args: PluginTransformQueryArgs): RootOperationNode =>
-    new StorableParameters().transformNode(args.node),
+    storableParameters.transformNode(args.node),
   transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => args.result,
 };

@@ -12,7 +12,7 @@ import { trainInThread } from '../../classifier/train-thread.js';
 import type { RawLabelled } from '../../classifier/train-version.js';
 import type { ActiveModel } from '../../classifier/types.js';
 import type { Config } from '../../config/schema.js';
-import { httpErrors } from '../../errors.js';
+import { httpErrors, TrainingRunningError } from '../../errors.js';
 import type { Logger } from '../../observability/log.js';
 import { type Metrics, setActiveModel } from '../../observability/metrics.js';
 import { TRAINING_FEEDBACK_LIMIT, withFeedback } from '../../pipeline/feedback-replay.js';
@@ -138,10 +138,7 @@ export function modelActions(deps: ModelDeps): ModelActions {
     async train(actor) {
       // A second job here would only find the lock taken; the caller is pointed at the one that runs.
       const running = [...jobs.values()].find((j) => j.state === 'running');
-      if (running)
-        throw httpErrors.conflict(
-          `training job ${running.id} is running; its outcome will be at /api/v1/models/jobs/${running.id}`,
-        );
+      if (running) throw new TrainingRunningError(running.id);
       const job: TrainingJob = {
         id: randomUUID(),
         state: 'running',

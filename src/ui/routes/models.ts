@@ -8,7 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { mayDo } from '../../api/roles.js';
 import type { TrainingJob } from '../../api/routes/models.js';
 import type { Evaluation } from '../../classifier/types.js';
-import { HttpError } from '../../errors.js';
+import { HttpError, TrainingRunningError } from '../../errors.js';
 import type { UiSession } from '../../store/sessions.js';
 import type { ModelRecord } from '../../store/types.js';
 import { type Html, html } from '../html.js';
@@ -80,14 +80,16 @@ export const modelRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   });
 
   formPost(app, '/ui/models/train', 'models:activate', async ({ actor }) => {
-    const running = actions.jobs().find((j) => j.state === 'running');
-    if (running)
+    try {
+      const job = await actions.train(actor);
+      return doneAt('/ui/models', `Training started (job ${job.id}); reload to see its outcome.`);
+    } catch (err) {
+      if (!(err instanceof TrainingRunningError)) throw err;
       return doneAt(
         '/ui/models',
-        `A training job is running already (job ${running.id}); reload to see its outcome.`,
+        `A training job is running already (job ${err.jobId}); reload to see its outcome.`,
       );
-    const job = await actions.train(actor);
-    return doneAt('/ui/models', `Training started (job ${job.id}); reload to see its outcome.`);
+    }
   });
 
   formPost(
