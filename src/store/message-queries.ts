@@ -72,7 +72,9 @@ function filtered(db: Db, filter: MessageFilter) {
   if (filter.action) q = q.where('action', '=', filter.action);
   if (filter.status) q = q.where('status', '=', filter.status);
   if (filter.sender) q = q.where(equalsIgnoringCase('mail_from', filter.sender));
-  if (filter.recipient) q = q.where(sql`rcpt_to`, '@>', sql`array[${filter.recipient}]::text[]`);
+  // Ignoring case, through the index on lower_each(rcpt_to) (migration 0012).
+  if (filter.recipient)
+    q = q.where(sql`lower_each(rcpt_to)`, '@>', sql`array[lower(${filter.recipient})]::text[]`);
   if (filter.contentHash) q = q.where('content_hash', '=', filter.contentHash);
   if (filter.minScore !== undefined) q = q.where('score', '>=', filter.minScore);
   if (filter.maxScore !== undefined) q = q.where('score', '<=', filter.maxScore);

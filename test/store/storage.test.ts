@@ -88,7 +88,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
       score: 0.99,
       subject: 'WIN 100% money',
       mailFrom: 'Spammer@bad.example',
-      rcptTo: ['carol@example.net', 'dave@example.net'],
+      rcptTo: ['Carol@Example.net', 'dave@example.net'],
       contentHash: 'c'.repeat(64),
     });
     const ham = entry();
@@ -100,7 +100,7 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     const one = await storage.messages.get(spam.id);
     expect(one).toMatchObject({
       action: 'quarantine',
-      rcptTo: ['carol@example.net', 'dave@example.net'],
+      rcptTo: ['Carol@Example.net', 'dave@example.net'],
       hasRaw: true,
     });
     expect(one?.topFeatures).toEqual(spam.topFeatures);
@@ -112,6 +112,9 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     expect(await ids({ status: 'delivered' })).toContain(ham.id);
     expect(await ids({ sender: 'spammer@bad.example' })).toEqual([spam.id]);
     expect(await ids({ recipient: 'dave@example.net' })).toEqual([spam.id]);
+    // As the quarantine: an address is found whatever the case it was sent or searched with.
+    expect(await ids({ recipient: 'Dave@EXAMPLE.net' })).toEqual([spam.id]);
+    expect(await ids({ recipient: 'carol@example.net' })).toEqual([spam.id]);
     expect(await ids({ subject: '100%' })).toEqual([spam.id]);
     expect(await ids({ contentHash: spam.contentHash })).toEqual([spam.id]);
     expect(await ids({ minScore: 0.5 })).toEqual([spam.id]);

@@ -11,6 +11,7 @@ import * as auth from './0008-auth.js';
 import * as feedbackAuth from './0009-feedback-auth.js';
 import * as messageCounts from './0010-message-counts.js';
 import * as rawInline from './0011-raw-inline.js';
+import * as recipientCase from './0012-recipient-case.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-feedback-auth': feedbackAuth,
   '0010-message-counts': messageCounts,
   '0011-raw-inline': rawInline,
+  '0012-recipient-case': recipientCase,
 };
 
 export const migrationProvider: MigrationProvider = {
