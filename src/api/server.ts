@@ -2,7 +2,7 @@
  * The admin and feedback API (Fastify 5, TypeBox schemas for every request and response, OpenAPI at /docs).
  * Built, not listening: app.ts listens. One error handler turns everything into `{ error, message }`.
  */
-import helmet from '@fastify/helmet';
+import fastifyHelmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,6 +15,7 @@ import Fastify, {
   type FastifySchemaValidationError,
   LogController,
 } from 'fastify';
+import helmet from 'helmet';
 import type { SenderAuth } from '../auth/index.js';
 import type { ActiveModel } from '../classifier/types.js';
 import type { Config } from '../config/schema.js';
@@ -146,7 +147,12 @@ export interface ApiBase {
   metricsText?: (() => Promise<string>) | undefined;
 }
 
+/** The security headers of every reply (helmet's defaults; the console sets its own Content-Security-Policy). */
+const SECURITY_HEADERS = { contentSecurityPolicy: false } as const;
+
 function createFastify(config: Config, logger: Logger) {
+  // For the replies no hook runs for (below); every other reply gets them from @fastify/helmet's hook.
+  const securityHeaders = helmet(SECURITY_HEADERS);
   return Fastify({
     loggerInstance: logger,
     trustProxy: trustProxyOption(config.api.trustProxy),
@@ -159,8 +165,9 @@ function createFastify(config: Config, logger: Logger) {
     schemaController: { compilersFactory: lazySchemaCompilers() },
     // Fails before any route matches (a path that is not valid percent-encoding): answered in the API's
     // error shape rather than Fastify's, naming no route, so it tells an unauthenticated caller nothing.
-    frameworkErrors: (err, _request, reply) => {
+    frameworkErrors: (err, request, reply) => {
       const body = errorBody(err);
+      securityHeaders(request.raw, reply.raw, () => {});
       // The handler is generic over route types no route has fixed yet; this reply is the plain one.
       (reply as FastifyReply).code(body.status).send({ error: body.error, message: body.message });
     },
@@ -192,7 +199,7 @@ async function buildApiFrame(base: ApiBase): Promise<ApiFrame> {
     reply.code(404).send({ error: 'NOT_FOUND', message: `${request.method} ${request.url} not found` }),
   );
 
-  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(fastifyHelmet, SECURITY_HEADERS);
   await app.register(rateLimit, {
     max: config.api.rateLimitPerMinute,
     timeWindow: 60_000,

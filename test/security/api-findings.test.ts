@@ -243,6 +243,10 @@ describe('malformed requests', () => {
       expect(r.statusCode).toBe(400);
       expect(Object.keys(r.json()).sort()).toEqual(['error', 'message']);
       expect(r.json().error).toBe('BAD_REQUEST');
+      // With the security headers of every other reply, though no hook ran for it.
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+      expect(r.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(r.headers['strict-transport-security']).toMatch(/max-age=/);
     }
     const errors = api.logLines.slice(before).filter((l) => Number(l.level) >= 50);
     expect(errors).toEqual([]);
