@@ -5,6 +5,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type App, createApp } from '../../src/app.js';
@@ -37,10 +40,13 @@ export async function startTestApi(
   } = {},
 ): Promise<TestApi> {
   const sink = await startSink();
+  const ownDataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-test-'));
   const config = loadConfig({
     file: null,
     env: {},
     overrides: {
+      // Never the working directory's ./data: a developer's own service may be using it.
+      dataDir: ownDataDir,
       ...overrides,
       relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
       database: { url: options.databaseUrl ?? null },
@@ -79,6 +85,7 @@ export async function startTestApi(
     async close() {
       await service.stop();
       await sink.close();
+      rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }

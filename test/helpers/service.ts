@@ -3,6 +3,9 @@
  * DATABASE_URL is set, else in-memory PGlite) and the real Redis when REDIS_URL is set, relaying to a
  * recording sink. Tests build one in a line and stop it in another.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { type App, type AppOptions, createApp } from '../../src/app.js';
 import { type DeepPartial, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -52,11 +55,14 @@ export async function startTestService(
   // A test that brings its own database URL (e.g. through a proxy it can cut) gets no fresh one.
   const ownDatabase = options.config?.database?.url !== undefined;
   const db = process.env.DATABASE_URL && !ownDatabase ? await freshDatabaseUrl() : null;
+  const ownDataDir = mkdtempSync(path.join(tmpdir(), 'mailsentra-test-'));
   const config = loadConfig({
     file: null,
     env: {},
     overrides: merge<DeepPartial<Config>>(
       {
+        // Never the working directory's ./data: a developer's own service may be using it.
+        dataDir: ownDataDir,
         smtp: { listen: '127.0.0.1:0' },
         api: { listen: '127.0.0.1:0' },
         relay: { to: `127.0.0.1:${sink.port}`, timeoutMs: 5000 },
@@ -90,6 +96,7 @@ export async function startTestService(
       await app.stop();
       if (!options.sink) await sink.close();
       await db?.drop();
+      rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }
