@@ -25,7 +25,7 @@ import { startupPhases } from './observability/startup.js';
 import { createActiveModel } from './pipeline/active-model.js';
 import { withFeedback } from './pipeline/feedback-replay.js';
 import { FEEDBACK_CHANNEL, type FeedbackSync, startFeedbackSync } from './pipeline/feedback-sync.js';
-import { createPolicy } from './pipeline/policy.js';
+import { createPolicy, type Policy, reloadablePolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
 import type { Listener } from './pipeline/transport.js';
@@ -54,6 +54,10 @@ export interface App {
   milter: Listener | null;
   /** The HTTP API (null without the API role); tests `inject` into it without opening a port. */
   api: FastifyInstance | null;
+  /** The policy in force: the one built from `config.policy`, or from the settings of the last reload. */
+  policy: Policy;
+  /** Decides the next messages by these settings (a configuration reload, src/commands/reload.ts). */
+  reloadPolicy(settings: Config['policy']): void;
   /** Opens the listeners; resolves with the bound ports (useful with port 0). */
   start(): Promise<{ smtpPort: number; apiPort: number; milterPort: number }>;
   /** Graceful: stop accepting, let sessions finish (shutdownGraceMs), flush the log, close everything. */
@@ -173,12 +177,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     channel: channels?.feedback,
   });
   const senderAuth = createSenderAuth(config, { redis: cache.redis, metrics });
+  const policyOf = (settings: Config['policy']) => createPolicy(settings, config.auth, listCache.entries);
+  const policy = reloadablePolicy(policyOf(config.policy));
   const processMessage = createMessageProcessor({
     config,
     logger,
     metrics,
     scanner,
-    policy: createPolicy(config.policy, config.auth, listCache.entries),
+    policy,
     storage,
     auth: senderAuth,
   });
@@ -193,7 +199,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : null;
   const { onFeedback, onActivated } = options;
   // What the API is built from is also what the App exposes.
-  const parts = { config, logger, metrics, storage, scanner, relay, activeModel, listCache };
+  const parts = { config, logger, metrics, storage, scanner, relay, activeModel, listCache, policy };
   const api = frame
     ? await buildApi(await frame.built, {
         ...parts,
@@ -260,6 +266,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     feedbackSync,
     milter,
     api,
+    reloadPolicy(settings) {
+      policy.replace(policyOf(settings));
+    },
     async start() {
       control = await openControl();
       const smtpPort = inbound

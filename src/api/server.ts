@@ -23,6 +23,7 @@ import { HttpError } from '../errors.js';
 import type { ListCache } from '../lists/cache.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Policy } from '../pipeline/policy.js';
 import type { Scanner } from '../pipeline/types.js';
 import type { Relay } from '../smtp/types.js';
 import type { Storage } from '../store/types.js';
@@ -49,6 +50,8 @@ export interface ApiDeps {
   relay: Relay;
   activeModel: ActiveModel;
   listCache: ListCache;
+  /** The policy in force (the console shows the lists of its settings). */
+  policy: Pick<Policy, 'settings'>;
   /** The digest links' HMAC key (console digest routes). */
   signingKey: Buffer;
   modelSync: { announce(version: string): Promise<void> } | null;
@@ -322,6 +325,7 @@ export async function buildApi(app: ApiFrame, deps: ApiDeps): Promise<FastifyIns
     config,
     relay: deps.relay,
     listCache: deps.listCache,
+    policy: deps.policy,
     signingKey: deps.signingKey,
     viewer,
     models,

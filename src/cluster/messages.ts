@@ -1,5 +1,6 @@
 /** What the cluster primary and its SMTP workers tell each other over the IPC channel. */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { Config } from '../config/schema.js';
 
 export type ToWorker =
   /** Feedback was recorded: apply it now (from the database, as every process does) rather than at the next
@@ -7,6 +8,8 @@ export type ToWorker =
   | { kind: 'check-feedback' }
   /** A model was activated: load it now rather than at the next periodic check. */
   | { kind: 'check-model' }
+  /** The primary reloaded the configuration: decide the next messages by this policy. */
+  | { kind: 'reload-policy'; policy: Config['policy'] }
   | { kind: 'metrics'; id: number };
 
 export type ToPrimary = {

@@ -2,12 +2,14 @@
  * `serve` with `smtp.processes` > 1: this process forks that many SMTP workers sharing the listener
  * (node:cluster) so every core scores and relays mail, and itself runs the API, serving /metrics aggregated
  * over all processes. A worker that dies is replaced; SIGTERM drains the workers (each finishes its sessions
- * in flight, bounded by shutdownGraceMs) before the primary stops.
+ * in flight, bounded by shutdownGraceMs) before the primary stops; SIGHUP reloads the configuration here and
+ * sends the workers its policy.
  */
 
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { createApp } from '../app.js';
+import { configReloader } from '../commands/reload.js';
 import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CliError } from '../errors.js';
@@ -16,7 +18,12 @@ import { isToPrimary, type ToWorker } from './messages.js';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
-export async function runPrimary(config: Config): Promise<number> {
+/** `reloadsFrom` takes the SIGHUP handler once the cluster is ready (src/commands/reload.ts). */
+export async function runPrimary(
+  config: Config,
+  reread: () => Config,
+  reloadsFrom: (reload: () => void) => void,
+): Promise<number> {
   const logger = createLogger(config.log.level, undefined, secretValues(config)).child({ role: 'primary' });
   const workers = new Set<Worker>();
   const pending = new Map<number, (metrics: MetricsJson) => void>();
@@ -115,6 +122,17 @@ export async function runPrimary(config: Config): Promise<number> {
     'smtp workers listening',
   );
 
+  reloadsFrom(
+    configReloader({
+      initial: config,
+      reread,
+      apply: (next) => {
+        app.reloadPolicy(next.policy);
+        broadcast({ kind: 'reload-policy', policy: next.policy });
+      },
+      logger,
+    }),
+  );
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

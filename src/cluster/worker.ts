@@ -9,12 +9,16 @@ import type { Config } from '../config/schema.js';
 import { isToWorker } from './messages.js';
 
 export async function runWorker(config: Config): Promise<number> {
+  // The primary reloads the configuration for every process and sends the workers its policy (below); a
+  // hangup of the terminal's process group, which reaches the workers too, must not end them.
+  process.on('SIGHUP', () => {});
   const app = await createApp(config, { roles: { smtp: true, api: false } });
   process.on('message', (message: unknown) => {
     if (!isToWorker(message)) return;
     const handle = async () => {
       if (message.kind === 'check-feedback') await app.feedbackSync.sync();
       else if (message.kind === 'check-model') await app.modelSync.check();
+      else if (message.kind === 'reload-policy') app.reloadPolicy(message.policy);
       else if (message.kind === 'metrics')
         process.send?.({
           kind: 'metrics',

@@ -1,9 +1,13 @@
-/** `mailsentra serve` (= `npm start`): the SMTP proxy until SIGTERM/SIGINT, then a graceful stop. */
+/**
+ * `mailsentra serve` (= `npm start`): the SMTP proxy until SIGTERM/SIGINT, then a graceful stop; SIGHUP
+ * reloads the configuration (reload.ts).
+ */
 import type { App } from '../app.js';
 import type { Command } from '../cli.js';
 import { CliError } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { commandConfig } from './config.js';
+import { configReloader, holdReloads } from './reload.js';
 
 export const run: Command = async (args, ctx) => {
   // Settings come from the config file and the environment; an argument here is a slip, not an option.
@@ -14,11 +18,14 @@ export const run: Command = async (args, ctx) => {
       `unexpected '${args[0]}'; usage: mailsentra [--config FILE] serve (settings come from the file and the environment)`,
     );
   const config = commandConfig(ctx);
+  const reread = () => commandConfig(ctx);
   if (config.smtp.processes > 1) {
     const { default: cluster } = await import('node:cluster');
-    if (cluster.isPrimary) return (await import('../cluster/primary.js')).runPrimary(config);
+    if (cluster.isPrimary)
+      return (await import('../cluster/primary.js')).runPrimary(config, reread, holdReloads(process));
     return (await import('../cluster/worker.js')).runWorker(config);
   }
+  const reloadsFrom = holdReloads(process);
   // The embedded database's start (PGlite in its own thread) is most of a restart: it runs while the
   // service's modules load, instead of after. Its refusal (a data directory another process holds) is
   // awaited, and reported, by createApp; until then it must not count as an unhandled rejection.
@@ -34,6 +41,14 @@ export const run: Command = async (args, ctx) => {
     await app.stop();
     throw err;
   }
+  reloadsFrom(
+    configReloader({
+      initial: config,
+      reread,
+      apply: (next) => app.reloadPolicy(next.policy),
+      logger: app.logger,
+    }),
+  );
   return runUntilStopped(app, process);
 };
 

@@ -145,9 +145,30 @@ function listReason(e: DbEntry): string {
 }
 
 export interface Policy {
+  /** The settings it decides by (the console shows their lists; a tagged subject gets their prefix). */
+  readonly settings: Config['policy'];
   /** Lists and DMARC: a decision that needs no score, or null. */
   preDecide(input: PolicyInput): Decision | null;
   decide(score: number, input: PolicyInput): Decision;
+}
+
+/** A policy a configuration reload replaces: a message decided meanwhile uses the one in force at each step. */
+export interface ReloadablePolicy extends Policy {
+  replace(next: Policy): void;
+}
+
+export function reloadablePolicy(initial: Policy): ReloadablePolicy {
+  let current = initial;
+  return {
+    get settings() {
+      return current.settings;
+    },
+    preDecide: (input) => current.preDecide(input),
+    decide: (score, input) => current.decide(score, input),
+    replace(next) {
+      current = next;
+    },
+  };
 }
 
 /** `lists`: the database's entries (src/lists/cache.ts); block entries of any source win over allow ones. */
@@ -200,6 +221,7 @@ export function createPolicy(
   }
 
   return {
+    settings: config,
     preDecide(input) {
       if (blockNet(input.clientIp)) return unscored('quarantine', `client ${input.clientIp} on block list`);
       const blocked = input.mailFrom ? addressMatches(input.mailFrom, blockSenders) : null;

@@ -159,7 +159,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
           threshold: v.required,
           model: v.scan.modelVersion,
           logId: m.id,
-          subjectPrefix: spam ? config.policy.subjectPrefix || null : null,
+          subjectPrefix: spam ? policy.settings.subjectPrefix || null : null,
         }
       : null;
     const held = v.held ?? [];

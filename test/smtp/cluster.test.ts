@@ -1,8 +1,13 @@
 /**
  * `smtp.processes: 2` (node:cluster): two SMTP workers share the listener and the primary serves the API.
  * Mail flows through both workers, /metrics counts all of it, feedback given to the API changes the score
- * in every worker, and SIGTERM drains and exits 0. Needs Postgres (the embedded database is one process's).
+ * in every worker, SIGHUP reloads the policy of every worker (and a worker given SIGHUP itself, as a
+ * terminal's hangup does, lives on), and SIGTERM drains and exits 0. Needs Postgres (the embedded database is
+ * one process's).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { childSurroundings, startChildService, waitForPort } from '../helpers/child-service.js';
 import { freePort } from '../helpers/free-port.js';
@@ -14,19 +19,21 @@ const message = (n: number) =>
   `From: a@example.org\r\nTo: b@example.net\r\nSubject: quarterly numbers ${n}\r\n\r\nHere are the quarterly numbers we discussed, ${n}.\r\n`;
 const FEEDBACK_MESSAGE =
   'From: promo@example.com\r\nTo: b@example.net\r\nSubject: your parcel\r\n\r\nYour parcel is waiting, confirm the delivery address.\r\n';
+const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-cluster-')), 'mailsentra.yaml');
 const scoreOf = (raw: Buffer) => Number(/X-Spam-Score: ([\d.]+)/.exec(raw.toString('latin1'))?.[1]);
 
 describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () => {
   const around = childSurroundings();
 
   beforeAll(async () => {
+    writeFileSync(configFile, '# defaults\n');
     const apiPort = await freePort();
     around.child = await startChildService({
       smtpPort: await freePort(),
       apiPort,
       relayPort: around.sink.port,
       databaseUrl: around.db.url,
-      env: { SMTP_PROCESSES: '2', ADMIN_API_KEY: ADMIN, VERDICT_CACHE: 'off' },
+      env: { SMTP_PROCESSES: '2', ADMIN_API_KEY: ADMIN, VERDICT_CACHE: 'off', MAILSENTRA_CONFIG: configFile },
     });
     await waitForPort(apiPort);
   }, 120_000);
@@ -79,6 +86,33 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
       return scores.length === 4 && scores.every((s) => s > before[0]!) && scores;
     });
     expect(after).toHaveLength(4);
+  }, 60_000);
+
+  it('SIGHUP to the primary reloads the policy in both workers; a worker given SIGHUP lives on', async () => {
+    const output = () => around.child!.output();
+    const workerPids = [
+      ...new Set(
+        output()
+          .split('\n')
+          .filter((l) => l.includes('"event":"MESSAGE_DONE"'))
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
+      ),
+    ];
+    expect(workerPids).toHaveLength(2);
+    for (const pid of workerPids) process.kill(pid, 'SIGHUP');
+    writeFileSync(configFile, 'policy:\n  thresholds: { tag: 0 }\n  subjectPrefix: "[HUP] "\n');
+    around.child!.proc.kill('SIGHUP');
+    await expect.poll(() => output().match(/"event":"CONFIG_RELOADED"/g)?.length ?? 0).toBe(1);
+    // The workers get the policy over IPC, a moment later: once four messages in a row are prefixed, both have it.
+    await waitFor('both workers to tag with the reloaded prefix', async () => {
+      around.sink.messages.length = 0;
+      for (let i = 0; i < 4; i++)
+        await send(around.child!.smtpPort, { from: 'a@example.org', to: ['b@example.net'] }, message(i));
+      const subjects = around.sink.messages.map((m) => /^Subject: (.*)$/m.exec(m.raw.toString())?.[1]);
+      return subjects.length === 4 && subjects.every((x) => x?.startsWith('[HUP] quarterly numbers'));
+    });
+    for (const pid of workerPids) expect(() => process.kill(pid, 0)).not.toThrow();
+    expect(output()).not.toContain('"WORKER_EXITED"');
   }, 60_000);
 
   it('SIGTERM stops both workers and the primary, exit 0', async () => {

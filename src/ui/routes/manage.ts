@@ -10,11 +10,11 @@ import { doneAt, formPost, type PageContent, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
-  const { storage, config } = deps;
+  const { storage, policy } = deps;
   pageRoute(app, '/ui/lists', 'lists:read', async ({ session, query }) => {
     const entries = await storage.lists.all();
     const admin = mayDo(session.key.role, 'lists:write');
-    const p = config.policy;
+    const p = policy.settings;
     const fromConfig = [
       ...p.blockSenders.map((v) => ['block', v]),
       ...p.blockClients.map((v) => ['block', v]),
