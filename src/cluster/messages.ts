@@ -27,3 +27,10 @@ export function isToPrimary(m: unknown): m is ToPrimary {
     typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === 'metrics' && 'metrics' in m
   );
 }
+
+/**
+ * The environment variable that carries the primary's configuration in force to a worker it forks: a worker
+ * started later (one that replaces another) runs with the settings the others run with, reloaded policy
+ * included, not with whatever the file holds by then.
+ */
+export const WORKER_CONFIG_ENV = 'MAILSENTRA_WORKER_CONFIG';

@@ -14,7 +14,7 @@ import { secretValues } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CliError } from '../errors.js';
 import { createLogger } from '../observability/log.js';
-import { isToPrimary, type ToWorker } from './messages.js';
+import { isToPrimary, type ToWorker, WORKER_CONFIG_ENV } from './messages.js';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -29,10 +29,12 @@ export async function runPrimary(
   const pending = new Map<number, (metrics: MetricsJson) => void>();
   let nextRequest = 0;
   let stopping = false;
+  /** What a worker forked now runs with: the start's configuration and the policy of the last reload. */
+  let inForce = config;
 
   const fork = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const worker = cluster.fork();
+      const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(inForce) });
       workers.add(worker);
       worker.on('message', (m: unknown) => {
         if (isToPrimary(m)) pending.get(m.id)?.(m.metrics);
@@ -127,6 +129,7 @@ export async function runPrimary(
       initial: config,
       reread,
       apply: (next) => {
+        inForce = { ...inForce, policy: next.policy };
         app.reloadPolicy(next.policy);
         broadcast({ kind: 'reload-policy', policy: next.policy });
       },

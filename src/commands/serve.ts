@@ -4,6 +4,8 @@
  */
 import type { App } from '../app.js';
 import type { Command } from '../cli.js';
+import { WORKER_CONFIG_ENV } from '../cluster/messages.js';
+import type { Config } from '../config/schema.js';
 import { CliError } from '../errors.js';
 import { openDb } from '../store/db.js';
 import { commandConfig } from './config.js';
@@ -17,14 +19,15 @@ export const run: Command = async (args, ctx) => {
       2,
       `unexpected '${args[0]}'; usage: mailsentra [--config FILE] serve (settings come from the file and the environment)`,
     );
+  // A cluster worker runs with the configuration its primary has in force (validated there, sent as JSON),
+  // not with the file as it is now.
+  const fromPrimary = process.env[WORKER_CONFIG_ENV];
+  if (fromPrimary !== undefined)
+    return (await import('../cluster/worker.js')).runWorker(JSON.parse(fromPrimary) as Config);
   const config = commandConfig(ctx);
   const reread = () => commandConfig(ctx);
-  if (config.smtp.processes > 1) {
-    const { default: cluster } = await import('node:cluster');
-    if (cluster.isPrimary)
-      return (await import('../cluster/primary.js')).runPrimary(config, reread, holdReloads(process));
-    return (await import('../cluster/worker.js')).runWorker(config);
-  }
+  if (config.smtp.processes > 1)
+    return (await import('../cluster/primary.js')).runPrimary(config, reread, holdReloads(process));
   const reloadsFrom = holdReloads(process);
   // The embedded database's start (PGlite in its own thread) is most of a restart: it runs while the
   // service's modules load, instead of after. Its refusal (a data directory another process holds) is

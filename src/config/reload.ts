@@ -1,8 +1,9 @@
 /**
  * What a configuration reload (SIGHUP) changes in a running service. The policy section — thresholds,
  * per-domain thresholds, the lists, DMARC handling, the subject prefix — is what an administrator adjusts
- * day to day and is read per message, so it takes effect at once. Every other setting shapes a listener, a
- * store, a pool or a timer made once at start: a changed one is named, and waits for a restart.
+ * day to day and is read per message, so it takes effect at once. Every other setting is held by parts built
+ * at start (listeners, stores, pools, timers, the pipeline's own options), which a reload does not rebuild:
+ * a changed one is named, and waits for a restart.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from './schema.js';

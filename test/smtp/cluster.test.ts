@@ -115,6 +115,40 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
     expect(output()).not.toContain('"WORKER_EXITED"');
   }, 60_000);
 
+  it('a worker that replaces a dead one runs with the settings in force, not the file as it is now', async () => {
+    const output = () => around.child!.output();
+    writeFileSync(configFile, 'policy:\n  thresholds: { tag: high }\n');
+    const pid = (
+      JSON.parse(
+        output()
+          .split('\n')
+          .findLast((l) => l.includes('"event":"MESSAGE_DONE"'))!,
+      ) as { pid: number }
+    ).pid;
+    process.kill(pid, 'SIGKILL');
+    await expect.poll(() => output().includes('"WORKER_EXITED"'), { timeout: 15_000 }).toBe(true);
+    // The replacement listens and tags with the reloaded prefix; a worker reading the broken file would not start.
+    await waitFor('the replacement worker to serve with the reloaded policy', async () => {
+      around.sink.messages.length = 0;
+      for (let i = 0; i < 4; i++)
+        await send(around.child!.smtpPort, { from: 'a@example.org', to: ['b@example.net'] }, message(i));
+      const subjects = around.sink.messages.map((m) => /^Subject: (.*)$/m.exec(m.raw.toString())?.[1]);
+      const pids = new Set(
+        output()
+          .split('\n')
+          .filter((l) => l.includes('"event":"MESSAGE_DONE"'))
+          .slice(-4)
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
+      );
+      return (
+        subjects.length === 4 &&
+        subjects.every((x) => x?.startsWith('[HUP] ')) &&
+        pids.size === 2 &&
+        !pids.has(pid)
+      );
+    });
+  }, 60_000);
+
   it('SIGTERM stops both workers and the primary, exit 0', async () => {
     around.child!.proc.kill('SIGTERM');
     expect(await around.child!.exited).toBe(0);
