@@ -11,7 +11,6 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { failureCounter } from '../api/auth.js';
 import { errorBody } from '../api/server.js';
-import { HttpError } from '../errors.js';
 import type { UiSession } from '../store/sessions.js';
 import { html } from './html.js';
 import { page } from './layout.js';
@@ -76,8 +75,6 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
   app.addHook('preHandler', async (request) => {
     if (request.method === 'GET' || request.method === 'HEAD') return;
     assertSameOrigin(request);
-    if (request.url === '/ui/login' && loginFailures.blocked(request.ip))
-      throw new HttpError(429, 'TOO_MANY_AUTH_FAILURES', 'too many failed sign-ins, wait a minute');
     if (request.routeOptions.config.action === 'public') return;
     assertCsrf(requireSession(request), (request.body as FormBody | undefined)?._csrf);
   });

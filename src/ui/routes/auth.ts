@@ -1,6 +1,7 @@
 /** Sign-in with an API key (it becomes a session; the key itself is never kept in the browser), sign-out. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { failureCounter } from '../../api/auth.js';
+import { HttpError } from '../../errors.js';
 import { html } from '../html.js';
 import { field, page } from '../layout.js';
 import type { FormBody } from '../plugin.js';
@@ -33,7 +34,11 @@ export const authRoutes: FastifyPluginAsync<
   app.post('/ui/login', { config: { action: 'public', bodyTypes: FORM } }, async (request, reply) => {
     const key = field((request.body as FormBody | undefined)?.key);
     const record = key ? await deps.storage.keys.verify(key) : null;
+    // As the API's keys: a valid key is always served, and an address past its failures gets 429 for any
+    // other (the sign-in counts against api.authFailuresPerMinute like a failed API key).
     if (!record) {
+      if (deps.loginFailures.blocked(request.ip))
+        throw new HttpError(429, 'TOO_MANY_AUTH_FAILURES', 'too many failed sign-ins, wait a minute');
       deps.loginFailures.fail(request.ip);
       return reply.code(401).type('text/html; charset=utf-8').send(loginPage('That key is not valid.'));
     }
