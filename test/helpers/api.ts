@@ -90,6 +90,18 @@ export async function startTestApi(
   };
 }
 
+/** Signs in to the console with `key` (a form post, as a browser does) and returns the session cookie. */
+export async function consoleCookie(app: FastifyInstance, key: string): Promise<string> {
+  const r = await app.inject({
+    method: 'POST',
+    url: '/ui/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `key=${encodeURIComponent(key)}`,
+  });
+  if (r.statusCode !== 303) throw new Error(`sign-in answered ${r.statusCode}`);
+  return String(r.headers['set-cookie']).split(';')[0] as string;
+}
+
 /** The request headers that authenticate with an API key. */
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 

@@ -3,6 +3,7 @@
  * page shows the lists of the policy in force, not those the service started with.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleCookie } from '../helpers/api.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { send } from '../helpers/smtp-client.js';
 
@@ -32,14 +33,7 @@ describe('a reloaded policy', () => {
     expect(held.items.map((h) => h.reason)).toEqual(['sender matches block list entry @reloaded.example']);
 
     const api = svc.app.api!;
-    const login = await api.inject({
-      method: 'POST',
-      url: '/ui/login',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: `key=${ADMIN}`,
-    });
-    expect(login.statusCode).toBe(303);
-    const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
+    const cookie = await consoleCookie(api, ADMIN);
     const page = await api.inject({ url: '/ui/lists', headers: { cookie } });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('@reloaded.example');

@@ -19,11 +19,27 @@ function number(name: string, v: string | undefined): number | undefined {
 }
 
 /** A time from a form: ISO, or datetime-local (read as UTC). */
+/** A date, optionally a time (minutes or seconds) and a zone (UTC without one): what a date-time field sends. */
+const TIME_FORM =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * A filter's time. Read by its form, not by `new Date` alone: for anything but full ISO 8601, JavaScript's
+ * fallback parser guesses (`0000-01-01Z` is the year 2000, `99-01-01Z` 1999), and it reads years up to
+ * 275760, which Postgres refuses. Four-digit years, real calendar days.
+ */
 export function time(name: string, v: string | undefined): Date | undefined {
   if (v === undefined) return undefined;
-  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : `${v}Z`);
-  if (Number.isNaN(d.getTime())) throw httpErrors.badRequest(`${name} is not a time`);
-  return d;
+  const m = TIME_FORM.exec(v.trim());
+  const [, y, mo, d, clock, zone] = m ?? [];
+  const offset = zone?.toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2') ?? 'Z';
+  const date = m ? new Date(`${y}-${mo}-${d}T${clock ?? '00:00'}${offset}`) : null;
+  const day = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))) : null;
+  if (!date || Number.isNaN(date.getTime()) || Number(y) < 1 || day?.getUTCDate() !== Number(d))
+    throw httpErrors.badRequest(
+      `${name} must be a time such as 2026-12-01T00:00 (UTC), in the years 1 to 9999`,
+    );
+  return date;
 }
 
 export function filterOf(q: Query): MessageFilter {

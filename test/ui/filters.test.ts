@@ -1,0 +1,60 @@
+/**
+ * The console's search filters answer a value they cannot use with 400 naming the field, as the API's do:
+ * never a 500 from the database.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consoleCookie, startTestApi, type TestApi } from '../helpers/api.js';
+
+const ADMIN = 'console-filters-admin-key-0123456789';
+
+describe('console search filters', () => {
+  let api: TestApi;
+  let cookie: string;
+  beforeAll(async () => {
+    api = await startTestApi({ api: { adminApiKey: ADMIN } });
+    cookie = await consoleCookie(api.app, ADMIN);
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('refuses a time outside the years 1 to 9999 with 400 naming the field', async () => {
+    for (const [page, fields] of [
+      ['/ui/messages', ['since', 'until']],
+      ['/ui/quarantine', ['since']],
+    ] as const)
+      for (const [slot, value] of [
+        ['since', '10000-01-01'],
+        ['since', '+099999-01-01T00:00'],
+        ['until', '-271821-04-20'],
+        // JavaScript's fallback parser reads these as the years 2000 and 1999.
+        ['since', '0000-01-01'],
+        ['since', '99-01-01'],
+        ['until', '2026-02-30'],
+        ['until', '2026-13-01'],
+        ['until', '2026-12-01T25:00'],
+        ['until', 'yesterday'],
+      ] as const) {
+        const field = fields[slot === 'since' ? 0 : fields.length - 1] as string;
+        const url = `${page}?${field}=${encodeURIComponent(value)}`;
+        const r = await api.app.inject({ url, headers: { cookie } });
+        expect(r.statusCode, url).toBe(400);
+        expect(r.body, url).toContain(`${field} must be a time such as 2026-12-01T00:00 (UTC)`);
+      }
+    for (const value of [
+      '9999-12-31T23:59',
+      '0001-01-01',
+      '2026-12-01',
+      '2026-12-01 10:00',
+      '2026-12-01T10:00:30.5z',
+      '2026-12-01T10:00+0530',
+      '2026-12-01T10:00-05:00',
+    ]) {
+      const url = `/ui/messages?since=${encodeURIComponent(value)}`;
+      const r = await api.app.inject({ url, headers: { cookie } });
+      expect(r.statusCode, value).toBe(200);
+    }
+    const errors = api.logLines.filter((l) => Number(l.level) >= 50);
+    expect(errors).toEqual([]);
+  });
+});
