@@ -3,6 +3,7 @@
  * every packet is a 4-byte big-endian length (command byte included), one command byte, then its data.
  * Strings are NUL-terminated. Pure: framing, parsing and encoding; no sockets.
  */
+import { isIP } from 'node:net';
 
 export const VERSION = 6;
 
@@ -141,28 +142,46 @@ export class MilterProtocolError extends Error {
 export class PacketReader {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** The length the packet being collected announced (its 4-byte head read), or -1. */
+  private expected = -1;
 
   push(chunk: Buffer): Packet[] {
     this.chunks.push(chunk);
     this.size += chunk.length;
     const out: Packet[] = [];
-    let buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.size);
-    let at = 0;
-    while (buf.length - at >= 4) {
-      const len = buf.readUInt32BE(at);
-      if (len < 1) throw new MilterProtocolError('packet of length 0');
-      if (len > MAX_PACKET) throw new MilterProtocolError(`packet of ${len} bytes exceeds ${MAX_PACKET}`);
-      if (buf.length - at - 4 < len) break;
+    // The pending bytes are joined only when a whole packet is there: a packet that comes in thousands of
+    // small segments must not be copied again at each one.
+    while (this.size >= 4) {
+      if (this.expected < 0) {
+        const head = this.join(4);
+        const len = head.readUInt32BE(0);
+        if (len < 1) throw new MilterProtocolError('packet of length 0');
+        if (len > MAX_PACKET) throw new MilterProtocolError(`packet of ${len} bytes exceeds ${MAX_PACKET}`);
+        this.expected = len;
+      }
+      if (this.size < 4 + this.expected) break;
+      const buf = this.join(4 + this.expected);
       out.push({
-        cmd: String.fromCharCode(buf[at + 4] as number),
-        data: Buffer.from(buf.subarray(at + 5, at + 4 + len)),
+        cmd: String.fromCharCode(buf[4] as number),
+        data: Buffer.from(buf.subarray(5, 4 + this.expected)),
       });
-      at += 4 + len;
+      // `buf` is the first pending chunk (joined when the packet spanned several): keep what follows it.
+      const rest = buf.subarray(4 + this.expected);
+      const later = this.chunks.slice(1);
+      this.chunks = rest.length > 0 ? [rest, ...later] : later;
+      this.size -= 4 + this.expected;
+      this.expected = -1;
     }
-    buf = buf.subarray(at);
-    this.chunks = buf.length > 0 ? [buf] : [];
-    this.size = buf.length;
     return out;
+  }
+
+  /** The pending bytes as one buffer of at least `n` bytes (the first chunk, when it holds them). */
+  private join(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= n) return first;
+    const all = Buffer.concat(this.chunks, this.size);
+    this.chunks = [all];
+    return all;
   }
 }
 
@@ -233,8 +252,13 @@ export function parseConnect(data: Buffer): ConnectInfo {
   const port = data.readUInt16BE(nul + 2);
   const [address] = splitStrings(data.subarray(nul + 4));
   if (address === undefined) throw new MilterProtocolError('malformed CONNECT');
-  // Sendmail writes IPv6 addresses as "IPv6:…".
-  return { hostname, family, port, address: address.replace(/^IPv6:/i, '') };
+  // Sendmail writes IPv6 addresses as "IPv6:…". Anything that is not an address (an MTA's bug, a hostile
+  // peer) is no client address at all: it must not reach SPF or the log as one.
+  const ip = address
+    .replace(/^IPv6:/i, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/%.*$/, '');
+  return { hostname, family, port, address: isIP(ip) === 0 ? null : ip };
 }
 
 /** MACRO: the command it is for, then name/value pairs. Names come as `i` or `{daemon_name}`. */

@@ -71,6 +71,10 @@ const newMessage = (mailFrom = ''): Message => ({
 
 /** Macros sent before the connection and HELO stages survive a new message; the others belong to it. */
 const CONNECTION_STAGES = new Set<string>([Cmd.CONNECT, Cmd.HELO]);
+/** The stages whose macros are read (`macro()`); those of any other stage are not kept. */
+const MACRO_STAGES = new Set<string>([Cmd.CONNECT, Cmd.HELO, Cmd.MAIL, Cmd.RCPT, Cmd.DATA, Cmd.EOH, Cmd.EOM]);
+/** One stage's macros: an MTA sends a few short values (queue id, daemon name, TLS and auth facts). */
+const MAX_MACRO_BYTES = 64 * 1024;
 
 export function createSession(id: string, deps: SessionDeps) {
   const { config, logger, process } = deps;
@@ -200,8 +204,11 @@ export function createSession(id: string, deps: SessionDeps) {
         deps.send(encodeOptNeg(agreed));
         return;
       case Cmd.MACRO: {
+        // Bounded, so that one connection cannot hold more than a few stages' worth of them.
+        if (p.data.length > MAX_MACRO_BYTES)
+          throw new MilterProtocolError(`macros of ${p.data.length} bytes exceed ${MAX_MACRO_BYTES}`);
         const { for: stage, macros: pairs } = parseMacros(p.data);
-        macros.set(stage, new Map(pairs));
+        if (MACRO_STAGES.has(stage)) macros.set(stage, new Map(pairs));
         return;
       }
       case Cmd.CONNECT:
@@ -226,6 +233,11 @@ export function createSession(id: string, deps: SessionDeps) {
         const [arg] = splitStrings(p.data);
         if (arg === undefined) throw new MilterProtocolError('RCPT without a recipient');
         const m = current();
+        // The envelope counts toward smtp.maxMessageSize as the headers and body do: an MTA (or a peer
+        // posing as one) sending recipients without end gets 552 at the end, not the service's memory.
+        m.size += arg.length;
+        if (m.size > maxSize) m.tooBig = true;
+        if (m.tooBig) return reply(p.cmd);
         const address = unbracket(arg);
         m.rcptTo.push(address);
         m.rcptArgs.set(address, arg);

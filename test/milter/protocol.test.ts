@@ -323,6 +323,61 @@ describe('the milter', () => {
   });
 });
 
+describe('the milter against a peer sending without end', () => {
+  let svc: TestService;
+  const MAX = 64 * 1024;
+  beforeAll(async () => {
+    svc = await startTestService({
+      config: { smtp: { listen: 'off', maxMessageSize: MAX }, milter: { listen: '127.0.0.1:0' } },
+    });
+  });
+  afterAll(async () => {
+    await svc.stop();
+  });
+
+  it('counts recipients toward smtp.maxMessageSize: 552 at the end, and the connection goes on', async () => {
+    const c = await ready(svc, []);
+    const long = `${'r'.repeat(1000)}@example.net`;
+    for (let i = 0; i < 100; i++) c.rcpt(long);
+    c.message(HAM);
+    const { final } = await c.readFinal();
+    expect(final.cmd).toBe('y');
+    expect(final.data.toString('latin1')).toMatch(/^552 5\.3\.4 /);
+    await passAnother(c, 'QAFTERBIG', 'alice@example.org', 'bob@example.net');
+    c.close();
+  });
+
+  it('closes a connection sending over 64 KiB of macros for one stage; the others go on', async () => {
+    const bystander = await ready(svc, ['lee@example.net']);
+    const c = await milterConnect(svc.milterPort);
+    await c.negotiate();
+    c.macro('C', { '{huge}': 'x'.repeat(70_000) });
+    await c.closed();
+    bystander.message(HAM);
+    expect((await bystander.readFinal()).final.cmd).toBe('a');
+    bystander.close();
+  });
+
+  it('logs a client address that is not an address as none', async () => {
+    for (const [client, queueId, logged] of [
+      ['not-an-ip', 'QBADIP1', null],
+      ['', 'QBADIP2', null],
+      ['[192.0.2.5]', 'QBADIP3', '192.0.2.5'],
+      ['IPv6:2001:db8::5', 'QBADIP4', '2001:db8::5'],
+    ] as const) {
+      const c = await ready(svc, ['bob@example.net'], { queueId, client });
+      c.message(HAM);
+      expect((await c.readFinal()).final.cmd).toBe('a');
+      c.close();
+      await svc.app.storage.messages.flush();
+      const [row] = (await svc.app.storage.messages.list({ limit: 20 })).items.filter(
+        (m) => m.sessionId === queueId,
+      );
+      expect(row?.clientIp, client).toBe(logged);
+    }
+  });
+});
+
 describe('the milter on a unix socket', () => {
   it('listens on a socket path, replacing a stale socket file, and negotiates', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'mailsentra-milter-'));
