@@ -46,7 +46,9 @@ export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Ver
   const [body, sig] = parts as [string, string];
   const given = Buffer.from(sig, 'base64url');
   const want = mac(key, body);
-  if (given.length !== want.length || !timingSafeEqual(given, want))
+  // Only the spelling signToken writes: Node's decoder skips characters it cannot read and ignores the last
+  // character's padding bits, and each other spelling would be another single-use token for one action.
+  if (given.length !== want.length || !timingSafeEqual(given, want) || given.toString('base64url') !== sig)
     return { ok: false, code: 'TOKEN_FORGED' };
   let claim: { row?: unknown; to?: unknown; act?: unknown; exp?: unknown };
   try {

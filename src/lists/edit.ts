@@ -28,7 +28,9 @@ export async function addListEntry(
     list: input.list,
     ...parsed,
     scope,
-    alignedOnly: input.alignedOnly === true,
+    // As in the config file: an allow entry for a whole domain applies only to mail that authenticates as
+    // that domain (SPF or DKIM aligned), unless asked otherwise; anyone can write any domain in MAIL FROM.
+    alignedOnly: input.alignedOnly ?? (input.list === 'allow' && parsed.kind === 'domain'),
     createdBy: actor,
   });
   await deps.storage.audit.write({

@@ -32,6 +32,8 @@ export function parseEntryValue(input: string): { kind: EntryKind; value: string
   const v = input.trim().toLowerCase();
   if (v.startsWith('@')) {
     if (!DOMAIN.test(v.slice(1))) throw new EntryError(`not a domain: ${input}`);
+    // A domain entry matches its subdomains too: `@org` would decide for every .org sender.
+    if (!v.includes('.')) throw new EntryError(`a top-level domain, too wide for a list entry: ${input}`);
     return { kind: 'domain', value: v };
   }
   if (v.includes('@')) {

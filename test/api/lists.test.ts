@@ -22,6 +22,23 @@ describe('/api/v1/lists', () => {
     // The same entry again is the same row.
     const again = await addEntry(ADMIN, { list: 'block', value: '@spam.example', scope: 'rcpt.example' });
     expect(again.json().id).toBe(entry.id);
+    // An allow entry for a domain is aligned only unless asked otherwise, as in the config file.
+    const domain = await addEntry(ADMIN, { list: 'allow', value: '@partner.example' });
+    expect(domain.json()).toMatchObject({ kind: 'domain', alignedOnly: true });
+    const unsigned = await addEntry(ADMIN, { list: 'allow', value: '@legacy.example', alignedOnly: false });
+    expect(unsigned.json()).toMatchObject({ kind: 'domain', alignedOnly: false });
+    const address = await addEntry(ADMIN, { list: 'allow', value: 'boss@partner.example' });
+    expect(address.json()).toMatchObject({ kind: 'sender', alignedOnly: false });
+    for (const e of [domain, unsigned, address])
+      expect(
+        (
+          await world.api.app.inject({
+            method: 'DELETE',
+            url: `/api/v1/lists/${e.json().id}`,
+            headers: bearer(ADMIN),
+          })
+        ).statusCode,
+      ).toBeLessThan(300);
     const net = await addEntry(ADMIN, { list: 'allow', value: '192.0.2.0/24', alignedOnly: true });
     expect(net.json()).toMatchObject({ kind: 'network', scope: 'global', alignedOnly: true });
 

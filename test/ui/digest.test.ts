@@ -128,6 +128,43 @@ describe('quarantine digest', () => {
     expect(after?.state).toBe('held');
     await page.close();
   });
+  it('an allow link allows the sender for the recipient domain, authenticated only; on a deleted row it only allows', async () => {
+    const key = Buffer.from(SIGNING_KEY);
+    const link = (row: string, to: string, act: 'allow' | 'delete') =>
+      `${ui.base}/ui/d/${signToken(key, { row, to, act, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+    const post = (url: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { origin: ui.base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: '',
+      });
+    await hold('tess@rcpt.example', `For Tess ${tag}`);
+    const [held] = (await ui.svc.app.storage.quarantine.list({ recipient: 'tess@rcpt.example' })).items;
+    const allow = link(held?.id ?? '', 'tess@rcpt.example', 'allow');
+    expect(await (await fetch(allow)).text()).toContain('Always allow offers@held.example and release');
+    const r = await post(allow);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toMatch(/State<\/dt><dd>released</);
+    const entries = await ui.svc.app.storage.lists.all();
+    expect(entries.find((e) => e.value === 'offers@held.example')).toMatchObject({
+      list: 'allow',
+      scope: 'rcpt.example',
+      alignedOnly: true,
+    });
+
+    await hold('uma@rcpt.example', `For Uma ${tag}`);
+    const [gone] = (await ui.svc.app.storage.quarantine.list({ recipient: 'uma@rcpt.example' })).items;
+    expect((await post(link(gone?.id ?? '', 'uma@rcpt.example', 'delete'))).status).toBe(200);
+    const allowGone = link(gone?.id ?? '', 'uma@rcpt.example', 'allow');
+    const page = await (await fetch(allowGone)).text();
+    expect(page).toContain('Always allow offers@held.example</button>');
+    const after = await post(allowGone);
+    expect(after.status).toBe(200);
+    const text = await after.text();
+    expect(text).toContain('offers@held.example is allowed.');
+    expect(text).toMatch(/State<\/dt><dd>deleted</);
+  });
+
   it('unsubscribes through the link (a GET changes nothing), skips the recipient, and subscribes again', async () => {
     const enabled = async (r: string) => (await ui.svc.app.storage.digest.preference(r)).enabled;
     const page = await ui.browser.newPage();

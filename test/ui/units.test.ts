@@ -66,6 +66,25 @@ describe('digest tokens', () => {
     expect(verifyToken(Buffer.alloc(32, 8), t, 0)).toEqual({ ok: false, code: 'TOKEN_FORGED' });
     expect(verifyToken(key, t, 2_000_000_000_000)).toEqual({ ok: false, code: 'TOKEN_EXPIRED' });
     expect(verifyToken(key, 'nonsense', 0)).toEqual({ ok: false, code: 'TOKEN_MALFORMED' });
+    // Other spellings of the same MAC bytes (a base64url decoder skips what it cannot read, and the last
+    // character's low bits are padding): each would be another single-use token for the same action.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = ALPHABET.indexOf(mac.slice(-1));
+    const samePadding = ALPHABET[(last & 0x30) | ((last + 1) & 0x0f)] as string;
+    expect(
+      Buffer.from(`${mac.slice(0, -1)}${samePadding}`, 'base64url').equals(Buffer.from(mac, 'base64url')),
+    ).toBe(true);
+    for (const spelling of [
+      `${mac}=`,
+      `${mac}!`,
+      `${mac}%21`,
+      `!${mac}`,
+      `${mac.slice(0, -1)}${samePadding}`,
+    ])
+      expect(verifyToken(key, `${body}.${spelling}`, 0), spelling).toEqual({
+        ok: false,
+        code: 'TOKEN_FORGED',
+      });
   });
   it('reads a subscription claim (recipient only); a row action without a row, or an unknown act, is malformed', () => {
     const key = Buffer.alloc(32, 7);
@@ -100,7 +119,7 @@ describe('list entries', () => {
       expect(() => parseEntryValue(bad)).toThrow();
     // A network wider than /8 (IPv4) or /16 (IPv6) is a large part of the Internet, not a list entry.
     expect(parseEntryValue('2001:db8::/16')).toEqual({ kind: 'network', value: '2001:db8::/16' });
-    for (const wide of ['0.0.0.0/0', '10.0.0.0/7', '::/0', '2000::/3', '2001:db8::/15'])
+    for (const wide of ['0.0.0.0/0', '10.0.0.0/7', '::/0', '2000::/3', '2001:db8::/15', '@org', '@COM'])
       expect(() => parseEntryValue(wide), wide).toThrow(/too wide for a list entry/);
     expect(parseScope(undefined)).toBe('global');
     expect(parseScope('@Example.com')).toBe('example.com');

@@ -65,7 +65,7 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
           ? html`<form method="post" action="/ui/d/${token}"><p>
             <button type="submit" class="${claim.act === 'delete' ? 'danger' : 'primary'}">${
               claim.act === 'allow'
-                ? `Always allow ${item.mailFrom} and release`
+                ? `Always allow ${item.mailFrom}${item.state === 'held' ? ' and release' : ''}`
                 : claim.act === 'release'
                   ? 'Release to my inbox'
                   : 'Delete'
@@ -79,17 +79,20 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const { claim, item, token } = await resolve(request);
     const actor = `digest:${claim.to}`;
     let done: string;
+    let state = item.state;
     if (claim.act === 'delete') {
       const changed = await deleteItems(storage, [item.id], actor);
       if (changed.length === 0) throw httpErrors.conflict(`message is ${item.state}`);
       done = 'Deleted.';
+      state = 'deleted';
     } else {
       if (claim.act === 'allow') {
         if (!item.mailFrom) throw httpErrors.badRequest('the null sender cannot be allowed');
-        // Scoped to the recipient's domain: a recipient decides for their own mail, never for everyone's.
+        // Scoped to the recipient's domain, and for mail that authenticates as the sender's domain only: one
+        // recipient's click must not let a forger of that address past the filter for the whole domain.
         await addListEntry(
           deps,
-          { list: 'allow', value: item.mailFrom, scope: domainOf(item.recipient) },
+          { list: 'allow', value: item.mailFrom, scope: domainOf(item.recipient), alignedOnly: true },
           actor,
         );
       }
@@ -106,12 +109,13 @@ export const digestRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
           claim.act === 'allow'
             ? `${item.mailFrom} is allowed; the message was released.`
             : 'Released: the message is on its way to your inbox.';
+        state = 'released';
       } else if (claim.act === 'allow') done = `${item.mailFrom} is allowed.`;
       else throw httpErrors.conflict(`message is ${item.state}`);
     }
     return sendPage(reply, null, {
       title: 'Done',
-      body: html`<p class="notice" role="status">${done}</p>${summary({ ...item, state: claim.act === 'delete' ? 'deleted' : 'released' })}`,
+      body: html`<p class="notice" role="status">${done}</p>${summary({ ...item, state })}`,
     });
   });
 };
