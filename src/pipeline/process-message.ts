@@ -135,15 +135,24 @@ export function createMessageProcessor(deps: PipelineDeps) {
     });
   }
 
+  /** The recipients not in `held`, in their order (a set: messages may have thousands). */
+  function notHeld(all: readonly string[], held: readonly string[]): string[] {
+    const heldSet = new Set(held);
+    return all.filter((r) => !heldSet.has(r));
+  }
+
   /** After some recipients were held: the verdict for the others (their strictest own action). */
   function forOthers(m: InFlight, v: Verdict, held: string[]): Verdict {
-    const others = m.delivery.rcptTo.filter((r) => !held.includes(r));
+    const others = notHeld(m.delivery.rcptTo, held);
     const score = v.scan?.score ?? 1;
     const d = policy.decide(score, { ...inputOf(m.delivery), auth: m.auth?.verdict ?? null, rcptTo: others });
+    // A message to thousands of recipients (a milter has no recipient limit) must not log them all here.
+    const named =
+      held.length <= 5 ? held.join(', ') : `${held.slice(0, 3).join(', ')} and ${held.length - 3} more`;
     return {
       ...v,
       action: d.action,
-      reason: `${v.reason}: held for ${held.join(', ')}; ${d.reason} for the others`,
+      reason: `${v.reason}: held for ${named}; ${d.reason} for the others`,
       required: d.required,
       held,
     };
@@ -171,7 +180,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         head: m.summary.head,
         stamp,
         authResults: m.auth?.headerLine ?? null,
-        recipients: m.delivery.rcptTo.filter((r) => !held.includes(r)),
+        recipients: notHeld(m.delivery.rcptTo, held),
         quarantined: held,
       },
       m.log,

@@ -55,6 +55,9 @@ export async function dropSettledBytes(db: Db, messageIds: string[]): Promise<vo
     .execute();
 }
 
+/** Recipient rows per insert (12 parameters each). */
+const HOLD_BATCH = 1000;
+
 export function createQuarantineStore(db: Db, onChange: () => void = () => {}): QuarantineStore {
   /** Rows `from` → `to` in one statement: of concurrent moves of a row exactly one gets it back. */
   const move = (ids: string[], from: QuarantineState, to: QuarantineState, actor: string) =>
@@ -73,26 +76,32 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
           .insertInto('quarantine_messages')
           .values({ id: item.messageId, raw: item.raw, created_at: now })
           .execute();
-        return trx
-          .insertInto('quarantine')
-          .values(
-            item.recipients.map((recipient) => ({
-              id: randomUUID(),
-              message_id: item.messageId,
-              recipient: storableText(recipient),
-              mail_from: storableText(item.mailFrom),
-              subject: storableTextOrNull(item.subject),
-              header_from: storableTextOrNull(item.headerFrom),
-              score: item.score,
-              reason: storableText(item.reason),
-              size: item.raw.length,
-              state: 'held',
-              created_at: now,
-              expires_at: item.expiresAt,
-            })),
-          )
-          .returningAll()
-          .execute();
+        const values = item.recipients.map((recipient) => ({
+          id: randomUUID(),
+          message_id: item.messageId,
+          recipient: storableText(recipient),
+          mail_from: storableText(item.mailFrom),
+          subject: storableTextOrNull(item.subject),
+          header_from: storableTextOrNull(item.headerFrom),
+          score: item.score,
+          reason: storableText(item.reason),
+          size: item.raw.length,
+          state: 'held' as const,
+          created_at: now,
+          expires_at: item.expiresAt,
+        }));
+        // In statements of at most HOLD_BATCH rows: one statement takes at most 65 535 parameters (12 a
+        // row), and a message may have more recipients than that allows (a milter has no recipient limit).
+        const inserted = [];
+        for (let at = 0; at < values.length; at += HOLD_BATCH)
+          inserted.push(
+            ...(await trx
+              .insertInto('quarantine')
+              .values(values.slice(at, at + HOLD_BATCH))
+              .returningAll()
+              .execute()),
+          );
+        return inserted;
       });
       onChange();
       return rows.map(toItem);

@@ -243,6 +243,26 @@ describe('the milter', () => {
     c.close();
   });
 
+  it('holds spam for 6 000 recipients, half of them in a domain that only tags', async () => {
+    // More rows than one insert statement can carry (12 parameters each, 65 535 at most).
+    const strict = Array.from({ length: 6000 }, (_, i) => `m${i}@many.example`);
+    const lax = Array.from({ length: 3000 }, (_, i) => `m${i}@lax.example`);
+    const c = await ready(svc, [...strict, ...lax], { queueId: 'QMANY' });
+    c.message(SPAM);
+    const { final, before } = await c.readFinal(60_000);
+    expect(final.cmd).toBe('a');
+    expect(before.filter((p) => p.cmd === '-')).toHaveLength(6000);
+    const row = (await logged(svc)).find((m) => m.sessionId === 'QMANY');
+    expect(row).toMatchObject({ action: 'quarantine', status: 'partial' });
+    expect(row?.reason).toMatch(
+      /held for m0@many\.example, m1@many\.example, m2@many\.example and 5997 more;/,
+    );
+    expect((await svc.app.storage.quarantine.list({ recipient: 'm5999@many.example' })).items).toHaveLength(
+      1,
+    );
+    c.close();
+  }, 60_000);
+
   it('gives two recipients with different policies each their own outcome', async () => {
     const c = await ready(svc, ['judy@example.net', 'kim@lax.example'], { queueId: 'QSPLIT' });
     c.message(SPAM);

@@ -363,6 +363,29 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     ).toEqual([b.id]);
   });
 
+  it('holds a message for more recipients than one statement can carry', async () => {
+    // 12 parameters a row: past 5 461 rows one insert would exceed Postgres's 65 535 parameters.
+    const recipients = Array.from({ length: 6000 }, (_, i) => `r${i}@many.example`);
+    const held = await storage.quarantine.countHeld();
+    const rows = await storage.quarantine.hold({
+      messageId: randomUUID(),
+      mailFrom: 'bulk@bad.example',
+      recipients,
+      subject: 'to everyone',
+      headerFrom: null,
+      score: 0.99,
+      reason: 'score',
+      raw: Buffer.from('Subject: to everyone\r\n\r\nhi'),
+      expiresAt: new Date(Date.now() + 86_400_000),
+    });
+    expect(rows.map((r) => r.recipient)).toEqual(recipients);
+    expect(await storage.quarantine.countHeld()).toBe(held + 6000);
+    await storage.quarantine.remove(
+      rows.map((r) => r.id),
+      'test',
+    );
+  });
+
   it('rolls the whole quarantine write back when any part fails', async () => {
     const messageId = randomUUID();
     const hold = {
