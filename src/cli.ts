@@ -4,6 +4,7 @@
  * `mailsentra scan` does not pay for the SMTP server or Fastify at start-up.
  */
 import { isMainThread } from 'node:worker_threads';
+import { holdReloads } from './commands/reload.js';
 import { ConfigError } from './config/load.js';
 import { ControlCallError } from './control/client.js';
 import { CliError, RetiredModelFormatError } from './errors.js';
@@ -13,6 +14,8 @@ export interface CommandContext {
   configFile: string | undefined;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** For `serve`: SIGHUP held since the process began (commands/reload.ts), given the reload when ready. */
+  reloadsFrom?: ((reload: () => void) => void) | undefined;
 }
 
 export type Command = (args: string[], ctx: CommandContext) => Promise<number>;
@@ -49,6 +52,7 @@ function usage(): string {
 export async function main(
   argv: string[],
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process,
+  reloadsFrom?: (reload: () => void) => void,
 ): Promise<number> {
   const args = [...argv];
   let configFile: string | undefined;
@@ -74,7 +78,7 @@ export async function main(
       return 2;
     }
   }
-  const ctx: CommandContext = { configFile, stdout: io.stdout, stderr: io.stderr };
+  const ctx: CommandContext = { configFile, stdout: io.stdout, stderr: io.stderr, reloadsFrom };
   if (printConfig) {
     const { loadConfig, maskSecrets } = await import('./config/load.js');
     const config = loadConfig(configFile === undefined ? {} : { file: configFile });
@@ -121,7 +125,10 @@ const invokedAs = process.argv[1] ?? '';
 const asCommand =
   invokedAs.endsWith('cli.js') || invokedAs.endsWith('cli.ts') || invokedAs.endsWith('mailsentra');
 if (isMainThread && asCommand) {
-  main(process.argv.slice(2)).then(
+  // From the first moment, before the command's modules load: Node's default for SIGHUP ends the process,
+  // and `serve` promises to hold a reload asked for while it starts.
+  const argv = process.argv.slice(2);
+  main(argv, process, argv.includes('serve') ? holdReloads(process) : undefined).then(
     (code) => {
       process.exitCode = code;
     },

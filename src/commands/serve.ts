@@ -26,9 +26,9 @@ export const run: Command = async (args, ctx) => {
     return (await import('../cluster/worker.js')).runWorker(JSON.parse(fromPrimary) as Config);
   const config = commandConfig(ctx);
   const reread = () => commandConfig(ctx);
+  const reloadsFrom = ctx.reloadsFrom ?? holdReloads(process);
   if (config.smtp.processes > 1)
-    return (await import('../cluster/primary.js')).runPrimary(config, reread, holdReloads(process));
-  const reloadsFrom = holdReloads(process);
+    return (await import('../cluster/primary.js')).runPrimary(config, reread, reloadsFrom);
   // The embedded database's start (PGlite in its own thread) is most of a restart: it runs while the
   // service's modules load, instead of after. Its refusal (a data directory another process holds) is
   // awaited, and reported, by createApp; until then it must not count as an unhandled rejection.

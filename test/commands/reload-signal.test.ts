@@ -4,7 +4,7 @@
  * named; a file that no longer loads leaves the settings in force; the process never stops for it, and a
  * SIGTERM still ends it cleanly.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,4 +84,57 @@ describe('serve reloads its configuration on SIGHUP', () => {
     service!.proc.kill('SIGTERM');
     expect(await service!.exited).toBe(0);
   }, 60_000);
+});
+
+describe('serve given SIGHUP while it starts', () => {
+  it('holds the reload until it is ready, then applies it, and never stops for it', async () => {
+    const sink = await startSink();
+    const file = path.join(dir, 'early.yaml');
+    writeFileSync(file, 'policy:\n  subjectPrefix: "[EARLY] "\n');
+    const smtpPort = await freePort();
+    const starting = startChildService({
+      smtpPort,
+      apiPort: await freePort(),
+      relayPort: sink.port,
+      databaseUrl: null,
+      dataDir: path.join(dir, 'early-data'),
+      env: { MAILSENTRA_CONFIG: file },
+      timeoutMs: 180_000,
+    });
+    // The signal goes as soon as the process takes SIGHUP (bit 1 of SigCgt), long before it listens.
+    const pid = await new Promise<number>((resolve) => {
+      const poll = setInterval(() => {
+        for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+          try {
+            if (!readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`MAILSENTRA_CONFIG=${file}\0`))
+              continue;
+            const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(
+              readFileSync(`/proc/${entry}/status`, 'latin1'),
+            )?.[1];
+            if (caught && (BigInt(`0x${caught}`) & 1n) !== 0n) {
+              clearInterval(poll);
+              resolve(Number(entry));
+              return;
+            }
+          } catch {
+            // a process that ended, or one of another user
+          }
+        }
+      }, 5);
+    });
+    process.kill(pid, 'SIGHUP');
+    const child = await starting;
+    try {
+      await expect.poll(() => child.output().includes('"CONFIG_RELOADED"'), { timeout: 15_000 }).toBe(true);
+      expect(child.output().indexOf('"CONFIG_RELOADED"')).toBeGreaterThan(
+        child.output().indexOf('"LISTENING"'),
+      );
+      expect(child.proc.exitCode).toBeNull();
+      child.proc.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+    } finally {
+      if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
+      await sink.close();
+    }
+  }, 200_000);
 });
