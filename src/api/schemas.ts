@@ -1,5 +1,6 @@
 /** Shared TypeBox schemas of requests and errors; the resources are in resources.ts. */
 import { Type as T, type TSchema } from '@sinclair/typebox';
+import { HttpError } from '../errors.js';
 
 export const ErrorBody = T.Object({ error: T.String(), message: T.String() });
 export const PageOf = (item: TSchema) =>
@@ -9,6 +10,25 @@ export const Uuid = T.String({ format: 'uuid' });
 export const IdParams = T.Object({ id: Uuid });
 /** Opaque keyset cursor (base64url); its content is checked when decoded. */
 export const Cursor = T.String({ pattern: '^[A-Za-z0-9_-]{1,512}$' });
+/** A listing's time bound (since, until): ISO 8601 with its zone; `timeOf` reads it. */
+export const TimeQuery = T.String({ format: 'date-time' });
+
+/**
+ * A time bound as the store takes it. The format lets the year 0000 through (and 0001 with a positive offset
+ * is the year 0 in UTC), which Postgres refuses: a 400 naming the field, as the format's own.
+ */
+export function timeOf(field: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999)
+    throw new HttpError(
+      400,
+      'VALIDATION_FAILED',
+      `querystring/${field} must be a time in the years 1 to 9999, such as 2026-12-01T00:00:00Z`,
+    );
+  return d;
+}
+
 /** Where the previous page of a listing stopped, and how many rows a page has. */
 export const PageQuery = {
   cursor: T.Optional(Cursor),

@@ -298,6 +298,29 @@ describe('malformed requests', () => {
     const id = await api.app.inject({ url: '/api/v1/messages/42', headers: auth });
     expect(id.json().message).toBe('params/id must be an id as the API gives them (a UUID)');
   });
+
+  it('answer a time the database cannot take, or a bound the quarantine had let through unread, with 400', async () => {
+    const before = api.logLines.length;
+    for (const listing of ['messages', 'quarantine'])
+      for (const [field, value] of [
+        ['since', '0000-01-01T00:00:00Z'],
+        ['until', '0000-06-01T00:00:00Z'],
+        // The year 1 in its zone, the year 0 in UTC.
+        ['since', '0001-01-01T00:00:00+01:00'],
+        ['since', 'yesterday'],
+      ] as const) {
+        const url = `/api/v1/${listing}?${field}=${encodeURIComponent(value)}`;
+        const r = await api.app.inject({ url, headers: auth });
+        expect(r.statusCode, url).toBe(400);
+        expect(r.json().message, url).toMatch(new RegExp(`^querystring/${field} must be a time`));
+      }
+    const inRange = await api.app.inject({
+      url: '/api/v1/quarantine?since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z',
+      headers: auth,
+    });
+    expect(inRange.statusCode).toBe(200);
+    expect(api.logLines.slice(before).filter((l) => Number(l.level) >= 50)).toEqual([]);
+  });
 });
 
 describe('the bootstrap key', () => {

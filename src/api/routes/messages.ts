@@ -4,7 +4,7 @@ import { Type as T } from '@sinclair/typebox';
 import { httpErrors } from '../../errors.js';
 import type { MessageFilter, Storage } from '../../store/types.js';
 import { Message } from '../resources.js';
-import { Errors, IdParams, PageOf, PageQuery, RawById } from '../schemas.js';
+import { Errors, IdParams, PageOf, PageQuery, RawById, TimeQuery, timeOf } from '../schemas.js';
 
 const Query = T.Object({
   action: T.Optional(T.Union(['pass', 'tag', 'quarantine', 'reject', 'tempfail'].map((a) => T.Literal(a)))),
@@ -17,8 +17,8 @@ const Query = T.Object({
   ),
   minScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
   maxScore: T.Optional(T.Number({ minimum: 0, maximum: 1 })),
-  since: T.Optional(T.String({ format: 'date-time' })),
-  until: T.Optional(T.String({ format: 'date-time' })),
+  since: T.Optional(TimeQuery),
+  until: T.Optional(TimeQuery),
   ...PageQuery,
 });
 
@@ -33,8 +33,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<{ storage: Storage }> = as
       const q = request.query;
       const filter = {
         ...q,
-        since: q.since ? new Date(q.since) : undefined,
-        until: q.until ? new Date(q.until) : undefined,
+        since: timeOf('since', q.since),
+        until: timeOf('until', q.until),
       } as MessageFilter;
       return storage.messages.list(filter);
     },

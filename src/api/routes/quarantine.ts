@@ -10,7 +10,17 @@ import { deleteItems, type QuarantineActionDeps, releaseItem } from '../../quara
 import type { QuarantineItem } from '../../store/types.js';
 import { actorOf } from '../auth.js';
 import { QuarantineItem as QuarantineItemSchema } from '../resources.js';
-import { ErrorBody, Errors, IdParams, PageOf, PageQuery, RawById, Uuid } from '../schemas.js';
+import {
+  ErrorBody,
+  Errors,
+  IdParams,
+  PageOf,
+  PageQuery,
+  RawById,
+  TimeQuery,
+  timeOf,
+  Uuid,
+} from '../schemas.js';
 import type { MessageViewer } from '../view/message-view.js';
 
 export interface QuarantineDeps extends QuarantineActionDeps {
@@ -24,6 +34,8 @@ const ListQuery = T.Object({
   sender: T.Optional(T.String()),
   recipient: T.Optional(T.String()),
   subject: T.Optional(T.String()),
+  since: T.Optional(TimeQuery),
+  until: T.Optional(TimeQuery),
   ...PageQuery,
 });
 
@@ -72,7 +84,14 @@ export const quarantineRoutes: FastifyPluginAsyncTypebox<QuarantineDeps> = async
       config: { action: 'quarantine:read' },
       schema: { querystring: ListQuery, response: { 200: PageOf(QuarantineItemSchema), ...Errors } },
     },
-    async (request) => storage.quarantine.list(request.query),
+    async (request) => {
+      const q = request.query;
+      return storage.quarantine.list({
+        ...q,
+        since: timeOf('since', q.since),
+        until: timeOf('until', q.until),
+      });
+    },
   );
   app.get(
     '/api/v1/quarantine/:id',
