@@ -12,6 +12,8 @@ import type { ModelRecord, ModelStore } from './types.js';
 
 /** Arbitrary, fixed: the advisory-lock key for "a model is being trained". */
 const TRAINING_LOCK = 0x6d73_7472; // "mstr"
+/** The transaction-level advisory-lock key for "the active version is being switched". */
+const ACTIVATE_LOCK = 0x6d73_6163; // "msac"
 
 type Row = Omit<Selectable<ModelsTable>, 'artefact'>;
 
@@ -79,6 +81,9 @@ export function createModelStore(db: Db): ModelStore {
     },
     async activate(version) {
       return db.transaction().execute(async (trx) => {
+        // Two instances switching at once would both clear the flag and then both set theirs: the second
+        // set breaks the one-active index (an error instead of an activation). One switch at a time.
+        await sql`select pg_advisory_xact_lock(${ACTIVATE_LOCK})`.execute(trx);
         const exists = await trx
           .selectFrom('models')
           .select('version')

@@ -386,6 +386,37 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     );
   });
 
+  it('keeps concurrent quarantine writes apart: one that fails never takes another down with it', async () => {
+    const hold = (messageId: string, recipient: string) =>
+      storage.quarantine.hold({
+        messageId,
+        mailFrom: 'x@bad.example',
+        recipients: [recipient],
+        subject: 'concurrent',
+        headerFrom: null,
+        score: 0.99,
+        reason: 'score',
+        raw: Buffer.from('Subject: concurrent\r\n\r\nhi'),
+        expiresAt: new Date(Date.now() + 86_400_000),
+      });
+    for (let round = 0; round < 20; round++) {
+      const first = randomUUID();
+      // The third reuses the first's message id and fails; the second must be stored whatever the order.
+      const results = await Promise.allSettled([
+        hold(first, `a${round}@concurrent.example`),
+        hold(randomUUID(), `b${round}@concurrent.example`),
+        hold(first, `c${round}@concurrent.example`),
+      ]);
+      // One of the two with the same id is stored (which, the order of the writes decides), and the second.
+      expect(results[1]?.status).toBe('fulfilled');
+      expect([results[0]?.status, results[2]?.status].sort()).toEqual(['fulfilled', 'rejected']);
+      for (const r of results)
+        if (r.status === 'fulfilled')
+          for (const row of r.value)
+            expect(await storage.quarantine.get(row.id), `round ${round}`).not.toBeNull();
+    }
+  });
+
   it('rolls the whole quarantine write back when any part fails', async () => {
     const messageId = randomUUID();
     const hold = {
@@ -588,6 +619,10 @@ describe.each(backends)('storage on %s', (backend: Backend) => {
     await storage.models.activate('m1');
     await storage.models.activate('m2');
     expect((await storage.models.getActive())?.version).toBe('m2');
+    // Switches at once (as several instances may): each succeeds, one after the other, one version active.
+    await Promise.all(['m1', 'm2', 'm1', 'm2', 'm1', 'm2'].map((v) => storage.models.activate(v)));
+    expect((await storage.models.list()).filter((m) => m.active)).toHaveLength(1);
+    await storage.models.activate('m2');
     expect((await storage.models.list()).filter((m) => m.active)).toHaveLength(1);
     expect((await storage.models.getArtefact('m1'))?.toString()).toBe('a1');
     expect(await storage.models.get('m1')).toMatchObject({ version: 'm1', active: false });
