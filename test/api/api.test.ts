@@ -451,4 +451,35 @@ describe('models', () => {
     });
     expect(back.statusCode).toBe(200);
   }, 120_000);
+
+  it('takes concurrent activations one at a time: each answered, the registry and the model in force agree', async () => {
+    const current = loadDefaultModel();
+    const versions = ['sa-concurrent-a', 'sa-concurrent-b'];
+    for (const version of versions) {
+      const copy = deserializeModel(current.serialize()) as LinearModel;
+      copy.version = version;
+      if (!(await storage.models.list()).some((m) => m.version === version))
+        await storage.models.save({
+          version,
+          trainingSet: 'test',
+          evaluation: null,
+          artefact: copy.serialize(),
+        });
+    }
+    for (let round = 0; round < 2; round++) {
+      const answers = await Promise.all(
+        [0, 1, 2, 3, 4, 5, 6, 7].map((i) =>
+          app.inject({
+            method: 'POST',
+            url: `/api/v1/models/${versions[i % 2]}/activate?force=true`,
+            headers: auth(ADMIN),
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(8).fill(200));
+      const registry = (await storage.models.list()).filter((m) => m.active).map((m) => m.version);
+      const inForce = (await app.inject({ method: 'GET', url: '/ready' })).json().model;
+      expect(registry).toEqual([inForce]);
+    }
+  }, 120_000);
 });

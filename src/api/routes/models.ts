@@ -119,21 +119,30 @@ export interface ModelActions {
 export function modelActions(deps: ModelDeps): ModelActions {
   const { storage } = deps;
   const jobs = new Map<string, TrainingJob>();
+  // Activations run one at a time: two at once could switch the registry in one order and the model in
+  // force in the other (a slower replay finishing last), leaving the service scoring with a version the
+  // registry does not call active.
+  let activating: Promise<unknown> = Promise.resolve();
+  async function activateNow(version: string, { force, actor }: { force: boolean; actor: string }) {
+    const artefact = await storage.models.getArtefact(version);
+    if (!artefact) throw httpErrors.notFound('model version');
+    if (!force) await refuseIfWorseOnSite(storage, version);
+    // Readied before the switch (feedback since the version's creation replayed onto it), so no message
+    // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
+    // sync that the switch starts.
+    const model = await withFeedback(deps, deserializeModel(artefact));
+    const record = await storage.models.activate(version);
+    deps.activeModel.set(model);
+    setActiveModel(deps.metrics, version);
+    await deps.modelSync?.announce(version);
+    await storage.audit.write({ actor, action: 'model.activate', target: version, details: {} });
+    return record;
+  }
   return {
-    async activate(version, { force, actor }) {
-      const artefact = await storage.models.getArtefact(version);
-      if (!artefact) throw httpErrors.notFound('model version');
-      if (!force) await refuseIfWorseOnSite(storage, version);
-      // Readied before the switch (feedback since the version's creation replayed onto it), so no message
-      // is scored by it half-taught. Feedback recorded while it is readied reaches it through the feedback
-      // sync that the switch starts.
-      const model = await withFeedback(deps, deserializeModel(artefact));
-      const record = await storage.models.activate(version);
-      deps.activeModel.set(model);
-      setActiveModel(deps.metrics, version);
-      await deps.modelSync?.announce(version);
-      await storage.audit.write({ actor, action: 'model.activate', target: version, details: {} });
-      return record;
+    activate(version, options) {
+      const run = activating.then(() => activateNow(version, options));
+      activating = run.catch(() => {});
+      return run;
     },
     async train(actor) {
       // A second job here would only find the lock taken; the caller is pointed at the one that runs.
