@@ -3,6 +3,7 @@
  * against the schema once, then frozen. A bad key stops start-up with one line naming it.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { TObject, TSchema } from '@sinclair/typebox';
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
@@ -154,6 +155,26 @@ function checkLists(schema: TObject, value: Record<string, unknown>, prefix: str
   }
 }
 
+/** A key with its environment variable, as every config error names it. */
+function keyNamed(key: string): string {
+  const env = schemaAt(key.split('.'))?.env;
+  return typeof env === 'string' ? `${key} (env ${env})` : key;
+}
+
+/** What is wrong with a listener's or next hop's host:port, or a resolver's address (as parseServer reads it). */
+function addressProblem(key: string, address: string): string | null {
+  let port: string | undefined;
+  if (key === 'dns.servers') {
+    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(address);
+    const parts = address.split(':');
+    const [host, p] = bracketed ? [bracketed[1], bracketed[2]] : parts.length === 2 ? parts : [address];
+    if (isIP(host ?? '') === 0 || (p !== undefined && !/^\d{1,5}$/.test(p)))
+      return `'${address}' is not an IP address, or one with a port (192.0.2.53:53, [2001:db8::53]:53)`;
+    port = p;
+  } else port = /:(\d+)$/.exec(address)?.[1];
+  return port !== undefined && Number(port) > 65_535 ? `port ${port} is over 65535 in '${address}'` : null;
+}
+
 function describeError(err: { type: number; path: string; schema: TSchema; value: unknown }): ConfigError {
   const keys = err.path
     .replace(/^\//, '')
@@ -215,6 +236,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
         throw new ConfigError(key, `'${cidr}' is not an IP address or CIDR network`);
       }
     }
+  }
+  // The patterns take up to five digits for a port; the range is checked here, with the key named, rather
+  // than by the listener or the relay at the first message.
+  const addresses: [string, string | null][] = [
+    ['smtp.listen', config.smtp.listen === 'off' ? null : config.smtp.listen],
+    ['api.listen', config.api.listen],
+    ['relay.to', config.relay.to],
+    ['milter.listen', config.milter.listen?.startsWith('/') ? null : config.milter.listen],
+    ...config.dns.servers.map((s): [string, string] => ['dns.servers', s]),
+  ];
+  for (const [key, address] of addresses) {
+    if (address === null) continue;
+    const problem = addressProblem(key, address);
+    if (problem) throw new ConfigError(keyNamed(key), problem);
   }
   if (config.smtp.processes > 1 && config.database.url === null) {
     throw new ConfigError(

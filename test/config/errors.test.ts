@@ -75,6 +75,40 @@ describe('config errors in words, for every key', () => {
     );
   });
 
+  it('names an address whose port is over 65535, or a resolver that is not an IP address', () => {
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadConfig({ file: null, env });
+      } catch (err) {
+        return (err as ConfigError).message;
+      }
+      return null;
+    };
+    expect(refused({ SMTP_LISTEN: '127.0.0.1:99999' })).toBe(
+      "config: smtp.listen (env SMTP_LISTEN): port 99999 is over 65535 in '127.0.0.1:99999'",
+    );
+    expect(refused({ API_LISTEN: '[::1]:65536' })).toMatch(
+      /^config: api\.listen \(env API_LISTEN\): port 65536/,
+    );
+    expect(refused({ MILTER_LISTEN: '127.0.0.1:70000' })).toMatch(
+      /^config: milter\.listen \(env MILTER_LISTEN\): port/,
+    );
+    expect(refused({ RELAY_TO: '127.0.0.1:99999' })).toMatch(
+      /^config: relay\.to \(env RELAY_TO\): port 99999/,
+    );
+    expect(refused({ DNS_SERVERS: '1.1.1.1:99999' })).toMatch(
+      /^config: dns\.servers \(env DNS_SERVERS\): port 99999/,
+    );
+    expect(refused({ DNS_SERVERS: 'resolver.example' })).toMatch(
+      /^config: dns\.servers \(env DNS_SERVERS\): 'resolver\.example' is not an IP address/,
+    );
+    const fine: Record<string, string>[] = [
+      { SMTP_LISTEN: '127.0.0.1:65535', API_LISTEN: '[::1]:0', MILTER_LISTEN: '/run/mailsentra/milter.sock' },
+      { DNS_SERVERS: '192.0.2.53,192.0.2.54:5353,[2001:db8::53]:53,2001:db8::54' },
+    ];
+    for (const ok of fine) expect(refused(ok), JSON.stringify(ok)).toBeNull();
+  });
+
   it('says how long the bootstrap admin key must be, and does not echo it', () => {
     let error: unknown;
     try {
