@@ -28,6 +28,8 @@ export interface ScanLine {
 interface Target {
   path: string;
   notAFile?: true;
+  /** Named on the command line (not found by a directory walk): failing to read it fails the command. */
+  named?: true;
 }
 
 /**
@@ -37,18 +39,19 @@ interface Target {
  */
 function* expand(target: string, seen = new Set<string>(), named = true): Generator<Target> {
   if (target === '-') {
-    yield { path: target };
+    yield { path: target, named: true };
     return;
   }
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(target);
   } catch {
-    yield { path: target }; // reported as an error when read
+    yield { path: target, ...(named ? { named: true as const } : {}) }; // reported as an error when read
     return;
   }
   if (!st.isDirectory()) {
-    yield named || st.isFile() ? { path: target } : { path: target, notAFile: true };
+    if (named) yield { path: target, named: true };
+    else yield st.isFile() ? { path: target } : { path: target, notAFile: true };
     return;
   }
   const real = realpathSync(target);
@@ -131,19 +134,27 @@ export const run: Command = async (args, ctx) => {
   const model = await activeModelFor(config);
   const json = bools.has('--json');
   let scored = 0;
+  let namedFailed = 0;
   const files = rest.flatMap((target) => [...expand(target)]);
+  if (files.length === 0) {
+    ctx.stderr.write(`mailsentra: nothing to scan: ${rest.join(', ')} holds no file\n`);
+    return 66;
+  }
   const progress = createProgress(ctx.stderr);
   progress.step('scanning', files.length);
-  for (const [i, { path: file, notAFile }] of files.entries()) {
+  for (const [i, { path: file, notAFile, named }] of files.entries()) {
     progress.tick(i);
     const line = notAFile
       ? { path: file, error: 'not a regular file (skipped)' }
       : scanFile(file, model, config);
     if (line.error === undefined) scored++;
+    else if (named) namedFailed++;
     if (json) ctx.stdout.write(`${JSON.stringify(line)}\n`);
     else if (line.error !== undefined) ctx.stdout.write(`${file}\terror: ${line.error}\n`);
     else ctx.stdout.write(`${file}\t${line.score?.toFixed(3)}\t${line.action}\n`);
   }
   progress.end();
-  return scored > 0 ? 0 : 1;
+  // EX_NOINPUT when a path named on the command line could not be scored (a typo must fail a script), as
+  // when nothing was; a file a directory walk could not score (empty, not a file) is a line, not a failure.
+  return namedFailed > 0 || scored === 0 ? 66 : 0;
 };

@@ -68,7 +68,8 @@ describe('mailsentra scan --json', () => {
   it('prints one line per file, a score or a clear per-file error, and goes on after bad files', async () => {
     const missing = path.join(inputs, 'missing.eml');
     const { code, stdout } = await runCli(['--config', config, 'scan', '--json', inputs, missing]);
-    expect(code).toBe(0);
+    // Every line is printed; a path named on the command line that could not be read fails the command.
+    expect(code).toBe(66);
     const lines = stdout
       .trim()
       .split('\n')
@@ -89,6 +90,13 @@ describe('mailsentra scan --json', () => {
       expect(line.score).toBeLessThanOrEqual(1);
     }
     expect(byName.get('e-30mb.eml')?.truncated).toBe(true);
+    // A file a directory walk cannot score (the empty one) is its line, not a failure of the command.
+    expect((await runCli(['--config', config, 'scan', '--json', inputs])).code).toBe(0);
+    // Nothing to scan is said, not silent.
+    const empty = mkdtempSync(path.join(tmpdir(), 'mailsentra-scan-empty-'));
+    const none = await runCli(['--config', config, 'scan', empty]);
+    expect(none.code).toBe(66);
+    expect(none.stderr).toBe(`mailsentra: nothing to scan: ${empty} holds no file\n`);
   });
 
   it('skips a named pipe inside a directory (it would wait for ever), and reads one named on its own', async () => {
@@ -119,7 +127,7 @@ describe('mailsentra scan --json', () => {
     expect(JSON.parse(named.stdout)).toMatchObject({ score: lines[0]?.score, spam: false });
   }, 120_000);
 
-  it('exits non-zero only when nothing could be scored', async () => {
+  it('exits 66 (no input) when a path it was given could not be scored', async () => {
     const { code, stdout } = await runCli([
       '--config',
       config,
@@ -127,7 +135,7 @@ describe('mailsentra scan --json', () => {
       '--json',
       path.join(inputs, 'b-empty.eml'),
     ]);
-    expect(code).toBe(1);
+    expect(code).toBe(66);
     expect(JSON.parse(stdout).error).toBe('empty file');
   });
 });
