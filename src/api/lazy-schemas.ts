@@ -30,14 +30,22 @@ export function lazySchemaCompilers(): { buildValidator: BuildValidator; buildSe
   const serializers = SerializerSelector();
   const buildValidator: RouteValidatorFactory = (externalSchemas, options) => {
     const compile = validators(externalSchemas, options);
+    // A JSON body says its types: `"learnAsHam": 1` or `"role": ["admin"]` is a mistake to name, not a value
+    // to convert. Query strings and path parameters are text, and keep Fastify's coercion.
+    const { customOptions } = options as { customOptions?: Record<string, unknown> };
+    const compileBody = validators(externalSchemas, {
+      ...(options as object),
+      customOptions: { ...customOptions, coerceTypes: false },
+    });
     return (route) => {
       if (route.httpPart === 'headers')
         throw new Error(
           `${route.method} ${route.url}: headers schemas are not supported (see lazy-schemas.ts)`,
         );
+      const compileThis = route.httpPart === 'body' ? compileBody : compile;
       let compiled: RouteValidator | undefined;
       const validate: RouteValidator = (data: unknown) => {
-        compiled ??= compile(route);
+        compiled ??= compileThis(route);
         const result = compiled(data);
         // Fastify reads a failed validation's details from the function it was given.
         validate.errors = compiled.errors;

@@ -2,6 +2,7 @@
  * The API's boundaries tried as an attacker would, one test per finding: cross-site bodies, racing releases and
  * deletes, reading what was deleted, heavy views stalling mail, malformed ids and cursors, a revoked bootstrap key.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -219,6 +220,19 @@ describe('malformed ids and cursors', () => {
     });
     expect(bulk.statusCode).toBe(400);
     expect(bulk.json().message).toMatch(/ids/);
+    // A JSON body's types are its own: nothing is converted into what the field takes.
+    for (const [url, payload, field] of [
+      ['/api/v1/keys', { role: ['admin'] }, 'body/role'],
+      ['/api/v1/keys', { role: 'admin', label: 7 }, 'body/label'],
+      ['/api/v1/feedback', { raw: 123, label: 'spam' }, 'body/raw'],
+      ['/api/v1/quarantine/delete', { ids: randomUUID() }, 'body/ids'],
+      [`/api/v1/quarantine/${randomUUID()}/release`, { learnAsHam: 1 }, 'body/learnAsHam'],
+      [`/api/v1/quarantine/${randomUUID()}/release`, { learnAsHam: 'true' }, 'body/learnAsHam'],
+    ] as const) {
+      const r = await api.app.inject({ method: 'POST', url, headers: auth, payload });
+      expect(r.statusCode, `${url} ${JSON.stringify(payload)}`).toBe(400);
+      expect(r.json().message, url).toMatch(new RegExp(`^${field} `));
+    }
     const errors = api.logLines.slice(before).filter((l) => Number(l.level) >= 50);
     expect(errors).toEqual([]);
   });
