@@ -5,7 +5,7 @@
  * `List-Unsubscribe-Post` (RFC 8058) so mail clients offer a one-click unsubscribe.
  */
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import { html } from '../ui/html.js';
+import { html, showDirectionControls } from '../ui/html.js';
 
 export interface DigestRow {
   mailFrom: string;
@@ -31,8 +31,8 @@ export function digestText({ recipient, rows, linkDays, unsubscribe }: DigestInp
   ];
   for (const r of rows) {
     lines.push(
-      `From: ${r.mailFrom || '<>'}`,
-      `Subject: ${r.subject ?? '(no subject)'}`,
+      `From: ${showDirectionControls(r.mailFrom) || '<>'}`,
+      `Subject: ${showDirectionControls(r.subject ?? '(no subject)')}`,
       `Score: ${r.score === null ? '-' : r.score.toFixed(3)}   Date: ${r.createdAt.toISOString()}`,
       `Release: ${r.links.release}`,
       `Delete: ${r.links.delete}`,

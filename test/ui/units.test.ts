@@ -2,6 +2,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { digestText } from '../../src/digest/compose.js';
 import { signToken, verifyToken } from '../../src/digest/token.js';
 import { inScope, parseEntryValue, parseScope, senderMatches } from '../../src/lists/entry.js';
 import { escapeHtml, html, trusted } from '../../src/ui/html.js';
@@ -18,6 +19,29 @@ describe('html tagged template', () => {
     const inner = html`<b>${'a<b'}</b>`;
     expect(html`${[inner, 'c&d', null, undefined, false, 3]}`.value).toBe('<b>a&lt;b</b>c&amp;d3');
     expect(html`${trusted('<br>')}`.value).toBe('<br>');
+  });
+  it('shows direction controls as code points, so a name cannot pretend to be another', () => {
+    expect(html`<td>${'invoice\u202efdp.exe'}</td>`.value).toBe('<td>invoice[U+202E]fdp.exe</td>');
+    expect(html`${'security\u202emoc.lapyap@evil.test'}`.value).toBe('security[U+202E]moc.lapyap@evil.test');
+    expect(html`${'a\u2066b\u2069c\u202ad\u202c'}`.value).toBe('a[U+2066]b[U+2069]c[U+202A]d[U+202C]');
+    // Right-to-left text and its direction marks are text, not a disguise.
+    expect(html`${'\u05e9\u05dc\u05d5\u05dd\u200f'}`.value).toBe('\u05e9\u05dc\u05d5\u05dd\u200f');
+    const text = digestText({
+      recipient: 'r@example.net',
+      rows: [
+        {
+          mailFrom: 'security\u202emoc.lapyap@evil.test',
+          subject: 'Your invoice\u202efdp.exe',
+          score: 0.99,
+          createdAt: new Date(0),
+          links: { release: 'r', delete: 'd', allow: 'a' },
+        },
+      ],
+      linkDays: 7,
+      unsubscribe: 'u',
+    });
+    expect(text).toContain('From: security[U+202E]moc.lapyap@evil.test\n');
+    expect(text).toContain('Subject: Your invoice[U+202E]fdp.exe\n');
   });
   it('never lets a metacharacter through (property)', () => {
     fc.assert(
