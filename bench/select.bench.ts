@@ -42,6 +42,7 @@ const VARIANTS: Record<string, Variant> = {
   epochs5: { train: { params: { epochs: 5 } } },
   noEnvironment: drop(/^h:(hops:|mailer:none$|from-domain:)/),
   noCollection: drop(/^h:(hops:|mailer:none$)/),
+  noMailerNone: drop(/^h:mailer:none$/),
   noUrlHost: drop(/^u:(?!ip-literal|mailto)/),
   noName: drop(/^n:/),
   noRootCt: drop(/^h:ct:/),
