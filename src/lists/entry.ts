@@ -68,14 +68,21 @@ export function parseScope(input: string | undefined): string {
   return s;
 }
 
+/** An address's domain, lower-cased, without a final (root) dot: `Bob@Example.COM.` is in example.com. */
 export function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  return address
+    .slice(address.lastIndexOf('@') + 1)
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
-/** Whether a sender/domain entry matches an envelope sender (a domain entry also covers its subdomains). */
+/**
+ * Whether a sender/domain entry (lower case) matches an envelope sender (a domain entry also covers its
+ * subdomains). A final dot on the sender's domain names the same domain, and must not slip past a block.
+ */
 export function senderMatches(value: string, mailFrom: string): boolean {
   if (!mailFrom) return false;
-  const a = mailFrom.toLowerCase();
+  const a = mailFrom.toLowerCase().replace(/\.$/, '');
   if (value.startsWith('@')) {
     const d = domainOf(a);
     const want = value.slice(1);

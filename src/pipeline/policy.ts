@@ -15,7 +15,13 @@ import { authenticatedBy } from '../auth/alignment.js';
 import { authSummary } from '../auth/signals.js';
 import type { AuthVerdict } from '../auth/types.js';
 import type { Config, DmarcHonourValue, SenderEntryValue, Thresholds } from '../config/schema.js';
-import { type ListEntry as DbEntry, inScope, type ListName, senderMatches } from '../lists/entry.js';
+import {
+  type ListEntry as DbEntry,
+  domainOf,
+  inScope,
+  type ListName,
+  senderMatches,
+} from '../lists/entry.js';
 import { networkMatcher } from '../util/networks.js';
 
 export type ScoreAction = 'pass' | 'tag' | 'quarantine' | 'reject';
@@ -58,15 +64,8 @@ export function listEntry(e: SenderEntryValue): ListEntry {
   return { value: e.sender, alignedOnly: e.alignedOnly ?? e.sender.startsWith('@') };
 }
 
-function entryMatches(address: string, entry: string): boolean {
-  const a = address.toLowerCase();
-  const domain = a.slice(a.lastIndexOf('@') + 1);
-  const e = entry.toLowerCase();
-  return e.startsWith('@') ? domain === e.slice(1) || domain.endsWith(`.${e.slice(1)}`) : a === e;
-}
-
 function addressMatches(address: string, entries: readonly ListEntry[]): ListEntry | null {
-  return entries.find((e) => entryMatches(address, e.value)) ?? null;
+  return entries.find((e) => senderMatches(e.value.toLowerCase(), address)) ?? null;
 }
 
 /**
@@ -78,10 +77,10 @@ export function allowedSender(
   entries: readonly ListEntry[],
 ): { entry: ListEntry; by: 'spf' | 'dkim' | null } | { entry: null; refused: string | null } {
   if (!input.mailFrom) return { entry: null, refused: null };
-  const domain = input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1).toLowerCase();
+  const domain = domainOf(input.mailFrom);
   let refused: string | null = null;
   for (const entry of entries) {
-    if (!entryMatches(input.mailFrom, entry.value)) continue;
+    if (!senderMatches(entry.value.toLowerCase(), input.mailFrom)) continue;
     if (!entry.alignedOnly) return { entry, by: null };
     const by = input.auth ? authenticatedBy(input.auth, domain) : null;
     if (by) return { entry, by };
@@ -132,7 +131,7 @@ export function listMatch(entries: readonly DbEntry[], list: ListName, input: Po
     }
     if (!senderMatches(e.value, input.mailFrom)) continue;
     if (list === 'allow' && e.alignedOnly) {
-      const domain = input.mailFrom.slice(input.mailFrom.lastIndexOf('@') + 1).toLowerCase();
+      const domain = domainOf(input.mailFrom);
       if (!input.auth || !authenticatedBy(input.auth, domain)) continue;
     }
     return e;
@@ -182,7 +181,7 @@ export function createPolicy(
   const allowSenders = config.allowSenders.map(listEntry);
   const blockSenders = config.blockSenders.map((value): ListEntry => ({ value, alignedOnly: false }));
   const tagRequired = config.thresholds.tag ?? 1;
-  const domainOf = (recipient: string) => recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase();
+
   /** A decision made before scoring (a list entry, a DMARC failure): the message is not scored. */
   const unscored = (action: ScoreAction, reason: string): Decision => ({
     action,

@@ -131,3 +131,25 @@ describe('allow entries and sender authentication', () => {
     ).not.toThrow();
   });
 });
+
+describe('per-domain thresholds', () => {
+  it('find the recipient domain whatever its case or a final dot', () => {
+    const policy = policyOf({
+      thresholds: { tag: 0.5, quarantine: 0.95 },
+      domains: { 'lax.example': { quarantine: null } },
+    });
+    for (const rcpt of ['kim@lax.example', 'Kim@LAX.Example', 'kim@lax.example.'])
+      expect(policy.decide(0.97, { ...input('a@example.org', null), rcptTo: [rcpt] }).action, rcpt).toBe(
+        'tag',
+      );
+    expect(
+      policy.decide(0.97, { ...input('a@example.org', null), rcptTo: ['kim@other.example'] }).action,
+    ).toBe('quarantine');
+  });
+  it('a final dot on the sender domain names the same domain: it does not slip past a block', () => {
+    const policy = policyOf({ blockSenders: ['@spam.example', 'boss@bad.example'] });
+    for (const from of ['x@spam.example.', 'X@Mail.Spam.Example.', 'boss@bad.example.'])
+      expect(policy.preDecide(input(from, null))?.action, from).toBe('quarantine');
+    expect(policy.preDecide(input('x@example.org.', null))).toBeNull();
+  });
+});
