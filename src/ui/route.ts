@@ -7,6 +7,7 @@
  * the page the browser lands on posts nothing again; it may answer with a page instead (a new key, shown
  * once; a refusal with a form to override it).
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Action } from '../api/roles.js';
 import type { UiSession } from '../store/sessions.js';
@@ -91,7 +92,7 @@ export function formPost<Url extends string>(
     const body = (request.body ?? {}) as FormBody;
     const outcome = await handle({ ...context, body, actor: `key:${context.session.key.id}` });
     return typeof outcome === 'string'
-      ? reply.redirect(outcome, 303)
+      ? reply.redirect(withNoticeMac(outcome, context.session), 303)
       : sendPage(reply, context.session, outcome);
   });
 }
@@ -99,4 +100,29 @@ export function formPost<Url extends string>(
 /** The page at `path`, with a notice saying what was done. */
 export function doneAt(path: string, text: string): string {
   return `${path}?done=${encodeURIComponent(text)}`;
+}
+
+/**
+ * A notice is the service's own words only when it carries their MAC under the session's CSRF secret: a link
+ * that anyone can write (`/ui/lists?done=Session expired: sign in at https://…`) must not show its text in the
+ * console's voice.
+ */
+const noticeMac = (session: UiSession, text: string) =>
+  createHmac('sha256', session.csrf).update(text).digest('base64url');
+
+function withNoticeMac(location: string, session: UiSession): string {
+  const url = new URL(location, 'http://console.invalid');
+  const done = url.searchParams.get('done');
+  if (done === null) return location;
+  url.searchParams.set('n', noticeMac(session, done));
+  return `${url.pathname}${url.search}`;
+}
+
+/** The notice a redirect after a form post carries (`doneAt`), or null when there is none or it is forged. */
+export function doneNotice(session: UiSession, query: Query): string | null {
+  const done = typeof query.done === 'string' ? query.done : null;
+  const mac = typeof query.n === 'string' ? Buffer.from(query.n) : null;
+  if (done === null || mac === null) return null;
+  const want = Buffer.from(noticeMac(session, done));
+  return mac.length === want.length && timingSafeEqual(mac, want) ? done : null;
 }

@@ -1,9 +1,11 @@
 /**
  * The console's search filters answer a value they cannot use with 400 naming the field, as the API's do:
- * never a 500 from the database.
+ * never a 500 from the database. A notice is shown only when the service wrote it: a link anyone can write
+ * (`?done=…`, `?reported=…`) does not speak in the console's voice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleCookie, startTestApi, type TestApi } from '../helpers/api.js';
+import { logEntry } from '../helpers/log-entry.js';
 
 const ADMIN = 'console-filters-admin-key-0123456789';
 
@@ -56,5 +58,43 @@ describe('console search filters', () => {
     }
     const errors = api.logLines.filter((l) => Number(l.level) >= 50);
     expect(errors).toEqual([]);
+  });
+
+  it('shows a notice the service wrote after a post, and no text a link brings', async () => {
+    const lure = 'Session expired: sign in again at https://console.evil.example';
+    const forged = await api.app.inject({
+      url: `/ui/lists?done=${encodeURIComponent(lure)}&n=AAAA`,
+      headers: { cookie },
+    });
+    expect(forged.statusCode).toBe(200);
+    expect(forged.body).not.toContain('console.evil.example');
+
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(forged.body)?.[1] ?? '';
+    const added = await api.app.inject({
+      method: 'POST',
+      url: '/ui/lists',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `_csrf=${encodeURIComponent(csrf)}&list=block&value=${encodeURIComponent('@notice.example')}&scope=global`,
+    });
+    expect(added.statusCode).toBe(303);
+    const location = String(added.headers.location);
+    expect(location).toMatch(/^\/ui\/lists\?done=.*&n=/);
+    const shown = await api.app.inject({ url: location, headers: { cookie } });
+    expect(shown.body).toContain('Added @notice.example to block.');
+    // The same words under another session's page: its MAC is not this session's.
+    const other = await consoleCookie(api.app, ADMIN);
+    expect((await api.app.inject({ url: location, headers: { cookie: other } })).body).not.toContain(
+      'Added @notice.example',
+    );
+
+    const entry = logEntry();
+    api.storage.messages.record(entry);
+    await api.storage.messages.flush();
+    const reported = await api.app.inject({
+      url: `/ui/messages/${entry.id}?reported=${encodeURIComponent(`spam. ${lure}`)}`,
+      headers: { cookie },
+    });
+    expect(reported.statusCode).toBe(200);
+    expect(reported.body).not.toContain('console.evil.example');
   });
 });

@@ -8,7 +8,7 @@ import { setDigestPreference } from '../../digest/preference.js';
 import { httpErrors } from '../../errors.js';
 import { html } from '../html.js';
 import { csrfField, field, notice, when } from '../layout.js';
-import { doneAt, formPost, pageRoute } from '../route.js';
+import { doneAt, doneNotice, formPost, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 export const digestRecipientRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
@@ -17,7 +17,7 @@ export const digestRecipientRoutes: FastifyPluginAsync<UiDeps> = async (app, dep
   pageRoute(app, '/ui/digest', 'digest:read', async ({ session, query }) => {
     const admin = mayDo(session.key.role, 'digest:write');
     const optedOut = await storage.digest.optedOut(1000);
-    const done = field(query.done);
+    const done = doneNotice(session, query);
     const toggle = (recipient: string, enabled: boolean, label: string) =>
       html`<form method="post" action="/ui/digest" class="actions">${csrfField(session)}
         <input type="hidden" name="recipient" value="${recipient}"><input type="hidden" name="digests" value="${enabled ? 'on' : 'off'}">

@@ -6,7 +6,7 @@ import { addListEntry, removeListEntry } from '../../lists/edit.js';
 import type { UiSession } from '../../store/sessions.js';
 import { html } from '../html.js';
 import { csrfField, field, notice, when } from '../layout.js';
-import { doneAt, formPost, type PageContent, pageRoute } from '../route.js';
+import { doneAt, doneNotice, formPost, type PageContent, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
@@ -14,6 +14,7 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
   pageRoute(app, '/ui/lists', 'lists:read', async ({ session, query }) => {
     const entries = await storage.lists.all();
     const admin = mayDo(session.key.role, 'lists:write');
+    const done = doneNotice(session, query);
     const p = policy.settings;
     const fromConfig = [
       ...p.blockSenders.map((v) => ['block', v]),
@@ -27,7 +28,7 @@ export const manageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     ];
     return {
       title: 'Allow and block lists',
-      body: html`${field(query.done) ? notice(field(query.done)) : ''}
+      body: html`${done ? notice(done) : ''}
       <p>Block entries win over allow entries. A domain-scoped entry decides only mail whose recipients are all
         in that domain. See docs/console.md.</p>
       ${

@@ -101,7 +101,8 @@ export const messageRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const raw = m.hasRaw ? await storage.messages.getRaw(id) : null;
     const view = raw ? await parseForView(deps.viewer, raw) : null;
     const loadImages = query.images === '1';
-    const sent = query.reported;
+    // Only the two words the report redirect writes: any other text would be shown in the console's voice.
+    const sent = query.reported === 'spam' || query.reported === 'ham' ? query.reported : null;
     return {
       title: 'Message',
       body: html`${sent ? notice(`Reported as ${sent}.`) : ''}

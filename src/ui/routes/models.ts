@@ -13,7 +13,7 @@ import type { UiSession } from '../../store/sessions.js';
 import type { ModelRecord } from '../../store/types.js';
 import { type Html, html } from '../html.js';
 import { csrfField, field, notice, when } from '../layout.js';
-import { doneAt, formPost, pageRoute } from '../route.js';
+import { doneAt, doneNotice, formPost, pageRoute } from '../route.js';
 import type { UiDeps } from '../types.js';
 
 const FIGURES = ['accuracy', 'precision', 'recall', 'falsePositiveRate', 'rocAuc', 'recallAtFpr001'] as const;
@@ -52,7 +52,7 @@ export const modelRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) => {
     const models = await storage.models.list();
     const active = models.find((m) => m.active);
     const admin = mayDo(session.key.role, 'models:activate');
-    const done = field(query.done);
+    const done = doneNotice(session, query);
     const jobs = actions.jobs().slice(0, 5);
     return {
       title: 'Models',

@@ -16,7 +16,7 @@ import type { QuarantineFilter, QuarantineState } from '../../store/types.js';
 import { html } from '../html.js';
 import { csrfField, field, fields, nextPageLink, notice, score, when } from '../layout.js';
 import type { FormBody } from '../plugin.js';
-import { doneAt, formPost, pageRoute, type Query } from '../route.js';
+import { doneAt, doneNotice, formPost, pageRoute, type Query } from '../route.js';
 import type { UiDeps } from '../types.js';
 import { bodyFrameRoute, contentSection, parseForView, verdictSection } from '../view.js';
 import { time } from './messages.js';
@@ -47,7 +47,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
   pageRoute(app, '/ui/quarantine', 'quarantine:read', async ({ session, query: q }) => {
     const result = await storage.quarantine.list(filterOf(q));
     const admin = mayDo(session.key.role, 'quarantine:release');
-    const done = field(q.done);
+    const done = doneNotice(session, q);
     return {
       title: 'Quarantine',
       body: html`${done ? notice(done) : ''}
@@ -139,6 +139,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
     async ({ request, session, query: q, params: { id } }) => {
       const item = await storage.quarantine.get(id).catch(() => null);
       if (!item) throw httpErrors.notFound('quarantine item');
+      const done = doneNotice(session, q);
       const raw = await storage.quarantine.getRaw(id);
       const view = raw ? await parseForView(deps.viewer, raw) : null;
       // Reading quarantined mail is audited in the console as through the API.
@@ -164,7 +165,7 @@ export const quarantineRoutes: FastifyPluginAsync<UiDeps> = async (app, deps) =>
         <button type="submit"${list === 'block' ? html` class="danger"` : ''}>${list === 'allow' ? 'Allow sender' : 'Block sender'}</button></form>`;
       return {
         title: 'Quarantined message',
-        body: html`${field(q.done) ? notice(field(q.done)) : ''}
+        body: html`${done ? notice(done) : ''}
       <p>Held for <strong>${item.recipient}</strong> · state <strong>${item.state}</strong> · expires ${when(item.expiresAt)}</p>
       ${
         admin && item.state === 'held'
