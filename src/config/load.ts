@@ -251,6 +251,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const problem = addressProblem(key, address);
     if (problem) throw new ConfigError(keyNamed(key), problem);
   }
+  // Service URLs hold credentials: a URL that does not parse is named by its key, never echoed.
+  for (const key of ['database.url', 'redis.url'] as const) {
+    const url = key === 'database.url' ? config.database.url : config.redis.url;
+    if (url !== null && !URL.canParse(url))
+      throw new ConfigError(keyNamed(key), 'not a URL that can be read');
+  }
   if (config.smtp.processes > 1 && config.database.url === null) {
     throw new ConfigError(
       'smtp.processes (env SMTP_PROCESSES)',

@@ -130,7 +130,7 @@ const UNREACHABLE = new Set([
 // SQLSTATE: the server is starting or shutting down (try again), or it refuses these credentials or
 // this database (the setting is wrong).
 const NOT_YET = new Set(['57P03', '57P01']);
-const REFUSED = new Set(['3D000', '28P01', '28000']);
+const REFUSED = new Set(['3D000', '28P01', '28000', 'NO_TLS']);
 
 /**
  * What to throw when the first query failed: for a Postgres server that cannot be used, one line naming the
@@ -138,8 +138,18 @@ const REFUSED = new Set(['3D000', '28P01', '28000']);
  * again), 78 when the setting is wrong; any other failure (and the embedded store's, `url` null) as it is.
  */
 export function firstQueryError(err: unknown, url: string | null): unknown {
-  const code = (err as { code?: unknown }).code;
-  if (url === null || typeof code !== 'string') return err;
+  const given = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : '';
+  // node-postgres reports these two without a code.
+  const code =
+    typeof given === 'string'
+      ? given
+      : /does not support SSL/i.test(message)
+        ? 'NO_TLS'
+        : /Connection terminated unexpectedly|timeout expired/i.test(message)
+          ? 'ECONNRESET'
+          : null;
+  if (url === null || code === null) return err;
   let server = 'the database';
   try {
     const u = new URL(url);

@@ -134,6 +134,46 @@ describe('a database that cannot be used', () => {
   );
 });
 
+describe('a database URL that cannot be used', () => {
+  it('one that hangs up at once, one without TLS asked for it, one that is no URL: one line each', async () => {
+    // A server that accepts and closes: the driver's "Connection terminated unexpectedly".
+    const hangUp = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    const port = (hangUp.address() as net.AddressInfo).port;
+    const env = (url: string) => ({
+      DATA_DIR: path.join(tmp(), 'data'),
+      DATABASE_URL: url,
+      SMTP_LISTEN: '127.0.0.1:0',
+      API_LISTEN: '127.0.0.1:0',
+    });
+    try {
+      const line = oneLine(
+        await runCliChild(['migrate'], env(`postgres://u:hunter2@127.0.0.1:${port}/mail`)),
+        75,
+      );
+      expect(line).toContain(
+        `cannot reach the database at 127.0.0.1:${port}/mail (database.url, env DATABASE_URL)`,
+      );
+      expect(line).not.toContain('hunter2');
+    } finally {
+      hangUp.close();
+    }
+    const noUrl = oneLine(await runCliChild(['migrate'], env('postgres://u:hunter2@[::1:5432/mail')), 78);
+    expect(noUrl).toBe('mailsentra: config: database.url (env DATABASE_URL): not a URL that can be read');
+    if (process.env.DATABASE_URL) {
+      // The local server has no TLS.
+      const url = new URL(process.env.DATABASE_URL);
+      url.searchParams.set('sslmode', 'verify-full');
+      // (node-postgres prints its own notice about sslmode names before; the service's answer is the last line.)
+      const out = await runCliChild(['migrate'], env(url.toString()));
+      expect(out.code).toBe(78);
+      expect(out.stderr.trimEnd().split('\n').at(-1)).toMatch(
+        /^mailsentra: the database at .* refused the connection \(database\.url, env DATABASE_URL\): .*does not support SSL/i,
+      );
+    }
+  }, 120_000);
+});
+
 describe('serve that cannot listen', () => {
   const held = async () => {
     const server = net.createServer();
