@@ -81,7 +81,8 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
 
   app.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', PAGE_CSP);
-    reply.header('cache-control', 'no-store');
+    // Pages are never stored; the static stylesheet and script say how long they may be kept.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     // Digest links carry their token in the path: never hand it to another site. (Not no-referrer: with it,
     // browsers send `Origin: null` on our own form posts, which the same-origin check must refuse.)
     reply.header('referrer-policy', 'same-origin');
@@ -109,7 +110,7 @@ export const uiPlugin: FastifyPluginAsync<UiDeps> = async (app: FastifyInstance,
     reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=3600').send(CONSOLE_CSS),
   );
   app.get('/ui/static/console.js', { config: { action: 'public' } }, async (_r, reply) =>
-    reply.type('text/javascript; charset=utf-8').send(CONSOLE_JS),
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=3600').send(CONSOLE_JS),
   );
 
   await app.register(authRoutes, { ...deps, loginFailures });

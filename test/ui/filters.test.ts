@@ -97,4 +97,12 @@ describe('console search filters', () => {
     expect(reported.statusCode).toBe(200);
     expect(reported.body).not.toContain('console.evil.example');
   });
+
+  it('lets a browser keep the stylesheet and script an hour, and never a page', async () => {
+    for (const url of ['/ui/static/console.css', '/ui/static/console.js'])
+      expect((await api.app.inject({ url })).headers['cache-control'], url).toBe('max-age=3600');
+    expect((await api.app.inject({ url: '/ui/lists', headers: { cookie } })).headers['cache-control']).toBe(
+      'no-store',
+    );
+  });
 });
