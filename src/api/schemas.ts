@@ -1,6 +1,7 @@
 /** Shared TypeBox schemas of requests and errors; the resources are in resources.ts. */
 import { Type as T, type TSchema } from '@sinclair/typebox';
 import { HttpError } from '../errors.js';
+import { isListingTime } from '../store/listing.js';
 
 export const ErrorBody = T.Object({ error: T.String(), message: T.String() });
 export const PageOf = (item: TSchema) =>
@@ -20,7 +21,7 @@ export const TimeQuery = T.String({ format: 'date-time' });
 export function timeOf(field: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const d = new Date(value);
-  if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999)
+  if (!isListingTime(d))
     throw new HttpError(
       400,
       'VALIDATION_FAILED',

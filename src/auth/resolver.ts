@@ -6,6 +6,7 @@
  */
 import { getServers } from 'node:dns';
 import type { Metrics } from '../observability/metrics.js';
+import { parseServer } from '../util/resolver-address.js';
 import type { DnsCache } from './dns-cache.js';
 import {
   ask,
@@ -36,17 +37,6 @@ export interface Resolver {
   forMessage(): MailauthResolver;
   /** Whether the answer is in the in-process cache now (a prefetch of it would only repeat the lookup). */
   inMemory(name: string, type: string): boolean;
-}
-
-export function parseServer(spec: string): DnsServer {
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d{1,5}))?$/.exec(spec);
-  if (bracketed) return { host: bracketed[1] as string, port: Number(bracketed[2] ?? 53) };
-  const colons = spec.split(':').length - 1;
-  if (colons === 1) {
-    const [host, port] = spec.split(':') as [string, string];
-    return { host, port: Number(port) };
-  }
-  return { host: spec, port: 53 }; // a bare IPv4 address or a bare IPv6 address
 }
 
 const VALID_NAME = /^(?=.{1,253}$)([^.\s]{1,63}\.)*[^.\s]{1,63}$/;

@@ -29,12 +29,11 @@ export async function runPrimary(
   const pending = new Map<number, (metrics: MetricsJson) => void>();
   let nextRequest = 0;
   let stopping = false;
-  /** What a worker forked now runs with: the start's configuration and the policy of the last reload. */
-  let inForce = config;
 
   const fork = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(inForce) });
+      // Runs with the configuration in force: the start's, with the policy of the last reload.
+      const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(reloader.inForce()) });
       workers.add(worker);
       worker.on('message', (m: unknown) => {
         if (isToPrimary(m)) pending.get(m.id)?.(m.metrics);
@@ -95,6 +94,15 @@ export async function runPrimary(
       metricsText,
     },
   );
+  const reloader = configReloader({
+    initial: config,
+    reread,
+    apply: (next) => {
+      app.reloadPolicy(next.policy);
+      broadcast({ kind: 'reload-policy', policy: next.policy });
+    },
+    logger,
+  });
   /** Drains the workers (each finishes its sessions, bounded by shutdownGraceMs), then stops the app. */
   const stopAll = async () => {
     stopping = true;
@@ -124,18 +132,7 @@ export async function runPrimary(
     'smtp workers listening',
   );
 
-  reloadsFrom(
-    configReloader({
-      initial: config,
-      reread,
-      apply: (next) => {
-        inForce = { ...inForce, policy: next.policy };
-        app.reloadPolicy(next.policy);
-        broadcast({ kind: 'reload-policy', policy: next.policy });
-      },
-      logger,
-    }),
-  );
+  reloadsFrom(reloader.reload);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

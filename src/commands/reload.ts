@@ -19,10 +19,16 @@ export interface ReloaderOptions {
   logger: Logger;
 }
 
-/** Returns the SIGHUP handler. */
-export function configReloader({ initial, reread, apply, logger }: ReloaderOptions): () => void {
+export interface ConfigReloader {
+  /** The SIGHUP handler. */
+  reload(): void;
+  /** The configuration in force: the start's, with the policy of the last reload. */
+  inForce(): Config;
+}
+
+export function configReloader({ initial, reread, apply, logger }: ReloaderOptions): ConfigReloader {
   let inForce = initial;
-  return () => {
+  const reload = () => {
     let next: Config;
     try {
       next = reread();
@@ -56,6 +62,7 @@ export function configReloader({ initial, reread, apply, logger }: ReloaderOptio
         `changed settings that take effect at the next start: ${plan.restartNeeded.join(', ')}`,
       );
   };
+  return { reload, inForce: () => inForce };
 }
 
 /**

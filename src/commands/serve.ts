@@ -44,14 +44,13 @@ export const run: Command = async (args, ctx) => {
     await app.stop();
     throw err;
   }
-  reloadsFrom(
-    configReloader({
-      initial: config,
-      reread,
-      apply: (next) => app.reloadPolicy(next.policy),
-      logger: app.logger,
-    }),
-  );
+  const reloader = configReloader({
+    initial: config,
+    reread,
+    apply: (next) => app.reloadPolicy(next.policy),
+    logger: app.logger,
+  });
+  reloadsFrom(reloader.reload);
   return runUntilStopped(app, process);
 };
 

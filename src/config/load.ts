@@ -10,6 +10,7 @@ import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { closest } from '../util/closest.js';
 import { networkMatcher } from '../util/networks.js';
+import { parseServer } from '../util/resolver-address.js';
 import { describeProblem } from './describe.js';
 import { type Config, ConfigSchema } from './schema.js';
 
@@ -161,18 +162,19 @@ function keyNamed(key: string): string {
   return typeof env === 'string' ? `${key} (env ${env})` : key;
 }
 
-/** What is wrong with a listener's or next hop's host:port, or a resolver's address (as parseServer reads it). */
+/** What is wrong with a listener's or next hop's host:port, or a resolver's address, or null. */
 function addressProblem(key: string, address: string): string | null {
-  let port: string | undefined;
+  let port: number | undefined;
   if (key === 'dns.servers') {
-    const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(address);
-    const parts = address.split(':');
-    const [host, p] = bracketed ? [bracketed[1], bracketed[2]] : parts.length === 2 ? parts : [address];
-    if (isIP(host ?? '') === 0 || (p !== undefined && !/^\d{1,5}$/.test(p)))
+    const server = parseServer(address);
+    if (isIP(server.host) === 0 || !Number.isInteger(server.port))
       return `'${address}' is not an IP address, or one with a port (192.0.2.53:53, [2001:db8::53]:53)`;
-    port = p;
-  } else port = /:(\d+)$/.exec(address)?.[1];
-  return port !== undefined && Number(port) > 65_535 ? `port ${port} is over 65535 in '${address}'` : null;
+    port = server.port;
+  } else {
+    const digits = /:(\d+)$/.exec(address)?.[1];
+    port = digits === undefined ? undefined : Number(digits);
+  }
+  return port !== undefined && port > 65_535 ? `port ${port} is over 65535 in '${address}'` : null;
 }
 
 function describeError(err: { type: number; path: string; schema: TSchema; value: unknown }): ConfigError {

@@ -6,6 +6,15 @@ import { type RawBuilder, type SelectQueryBuilder, sql } from 'kysely';
 import { after, clampLimit, escapeLike, toPage } from './cursor.js';
 import type { Page } from './types.js';
 
+/**
+ * Whether a time can bound a listing: Postgres has no year 0 and JavaScript reads years up to 275760, so the
+ * API and the console refuse a bound outside the years 1 to 9999 (a 400 naming the field) before a query.
+ */
+export function isListingTime(d: Date): boolean {
+  const year = d.getUTCFullYear();
+  return !Number.isNaN(d.getTime()) && year >= 1 && year <= 9999;
+}
+
 /** A time window and where the previous page stopped. */
 export interface ListWindow {
   since?: Date;

@@ -3,8 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDnsCache } from '../../src/auth/dns-cache.js';
 import type { DnsError } from '../../src/auth/dns-client.js';
-import { createResolver, parseServer } from '../../src/auth/resolver.js';
+import { createResolver } from '../../src/auth/resolver.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { parseServer } from '../../src/util/resolver-address.js';
 import { startTestDns, type TestDns } from '../helpers/dns-server.js';
 
 let dns: TestDns;

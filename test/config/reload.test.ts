@@ -58,14 +58,18 @@ describe('configReloader', () => {
     const { lines, logger } = capture();
     const applied: Config[] = [];
     let next = withOverrides({ policy: { subjectPrefix: '[HUP] ' }, digest: { signingKey: 'k'.repeat(40) } });
-    const reload = configReloader({
+    const reloader = configReloader({
       initial: base,
       reread: () => next,
       apply: (c) => applied.push(c),
       logger,
     });
+    const reload = reloader.reload;
     reload();
     expect(applied.map((c) => c.policy.subjectPrefix)).toEqual(['[HUP] ']);
+    // In force: the start's settings with the reloaded policy (what a cluster's next worker runs with).
+    expect(reloader.inForce().policy.subjectPrefix).toBe('[HUP] ');
+    expect(reloader.inForce().digest.signingKey).toBeNull();
     expect(lines.map((l) => [l.event, l.msg])).toEqual([
       ['CONFIG_RELOADED', 'configuration reloaded: policy.subjectPrefix'],
       ['CONFIG_RESTART_NEEDED', 'changed settings that take effect at the next start: digest.signingKey'],
@@ -89,7 +93,7 @@ describe('configReloader', () => {
     const { lines, logger } = capture();
     const applied: Config[] = [];
     const reread = () => withOverrides({ policy: { thresholds: { tag: 'high' } } });
-    configReloader({ initial: base, reread, apply: (c) => applied.push(c), logger })();
+    configReloader({ initial: base, reread, apply: (c) => applied.push(c), logger }).reload();
     expect(applied).toEqual([]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ event: 'CONFIG_RELOAD_FAILED', setting: 'policy.thresholds.tag' });
@@ -100,7 +104,9 @@ describe('configReloader', () => {
     const broken = () => {
       throw new Error('EIO');
     };
-    expect(() => configReloader({ initial: base, reread: broken, apply: () => {}, logger })()).not.toThrow();
+    expect(() =>
+      configReloader({ initial: base, reread: broken, apply: () => {}, logger }).reload(),
+    ).not.toThrow();
     expect(lines[1]).toMatchObject({ event: 'CONFIG_RELOAD_FAILED', err: 'EIO' });
   });
 });

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { httpErrors } from '../../errors.js';
 import { giveFeedback } from '../../pipeline/feedback.js';
+import { isListingTime } from '../../store/listing.js';
 import type { MessageFilter } from '../../store/types.js';
 import { type Html, html } from '../html.js';
 import { csrfField, field, nextPageLink, notice, score, when } from '../layout.js';
@@ -18,7 +19,6 @@ function number(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-/** A time from a form: ISO, or datetime-local (read as UTC). */
 /** A date, optionally a time (minutes or seconds) and a zone (UTC without one): what a date-time field sends. */
 const TIME_FORM =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -35,7 +35,7 @@ export function time(name: string, v: string | undefined): Date | undefined {
   const offset = zone?.toUpperCase().replace(/^([+-]\d{2})(\d{2})$/, '$1:$2') ?? 'Z';
   const date = m ? new Date(`${y}-${mo}-${d}T${clock ?? '00:00'}${offset}`) : null;
   const day = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))) : null;
-  if (!date || Number.isNaN(date.getTime()) || Number(y) < 1 || day?.getUTCDate() !== Number(d))
+  if (!date || !isListingTime(date) || Number(y) < 1 || day?.getUTCDate() !== Number(d))
     throw httpErrors.badRequest(
       `${name} must be a time such as 2026-12-01T00:00 (UTC), in the years 1 to 9999`,
     );
