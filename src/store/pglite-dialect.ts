@@ -30,25 +30,22 @@ class TransactionGate {
   private waiting: (() => void)[] = [];
 
   /**
-   * Resolves once no transaction but `connection`'s own is open, and only then: the caller must send its
-   * query (or take the gate) in the same turn, before another waiter can. A check in one turn and a send in
-   * a later one would let a transaction opened between them take the query in.
+   * True when `connection` may send now. The caller sends its query (or takes the gate) in the same turn as
+   * this check: a check in one turn and a send in a later one would let a transaction opened between them
+   * take the query in.
    */
-  async pass(connection: PGliteConnection): Promise<void> {
-    while (this.owner !== null && this.owner !== connection) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-  }
-
-  /** True when `connection` may send now. */
   free(connection: PGliteConnection): boolean {
     return this.owner === null || this.owner === connection;
   }
 
+  /** Resolves when the open transaction ends (every waiter is woken then, to check again). */
+  ended(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
   async open(connection: PGliteConnection): Promise<void> {
-    // Checked and taken in one turn: every waiter is woken when a transaction ends, and the first to run
-    // must own the gate before the next one checks it.
-    while (!this.free(connection)) await this.pass(connection);
+    // Checked and taken in one turn, so the first waiter to run owns the gate before the next one checks.
+    while (!this.free(connection)) await this.ended();
     this.owner = connection;
   }
 
@@ -67,7 +64,7 @@ class PGliteConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     // Re-checked after each wait, and the query sent in the turn the check passed (query() posts at once).
-    while (!this.gate.free(this)) await this.gate.pass(this);
+    while (!this.gate.free(this)) await this.gate.ended();
     const result = await this.client.query<R>(query.sql, [...query.parameters]);
     return {
       rows: result.rows,
