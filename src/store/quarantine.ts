@@ -120,6 +120,23 @@ export function createQuarantineStore(db: Db, onChange: () => void = () => {}): 
         .executeTakeFirst();
       return row?.raw ? Buffer.from(row.raw) : null;
     },
+    async getRawOfMessage(messageId) {
+      const row = await db
+        .selectFrom('quarantine_messages')
+        .select('raw')
+        .where('id', '=', messageId)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('quarantine')
+              .select('quarantine.id')
+              .where('quarantine.message_id', '=', messageId)
+              .where('quarantine.state', 'in', LIVE),
+          ),
+        )
+        .executeTakeFirst();
+      return row?.raw ? Buffer.from(row.raw) : null;
+    },
     async list(filter: QuarantineFilter): Promise<Page<QuarantineItem>> {
       let q = db.selectFrom('quarantine').selectAll();
       if (filter.state) q = q.where('state', '=', filter.state);

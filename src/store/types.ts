@@ -131,6 +131,8 @@ export interface QuarantineStore {
   get(id: string): Promise<QuarantineItem | null>;
   /** The stored raw message of a quarantine row while that row is held or releasing; null after. */
   getRaw(id: string): Promise<Buffer | null>;
+  /** The same by the message's log id, while any of its rows is held or releasing; null after. */
+  getRawOfMessage(messageId: string): Promise<Buffer | null>;
   list(filter: QuarantineFilter): Promise<Page<QuarantineItem>>;
   /** held → releasing in one statement: the caller that gets the row relays it; everyone else gets null. */
   claimRelease(id: string, actor: string): Promise<QuarantineItem | null>;

@@ -2,6 +2,7 @@
  * The admin and feedback API of a service built by the composition root: embedded PGlite storage, the real
  * scanner and model, the real relay delivering to a recording SMTP sink on 127.0.0.1.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../src/api/roles.js';
@@ -183,6 +184,17 @@ describe('quarantine', () => {
 });
 
 describe('feedback and scan', () => {
+  it('takes feedback by the log id of a quarantined message from the quarantine, while it holds it', async () => {
+    const held = await hold(['fay@example.net'], `Held for feedback ${randomUUID()}`);
+    const fb = await feedback({ messageId: held.messageId, label: 'ham' });
+    expect(fb.statusCode).toBe(200);
+    expect(fb.json().label).toBe('ham');
+    await storage.quarantine.remove([held.id], 'test');
+    const gone = await feedback({ messageId: held.messageId, label: 'spam' });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json().message).toMatch(/no longer in the quarantine/);
+  });
+
   it('feedback changes the score of the same message on the next scan', async () => {
     const msg = raw('Quarterly figures', 'Please find the quarterly figures attached, regards, Tom');
     const scan = async () =>

@@ -42,8 +42,13 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox<FeedbackDeps & { storage:
       }
       let raw: Buffer | null;
       if (messageId !== undefined) {
-        raw = await storage.messages.getRaw(messageId);
-        if (!raw) throw httpErrors.notFound('raw bytes of that message (unknown id or past retention)');
+        // The log keeps no bytes of a quarantined message: the quarantine does, while it holds it.
+        raw =
+          (await storage.messages.getRaw(messageId)) ?? (await storage.quarantine.getRawOfMessage(messageId));
+        if (!raw)
+          throw httpErrors.notFound(
+            'raw bytes of that message (unknown id, past retention, or no longer in the quarantine)',
+          );
       } else raw = Buffer.from(request.body.raw as string, 'utf8');
       const { entry, previous } = await giveFeedback(deps, {
         raw,
