@@ -8,14 +8,7 @@ import { getServers } from 'node:dns';
 import type { Metrics } from '../observability/metrics.js';
 import { parseServer } from '../util/resolver-address.js';
 import type { DnsCache } from './dns-cache.js';
-import {
-  ask,
-  DnsError,
-  type DnsRecords,
-  type DnsServer,
-  RECORD_TYPES,
-  type RecordType,
-} from './dns-client.js';
+import { ask, DnsError, type DnsRecords, RECORD_TYPES, type RecordType } from './dns-client.js';
 
 export interface ResolverOptions {
   /** `host` or `host:port` (IPv6 in brackets with a port); empty = the system's (/etc/resolv.conf). */

@@ -239,6 +239,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
       }
     }
   }
+  // A sender entry that is neither an address nor an @domain never matches anything: a silent no-op.
+  const senderLists: [string, readonly string[]][] = [
+    ['policy.allowSenders', config.policy.allowSenders.map((e) => (typeof e === 'string' ? e : e.sender))],
+    ['policy.blockSenders', config.policy.blockSenders],
+  ];
+  for (const [key, list] of senderLists)
+    for (const sender of list)
+      if (!/^(@[^@\s<>]+|[^@\s<>]+@[^@\s<>]+)$/.test(sender))
+        throw new ConfigError(
+          key,
+          `'${sender}' is not an address (user@example.com) or a domain (@example.com)`,
+        );
   // The patterns take up to five digits for a port; the range is checked here, with the key named, rather
   // than by the listener or the relay at the first message.
   const addresses: [string, string | null][] = [

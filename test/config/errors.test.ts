@@ -109,6 +109,23 @@ describe('config errors in words, for every key', () => {
     for (const ok of fine) expect(refused(ok), JSON.stringify(ok)).toBeNull();
   });
 
+  it('names a sender list entry that is neither an address nor a domain', () => {
+    for (const [key, bad] of [
+      ['allowSenders', 'not an address'],
+      ['blockSenders', 'a@b@c'],
+      ['allowSenders', { sender: 'example.com' }],
+    ] as const) {
+      expect(() => loadConfig({ file: null, env: {}, overrides: { policy: { [key]: [bad] } } })).toThrow(
+        new RegExp(`^config: policy\\.${key}: '.*' is not an address \\(user@example\\.com\\) or a domain`),
+      );
+    }
+    const fine = {
+      allowSenders: ['boss@example.com', '@partner.example', { sender: '@x.example' }],
+      blockSenders: ['@xyz'],
+    };
+    expect(() => loadConfig({ file: null, env: {}, overrides: { policy: fine } })).not.toThrow();
+  });
+
   it('says how long the bootstrap admin key must be, and does not echo it', () => {
     let error: unknown;
     try {
