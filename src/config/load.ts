@@ -164,17 +164,14 @@ function keyNamed(key: string): string {
 
 /** What is wrong with a listener's or next hop's host:port, or a resolver's address, or null. */
 function addressProblem(key: string, address: string): string | null {
-  let port: number | undefined;
+  let port: number;
   if (key === 'dns.servers') {
     const server = parseServer(address);
     if (isIP(server.host) === 0 || !Number.isInteger(server.port))
       return `'${address}' is not an IP address, or one with a port (192.0.2.53:53, [2001:db8::53]:53)`;
     port = server.port;
-  } else {
-    const digits = /:(\d+)$/.exec(address)?.[1];
-    port = digits === undefined ? undefined : Number(digits);
-  }
-  return port !== undefined && port > 65_535 ? `port ${port} is over 65535 in '${address}'` : null;
+  } else port = parseHostPort(address).port; // the schema's pattern has checked the form
+  return port > 65_535 ? `port ${port} is over 65535 in '${address}'` : null;
 }
 
 function describeError(err: { type: number; path: string; schema: TSchema; value: unknown }): ConfigError {
