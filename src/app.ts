@@ -9,7 +9,8 @@ import { createSenderAuth } from './auth/index.js';
 import { createVerdictCache } from './cache/verdict-cache.js';
 import { deserializeModel } from './classifier/model.js';
 import { createModelCache } from './classifier/model-cache.js';
-import { ensureActiveModel, refreshActiveMirror, writeActiveMirror } from './classifier/model-source.js';
+import { createModelMirror } from './classifier/model-mirror.js';
+import { ensureActiveModel } from './classifier/model-source.js';
 import type { ActiveModel } from './classifier/types.js';
 import { parseHostPort, secretValues } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -141,10 +142,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const replay = { storage, scanner, logger };
   await withFeedback(replay, activeModel.current());
   phases.mark('feedbackReplay');
-  // Embedded database: keep the file mirror that one-shot commands read (see model-source.ts); refreshed
-  // once listening, since /ready need not wait for it.
-  const mirror = config.database.url === null;
-  if (mirror) activeModel.onChange((model) => writeActiveMirror(config.dataDir, model));
+  // Embedded database: keep the file mirror that one-shot commands read (model-mirror.ts): on a change of
+  // version, once listening (/ready need not wait for it), when a command asks, and at stop.
+  const modelMirror = config.database.url === null ? createModelMirror(config.dataDir) : null;
+  const refreshMirror = async (model = activeModel.current()): Promise<void> => {
+    try {
+      await modelMirror?.refresh(model, () => scanner.ledger(model).generation());
+    } catch (err) {
+      logger.warn({ event: 'MODEL_MIRROR_FAILED', err }, 'could not write the model file mirror');
+    }
+  };
+  if (modelMirror) activeModel.onChange((model) => void refreshMirror(model));
   const relay = options.relay ?? createRelay(config, metrics);
   const intervalMs = options.modelCheckIntervalMs ?? config.database.syncIntervalSeconds * 1000;
   const listCache = await startListCache(storage.lists, { intervalMs, logger });
@@ -247,6 +255,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         activeModel.set(model);
         await modelSync.announce(version);
       },
+      async refreshMirror() {
+        // Not the logged background refresh: a command waiting on the mirror must hear that it failed.
+        const model = activeModel.current();
+        await modelMirror?.refresh(model, () => scanner.ledger(model).generation());
+        return { version: model.version };
+      },
     });
   };
   let control: ControlServer | null = null;
@@ -287,15 +301,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         apiAddress = `${host.includes(':') ? `[${host}]` : host}:${apiPort}`;
       }
       phases.mark('listen');
-      if (mirror) {
-        setImmediate(() => {
-          try {
-            refreshActiveMirror(config.dataDir, activeModel.current());
-          } catch (err) {
-            logger.warn({ event: 'MODEL_MIRROR_FAILED', err }, 'could not write the model file mirror');
-          }
-        });
-      }
+      void refreshMirror();
       logger.info({ event: 'STARTUP', db: storage.kind, ...phases.done() }, 'start-up phases (ms)');
       logger.info(
         {
@@ -319,6 +325,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       digest?.stop();
       // Before the scanner and storage it reads with and teaches through.
       await feedbackSync.stop();
+      // What this process learned, for the commands run after it (model-mirror.ts).
+      await refreshMirror();
       await scanner.close();
       await relay.close();
       await cache.close();

@@ -22,13 +22,16 @@
  * learn took.
  */
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip, gzipSync } from 'node:zlib';
 import { fnv1a, sigmoid } from './common.js';
 import { vectorOf } from './feature-list.js';
 import { FeatureTable } from './feature-table.js';
 import { decodeLinearBody, encodeLinearBody } from './linear-format.js';
 import { type SiteParams, SiteWeights, strongestPulls } from './site-weights.js';
 import type { FeatureInput, FeatureVector, FeatureWeight, Label, ScoreResult, SpamModel } from './types.js';
+
+const gzipAsync = promisify(gzip);
 
 export interface LinearParams extends SiteParams {
   /** Adagrad base step. */
@@ -272,6 +275,10 @@ export class LinearModel implements SpamModel {
 
   serialize(): Buffer {
     return gzipSync(this.body(), { level: 1 });
+  }
+
+  serializeAsync(): Promise<Buffer> {
+    return gzipAsync(this.body(), { level: 1 });
   }
 
   /** sha256 of the artefact's content (hex). */

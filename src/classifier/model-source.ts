@@ -20,7 +20,7 @@ export function defaultModelPath(): string {
   return fileURLToPath(new URL('../../models/default.model', import.meta.url));
 }
 
-function writeAtomically(file: string, data: Buffer | string): void {
+export function writeAtomically(file: string, data: Buffer | string): void {
   mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
@@ -81,36 +81,4 @@ export async function ensureActiveModel(models: ModelStore, cache?: ModelCache):
   });
   await models.activate(model.version);
   return cache ? cache.write(model.version, artefact) : model;
-}
-
-/**
- * With the embedded database (one process, one instance) the active artefact is mirrored to a file, so
- * one-shot commands such as `scan` need not start the embedded Postgres (several hundred MB of memory).
- */
-export function activeMirrorPath(dataDir: string): string {
-  return path.resolve(dataDir, 'models', 'active.model');
-}
-
-export function writeActiveMirror(dataDir: string, model: SpamModel): void {
-  writeAtomically(activeMirrorPath(dataDir), model.serialize());
-}
-
-/**
- * Writes the mirror unless it already holds this version with the same feedback learned (its example counts
- * say so), recorded in `active.model.key`: serialising costs a sort and a gzip of the whole table, which a
- * restart on an unchanged model need not pay.
- */
-export function refreshActiveMirror(dataDir: string, model: SpamModel): void {
-  const key = `${model.version} ${model.nSpam} ${model.nHam}`;
-  const keyFile = `${activeMirrorPath(dataDir)}.key`;
-  const mirrored =
-    existsSync(keyFile) && existsSync(activeMirrorPath(dataDir)) ? readFileSync(keyFile, 'utf8') : '';
-  if (mirrored === key) return;
-  writeActiveMirror(dataDir, model);
-  writeAtomically(keyFile, key);
-}
-
-export function readActiveMirror(dataDir: string): LinearModel | null {
-  const file = activeMirrorPath(dataDir);
-  return existsSync(file) ? deserializeModel(readFileSync(file)) : null;
 }

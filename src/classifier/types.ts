@@ -83,6 +83,8 @@ export interface SpamModel {
   unlearn(features: FeatureInput, label: Label): void;
   /** Versioned artefact; `deserialize(serialize())` scores identically. */
   serialize(): Buffer;
+  /** The same artefact, compressed off the event loop (encoding the body stays on it). */
+  serializeAsync(): Promise<Buffer>;
 }
 
 /** Evaluation figures, as printed by `mailsentra eval` and stored with a model version. */

@@ -15,7 +15,7 @@ export const run: Command = async (args, ctx) => {
   if (rest.length > 0) throw usageError(`unexpected '${rest[0]}'`, USAGE);
   if (dirs.length > 1) throw usageError('--corpus given more than once (eval reads one corpus)', USAGE);
   const config = commandConfig(ctx);
-  const model = await activeModelFor(config);
+  const model = await activeModelFor(config, ctx);
   const corpus = dirs[0] ? loadCorpusDir(dirs[0]) : loadSpamAssassin('test');
   const evaluation = summarise(
     corpus.map((m) => ({

@@ -131,7 +131,7 @@ export const run: Command = async (args, ctx) => {
   const { bools, rest } = parseArgs(args, { booleans: ['--json'], usage: USAGE });
   if (rest.length === 0) throw usageError('scan needs a file, a directory or - (stdin)', USAGE);
   const config = commandConfig(ctx);
-  const model = await activeModelFor(config);
+  const model = await activeModelFor(config, ctx);
   const json = bools.has('--json');
   let scored = 0;
   let namedFailed = 0;

@@ -10,7 +10,7 @@
 import { type CorpusMessage, loadCorpusDir, loadLabelledPath } from '../classifier/corpus.js';
 import { formatEvaluation } from '../classifier/evaluate.js';
 import type { LinearModel } from '../classifier/linear-model.js';
-import { writeActiveMirror } from '../classifier/model-source.js';
+import { writeActiveMirror } from '../classifier/model-mirror.js';
 import { formatTradeOff, tradeOffTable } from '../classifier/threshold.js';
 import { type RawLabelled, trainVersion } from '../classifier/train-version.js';
 import type { Command, CommandContext } from '../cli.js';

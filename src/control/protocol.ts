@@ -1,6 +1,6 @@
 /**
  * The local control channel between a running `serve` on the embedded store and the one-shot commands that
- * need that store (`apikey create`, `migrate`, `train`): newline-delimited JSON over a unix socket under the
+ * need that store (`apikey create`, `migrate`, `train`, and `scan` and `eval` for the model in force): newline-delimited JSON over a unix socket under the
  * data directory. One request at a time per connection; the answer is zero or more `item` lines, then one
  * `ok` line or one `error` line. Binary fields are base64.
  */
@@ -30,6 +30,8 @@ export interface ControlOps {
   /** Items: `{ raw (base64), label }`. */
   'feedback.forTraining': { args: { until: string; limit: number }; result: { count: number } };
   'models.storeAndActivate': { args: StoreModelArgs; result: { version: string } };
+  /** Brings the model file mirror up to the model in force, feedback included (model-mirror.ts). */
+  'model.mirror': { args: Record<string, never>; result: { version: string } };
 }
 
 export type ControlOp = keyof ControlOps;

@@ -21,6 +21,8 @@ export interface ControlDeps {
   storage: Storage & { db: Db };
   /** Readies a stored version and makes it the model in force here (and announces it). */
   activate(version: string): Promise<void>;
+  /** Writes the model in force to the file mirror, if it does not hold it already. */
+  refreshMirror(): Promise<{ version: string }>;
 }
 
 export interface ControlServer {
@@ -91,6 +93,7 @@ function handlers(deps: ControlDeps): { [K in ControlOp]: Handler<K> } {
       });
       return { version: args.version };
     },
+    'model.mirror': () => deps.refreshMirror(),
   };
 }
 

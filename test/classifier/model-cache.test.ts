@@ -4,11 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinearModel } from '../../src/classifier/model.js';
 import { createModelCache } from '../../src/classifier/model-cache.js';
-import {
-  defaultModelPath,
-  ensureActiveModel,
-  refreshActiveMirror,
-} from '../../src/classifier/model-source.js';
+import { createModelMirror, readActiveMirror } from '../../src/classifier/model-mirror.js';
+import { defaultModelPath, ensureActiveModel } from '../../src/classifier/model-source.js';
 import type { OpenedStorage } from '../../src/store/index.js';
 import type { ModelStore } from '../../src/store/types.js';
 import { openTestStorage } from '../helpers/db.js';
@@ -101,13 +98,34 @@ describe('model start-up cache', () => {
   it('the file mirror is rewritten only when the version or the learned feedback changed', async () => {
     const model = await ensureActiveModel(storage.models);
     const mirror = path.join(dataDir, 'models', 'active.model');
-    refreshActiveMirror(dataDir, model);
+    const files = createModelMirror(dataDir);
+    let generation = '';
+    expect(await files.refresh(model, () => generation)).toBe(true);
     // A marker in place of the mirror shows whether the next refresh wrote it.
     writeFileSync(mirror, 'marker');
-    refreshActiveMirror(dataDir, model);
+    expect(await files.refresh(model, () => generation)).toBe(false);
     expect(readFileSync(mirror, 'utf8')).toBe('marker');
+    // Feedback that leaves the example counts as they were (a relabel) still changes the generation.
     model.learn(['a-token-only-this-test-uses'], 'spam');
-    refreshActiveMirror(dataDir, model);
-    expect(readFileSync(mirror).subarray(0, 2).toString('hex')).toBe('1f8b'); // gzip again
+    generation = '1:ab';
+    expect(await files.refresh(model, () => generation)).toBe(true);
+    expect(readActiveMirror(dataDir)?.score(['a-token-only-this-test-uses']).score).toBe(
+      model.score(['a-token-only-this-test-uses']).score,
+    );
+  });
+
+  it('refreshes run one at a time, each writing the weights of the turn it read the generation in', async () => {
+    const model = await ensureActiveModel(storage.models);
+    const files = createModelMirror(dataDir);
+    let generation = 'g0';
+    const first = files.refresh(model, () => generation);
+    const second = files.refresh(model, () => generation);
+    // Taught after both were asked for, before either ran: the second must write what the first did not.
+    model.learn(['a-second-token-only-this-test-uses'], 'spam');
+    generation = 'g1';
+    expect(await Promise.all([first, second])).toEqual([true, false]);
+    expect(readActiveMirror(dataDir)?.score(['a-second-token-only-this-test-uses']).score).toBe(
+      model.score(['a-second-token-only-this-test-uses']).score,
+    );
   });
 });

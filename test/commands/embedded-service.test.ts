@@ -1,10 +1,11 @@
 /**
  * The admin's commands beside a running service on the embedded store (real child processes, as an admin
  * runs them): `apikey create`, `train` and `migrate` go through the running service, so the key works at
- * once and the trained version is in force there; a second `serve` on the same directory is refused with
+ * once and the trained version is in force there; `scan` scores as the service does, feedback it learned
+ * included, beside it and after it stopped; a second `serve` on the same directory is refused with
  * one line before it touches anything; a service killed with SIGKILL does not block the next start.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,13 +19,24 @@ describe('commands beside a running service on the embedded store', () => {
   let sink: Sink;
   let service: ChildService | null = null;
   const dataDir = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-embedded-')), 'data');
-  const env = { DATA_DIR: dataDir, DATABASE_URL: '' };
+  // Sender authentication off: its signals are features, so with it on the API's scan of a message (from
+  // no client) and `scan`'s (no envelope) would differ a little by design.
+  const configFile = path.join(path.dirname(dataDir), 'mailsentra.yaml');
+  writeFileSync(configFile, 'auth:\n  enabled: false\n');
+  const env = { DATA_DIR: dataDir, DATABASE_URL: '', MAILSENTRA_CONFIG: configFile };
   let ports: { smtpPort: number; apiPort: number };
   const api = (p: string, key: string) =>
     fetch(`http://127.0.0.1:${ports.apiPort}${p}`, { headers: { authorization: `Bearer ${key}` } });
 
   const start = () =>
-    startChildService({ ...ports, relayPort: sink.port, databaseUrl: null, dataDir, timeoutMs: 180_000 });
+    startChildService({
+      ...ports,
+      relayPort: sink.port,
+      databaseUrl: null,
+      dataDir,
+      env: { MAILSENTRA_CONFIG: configFile },
+      timeoutMs: 180_000,
+    });
 
   beforeAll(async () => {
     sink = await startSink();
@@ -87,6 +99,53 @@ describe('commands beside a running service on the embedded store', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${ports.apiPort}/metrics`)).text();
     expect(metrics).toContain(`mailsentra_model_info{version="${version}"} 1`);
   }, 200_000);
+
+  describe('scan scores as the service does, with the feedback it learned', () => {
+    const mail = Buffer.from(
+      'From: Dana <dana@partner.example>\r\nTo: ops@example.com\r\nSubject: quarterly figures\r\n' +
+        'Message-ID: <figures@partner.example>\r\n\r\nHi, the quarterly figures are attached. Dana\r\n',
+    );
+    const file = path.join(path.dirname(dataDir), 'figures.eml');
+    const serviceScore = async () => {
+      const res = await fetch(`http://127.0.0.1:${ports.apiPort}/api/v1/scan`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'message/rfc822' },
+        body: mail,
+      });
+      return ((await res.json()) as { score: number }).score;
+    };
+    const cliScore = async () => {
+      const out = await runCliChild(['scan', '--json', file], env, { timeoutMs: 120_000 });
+      expect(out.code, out.stderr).toBe(0);
+      return (JSON.parse(out.stdout) as { score: number }).score;
+    };
+
+    it('beside the running service: the report just made counts', async () => {
+      writeFileSync(file, mail);
+      const before = await serviceScore();
+      const res = await fetch(`http://127.0.0.1:${ports.apiPort}/api/v1/feedback`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ raw: mail.toString(), label: 'spam' }),
+      });
+      expect(res.status).toBe(200);
+      const taught = await serviceScore();
+      expect(taught).toBeGreaterThan(before + 0.01);
+      expect(await cliScore()).toBeCloseTo(taught, 5);
+    }, 200_000);
+
+    it('after the service stopped, and after it started again', async () => {
+      const taught = await serviceScore();
+      service?.proc.kill('SIGTERM');
+      await service?.exited;
+      try {
+        expect(await cliScore()).toBeCloseTo(taught, 5);
+      } finally {
+        service = await start(); // the tests below need it
+      }
+      expect(await serviceScore()).toBeCloseTo(taught, 5);
+    }, 300_000);
+  });
 
   it('a second serve on the same directory is refused with one line, before it touches anything', async () => {
     const out = await runCliChild(['serve'], {

@@ -30,6 +30,7 @@ describe('control socket', () => {
       activate: async (version) => {
         activated.push(version);
       },
+      refreshMirror: async () => ({ version: 'mirrored' }),
     });
   }, 200_000);
   afterAll(async () => {
@@ -92,6 +93,7 @@ describe('control socket', () => {
       logger: silentLogger(),
       storage,
       activate: async () => {},
+      refreshMirror: async () => ({ version: 'mirrored' }),
     });
     expect(refused).toBeNull();
   });
