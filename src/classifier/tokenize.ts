@@ -3,6 +3,7 @@
  * words Porter-stemmed. Each distinct stem is one `Word`, which also keeps the FNV-1a hash of each word
  * feature family's prefix followed by it, so a word's own feature costs nothing to hash after its first use.
  */
+import { randomBytes } from 'node:crypto';
 import { FNV_OFFSET, fnv1aFrom } from './common.js';
 import { stemmer, stopWords, WORD_CHARS } from './natural.js';
 
@@ -54,10 +55,26 @@ function sameAt(text: string, start: number, token: string): boolean {
   return true;
 }
 
+/**
+ * A lookup that has probed this many slots gives up on the cache: the token is normalised uncached. FNV-1a
+ * is no secret, so a sender can write thousands of words with one hash; without a bound each of them would
+ * probe the whole chain the others built, in every message after, and stall the thread that parses mail.
+ */
+export const MAX_PROBES = 32;
+
+/**
+ * The first slot of a hash's probe sequence: the high bits of (hash ^ seed) · φ (Fibonacci hashing). The
+ * high bits depend on every bit of the hash, and the seed is the process's own, so words that share the low
+ * bits of their hash (cheap to write) do not share a chain; only words with one whole hash do.
+ */
+function firstSlot(hash: number, seed: number, bits: number): number {
+  return Math.imul(hash ^ seed, 0x9e3779b1) >>> (32 - bits);
+}
+
 /** Puts entry e with its hash in the first free slot of its probe sequence. */
-function place(slots: Int32Array, e: number, hash: number): void {
+function place(slots: Int32Array, e: number, hash: number, seed: number): void {
   const mask = (slots.length >> 1) - 1;
-  let j = (Math.imul(hash, 0x9e3779b1) >>> 0) & mask;
+  let j = firstSlot(hash, seed, 31 - Math.clz32(mask + 1));
   while ((slots[2 * j] as number) !== 0) j = (j + 1) & mask;
   slots[2 * j] = e + 1;
   slots[2 * j + 1] = hash;
@@ -77,6 +94,9 @@ export class WordNormaliser {
   // The token cache, open addressing: slot j holds entry + 1 at 2j (0: empty) and the entry's hash at
   // 2j + 1, so a probe reads one cache line. An entry is a token and its word (null: a stop word).
   private slots = new Int32Array(1 << 14);
+  /** log2 of the slot count (firstSlot's shift). */
+  private bits = 13;
+  private readonly seed = randomBytes(4).readInt32LE(0);
   /** Entry e's token at 2e and its word at 2e + 1 (side by side: one cache line). */
   private entries: (string | Word | null)[] = [];
   private readonly byStem = new Map<string, Word>();
@@ -148,7 +168,8 @@ export class WordNormaliser {
   private lookup(text: string, start: number, length: number, hash: number): Word | null {
     const slots = this.slots;
     const mask = (slots.length >> 1) - 1;
-    let j = (Math.imul(hash, 0x9e3779b1) >>> 0) & mask;
+    let j = firstSlot(hash, this.seed, this.bits);
+    let probes = 0;
     for (let e = (slots[2 * j] as number) - 1; e >= 0; e = (slots[2 * j] as number) - 1) {
       if (slots[2 * j + 1] === (hash | 0)) {
         const token = this.entries[2 * e] as string;
@@ -156,11 +177,17 @@ export class WordNormaliser {
           return this.entries[2 * e + 1] as Word | null;
       }
       j = (j + 1) & mask;
+      if (++probes === MAX_PROBES) return this.normalise(text.slice(start, start + length));
     }
     const token = text.slice(start, start + length);
     const word = this.normalise(token);
     this.remember(token, hash, word);
     return word;
+  }
+
+  /** Tokens in the cache. */
+  get cached(): number {
+    return this.entries.length / 2;
   }
 
   private remember(token: string, hash: number, word: Word | null): void {
@@ -173,15 +200,16 @@ export class WordNormaliser {
     // Load ≤ 1/2 (two cells a slot).
     if ((e + 1) * 4 > this.slots.length) this.grow();
     this.entries.push(token, word);
-    place(this.slots, e, hash);
+    place(this.slots, e, hash, this.seed);
   }
 
   private grow(): void {
     const old = this.slots;
     const slots = new Int32Array(old.length * 2);
     for (let j = 0; j < old.length; j += 2)
-      if ((old[j] as number) !== 0) place(slots, (old[j] as number) - 1, old[j + 1] as number);
+      if ((old[j] as number) !== 0) place(slots, (old[j] as number) - 1, old[j + 1] as number, this.seed);
     this.slots = slots;
+    this.bits++;
   }
 
   private normalise(token: string): Word | null {
