@@ -7,9 +7,11 @@
  */
 
 import { addressIn } from '../util/address.js';
+import { MAX_DKIM_SIGNATURES } from './signature-limit.js';
 
 const MAX_HEAD = 65_536;
-const MAX_SIGNATURES = 8;
+/** Key names asked for per message, DKIM and ARC together. */
+const MAX_KEYS = 8;
 
 /** Compiled once: this runs for every message, warm or cold. */
 const TAG_PATTERNS = {
@@ -33,7 +35,8 @@ export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | nu
   const end = slice.indexOf('\r\n\r\n');
   const head = (end === -1 ? slice : slice.slice(0, end)).replace(/\r\n[ \t]+/g, ' ');
   const names = new Set<string>();
-  let signatures = 0;
+  let keys = 0;
+  let dkim = 0;
   let from: string | null = null;
   for (const line of head.split('\r\n')) {
     const colon = line.indexOf(':');
@@ -41,7 +44,9 @@ export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | nu
     const field = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1);
     if (field === 'dkim-signature' || field === 'arc-message-signature' || field === 'arc-seal') {
-      if (++signatures > MAX_SIGNATURES) continue;
+      // Only the signatures the verifier checks (signature-limit.ts).
+      if (field === 'dkim-signature' && ++dkim > MAX_DKIM_SIGNATURES) continue;
+      if (++keys > MAX_KEYS) continue;
       const d = tag(value, 'd');
       const s = tag(value, 's');
       if (d && s) names.add(`${s}._domainkey.${d}`);

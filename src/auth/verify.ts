@@ -10,6 +10,7 @@ import { withTimeout } from '../util/timeout.js';
 import { formatAuthResults } from './ar-header.js';
 import { namesToPrefetch } from './prefetch.js';
 import type { MailauthResolver, Resolver } from './resolver.js';
+import { withFirstSignatures } from './signature-limit.js';
 import type { AuthMethod, AuthResult, AuthVerdict, DkimSignature, DmarcPolicy } from './types.js';
 import {
   type AuthResults,
@@ -178,11 +179,11 @@ export function createVerifier(
     // mailauth's typings omit MX answers ({ exchange, priority }[]), which its SPF code reads.
     resolver: resolve as DNSResolver,
   });
-  const verifyWithMailauth = async (input: AuthInput, resolve: MailauthResolver) => {
+  const verifyWithMailauth = async (head: Buffer, input: AuthInput, resolve: MailauthResolver) => {
     mailauth ??= import('mailauth').then((m: MailAuth & { default?: MailAuth }) => m.default ?? m);
     const { authenticate } = await mailauth;
-    // Signed: the whole message, whose body each DKIM signature hashes.
-    return authenticate(input.raw, {
+    // Signed: the whole message, whose body each DKIM signature hashes (the first few: signature-limit.ts).
+    return authenticate(withFirstSignatures(input.raw, head), {
       ...envelopeOf(input, resolve),
       minBitLength: options.minKeyBits,
       disableBimi: true,
@@ -206,7 +207,7 @@ export function createVerifier(
       try {
         const head = headerBlock(input.raw);
         const result = await withTimeout(
-          isUnsigned(head) ? verifyUnsigned(head, input, resolve) : verifyWithMailauth(input, resolve),
+          isUnsigned(head) ? verifyUnsigned(head, input, resolve) : verifyWithMailauth(head, input, resolve),
           limitMs,
           () => new Error(`verification took longer than ${limitMs} ms`),
         );

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authservIdOf } from '../../src/auth/ar-header.js';
 import { authSignals } from '../../src/auth/signals.js';
+import { MAX_DKIM_SIGNATURES, withFirstSignatures } from '../../src/auth/signature-limit.js';
 import type { AuthVerdict } from '../../src/auth/types.js';
 import type { AuthInput } from '../../src/auth/verify.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -66,7 +67,40 @@ function preDecide(
   });
 }
 
+/** `signed` with `count` more DKIM-Signature fields after its own (each its own l=, folded over two lines). */
+function withExtraSignatures(signed: Buffer, count: number): Buffer {
+  const text = signed.toString('latin1');
+  const firstField = /\r\n(?![ \t])/.exec(text);
+  const at = (firstField?.index ?? 0) + 2;
+  const extra = Array.from(
+    { length: count },
+    (_, i) =>
+      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=extra${i}.example; s=x; l=${i + 1};\r\n\th=from; bh=AAAA; b=AAAA\r\n`,
+  ).join('');
+  return Buffer.concat([signed.subarray(0, at), Buffer.from(extra, 'latin1'), signed.subarray(at)]);
+}
+
+describe('the DKIM signatures verified', () => {
+  it("are the first few: the rest leave the verifier's copy, folded lines and all, and the body stays", async () => {
+    const signed = await signedMessage();
+    expect(withFirstSignatures(signed, signed)).toBe(signed); // one signature: the message itself
+    const many = withExtraSignatures(signed, 20);
+    const copy = withFirstSignatures(many, many.subarray(0, many.indexOf('\r\n\r\n') + 4)).toString('latin1');
+    expect(copy.match(/^DKIM-Signature:/gm)).toHaveLength(MAX_DKIM_SIGNATURES);
+    expect(copy).not.toContain(`d=extra${MAX_DKIM_SIGNATURES - 1}.example`);
+    expect(copy).toBe(withExtraSignatures(signed, MAX_DKIM_SIGNATURES - 1).toString('latin1'));
+  });
+});
+
 describe('verifier against the loopback DNS server', () => {
+  it('verifies only the first DKIM signatures of a message that carries many, its own among them', async () => {
+    const { verifier } = testVerifier(dns);
+    const v = await verifier.verify({ raw: withExtraSignatures(await signedMessage(), 40), ...ORIGIN });
+    expect(v.dkim).toHaveLength(MAX_DKIM_SIGNATURES);
+    expect(v.dkim[0]).toMatchObject({ result: 'pass', domain: 'authorg.example' });
+    expect(v.dmarc.result).toBe('pass');
+  });
+
   it('passes SPF, DKIM and DMARC for a signed message from a permitted address', async () => {
     const { verifier, metrics } = testVerifier(dns);
     const v = await verifier.verify({ raw: await signedMessage(), ...ORIGIN });
