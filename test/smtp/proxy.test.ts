@@ -145,6 +145,31 @@ describe('the SMTP proxy', () => {
     expect(dsn?.mailFrom).toBe('');
     expect(dsn?.rcptTo).toEqual(['alice@example.org']);
     expect(dsn?.raw.toString()).toMatch(/Final-Recipient: rfc822; gone@example\.net[\s\S]*Status: 5\.1\.1/);
+    // The log row names the refused recipient with the next hop's words.
+    expect((await logged(svc))[0]).toMatchObject({ status: 'partial' });
+    expect((await logged(svc))[0]?.response).toContain('gone@example.net: 550 5.1.1 No such user');
+
+    // The DSN cannot be sent for now: the refused recipient must not vanish unreported, so upstream retries.
+    svc.sink.messages.length = 0;
+    const gone = { code: 550, text: '5.1.1 No such user' };
+    svc.sink.behaviour = {
+      kind: 'refuse-rcpt',
+      recipients: { 'gone@example.net': gone, 'alice@example.org': { code: 451, text: '4.3.0 Try later' } },
+    };
+    const unreported = await send(svc.smtpPort, env(['bob@example.net', 'gone@example.net']), HAM);
+    expect(unreported.code).toBe(451);
+    expect((await logged(svc))[0]).toMatchObject({ action: 'tempfail', status: 'deferred' });
+    // The sender's address refused outright: no bounce could reach it either, so the others keep their copy.
+    svc.sink.behaviour = {
+      kind: 'refuse-rcpt',
+      recipients: {
+        'gone@example.net': gone,
+        'alice@example.org': { code: 550, text: '5.1.1 Unknown sender' },
+      },
+    };
+    const unreachable = await send(svc.smtpPort, env(['bob@example.net', 'gone@example.net']), HAM);
+    expect(unreachable.code).toBe(250);
+    expect((await logged(svc))[0]?.response).toContain('DSN refused');
 
     // A temporary refusal: upstream must retry, so the whole message gets 451 (a duplicate for bob, no loss).
     svc.sink.messages.length = 0;
