@@ -5,6 +5,7 @@
  * `List-Unsubscribe-Post` (RFC 8058) so mail clients offer a one-click unsubscribe.
  */
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { shownText } from '../pipeline/summary.js';
 import { html, showDirectionControls } from '../ui/html.js';
 
 export interface DigestRow {
@@ -31,8 +32,10 @@ export function digestText({ recipient, rows, linkDays, unsubscribe }: DigestInp
   ];
   for (const r of rows) {
     lines.push(
-      `From: ${showDirectionControls(r.mailFrom) || '<>'}`,
-      `Subject: ${showDirectionControls(r.subject ?? '(no subject)')}`,
+      // One line each, whatever a row holds: a line break in a subject would start an entry of its own,
+      // links and all, in the service's voice.
+      `From: ${showDirectionControls(shownText(r.mailFrom)) || '<>'}`,
+      `Subject: ${showDirectionControls(shownText(r.subject ?? '(no subject)'))}`,
       `Score: ${r.score === null ? '-' : r.score.toFixed(3)}   Date: ${r.createdAt.toISOString()}`,
       `Release: ${r.links.release}`,
       `Delete: ${r.links.delete}`,
