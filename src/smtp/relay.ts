@@ -66,6 +66,17 @@ export function outcomeOfError(err: NodemailerError, recipients: string[]): Rela
       recipients: recipients.map((r) => ({ recipient: r, code, response: err.response ?? err.message })),
     };
   }
+  // nodemailer compares the message with the next hop's SIZE before MAIL FROM: no retry can make it fit
+  // (our headers are on it), so it is refused as a next hop's 552 would refuse it.
+  if (err.code === 'EMESSAGE' && err.command === 'MAIL FROM') {
+    const response = `552 5.3.4 Message too big for the next hop (${err.message})`;
+    return {
+      result: 'permfail',
+      code: 552,
+      response,
+      recipients: recipients.map((r) => ({ recipient: r, code: 552, response })),
+    };
+  }
   const response =
     code !== undefined
       ? (err.response ?? err.message)

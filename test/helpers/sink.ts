@@ -30,13 +30,16 @@ export interface Sink {
 
 const err = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
 
-export async function startSink(behaviour: SinkBehaviour = { kind: 'accept' }): Promise<Sink> {
+export async function startSink(
+  behaviour: SinkBehaviour = { kind: 'accept' },
+  options: { /** The SIZE it announces (RFC 1870). */ size?: number } = {},
+): Promise<Sink> {
   const sink = { messages: [] as Received[], receiving: 0, behaviour } as Sink;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
-    size: 64 * 1024 * 1024,
+    size: options.size ?? 64 * 1024 * 1024,
     onRcptTo(address, _session, callback) {
       const b = sink.behaviour;
       const refusal = b.kind === 'refuse-rcpt' ? b.recipients[address.address] : undefined;

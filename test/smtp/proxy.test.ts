@@ -181,6 +181,22 @@ describe('the SMTP proxy', () => {
     expect(t.code).toBe(451);
   });
 
+  it('refuses with 552 a message the next hop announces it cannot take, rather than deferring it for ever', async () => {
+    const sink = await startSink({ kind: 'accept' }, { size: 2000 });
+    const small = await startTestService({ sink });
+    try {
+      // Under the next hop's limit as sent, over it with our headers on.
+      const near = Buffer.concat([Buffer.from('Subject: near the limit\r\n\r\n'), Buffer.alloc(1900, 'a')]);
+      const r = await send(small.smtpPort, env(), near);
+      expect(r.code).toBe(552);
+      expect(r.response).toMatch(/5\.3\.4 .*too big for the next hop/);
+      expect((await logged(small))[0]).toMatchObject({ status: 'bounced' });
+    } finally {
+      await small.stop();
+      await sink.close();
+    }
+  });
+
   it('refuses oversize mail with 552 and too many recipients with 452', async () => {
     const small = await startTestService({ config: { smtp: { maxMessageSize: 10_000, maxRecipients: 3 } } });
     try {
