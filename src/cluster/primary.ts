@@ -38,6 +38,13 @@ export async function runPrimary(
       worker.on('message', (m: unknown) => {
         if (isToPrimary(m)) pending.get(m.id)?.(m.metrics);
       });
+      // A send to a worker whose channel just closed fails here, not in this process's stop.
+      worker.on('error', (err) =>
+        logger.warn(
+          { event: 'WORKER_CHANNEL_FAILED', pid: worker.process.pid, err: err.message },
+          'worker channel failed',
+        ),
+      );
       worker.once('listening', () => resolve());
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
@@ -58,24 +65,29 @@ export async function runPrimary(
     });
 
   const broadcast = (message: ToWorker) => {
-    for (const w of workers) if (w.isConnected()) w.send(message);
+    // A worker disconnecting meanwhile misses it: it is stopping, and its replacement starts in the state
+    // in force. The error is the worker's 'error' event, logged above.
+    for (const w of workers) if (w.isConnected()) w.send(message, undefined, () => {});
   };
 
   const metricsText = async (): Promise<string> => {
+    // A worker stays in the set until it exits, but its channel closes when it disconnects, before: a
+    // scrape in between must leave it out, not fail (an unhandled send error would end the primary).
     const fromWorkers = [...workers].map(
       (w) =>
         new Promise<MetricsJson | null>((resolve) => {
+          if (!w.isConnected()) return resolve(null);
           const id = nextRequest++;
-          const timer = setTimeout(() => {
-            pending.delete(id);
-            resolve(null);
-          }, 2000);
-          pending.set(id, (metrics) => {
+          const done = (metrics: MetricsJson | null) => {
             clearTimeout(timer);
             pending.delete(id);
             resolve(metrics);
+          };
+          const timer = setTimeout(() => done(null), 2000);
+          pending.set(id, done);
+          w.send({ kind: 'metrics', id } satisfies ToWorker, undefined, (err) => {
+            if (err) done(null);
           });
-          w.send({ kind: 'metrics', id } satisfies ToWorker);
         }),
     );
     const parts = [await app.metrics.registry.getMetricsAsJSON(), ...(await Promise.all(fromWorkers))];
@@ -108,9 +120,11 @@ export async function runPrimary(
     stopping = true;
     const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
     for (const w of workers) w.process.kill('SIGTERM');
+    // A worker's own stop takes the grace, then smtp-server's 5 s for sessions to close, then its flush of
+    // the verdict log and the store's close: killed only well past all of that.
     const deadline = setTimeout(() => {
       for (const w of workers) w.process.kill('SIGKILL');
-    }, config.shutdownGraceMs + 5000);
+    }, config.shutdownGraceMs + 15_000);
     await Promise.all(exited);
     clearTimeout(deadline);
     await app.stop();

@@ -44,8 +44,11 @@ export async function runWorker(config: Config): Promise<number> {
     throw err;
   }
   await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
+    // Kept for the whole stop, not once: a supervisor signals the whole process group (systemd's
+    // KillMode=control-group), then the primary signals each worker again, and a second SIGTERM with no
+    // handler would end the worker in the middle of its drain.
+    process.on('SIGTERM', () => resolve());
+    process.on('SIGINT', () => resolve());
     // The primary gone means nobody will ever signal this worker: stop as if told to.
     process.once('disconnect', () => resolve());
   });

@@ -2,12 +2,15 @@
  * `smtp.processes: 2` (node:cluster): two SMTP workers share the listener and the primary serves the API.
  * Mail flows through both workers, /metrics counts all of it, feedback given to the API changes the score
  * in every worker, SIGHUP reloads the policy of every worker (and a worker given SIGHUP itself, as a
- * terminal's hangup does, lives on), and SIGTERM drains and exits 0. Needs Postgres (the embedded database is
+ * terminal's hangup does, lives on), a worker stopping while /metrics is scraped leaves the primary up, and
+ * SIGTERM to the whole process group drains (the message in flight ends 250) and exits 0. Needs Postgres (the embedded database is
  * one process's).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { childSurroundings, startChildService, waitForPort } from '../helpers/child-service.js';
 import { freePort } from '../helpers/free-port.js';
@@ -20,6 +23,13 @@ const message = (n: number) =>
 const FEEDBACK_MESSAGE =
   'From: promo@example.com\r\nTo: b@example.net\r\nSubject: your parcel\r\n\r\nYour parcel is waiting, confirm the delivery address.\r\n';
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-cluster-')), 'mailsentra.yaml');
+/** The service's SMTP workers: the primary's children. */
+async function workerPids(primary: number): Promise<number[]> {
+  const { stdout } = await promisify(execFile)('pgrep', ['-P', String(primary)]).catch(() => ({
+    stdout: '',
+  }));
+  return stdout.split('\n').filter(Boolean).map(Number);
+}
 const scoreOf = (raw: Buffer) => Number(/X-Spam-Score: ([\d.]+)/.exec(raw.toString('latin1'))?.[1]);
 
 describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () => {
@@ -149,9 +159,50 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
     });
   }, 60_000);
 
-  it('SIGTERM stops both workers and the primary, exit 0', async () => {
-    around.child!.proc.kill('SIGTERM');
+  it('a worker that stops while /metrics is being scraped does not take the primary down', async () => {
+    const output = () => around.child!.output();
+    const exitedBefore = output().match(/"WORKER_EXITED"/g)?.length ?? 0;
+    const [pid] = await workerPids(around.child!.proc.pid!);
+    let scraping = true;
+    const scrapes = Array.from({ length: 4 }, async () => {
+      while (scraping) {
+        await (await fetch(`http://127.0.0.1:${around.child!.apiPort}/metrics`)).text();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    process.kill(pid!, 'SIGTERM');
+    try {
+      await expect
+        .poll(() => output().match(/"WORKER_EXITED"/g)?.length ?? 0, { timeout: 30_000 })
+        .toBe(exitedBefore + 1);
+      await new Promise((r) => setTimeout(r, 500)); // scrapes go on across the exit
+    } finally {
+      scraping = false;
+      await Promise.allSettled(scrapes);
+    }
+    expect(around.child!.proc.exitCode).toBeNull();
+    // The replacement serves; the API still answers.
+    await waitFor('two workers again', async () => (await workerPids(around.child!.proc.pid!)).length === 2);
+    expect(
+      (await send(around.child!.smtpPort, { from: 'a@example.org', to: ['b@example.net'] }, message(99)))
+        .code,
+    ).toBe(250);
+    expect((await fetch(`http://127.0.0.1:${around.child!.apiPort}/metrics`)).status).toBe(200);
+  }, 60_000);
+
+  it('SIGTERM to the whole process group, as a supervisor sends it: the message in flight ends 250, exit 0', async () => {
+    around.sink.behaviour = { kind: 'stall-ms', ms: 1500 };
+    const receiving = around.sink.receiving;
+    const inFlight = send(
+      around.child!.smtpPort,
+      { from: 'a@example.org', to: ['b@example.net'] },
+      message(7),
+    );
+    await expect.poll(() => around.sink.receiving, { timeout: 10_000 }).toBe(receiving + 1);
+    const pids = [around.child!.proc.pid!, ...(await workerPids(around.child!.proc.pid!))];
+    for (const pid of pids) process.kill(pid, 'SIGTERM');
+    expect((await inFlight).code).toBe(250);
     expect(await around.child!.exited).toBe(0);
-    expect(around.child!.output().match(/"event":"STOPPED"/g)).toHaveLength(3);
+    expect(around.child!.output().match(/"event":"STOPPED"/g)?.length).toBeGreaterThanOrEqual(3);
   }, 60_000);
 });
