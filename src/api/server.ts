@@ -29,6 +29,7 @@ import type { Relay } from '../smtp/types.js';
 import type { Storage } from '../store/types.js';
 import { uiPlugin } from '../ui/plugin.js';
 import { sessionCredential } from '../ui/session.js';
+import { withTimeout } from '../util/timeout.js';
 import { authPlugin, markPublic } from './auth.js';
 import { lazySchemaCompilers } from './lazy-schemas.js';
 import { digestRoutes } from './routes/digest.js';
@@ -268,6 +269,9 @@ export function startApiFrame(base: ApiBase): ApiFrameBuild {
   };
 }
 
+/** The longest /ready waits for the database: orchestrators' probes time out in a few seconds. */
+const READY_TIMEOUT_MS = 2000;
+
 /** Adds the routes to a frame (built with this `storage`): the API, ready to listen. */
 export async function buildApi(app: ApiFrame, deps: ApiDeps): Promise<FastifyInstance> {
   const { config, storage } = deps;
@@ -292,7 +296,11 @@ export async function buildApi(app: ApiFrame, deps: ApiDeps): Promise<FastifyIns
       },
     },
     async (_request, reply) => {
-      const database = await storage.ping().catch(() => false);
+      // A probe that hangs is an outage too: a database that stops answering answers 503 in bounded time.
+      const limit = Math.min(config.database.timeoutMs, READY_TIMEOUT_MS);
+      const database = await withTimeout(storage.ping(), limit, () => new Error('ping timed out')).catch(
+        () => false,
+      );
       let model: string | null = null;
       try {
         model = deps.activeModel.current().version;

@@ -183,6 +183,11 @@ export const ConfigSchema = T.Object(
         'how often each process checks the database for a model activation or feedback it was not told of',
         30,
       ),
+      timeoutMs: IntAtLeast(
+        100,
+        'how long a quarantine write waits for the database before the message gets failure.quarantineStore; also the bound of a new connection and of /ready (at most 2 s)',
+        30_000,
+      ),
     }),
     redis: Section({
       url: Unset(T.String({ pattern: '^rediss?://' }), 'Redis URL; unset = in-process cache only', {

@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/log.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MessageLogEntry, Storage } from '../store/types.js';
+import { withTimeout } from '../util/timeout.js';
 import { type Authenticated, authenticateMessage } from './authenticate.js';
 import { hasBareLineEnding, normaliseLineEndings, type Stamp } from './headers.js';
 import { type Outcome, type Reply, respond, type Verdict } from './outcome.js';
@@ -95,17 +96,24 @@ export function createMessageProcessor(deps: PipelineDeps) {
    * (failure.quarantineStore). */
   async function quarantine(m: InFlight, v: Verdict, held: string[]): Promise<Verdict | Outcome> {
     try {
-      await storage.quarantine.hold({
-        messageId: m.id,
-        mailFrom: m.delivery.mailFrom,
-        recipients: held,
-        subject: m.summary.subject,
-        headerFrom: m.summary.from,
-        score: v.scan?.score ?? null,
-        reason: v.reason,
-        raw: m.raw,
-        expiresAt: new Date(Date.now() + config.retention.quarantineDays * DAY_MS),
-      });
+      // Bounded: a database that stops answering (not one that refuses) must not hold upstream past its
+      // own timeout, which would retry a message we may yet store (a duplicate at worst, never a loss).
+      const limit = config.database.timeoutMs;
+      await withTimeout(
+        storage.quarantine.hold({
+          messageId: m.id,
+          mailFrom: m.delivery.mailFrom,
+          recipients: held,
+          subject: m.summary.subject,
+          headerFrom: m.summary.from,
+          score: v.scan?.score ?? null,
+          reason: v.reason,
+          raw: m.raw,
+          expiresAt: new Date(Date.now() + config.retention.quarantineDays * DAY_MS),
+        }),
+        limit,
+        () => new Error(`the database did not answer within ${limit} ms (database.timeoutMs)`),
+      );
       if (held.length === m.delivery.rcptTo.length) return { kind: 'quarantined', verdict: v };
       return forOthers(m, v, held);
     } catch (err) {

@@ -49,7 +49,14 @@ export async function openDb(config: Config, pglite?: string): Promise<OpenedDb>
   if (config.database.url) {
     // Imported only here: the embedded store never loads the Postgres client.
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
+    const pool = new pg.Pool({
+      connectionString: config.database.url,
+      max: config.database.poolSize,
+      // A server that stops answering fails a new connection in bounded time, and a dead peer of an open
+      // one is found by TCP keepalive rather than never.
+      connectionTimeoutMillis: config.database.timeoutMs,
+      keepAlive: true,
+    });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => {});
     // The pool listens for errors only on idle clients. A reset while Kysely holds a client between

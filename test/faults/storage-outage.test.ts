@@ -1,6 +1,6 @@
 /**
  * Postgres and Redis going away under a running service. Postgres is taken away through a TCP proxy the test
- * cuts (the machine's server keeps serving every other test); Redis is a private redis-server killed and
+ * cuts or freezes (the machine's server keeps serving every other test); Redis is a private redis-server killed and
  * started again. Postgres is needed for these: .ci/run sets DATABASE_URL and fails on any skip.
  */
 import type pg from 'pg';
@@ -33,7 +33,10 @@ describe.skipIf(!process.env.DATABASE_URL)('Postgres going away', () => {
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.host = `127.0.0.1:${proxy.port}`;
     svc = await startTestService({
-      config: { database: { url: url.toString() }, logBuffer: { maxRows: 3, flushIntervalMs: 20 } },
+      config: {
+        database: { url: url.toString(), timeoutMs: 1500 },
+        logBuffer: { maxRows: 3, flushIntervalMs: 20 },
+      },
     });
   });
   afterAll(async () => {
@@ -97,6 +100,42 @@ describe.skipIf(!process.env.DATABASE_URL)('Postgres going away', () => {
       'minutes 2',
     ]);
   });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('Postgres that stops answering', () => {
+  let db: Awaited<ReturnType<typeof freshDatabaseWithClient>>;
+  let proxy: TcpProxy;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    db = await freshDatabaseWithClient();
+    const url = new URL(db.url);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.host = `127.0.0.1:${proxy.port}`;
+    svc = await startTestService({ config: { database: { url: url.toString(), timeoutMs: 1500 } } });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  it('answers 451 to spam it cannot quarantine in time, and /ready 503, rather than waiting on it', async () => {
+    const api = `http://127.0.0.1:${svc.apiPort}`;
+    expect((await fetch(`${api}/ready`)).status).toBe(200);
+    proxy.freeze();
+    try {
+      // Without a bound each of these would wait as long as the database does (this test's timeout).
+      expect((await fetch(`${api}/ready`)).status).toBe(503);
+      const r = await send(svc.smtpPort, { from: 'x@example.com', to: ['p@example.net'] }, SPAM);
+      expect(r.code).toBe(451);
+      expect(r.response).toMatch(/^451 4\.3\.0/);
+      expect(svc.sink.messages).toHaveLength(0);
+    } finally {
+      proxy.thaw();
+    }
+    await expect.poll(async () => (await fetch(`${api}/ready`)).status, { timeout: 20_000 }).toBe(200);
+  }, 60_000);
 });
 
 describe('Redis going away and coming back', () => {
