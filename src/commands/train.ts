@@ -19,6 +19,7 @@ import type { ControlClient } from '../control/client.js';
 import type { FeedbackItem } from '../control/protocol.js';
 import { CliError } from '../errors.js';
 import { TRAINING_FEEDBACK_LIMIT } from '../pipeline/feedback-replay.js';
+import { announceActivation } from '../store/model-sync.js';
 import type { ModelStore, Storage } from '../store/types.js';
 import { commandConfig, parseArgs, usageError, withStorage } from './context.js';
 import { createProgress } from './progress.js';
@@ -33,12 +34,18 @@ interface TrainingTarget {
   ): Promise<void>;
 }
 
-function localTarget(storage: Storage, config: Config): TrainingTarget {
+function localTarget(storage: Storage, config: Config, ctx: CommandContext): TrainingTarget {
   return {
     feedback: (until) => storage.feedback.forTraining(until, TRAINING_FEEDBACK_LIMIT),
     async storeAndActivate(record, model) {
       await storage.models.save(record);
       await storage.models.activate(record.version);
+      // Running instances hear of it at once, as of an activation through the API.
+      if (config.database.url !== null && config.redis.url !== null)
+        if (!(await announceActivation(config.redis.url, record.version)))
+          ctx.stderr.write(
+            `mailsentra: could not announce ${record.version} on Redis; instances load it at their next check (database.syncIntervalSeconds)\n`,
+          );
       // The file one-shot commands read the active model from (model-source.ts); a service keeps its own.
       if (config.database.url === null) writeActiveMirror(config.dataDir, model);
     },
@@ -202,7 +209,7 @@ export const run: Command = async (args, ctx) => {
   }
   return withStorage(config, async (storage) => {
     const done = await storage.models.withTrainingLock(async () => {
-      await trainAndStore(sources, site, config, localTarget(storage, config), ctx);
+      await trainAndStore(sources, site, config, localTarget(storage, config, ctx), ctx);
       return true;
     });
     return done ? 0 : busy();

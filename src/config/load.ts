@@ -310,8 +310,9 @@ function maskValue(value: string): string {
 }
 
 /**
- * Every secret string in the configuration (whole values, and the user, password and query values of service
- * URLs), longest first, for the log destination to blank out wherever one appears.
+ * Every secret string in the configuration (whole values, and the password and query values of service
+ * URLs), longest first, for the log destination to blank out wherever one appears. Not a URL's user name:
+ * it is no secret, and it is often a word the logs need (`postgres`, the store's kind).
  */
 export function secretValues(config: Config, schema: TObject = ConfigSchema): string[] {
   const out = new Set<string>();
@@ -323,7 +324,7 @@ export function secretValues(config: Config, schema: TObject = ConfigSchema): st
         if (SERVICE_URL.test(value)) {
           try {
             const url = new URL(value);
-            for (const part of [url.username, url.password, ...url.searchParams.values()]) {
+            for (const part of [url.password, ...url.searchParams.values()]) {
               if (part.length >= 4) {
                 out.add(part);
                 out.add(decodeURIComponent(part));

@@ -4,10 +4,35 @@
  * message or an instance without Redis.
  */
 import type { Logger } from '../observability/log.js';
+import { newRedis } from '../util/redis-client.js';
 import { openSyncChannel } from './sync-channel.js';
 import type { ModelStore } from './types.js';
 
 export const MODEL_CHANNEL = 'mailsentra:model-activated';
+
+/**
+ * A one-shot command's announcement of a version it activated (`mailsentra train`), so the running
+ * instances load it at once rather than at their next check. Best effort: false when Redis could not be
+ * told, and the instances' periodic check then finds it.
+ */
+export async function announceActivation(redisUrl: string, version: string): Promise<boolean> {
+  const redis = newRedis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.publish(MODEL_CHANNEL, version);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
 
 export interface ModelSyncDeps {
   models: ModelStore;

@@ -125,6 +125,29 @@ describe('secrets', () => {
       expect(text).not.toContain(secret);
     expect(text).toContain('db.example');
   });
+
+  it('leaves a URL’s user name in the logs: masking it blanked every "postgres" of a postgres user', () => {
+    const lines: string[] = [];
+    const withUser = loadConfig({
+      file: null,
+      env: { DATABASE_URL: 'postgres://postgres:pg-Passw0rd@db.example/mail' },
+    });
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+      secretValues(withUser),
+    );
+    logger.info({ db: 'postgres' }, 'listening');
+    logger.error({ err: 'connect failed: postgres://postgres:pg-Passw0rd@db.example/mail' }, 'down');
+    const text = lines.join('');
+    expect(text).toContain('"db":"postgres"');
+    expect(text).not.toContain('pg-Passw0rd');
+  });
 });
 
 describe('forged verdict headers', () => {
