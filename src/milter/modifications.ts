@@ -32,20 +32,11 @@ function indexed(index: number, name: string, value: string): Buffer {
   return Buffer.concat([i, cstrings(name, value)]);
 }
 
-/** Our authserv-id, read from the Authentication-Results line the pipeline prepared (null: auth off). */
-function ourAuthservId(h: HandOn): string | null {
-  if (!h.authResults) return null;
-  return authservIdOf(h.authResults.slice(h.authResults.indexOf(':') + 1));
-}
-
 export function modifications(h: HandOn, quarantined: string[], ctx: ModificationContext): Buffer[] {
   const out: Buffer[] = [];
   const lead = ctx.leadingSpace ? ' ' : '';
-  const authservId = ourAuthservId(h);
   const forgedAuth = (name: string, value: string) =>
-    authservId !== null &&
-    name.toLowerCase() === 'authentication-results' &&
-    authservIdOf(value) === authservId;
+    name.toLowerCase() === 'authentication-results' && authservIdOf(value) === h.authservId;
   if (ctx.actions & Action.CHGHDRS) {
     const seen = new Map<string, number>();
     const forged: { name: string; index: number }[] = [];

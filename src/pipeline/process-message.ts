@@ -8,6 +8,7 @@
  * after DATA is a 4xx so the upstream MTA keeps the message and retries.
  */
 import { randomUUID } from 'node:crypto';
+import { stripOurAuthResults } from '../auth/ar-header.js';
 import type { SenderAuth } from '../auth/index.js';
 import { authSummary, signalNames } from '../auth/signals.js';
 import type { Config } from '../config/schema.js';
@@ -60,6 +61,7 @@ const isOutcome = (v: Verdict | Outcome): v is Outcome => 'kind' in v;
 
 export function createMessageProcessor(deps: PipelineDeps) {
   const { config, logger, metrics, scanner, policy, storage } = deps;
+  const authservId = deps.auth?.authservId ?? config.auth.authservId ?? config.smtp.hostname;
 
   /** Step: bare LF/CR is refused or repaired (smtp.bareLineEndings). */
   function lineEndings(raw: Buffer): Buffer | Outcome {
@@ -188,6 +190,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
         head: m.summary.head,
         stamp,
         authResults: m.auth?.headerLine ?? null,
+        authservId,
         recipients: notHeld(m.delivery.rcptTo, held),
         quarantined: held,
       },
@@ -204,6 +207,9 @@ export function createMessageProcessor(deps: PipelineDeps) {
       // Step: SPF, DKIM, DMARC, ARC on the message as received; forged Authentication-Results removed.
       m.auth = await authenticateMessage(deps.auth, m.delivery, m.raw);
       m.raw = m.auth.raw;
+    } else {
+      // No verification, yet a result claiming our name must not reach the mailbox as if we wrote it.
+      m.raw = stripOurAuthResults(m.raw, authservId).raw;
     }
     let verdict = await judge(m);
     if (isOutcome(verdict)) return verdict;

@@ -39,6 +39,9 @@ export interface HandOn {
   stamp: Stamp | null;
   /** Our Authentication-Results header field (CRLF-terminated), null when auth is off: added on hand-on. */
   authResults: string | null;
+  /** Our authserv-id: an incoming Authentication-Results claiming it is a forgery, removed whether or not
+   * auth is on (RFC 8601 §5). */
+  authservId: string;
   /** The recipients it goes to: all of the envelope's but those held in quarantine. */
   recipients: string[];
   /** Recipients held in quarantine (only when the transport splits recipients): the transport removes them. */

@@ -16,7 +16,7 @@ import {
   useAuthWorldService,
 } from '../helpers/auth-world.js';
 import { startTestService, type TestService } from '../helpers/service.js';
-import { rawSession } from '../helpers/smtp-client.js';
+import { rawSession, send } from '../helpers/smtp-client.js';
 
 const AUTHSERV = AUTHSERV_ID;
 const world = useAuthWorldService({
@@ -112,6 +112,29 @@ describe('sender authentication in the SMTP proxy', () => {
     expect(text).toMatch(/mailsentra_auth_results_total\{method="dmarc",result="fail"\} [1-9]/);
     expect(text).toMatch(/mailsentra_auth_results_total\{method="dkim",result="pass"\} [1-9]/);
     expect(text).toMatch(/mailsentra_dns_lookup_duration_seconds_count\{source="network"\} [1-9]/);
+  });
+});
+
+describe('sender authentication off', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ config: { auth: { enabled: false, authservId: AUTHSERV } } });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it("still removes an Authentication-Results claiming our authserv-id, and keeps other servers'", async () => {
+    const raw =
+      `Authentication-Results: ${AUTHSERV}; dkim=pass header.d=authbank.example; dmarc=pass\r\n` +
+      'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=authorg.example\r\n' +
+      'From: a@authbank.example\r\nTo: b@example.net\r\nSubject: statement\r\n\r\nYour statement.\r\n';
+    const reply = await send(svc.smtpPort, { from: 'a@authbank.example', to: ['b@example.net'] }, raw);
+    expect(reply.code).toBe(250);
+    const results = headerFields(svc.sink.messages.at(-1)?.raw as Buffer, 'Authentication-Results');
+    expect(results).toEqual([
+      'Authentication-Results: upstream.example; spf=pass smtp.mailfrom=authorg.example',
+    ]);
   });
 });
 

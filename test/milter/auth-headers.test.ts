@@ -15,6 +15,7 @@ function handOn(authResults: string | null): HandOn {
     head: '',
     stamp: null,
     authResults,
+    authservId: 'mx.example.net',
     recipients: ['r@example.net'],
     quarantined: [],
   };
@@ -50,9 +51,14 @@ describe('milter authentication headers', () => {
     expect(added.some((a) => a.startsWith('X-MailSentra-Id\0'))).toBe(true);
   });
 
-  it('touches no Authentication-Results when authentication is off', () => {
+  it('with authentication off adds none, and still deletes the one claiming our authserv-id', () => {
     const out = decode(modifications(handOn(null), [], ctx));
-    expect(out.filter((p) => p.cmd === Reply.CHGHEADER)).toEqual([]);
-    expect(out.some((p) => p.data.toString('latin1').startsWith('Authentication-Results'))).toBe(false);
+    const changes = out.filter((p) => p.cmd === Reply.CHGHEADER);
+    expect(changes.map((c) => c.data.readUInt32BE(0))).toEqual([2]);
+    expect(
+      out.some(
+        (p) => p.cmd === Reply.ADDHEADER && p.data.toString('latin1').startsWith('Authentication-Results'),
+      ),
+    ).toBe(false);
   });
 });
