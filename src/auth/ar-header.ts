@@ -4,6 +4,8 @@
  * are kept for whoever reads them downstream. Pure, on the raw bytes (latin1 keeps them byte for byte).
  */
 
+import { headerSectionLength } from '../util/header-section.js';
+
 /** The header value (after `Authentication-Results: `), one result per folded line. */
 export function formatAuthResults(authservId: string, results: readonly string[]): string {
   return results.length === 0 ? `${authservId}; none` : `${authservId};\r\n ${results.join(';\r\n ')}`;
@@ -55,8 +57,7 @@ export function authservIdOf(value: string): string | null {
  * Returns the same buffer when there is none, and how many were removed.
  */
 export function stripOurAuthResults(raw: Buffer, authservId: string): { raw: Buffer; removed: number } {
-  const end = raw.indexOf('\r\n\r\n');
-  const headEnd = end === -1 ? raw.length : end + 2;
+  const headEnd = headerSectionLength(raw);
   const head = raw.subarray(0, headEnd).toString('latin1');
   if (!/(^|\n)authentication-results[ \t]*:/i.test(head)) return { raw, removed: 0 };
   const ours = authservId.toLowerCase();

@@ -7,6 +7,7 @@
  */
 
 import { addressIn } from '../util/address.js';
+import { headerSectionLength } from '../util/header-section.js';
 import { MAX_DKIM_SIGNATURES } from './signature-limit.js';
 
 const MAX_HEAD = 65_536;
@@ -31,9 +32,11 @@ const domainOf = (address: string) => {
 
 /** `[name, type]` pairs: DKIM and ARC keys, the SPF record of MAIL FROM (or HELO), From's DMARC record. */
 export function namesToPrefetch(raw: Buffer, mailFrom: string, helo: string | null): [string, 'TXT'][] {
-  const slice = raw.subarray(0, MAX_HEAD).toString('latin1');
-  const end = slice.indexOf('\r\n\r\n');
-  const head = (end === -1 ? slice : slice.slice(0, end)).replace(/\r\n[ \t]+/g, ' ');
+  const slice = raw.subarray(0, MAX_HEAD);
+  const head = slice
+    .subarray(0, headerSectionLength(slice))
+    .toString('latin1')
+    .replace(/\r\n[ \t]+/g, ' ');
   const names = new Set<string>();
   let keys = 0;
   let dkim = 0;

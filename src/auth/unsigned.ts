@@ -54,6 +54,9 @@ export interface UnsignedOptions {
  * bare LF line ends included), or the whole message when there is none.
  */
 export function headerBlock(raw: Buffer): Buffer {
+  // A message that begins with its empty line has no header fields.
+  if (raw[0] === 0x0a) return raw.subarray(0, 1);
+  if (raw[0] === 0x0d && raw[1] === 0x0a) return raw.subarray(0, 2);
   for (let i = raw.indexOf(0x0a, 1); i >= 0; i = raw.indexOf(0x0a, i + 1)) {
     if (raw[i - 1] === 0x0a || (raw[i - 1] === 0x0d && i >= 2 && raw[i - 2] === 0x0a)) {
       return raw.subarray(0, i + 1);

@@ -58,7 +58,10 @@ const MAX_DEPTH = 20;
 const MAX_PARTS = 200;
 
 export function splitHeaderBody(text: string): { head: string; body: string } {
-  // Headers end at the first empty line (CRLF or bare LF, both seen in stored mail).
+  // Headers end at the first empty line (CRLF or bare LF, both seen in stored mail), which may be the
+  // message's first: then there are none, and the body's lines are not read as fields.
+  const first = /^\r?\n/.exec(text);
+  if (first) return { head: '', body: text.slice(first[0].length) };
   const m = /\r?\n\r?\n/.exec(text);
   if (!m) return { head: text, body: '' };
   return { head: text.slice(0, m.index), body: text.slice(m.index + m[0].length) };

@@ -5,6 +5,8 @@
  * `X-Spam-Flag: NO` must not reach the recipient's filters beside, or instead of, our verdict.
  */
 
+import { headerSectionLength } from '../util/header-section.js';
+
 /** Header fields only this service may write: any arriving with the message are forged. */
 export const OWN_HEADER = /^(x-spam-|x-mailsentra-)[!-9;-~]*[ \t]*:/i;
 
@@ -13,8 +15,7 @@ export const OWN_HEADER = /^(x-spam-|x-mailsentra-)[!-9;-~]*[ \t]*:/i;
  * same buffer when nothing matched, so clean mail is not copied.
  */
 export function removeHeaderFields(raw: Buffer, name: RegExp = OWN_HEADER): Buffer {
-  const headEnd = raw.indexOf('\r\n\r\n');
-  const headLength = headEnd === -1 ? raw.length : headEnd + 2;
+  const headLength = headerSectionLength(raw);
   const head = raw.subarray(0, headLength).toString('latin1');
   if (!/(^|\n)x-(spam|mailsentra)-/i.test(head) && name === OWN_HEADER) return raw;
   const kept: string[] = [];
@@ -53,8 +54,7 @@ export function stampHeaderLines(s: Stamp): string {
 
 /** Inserts `prefix` at the start of the first Subject header's value (unless it is already there). */
 export function prefixSubject(raw: Buffer, prefix: string): Buffer {
-  const headEnd = raw.indexOf('\r\n\r\n');
-  const head = (headEnd === -1 ? raw : raw.subarray(0, headEnd)).toString('latin1');
+  const head = raw.subarray(0, headerSectionLength(raw)).toString('latin1');
   const m = /(^|\r\n)(subject:[ \t]*)/i.exec(head);
   if (!m) {
     // No Subject at all: add one carrying just the prefix.

@@ -7,10 +7,13 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripOurAuthResults } from '../../src/auth/ar-header.js';
+import { headerBlock } from '../../src/auth/unsigned.js';
 import { loadConfig, maskSecrets, secretValues } from '../../src/config/load.js';
 import { createLogger, silentLogger } from '../../src/observability/log.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { removeHeaderFields, stampMessage, stampUnscanned } from '../../src/pipeline/headers.js';
+import { headerSummary } from '../../src/pipeline/summary.js';
 import { createMessageLog } from '../../src/store/messages.js';
 import { openTestStorage } from '../helpers/db.js';
 import { logEntry } from '../helpers/log-entry.js';
@@ -164,6 +167,27 @@ describe('forged verdict headers', () => {
     );
     const plain = Buffer.from('From: a@example.org\r\n\r\nbody\r\n');
     expect(removeHeaderFields(plain)).toBe(plain);
+  });
+
+  it('reads no header field in the body of a message that begins with its empty line', () => {
+    const body =
+      '\r\nX-Spam-Flag: NO\r\nSubject: inside the body\r\nAuthentication-Results: mx.test; dkim=pass\r\n\r\nmore\r\n';
+    const raw = Buffer.from(body);
+    const stamp = {
+      spam: true,
+      score: 0.99,
+      threshold: 0.5,
+      model: 'm',
+      logId: 'id-1',
+      subjectPrefix: '[SPAM] ',
+    };
+    const stamped = stampMessage(raw, stamp).toString('latin1');
+    // Our fields and a Subject carrying the prefix on top; the body, byte for byte, below the empty line.
+    expect(stamped.endsWith(body)).toBe(true);
+    expect(stamped.slice(0, -body.length)).toMatch(/^X-Spam-Flag: YES\r\n[\s\S]*\r\nSubject: \[SPAM\]\r\n$/);
+    expect(stripOurAuthResults(raw, 'mx.test').raw).toBe(raw);
+    expect(headerSummary(raw).subject).toBeNull();
+    expect(headerBlock(raw).toString('latin1')).toBe('\r\n');
   });
 
   it('stamps one verdict only, for scored and for unscanned (allow-listed) mail alike', () => {
