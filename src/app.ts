@@ -187,7 +187,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const senderAuth = createSenderAuth(config, { redis: cache.redis, metrics });
   const policyOf = (settings: Config['policy']) => createPolicy(settings, config.auth, listCache.entries);
   const policy = reloadablePolicy(policyOf(config.policy));
-  const processMessage = createMessageProcessor({
+  const decide = createMessageProcessor({
     config,
     logger,
     metrics,
@@ -196,6 +196,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     storage,
     auth: senderAuth,
   });
+  // Messages being decided, whichever transport brought them: stop() waits for them before it closes what
+  // they use (the relay, the store that records their row).
+  const deciding = new Set<Promise<unknown>>();
+  const processMessage: typeof decide = (delivery, transport) => {
+    const done = decide(delivery, transport);
+    deciding.add(done);
+    done.then(
+      () => deciding.delete(done),
+      () => deciding.delete(done),
+    );
+    return done;
+  };
   const forwarder = createForwarder({ config, relay });
   const inbound =
     roles.smtp && config.smtp.listen !== 'off'
@@ -318,6 +330,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     async stop() {
       await Promise.all([inbound?.close(config.shutdownGraceMs), milter?.close(config.shutdownGraceMs)]);
+      // A milter connection cut at the grace may leave its message's decision running: its row and its
+      // hand-on still need the store and the relay.
+      if (deciding.size > 0) {
+        logger.info(
+          { event: 'SHUTDOWN_WAITING', messages: deciding.size },
+          'waiting for messages being decided',
+        );
+        await Promise.allSettled([...deciding]);
+      }
       await api?.close();
       await control?.close();
       await modelSync.stop();

@@ -48,6 +48,7 @@ export const smtpErrors = {
   tooManyMessages: () =>
     smtp('TOO_MANY_MESSAGES', 421, '4.7.0', 'Too many messages in this session, reconnect to send more'),
   readFailed: (detail: string) => smtp('READ_FAILED', 451, '4.3.0', `Error reading message: ${detail}`),
+  shuttingDown: () => smtp('SHUTTING_DOWN', 421, '4.3.2', 'Service shutting down, try again later'),
 } as const;
 
 export class HttpError extends Error {

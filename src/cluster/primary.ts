@@ -120,11 +120,14 @@ export async function runPrimary(
     stopping = true;
     const exited = [...workers].map((w) => new Promise((resolve) => w.once('exit', resolve)));
     for (const w of workers) w.process.kill('SIGTERM');
-    // A worker's own stop takes the grace, then smtp-server's 5 s for sessions to close, then its flush of
-    // the verdict log and the store's close: killed only well past all of that.
-    const deadline = setTimeout(() => {
-      for (const w of workers) w.process.kill('SIGKILL');
-    }, config.shutdownGraceMs + 15_000);
+    // A worker's own stop takes the grace, then the messages still being decided (a relay bounded by
+    // relay.timeoutMs), then its flush of the verdict log and the store's close: killed only past all that.
+    const deadline = setTimeout(
+      () => {
+        for (const w of workers) w.process.kill('SIGKILL');
+      },
+      config.shutdownGraceMs + config.relay.timeoutMs + 15_000,
+    );
     await Promise.all(exited);
     clearTimeout(deadline);
     await app.stop();

@@ -31,6 +31,8 @@ export function createInboundServer(deps: {
     { ip: string; messages: number; deciding: boolean; deadline: ReturnType<typeof setTimeout> }
   >();
   let sessions = 0;
+  /** Set by close(): no new transaction starts; the messages already being decided are answered. */
+  let closing = false;
   const tls = c.tlsCert && c.tlsKey ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey) } : null;
 
   const server = new TrustingSMTPServer(
@@ -40,7 +42,9 @@ export function createInboundServer(deps: {
       size: c.maxMessageSize,
       maxClients: c.maxSessions,
       socketTimeout: c.idleTimeoutMs,
-      closeTimeout: 5000,
+      // close() below holds the grace itself; past it, smtp-server answers 421 to what is left at once (0
+      // would mean its default of 30 s).
+      closeTimeout: 1,
       authOptional: true,
       disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
       ...(tls ?? {}),
@@ -70,6 +74,7 @@ export function createInboundServer(deps: {
         }
       },
       onMailFrom(_address, session, callback) {
+        if (closing) return callback(smtpErrors.shuttingDown());
         const o = origin.get(session.id);
         if (o && o.messages >= c.maxMessagesPerSession) {
           return callback(smtpErrors.tooManyMessages());
@@ -194,11 +199,16 @@ export function createInboundServer(deps: {
     },
     close(graceMs) {
       return new Promise((resolve) => {
-        // Stop accepting at once; smtp-server's close waits for open sessions up to closeTimeout.
+        // Stop accepting at once; at the end, smtp-server's close answers 421 to the sessions left.
         server.server.close();
+        closing = true;
         const deadline = Date.now() + graceMs;
+        // Past the grace, a message already being decided is still answered first (its work is bounded by
+        // the scan, database and relay timeouts): a 421 while it goes on to the next hop would have the
+        // client send it again.
+        const deciding = () => [...origin.values()].some((o) => o.deciding);
         const poll = () => {
-          if (sessions === 0 || Date.now() >= deadline) server.close(() => resolve());
+          if (sessions === 0 || (Date.now() >= deadline && !deciding())) server.close(() => resolve());
           else setTimeout(poll, 50);
         };
         poll();
