@@ -242,11 +242,18 @@ async function buildApiFrame(base: ApiBase): Promise<ApiFrame> {
       status: 'ok' as const,
     }),
   );
-  app.get('/metrics', { config: { action: 'public' }, schema: { hide: true } }, async (_request, reply) =>
-    reply
+  app.get('/metrics', { config: { action: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+    // The held count is the database's, read at the scrape: every process and instance then reports the
+    // same figure whoever released or deleted last (a count kept per process went stale in the others).
+    const store = await base.storage.catch(() => null);
+    if (store)
+      await withTimeout(store.quarantine.countHeld(), READY_TIMEOUT_MS, () => new Error('count timed out'))
+        .then((held) => base.metrics.quarantineMessages.set(held))
+        .catch(() => {});
+    return reply
       .type(base.metrics.registry.contentType)
-      .send(await (base.metricsText ? base.metricsText() : base.metrics.registry.metrics())),
-  );
+      .send(await (base.metricsText ? base.metricsText() : base.metrics.registry.metrics()));
+  });
   return app;
 }
 

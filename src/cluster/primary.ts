@@ -18,6 +18,8 @@ import { isToPrimary, type ToWorker, WORKER_CONFIG_ENV } from './messages.js';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
+const PRIMARY_ONLY = new Set(['mailsentra_quarantine_messages']);
+
 /** `reloadsFrom` takes the SIGHUP handler once the cluster is ready (src/commands/reload.ts). */
 export async function runPrimary(
   config: Config,
@@ -48,6 +50,7 @@ export async function runPrimary(
       worker.once('listening', () => resolve());
       worker.once('exit', (code, signal) => {
         workers.delete(worker);
+        retire(worker);
         if (stopping) return;
         logger.error({ event: 'WORKER_EXITED', pid: worker.process.pid, code, signal }, 'smtp worker exited');
         reject(
@@ -70,28 +73,72 @@ export async function runPrimary(
     for (const w of workers) if (w.isConnected()) w.send(message, undefined, () => {});
   };
 
+  /** Each worker's last answer to a scrape. */
+  const lastSeen = new Map<Worker, MetricsJson>();
+  /** The counters and histograms of workers that exited, as they last answered: a replacement starts from
+   * zero, and Prometheus would read the drop as a reset (every `increase()` alert fires on the next rise).
+   * Appended at the exit, in the same turn, so no scrape misses one; merged after scrapes. */
+  let retired: MetricsJson[] = [];
+  const retire = (worker: Worker) => {
+    const last = lastSeen.get(worker);
+    lastSeen.delete(worker);
+    // prom-client's typings call the type an enum; its JSON carries the name ('counter', 'histogram').
+    if (last) retired.push(last.filter((m) => ['counter', 'histogram'].includes(String(m.type))));
+  };
+  let merging = false;
+  const mergeRetired = async () => {
+    const n = retired.length;
+    if (n < 2 || merging) return;
+    merging = true;
+    try {
+      const merged = await AggregatorRegistry.aggregate(retired.slice(0, n)).getMetricsAsJSON();
+      retired = [merged, ...retired.slice(n)]; // any exit meanwhile was appended after the n merged
+    } finally {
+      merging = false;
+    }
+  };
+  /** What only the primary reports for the cluster (read from the database at the scrape). */
+  const withoutPrimaryOnly = (part: MetricsJson) => part.filter((m) => !PRIMARY_ONLY.has(m.name));
+
   const metricsText = async (): Promise<string> => {
     // A worker stays in the set until it exits, but its channel closes when it disconnects, before: a
     // scrape in between must leave it out, not fail (an unhandled send error would end the primary).
-    const fromWorkers = [...workers].map(
-      (w) =>
-        new Promise<MetricsJson | null>((resolve) => {
-          if (!w.isConnected()) return resolve(null);
-          const id = nextRequest++;
-          const done = (metrics: MetricsJson | null) => {
-            clearTimeout(timer);
-            pending.delete(id);
-            resolve(metrics);
-          };
-          const timer = setTimeout(() => done(null), 2000);
-          pending.set(id, done);
-          w.send({ kind: 'metrics', id } satisfies ToWorker, undefined, (err) => {
-            if (err) done(null);
-          });
-        }),
+    const polled = [...workers];
+    const answers = await Promise.all(
+      polled.map(
+        (w) =>
+          new Promise<MetricsJson | null>((resolve) => {
+            if (!w.isConnected()) return resolve(null);
+            const id = nextRequest++;
+            const done = (metrics: MetricsJson | null) => {
+              clearTimeout(timer);
+              pending.delete(id);
+              resolve(metrics);
+            };
+            const timer = setTimeout(() => done(null), 2000);
+            pending.set(id, done);
+            w.send({ kind: 'metrics', id } satisfies ToWorker, undefined, (err) => {
+              if (err) done(null);
+            });
+          }),
+      ),
     );
-    const parts = [await app.metrics.registry.getMetricsAsJSON(), ...(await Promise.all(fromWorkers))];
-    return AggregatorRegistry.aggregate(parts.filter((p): p is MetricsJson => p !== null)).metrics();
+    // A worker that did not answer counts as it last did, so its counters do not drop for a scrape; one
+    // that exited meanwhile is in `retired` already.
+    const parts = polled.flatMap((w, i) => {
+      if (!workers.has(w)) return [];
+      const answer = answers[i] ?? null;
+      if (answer) lastSeen.set(w, answer);
+      const part = answer ?? lastSeen.get(w);
+      return part ? [withoutPrimaryOnly(part)] : [];
+    });
+    const text = await AggregatorRegistry.aggregate([
+      await app.metrics.registry.getMetricsAsJSON(),
+      ...parts,
+      ...retired,
+    ]).metrics();
+    await mergeRetired();
+    return text;
   };
 
   // The primary scores only what the API is given (scan, feedback): inline, without a thread pool of its own

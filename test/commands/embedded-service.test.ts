@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildService, startChildService } from '../helpers/child-service.js';
+import { type ChildService, startChildService, waitForPort } from '../helpers/child-service.js';
 import { runCliChild } from '../helpers/cli.js';
 import { smallCorpus } from '../helpers/corpus.js';
 import { freePort } from '../helpers/free-port.js';
@@ -143,6 +143,7 @@ describe('commands beside a running service on the embedded store', () => {
       } finally {
         service = await start(); // the tests below need it
       }
+      await waitForPort(ports.apiPort); // the API listens after SMTP, which start() waits for
       expect(await serviceScore()).toBeCloseTo(taught, 5);
     }, 300_000);
   });

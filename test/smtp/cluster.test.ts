@@ -23,6 +23,15 @@ const message = (n: number) =>
 const FEEDBACK_MESSAGE =
   'From: promo@example.com\r\nTo: b@example.net\r\nSubject: your parcel\r\n\r\nYour parcel is waiting, confirm the delivery address.\r\n';
 const configFile = path.join(mkdtempSync(path.join(tmpdir(), 'mailsentra-cluster-')), 'mailsentra.yaml');
+/** mailsentra_messages_total over every action, as the primary's /metrics reports it. */
+async function countedMessages(apiPort: number): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  return [...metrics.matchAll(/^mailsentra_messages_total\{action="[a-z]+"\} (\d+)$/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
+}
+
 /** The service's SMTP workers: the primary's children. */
 async function workerPids(primary: number): Promise<number[]> {
   const { stdout } = await promisify(execFile)('pgrep', ['-P', String(primary)]).catch(() => ({
@@ -65,12 +74,8 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
         .map((l) => (JSON.parse(l) as { pid: number }).pid),
     );
     expect(pids.size).toBe(2);
+    expect(await countedMessages(around.child!.apiPort)).toBe(20);
     const metrics = await (await fetch(`http://127.0.0.1:${around.child!.apiPort}/metrics`)).text();
-    const counted = [...metrics.matchAll(/^mailsentra_messages_total\{action="[a-z]+"\} (\d+)$/gm)].reduce(
-      (sum, m) => sum + Number(m[1]),
-      0,
-    );
-    expect(counted).toBe(20);
     expect(metrics).toMatch(/^mailsentra_model_info\{version="[^"]+"\} 1$/m);
   }, 60_000);
 
@@ -135,6 +140,8 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
           .findLast((l) => l.includes('"event":"MESSAGE_DONE"'))!,
       ) as { pid: number }
     ).pid;
+    // Scraped just before, so the primary has this worker's counts; they must not vanish with it.
+    const before = await countedMessages(around.child!.apiPort);
     process.kill(pid, 'SIGKILL');
     await expect.poll(() => output().includes('"WORKER_EXITED"'), { timeout: 15_000 }).toBe(true);
     // The replacement listens and tags with the reloaded prefix; a worker reading the broken file would not start.
@@ -157,6 +164,11 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
         !pids.has(pid)
       );
     });
+    // Every message handled, by the dead worker too, is still counted: none went back to zero with it.
+    const handled = () => output().match(/"event":"MESSAGE_DONE"/g)?.length ?? 0;
+    expect(handled()).toBeGreaterThan(before);
+    // (The log lines may trail the counters by a moment.)
+    await expect.poll(async () => (await countedMessages(around.child!.apiPort)) - handled()).toBe(0);
   }, 60_000);
 
   it('a worker that stops while /metrics is being scraped does not take the primary down', async () => {
@@ -172,8 +184,17 @@ describe.skipIf(!process.env.DATABASE_URL)('serve with smtp.processes = 2', () =
     });
     process.kill(pid!, 'SIGTERM');
     try {
+      const gone = () => {
+        try {
+          process.kill(pid!, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      };
+      await expect.poll(gone, { timeout: 30_000 }).toBe(true);
       await expect
-        .poll(() => output().match(/"WORKER_EXITED"/g)?.length ?? 0, { timeout: 30_000 })
+        .poll(() => output().match(/"WORKER_EXITED"/g)?.length ?? 0, { timeout: 10_000 })
         .toBe(exitedBefore + 1);
       await new Promise((r) => setTimeout(r, 500)); // scrapes go on across the exit
     } finally {
