@@ -89,6 +89,17 @@ export function outcomeOfError(err: NodemailerError, recipients: string[]): Rela
   };
 }
 
+/**
+ * A failure that happened before DATA on a connection the next hop dropped or turned away with 421:
+ * the message was not taken, so sending it again cannot deliver it twice. nodemailer's pool requeues such a
+ * message itself only for a stream it has not started reading, which the prepared bytes are not.
+ */
+export function beforeData(err: NodemailerError): boolean {
+  const early = err.command === 'CONN' || err.command === 'MAIL FROM' || err.command === 'RCPT TO';
+  const dropped = err.responseCode === 421 || err.code === 'ECONNECTION' || err.code === 'ESOCKET';
+  return early && dropped;
+}
+
 export function createRelay(config: Config, metrics: Metrics): Relay {
   const { host, port } = parseHostPort(config.relay.to);
   const t = config.relay.timeoutMs;
@@ -138,7 +149,12 @@ export function createRelay(config: Config, metrics: Metrics): Relay {
     async send(envelope: Envelope, raw: Buffer): Promise<RelayOutcome> {
       let outcome: RelayOutcome;
       try {
-        const info = await sendPrepared(envelope, raw);
+        const info = await sendPrepared(envelope, raw).catch((err: NodemailerError) => {
+          if (!beforeData(err)) throw err;
+          // A pooled connection the next hop closed or refused before DATA (an idle timeout, a limit of
+          // messages per connection): nothing was taken, so once more, on another connection.
+          return sendPrepared(envelope, raw);
+        });
         const rejected = new Map<string, NodemailerError>();
         for (const e of info.rejectedErrors ?? []) if (e.recipient) rejected.set(e.recipient, e);
         const recipients: RecipientResult[] = envelope.rcptTo.map((r) => {

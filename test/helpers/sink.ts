@@ -17,7 +17,9 @@ export type SinkBehaviour =
   | { kind: 'accept' }
   | { kind: 'data-reply'; code: number; text: string }
   | { kind: 'refuse-rcpt'; recipients: Record<string, { code: number; text: string }> }
-  | { kind: 'stall-ms'; ms: number };
+  | { kind: 'stall-ms'; ms: number }
+  /** 421 to MAIL FROM past `max` messages on one connection, as an MTA with a per-connection limit does. */
+  | { kind: 'max-per-connection'; max: number };
 
 export interface Sink {
   port: number;
@@ -40,6 +42,13 @@ export async function startSink(
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: options.size ?? 64 * 1024 * 1024,
+    onMailFrom(_address, session, callback) {
+      const b = sink.behaviour;
+      const nth = (session as typeof session & { transaction: number }).transaction;
+      if (b.kind === 'max-per-connection' && nth > b.max)
+        return callback(err(421, '4.7.0 Too many messages on this connection'));
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       const b = sink.behaviour;
       const refusal = b.kind === 'refuse-rcpt' ? b.recipients[address.address] : undefined;

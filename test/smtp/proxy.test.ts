@@ -121,6 +121,19 @@ describe('the SMTP proxy', () => {
     }
   });
 
+  it('sends again on another connection when a pooled one is turned away with 421 before DATA', async () => {
+    svc.sink.behaviour = { kind: 'max-per-connection', max: 2 };
+    svc.sink.messages.length = 0;
+    try {
+      const codes: number[] = [];
+      for (let n = 0; n < 6; n++) codes.push((await send(svc.smtpPort, env(), HAM)).code);
+      expect(codes).toEqual(Array(6).fill(250));
+      expect(svc.sink.messages).toHaveLength(6);
+    } finally {
+      svc.sink.behaviour = { kind: 'accept' };
+    }
+  });
+
   it("passes the next hop's 5xx through with its text, and its 4xx as 451", async () => {
     svc.sink.behaviour = { kind: 'data-reply', code: 554, text: '5.7.0 Content refused by policy' };
     const perm = await send(svc.smtpPort, env(), HAM);
