@@ -10,6 +10,7 @@ export function buildDsn(opts: {
   reportingMta: string;
   sender: string;
   refused: RecipientResult[];
+  /** The message's header section, read as latin1 (one char per byte). */
   originalHeaders: string;
   logId: string;
   now?: Date;
@@ -56,10 +57,13 @@ export function buildDsn(opts: {
     `--${boundary}`,
     'Content-Type: text/rfc822-headers',
     '',
-    opts.originalHeaders.trimEnd(),
-    '',
-    `--${boundary}--`,
     '',
   ];
-  return Buffer.from(text.join('\r\n'), 'utf8');
+  // The original header bytes as they came (`originalHeaders` holds them one char per byte), not re-encoded:
+  // as UTF-8 every 8-bit byte would come back as two.
+  return Buffer.concat([
+    Buffer.from(text.join('\r\n'), 'utf8'),
+    Buffer.from(opts.originalHeaders.trimEnd(), 'latin1'),
+    Buffer.from(`\r\n\r\n--${boundary}--\r\n`, 'utf8'),
+  ]);
 }
