@@ -29,7 +29,7 @@ import { FEEDBACK_CHANNEL, type FeedbackSync, startFeedbackSync } from './pipeli
 import { createPolicy, type Policy, reloadablePolicy } from './pipeline/policy.js';
 import { createMessageProcessor } from './pipeline/process-message.js';
 import { createScanner } from './pipeline/scan.js';
-import type { Listener } from './pipeline/transport.js';
+import type { Delivery, Listener, Transport } from './pipeline/transport.js';
 import type { Scanner } from './pipeline/types.js';
 import { createForwarder } from './smtp/forward.js';
 import { createInboundServer } from './smtp/inbound.js';
@@ -199,19 +199,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Messages being decided, whichever transport brought them: stop() waits for them before it closes what
   // they use (the relay, the store that records their row).
   const deciding = new Set<Promise<unknown>>();
-  const processMessage: typeof decide = (delivery, transport) => {
-    const done = decide(delivery, transport);
-    deciding.add(done);
-    done.then(
-      () => deciding.delete(done),
-      () => deciding.delete(done),
-    );
-    return done;
-  };
+  const processMessage: typeof decide = Object.assign(
+    (delivery: Delivery, transport: Transport) => {
+      const done = decide(delivery, transport);
+      deciding.add(done);
+      done.then(
+        () => deciding.delete(done),
+        () => deciding.delete(done),
+      );
+      return done;
+    },
+    { tooBig: decide.tooBig },
+  );
   const forwarder = createForwarder({ config, relay });
   const inbound =
     roles.smtp && config.smtp.listen !== 'off'
-      ? createInboundServer({ config, logger, metrics, onMessage: (d) => processMessage(d, forwarder) })
+      ? createInboundServer({
+          config,
+          logger,
+          metrics,
+          onMessage: (d) => processMessage(d, forwarder),
+          onTooBig: processMessage.tooBig,
+        })
       : null;
   const milter =
     roles.smtp && config.milter.listen !== null

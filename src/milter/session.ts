@@ -34,7 +34,10 @@ import {
   unbracket,
 } from './protocol.js';
 
-export type ProcessMessage = (delivery: Delivery, transport: Transport) => Promise<PipelineReply>;
+export type ProcessMessage = ((delivery: Delivery, transport: Transport) => Promise<PipelineReply>) & {
+  /** A message over smtp.maxMessageSize (`delivery.raw` is what was kept of it): its log row and reply. */
+  tooBig?(delivery: Delivery, size: number): PipelineReply;
+};
 
 export interface SessionDeps {
   config: Config;
@@ -136,13 +139,23 @@ export function createSession(id: string, deps: SessionDeps) {
     let messageLog: Logger | null = null;
     const log = () =>
       (messageLog ??= logger.child({ milterConnection: id, queueId, client: client?.address ?? null }));
+    const leadingSpace = (negotiated.steps & Step.HDR_LEADSPC) !== 0;
+    const delivery: Delivery = {
+      sessionId: queueId ?? `${id}.${messages}`,
+      clientIp: client && (client.family === '4' || client.family === '6') ? client.address : null,
+      clientHelo: helo,
+      mailFrom: m.mailFrom,
+      rcptTo: m.rcptTo,
+      raw: rebuild(m, leadingSpace),
+      receivedAt: new Date(),
+    };
     if (m.tooBig) {
-      const e = smtpErrors.messageTooBig(maxSize);
       log().info({ event: 'MILTER_TOO_BIG', size: m.size }, 'message over smtp.maxMessageSize');
+      const refused = deps.process.tooBig?.(delivery, m.size);
+      const e = refused?.error ?? smtpErrors.messageTooBig(maxSize);
       deps.send(replyCode(e.responseCode, e.message));
       return;
     }
-    const leadingSpace = (negotiated.steps & Step.HDR_LEADSPC) !== 0;
     const ctx: ModificationContext = {
       headers: m.headers,
       actions: negotiated.actions,
@@ -156,15 +169,6 @@ export function createSession(id: string, deps: SessionDeps) {
         changes = modifications(h, h.quarantined, ctx);
         return { result: 'accepted', response: `returned to the MTA${queueId ? ` as ${queueId}` : ''}` };
       },
-    };
-    const delivery: Delivery = {
-      sessionId: queueId ?? `${id}.${messages}`,
-      clientIp: client && (client.family === '4' || client.family === '6') ? client.address : null,
-      clientHelo: helo,
-      mailFrom: m.mailFrom,
-      rcptTo: m.rcptTo,
-      raw: rebuild(m, leadingSpace),
-      receivedAt: new Date(),
     };
     // The MTA waits for this answer under its own timeout (Postfix: milter_content_timeout); PROGRESS
     // restarts that timer while a slow scan or a slow database keeps the decision back.

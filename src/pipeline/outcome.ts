@@ -45,6 +45,8 @@ export interface Verdict {
 
 export type Outcome =
   | { kind: 'bare-line-ending' }
+  /** Over smtp.maxMessageSize: refused before any step (the transport kept only its first bytes). */
+  | { kind: 'too-big'; size: number; limit: number }
   | { kind: 'scan-failed'; error: string }
   | { kind: 'rejected'; verdict: Verdict }
   | { kind: 'quarantined'; verdict: Verdict }
@@ -109,6 +111,13 @@ function handedOn(verdict: Verdict, h: HandOff, id: string): Response {
 /** The table: outcome → reply, logged action, status and reason. `id` is the message's log id. */
 export function respond(o: Outcome, id: string): Response {
   switch (o.kind) {
+    case 'too-big':
+      return ours({
+        action: 'reject',
+        status: 'rejected',
+        reason: `message of ${o.size} bytes is over smtp.maxMessageSize (${o.limit})`,
+        reply: fail(smtpErrors.messageTooBig(o.limit)),
+      });
     case 'bare-line-ending':
       return ours({
         action: 'reject',

@@ -221,7 +221,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
     return handOn(m, verdict, transport);
   }
 
-  /** The one log row, metrics and log line of a message. */
+  /** The one log row, metrics and log line of a message (`delivery.raw` of a too-big one is its first bytes). */
   function finish(m: InFlight, outcome: Outcome, started: number): Reply {
     const r = respond(outcome, m.id);
     const totalMs = performance.now() - started;
@@ -240,7 +240,7 @@ export function createMessageProcessor(deps: PipelineDeps) {
       messageIdHeader: m.summary.messageId,
       headerFrom: m.summary.from,
       subject: m.summary.subject,
-      size: d.raw.length,
+      size: outcome.kind === 'too-big' ? outcome.size : d.raw.length,
       contentHash: scan?.contentHash ?? scanner.contentHash(m.raw),
       score: scan?.score ?? null,
       action: r.action,
@@ -251,7 +251,11 @@ export function createMessageProcessor(deps: PipelineDeps) {
       totalMs,
       status: r.status,
       response: r.response,
-      raw: config.retention.rawDays > 0 && r.action !== 'quarantine' ? d.raw : null,
+      // Not the first bytes of a message refused for its size: no use for learning, nor as evidence.
+      raw:
+        config.retention.rawDays > 0 && r.action !== 'quarantine' && outcome.kind !== 'too-big'
+          ? d.raw
+          : null,
       auth: m.auth?.record ?? null,
     };
     storage.messages.record(entry);
@@ -272,10 +276,9 @@ export function createMessageProcessor(deps: PipelineDeps) {
     return r.reply;
   }
 
-  return async function processMessage(delivery: Delivery, transport: Transport): Promise<Reply> {
-    const started = performance.now();
+  const inFlight = (delivery: Delivery): InFlight => {
     const id = randomUUID();
-    const m: InFlight = {
+    return {
       id,
       delivery,
       log: logger.child({ sessionId: delivery.sessionId, messageId: id }),
@@ -283,6 +286,22 @@ export function createMessageProcessor(deps: PipelineDeps) {
       raw: delivery.raw,
       auth: null,
     };
+  };
+  const processMessage = async (delivery: Delivery, transport: Transport): Promise<Reply> => {
+    const started = performance.now();
+    const m = inFlight(delivery);
     return finish(m, await run(m, transport), started);
   };
+  return Object.assign(processMessage, {
+    tooBig(delivery: Delivery, size: number): Reply {
+      return finish(
+        inFlight(delivery),
+        { kind: 'too-big', size, limit: config.smtp.maxMessageSize },
+        performance.now(),
+      );
+    },
+  });
 }
+
+/** The message pipeline as the transports call it. */
+export type MessageProcessor = ReturnType<typeof createMessageProcessor>;

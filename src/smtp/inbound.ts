@@ -16,11 +16,27 @@ import type { Delivery, Listener } from '../pipeline/transport.js';
 import { networkMatcher } from '../util/networks.js';
 import { TrustingSMTPServer } from './greet-pause.js';
 
+/** What a refused oversize message keeps for its log row (the summary reads no further). */
+const SUMMARY_BYTES = 65_536;
+
+function firstBytes(chunks: readonly Buffer[], limit: number): Buffer {
+  const kept: Buffer[] = [];
+  let total = 0;
+  for (const chunk of chunks) {
+    if (total >= limit) break;
+    kept.push(chunk.subarray(0, limit - total));
+    total += Math.min(chunk.length, limit - total);
+  }
+  return Buffer.concat(kept);
+}
+
 export function createInboundServer(deps: {
   config: Config;
   logger: Logger;
   metrics: Metrics;
   onMessage(delivery: Delivery): Promise<Reply>;
+  /** A message over smtp.maxMessageSize (`delivery.raw` is its first bytes): its log row and reply. */
+  onTooBig?(delivery: Delivery, size: number): Reply;
 }): Listener {
   const { config, logger, metrics } = deps;
   const c = config.smtp;
@@ -101,7 +117,9 @@ export function createInboundServer(deps: {
             (stream as typeof stream & { sizeExceeded?: boolean }).sizeExceeded ||
             size > c.maxMessageSize
           ) {
-            return callback(smtpErrors.messageTooBig(c.maxMessageSize));
+            // Its first bytes are enough for the log row's summary; the rest is never copied.
+            const reply = deps.onTooBig?.(deliveryOf(session, firstBytes(chunks, SUMMARY_BYTES)), size);
+            return callback(reply?.error ?? smtpErrors.messageTooBig(c.maxMessageSize));
           }
           const o = origin.get(session.id);
           if (o) {

@@ -363,6 +363,12 @@ describe('the milter against a peer sending without end', () => {
     const { final } = await c.readFinal();
     expect(final.cmd).toBe('y');
     expect(final.data.toString('latin1')).toMatch(/^552 5\.3\.4 /);
+    // The refusal is a decision like any other: a log row, counted.
+    const row = (await logged(svc)).find(
+      (m) => m.status === 'rejected' && m.reason.includes('smtp.maxMessageSize'),
+    );
+    expect(row).toMatchObject({ action: 'reject' });
+    expect(row!.size).toBeGreaterThan(MAX);
     await passAnother(c, 'QAFTERBIG', 'alice@example.org', 'bob@example.net');
     c.close();
   });

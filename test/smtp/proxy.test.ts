@@ -216,6 +216,15 @@ describe('the SMTP proxy', () => {
       const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(20_000, 'a')]);
       const r = await send(small.smtpPort, env(), big);
       expect(r.code).toBe(552);
+      // The refusal is a decision like any other: a log row with the size that came, counted.
+      expect((await logged(small))[0]).toMatchObject({
+        action: 'reject',
+        status: 'rejected',
+        subject: 'big',
+      });
+      expect((await logged(small))[0]?.size).toBeGreaterThan(20_000);
+      const counted = (await small.app.metrics.messages.get()).values;
+      expect(counted.find((v) => v.labels.action === 'reject')?.value).toBe(1);
       const replies = await rawSession(small.smtpPort, [
         'EHLO t\r\n',
         'MAIL FROM:<a@example.org>\r\n',
