@@ -57,6 +57,15 @@ const MAX_LINKS = 100;
 const MAX_DEPTH = 20;
 const MAX_PARTS = 200;
 
+function dispositionFilename(disposition: string): string | undefined {
+  if (!/filename/i.test(disposition)) return undefined;
+  try {
+    return (libmime.parseHeaderValue(disposition) as { params: Record<string, string> }).params.filename;
+  } catch {
+    return undefined;
+  }
+}
+
 export function splitHeaderBody(text: string): { head: string; body: string } {
   // Headers end at the first empty line (CRLF or bare LF, both seen in stored mail), which may be the
   // message's first: then there are none, and the body's lines are not read as fields.
@@ -335,7 +344,9 @@ function walk(headers: Header[], body: string, depth: number, ctx: PartContext):
   }
 
   out.contentTypes.push(type);
-  const filename = ct.params.name ?? /filename\*?=\s*"?([^";]+)/i.exec(disposition)?.[1];
+  // Parsed as Content-Type is (libmime): RFC 2231 continuations and charsets (`filename*0="invoice.pdf";
+  // filename*1=".exe"`) and spaces around `=` hide no attachment's name from the signals.
+  const filename = ct.params.name ?? dispositionFilename(disposition);
   const isAttachment =
     /^attachment/i.test(disposition) || (filename !== undefined && !type.startsWith('text/'));
   if (filename) out.attachmentNames.push(decodeHeaderWords(filename).toLowerCase());

@@ -169,6 +169,15 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
         ['Content-Type: multipart/mixed; boundary="b"'],
         '--b\r\nContent-Type: text/plain\r\n\r\nscan\r\n--b\r\nContent-Type: application/octet-stream; name="scan.pdf.exe"\r\n\r\nAAAA\r\n--b--',
       ),
+      // The name only in Content-Disposition, split by RFC 2231 continuations, or with spaces around `=`.
+      mail(
+        ['Content-Type: multipart/mixed; boundary="b"'],
+        '--b\r\nContent-Type: text/plain\r\n\r\nscan\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*0="invoice.pdf"; filename*1=".exe"\r\n\r\nAAAA\r\n--b--',
+      ),
+      mail(
+        ['Content-Type: multipart/mixed; boundary="b"'],
+        '--b\r\nContent-Type: text/plain\r\n\r\nscan\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename = "invoice.pdf.exe"\r\n\r\nAAAA\r\n--b--',
+      ),
     ],
     no: [
       mail(
