@@ -153,7 +153,7 @@ const ANCHOR_START = /<a\s/gi;
 const TAG_HREF = /\bhref\s*=\s*["']?([^"'\s>]{1,500})/i;
 const IMG = /<img\b/gi;
 const HIDDEN_STYLE =
-  /style\s*=\s*["'][^"']{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))/gi;
+  /style\s*=\s*["']?[^"'>]{0,300}?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]))/gi;
 // Elements that never hold text.
 const VOID_ELEMENT = new Set([
   'area',

@@ -83,6 +83,8 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
       html('<div style="color:#fff; display: none"><p>cheap <b>pills</b></p><div>nested</div></div>'),
       html('<p style="opacity:0">&#x441;heap</p>'),
       html("<span style='visibility:hidden'>poison words</span>"),
+      // An unquoted attribute value hides as well as a quoted one.
+      html('<div style=display:none>pharmacy words</div><p>hi</p>'),
       html('<td style="font-size:0; display:none"><span style="font-size:14px">shown?</span></td>'),
     ],
     no: [
