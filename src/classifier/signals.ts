@@ -215,9 +215,15 @@ const ZERO_WIDTH_IN_WORD = new RegExp(
  * ("5 µg", "µm") is not a lookalike letter.
  */
 const GREEK_OR_CYRILLIC_LETTER = '\\u0345\\u0370-\\u03ff\\u0400-\\u04ff\\u1c80-\\u1c87\\u1fbe';
-/** A word containing a Latin letter next to a Cyrillic or Greek one (either order). */
+/**
+ * Letters that mix with Latin in ordinary technical text and look like no Latin letter: μ (micro, "5 μg"),
+ * Ω (ohm, "10kΩ"), Δ ("ΔT"). Text normalisation turns MICRO SIGN and OHM SIGN into these, so they are left
+ * out of the lookalikes below.
+ */
+const UNIT_LETTER = '\u03bc\u03a9\u0394';
+/** A word containing a Latin letter next to a Cyrillic or Greek one (either order), unit letters aside. */
 export const MIXED_SCRIPT = new RegExp(
-  `[A-Za-z][${GREEK_OR_CYRILLIC_LETTER}]|[${GREEK_OR_CYRILLIC_LETTER}][A-Za-z]`,
+  `[A-Za-z](?![${UNIT_LETTER}])[${GREEK_OR_CYRILLIC_LETTER}]|(?![${UNIT_LETTER}])[${GREEK_OR_CYRILLIC_LETTER}][A-Za-z]`,
 );
 /** Every MIXED_SCRIPT match holds one of these: looking for one alone takes half the time, and most mail has
  * none. */

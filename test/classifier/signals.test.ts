@@ -130,11 +130,17 @@ const cases: Record<keyof typeof SIGNALS, { yes: Buffer[]; no: Buffer[] }> = {
     ],
   },
   'mixed-script': {
-    yes: [mail([], 'Your P\u0430yPal account'), mail([], 'Log in to PAYP\u0410L today')],
+    yes: [
+      mail([], 'Your P\u0430yPal account'),
+      mail([], 'Log in to PAYP\u0410L today'),
+      mail([], 'Confirm the \u03a1ayment now'),
+    ],
     no: [
       mail([], 'Привет, how are you? Καλημέρα.'),
       // U+00B5 MICRO SIGN, a unit prefix in Latin text, is not a Greek letter.
       mail([], 'Take 5 \u00b5g daily; the filter holds particles over 2\u00b5m.'),
+      // Nor are the Greek letters units are written with (MICRO and OHM SIGN normalise to them).
+      mail([], 'Take 5 \u03bcg daily; order the 10k\u03a9 and 4.7k\u2126 resistors; \u0394T is 5 K.'),
     ],
   },
   'attach-executable': {
@@ -296,7 +302,7 @@ describe('named signals', () => {
     expect(texts.filter(mixedScript).length).toBe(3);
   });
 
-  it('count as Greek or Cyrillic what those blocks match case-insensitively, except the micro sign', () => {
+  it('count as Greek or Cyrillic what those blocks match case-insensitively, except the micro sign and unit letters', () => {
     const caseInsensitive = /[a-z][\u0370-\u03ff\u0400-\u04ff]|[\u0370-\u03ff\u0400-\u04ff][a-z]/i;
     const differ: number[] = [];
     for (let c = 0; c < 0x10000; c++) {
@@ -304,7 +310,8 @@ describe('named signals', () => {
         if (MIXED_SCRIPT.test(t) !== caseInsensitive.test(t)) differ.push(c);
       }
     }
-    expect([...new Set(differ)]).toEqual([0xb5]);
+    // µ (MICRO SIGN), and Δ, Ω, μ, which units are written with.
+    expect([...new Set(differ)]).toEqual([0xb5, 0x394, 0x3a9, 0x3bc]);
   });
 
   it('stay linear on hostile HTML', () => {
