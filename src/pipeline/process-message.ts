@@ -302,6 +302,3 @@ export function createMessageProcessor(deps: PipelineDeps) {
     },
   });
 }
-
-/** The message pipeline as the transports call it. */
-export type MessageProcessor = ReturnType<typeof createMessageProcessor>;
