@@ -106,7 +106,8 @@ describe('secrets', () => {
     expect(masked.database.url).toContain('db.example:5432/mail');
   });
 
-  it('no log line carries a secret, wherever a library quoted it', () => {
+  /** A logger that blanks `secrets`, and the text it wrote. */
+  function capturing(secrets: string[]) {
     const lines: string[] = [];
     const logger = createLogger(
       'info',
@@ -116,38 +117,33 @@ describe('secrets', () => {
           done();
         },
       }),
-      secretValues(config),
+      secrets,
     );
+    return { logger, text: () => lines.join('') };
+  }
+
+  it('no log line carries a secret, wherever a library quoted it', () => {
+    const { logger, text: written } = capturing(secretValues(config));
     logger.error({ err: `connect failed: ${env.DATABASE_URL}` }, `cannot reach ${env.REDIS_URL}`);
     logger.warn(
       { url: 'postgres://mailer:pg-Passw0rd@db.example/mail' },
       'key was admin:Secret-0123456789-abcdefghijklmnop',
     );
-    const text = lines.join('');
+    const text = written();
     for (const secret of ['Secret-0123456789', 'pg-Passw0rd', 'pg-Query-Secret', 'redis-Secret-99'])
       expect(text).not.toContain(secret);
     expect(text).toContain('db.example');
   });
 
   it('leaves a URL’s user name in the logs: masking it blanked every "postgres" of a postgres user', () => {
-    const lines: string[] = [];
     const withUser = loadConfig({
       file: null,
       env: { DATABASE_URL: 'postgres://postgres:pg-Passw0rd@db.example/mail' },
     });
-    const logger = createLogger(
-      'info',
-      new Writable({
-        write(chunk: Buffer, _enc, done) {
-          lines.push(chunk.toString('utf8'));
-          done();
-        },
-      }),
-      secretValues(withUser),
-    );
+    const { logger, text: written } = capturing(secretValues(withUser));
     logger.info({ db: 'postgres' }, 'listening');
     logger.error({ err: 'connect failed: postgres://postgres:pg-Passw0rd@db.example/mail' }, 'down');
-    const text = lines.join('');
+    const text = written();
     expect(text).toContain('"db":"postgres"');
     expect(text).not.toContain('pg-Passw0rd');
   });
