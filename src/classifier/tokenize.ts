@@ -67,14 +67,15 @@ export const MAX_PROBES = 32;
  * high bits depend on every bit of the hash, and the seed is the process's own, so words that share the low
  * bits of their hash (cheap to write) do not share a chain; only words with one whole hash do.
  */
-function firstSlot(hash: number, seed: number, bits: number): number {
+function firstSlot(hash: number, seed: number, slots: Int32Array): number {
+  const bits = 31 - Math.clz32(slots.length >> 1); // slots hold two cells each; their count is a power of 2
   return Math.imul(hash ^ seed, 0x9e3779b1) >>> (32 - bits);
 }
 
 /** Puts entry e with its hash in the first free slot of its probe sequence. */
 function place(slots: Int32Array, e: number, hash: number, seed: number): void {
   const mask = (slots.length >> 1) - 1;
-  let j = firstSlot(hash, seed, 31 - Math.clz32(mask + 1));
+  let j = firstSlot(hash, seed, slots);
   while ((slots[2 * j] as number) !== 0) j = (j + 1) & mask;
   slots[2 * j] = e + 1;
   slots[2 * j + 1] = hash;
@@ -94,8 +95,6 @@ export class WordNormaliser {
   // The token cache, open addressing: slot j holds entry + 1 at 2j (0: empty) and the entry's hash at
   // 2j + 1, so a probe reads one cache line. An entry is a token and its word (null: a stop word).
   private slots = new Int32Array(1 << 14);
-  /** log2 of the slot count (firstSlot's shift). */
-  private bits = 13;
   private readonly seed = randomBytes(4).readInt32LE(0);
   /** Entry e's token at 2e and its word at 2e + 1 (side by side: one cache line). */
   private entries: (string | Word | null)[] = [];
@@ -168,7 +167,7 @@ export class WordNormaliser {
   private lookup(text: string, start: number, length: number, hash: number): Word | null {
     const slots = this.slots;
     const mask = (slots.length >> 1) - 1;
-    let j = firstSlot(hash, this.seed, this.bits);
+    let j = firstSlot(hash, this.seed, slots);
     let probes = 0;
     for (let e = (slots[2 * j] as number) - 1; e >= 0; e = (slots[2 * j] as number) - 1) {
       if (slots[2 * j + 1] === (hash | 0)) {
@@ -209,7 +208,6 @@ export class WordNormaliser {
     for (let j = 0; j < old.length; j += 2)
       if ((old[j] as number) !== 0) place(slots, (old[j] as number) - 1, old[j + 1] as number, this.seed);
     this.slots = slots;
-    this.bits++;
   }
 
   private normalise(token: string): Word | null {
